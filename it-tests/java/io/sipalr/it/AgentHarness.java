@@ -1,0 +1,86 @@
+package io.sipalr.it;
+
+import static org.awaitility.Awaitility.await;
+
+import io.sipalr.profile.BearerFilter;
+import io.sipalr.profile.ProfileStore;
+import io.sipalr.profile.SipProfile;
+import io.sipalr.profile.Transport;
+import io.sipalr.sip.ProfileStatus;
+import io.sipalr.sip.RegistryEvent;
+import io.sipalr.sip.SipConfig;
+import io.sipalr.sip.SipProfileRegistry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
+
+/**
+ * One agent under test: a profile store in a temporary directory and a registry listening on a
+ * loopback address of its own, with every event it emits recorded. Timings are short so that
+ * backoff and refresh happen within a test.
+ */
+final class AgentHarness implements AutoCloseable {
+  static final String REALM_PASSWORD = "s3cret-pw";
+
+  final Path dataDir;
+  final ProfileStore store;
+  final SipProfileRegistry registry;
+  final List<RegistryEvent> events = new CopyOnWriteArrayList<>();
+
+  AgentHarness(String localAddress) throws Exception {
+    this(localAddress, Duration.ofSeconds(2), Duration.ofMillis(500), Duration.ofSeconds(4));
+  }
+
+  AgentHarness(String localAddress, Duration registerTimeout, Duration backoffBase,
+      Duration backoffMax) throws Exception {
+    dataDir = Files.createTempDirectory("sipalr-it");
+    store = ProfileStore.open(dataDir);
+    registry = new SipProfileRegistry(store, new SipConfig(localAddress, 0, "sip-alr-agent-it",
+        registerTimeout, new SipConfig.Backoff(backoffBase, backoffBase, backoffMax), 4, 2));
+    registry.addListener(events::add);
+    registry.start();
+  }
+
+  static SipProfile profile(String id, String user, KamailioRegistrar registrar,
+      String password, Transport transport, int expires) {
+    return new SipProfile(id, "sip:" + user + "@" + registrar.realm(), registrar.sipUri(), null,
+        user, password, null, transport, expires, true, null, null, BearerFilter.ANY, null, 0);
+  }
+
+  void awaitStatus(String profileId, ProfileStatus status) {
+    await("profile " + profileId + " " + status).atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(20))
+        .until(() -> registry.status(profileId) == status);
+  }
+
+  List<RegistryEvent> events(String profileId, RegistryEvent.Type type) {
+    return events.stream()
+        .filter(e -> e.profileId().equals(profileId) && e.type() == type).toList();
+  }
+
+  RegistryEvent awaitEvent(String profileId, Predicate<RegistryEvent> what) {
+    return await("event of " + profileId).atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(20))
+        .until(() -> events.stream().filter(e -> e.profileId().equals(profileId))
+            .filter(what).findFirst().orElse(null), e -> e != null);
+  }
+
+  /** The Contact user part is the profile id; the host:port this agent listens on. */
+  String contactPrefix(String profileId) {
+    return "sip:" + profileId + "@" + registry.localAddress() + ":" + registry.port();
+  }
+
+  @Override
+  public void close() throws IOException {
+    registry.close();
+    try (Stream<Path> files = Files.walk(dataDir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+}

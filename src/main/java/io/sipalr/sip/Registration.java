@@ -1,0 +1,662 @@
+package io.sipalr.sip;
+
+import io.sipalr.profile.SipProfile;
+import io.sipalr.profile.Transport;
+import java.text.ParseException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.ListIterator;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import javax.sip.ClientTransaction;
+import javax.sip.ListeningPoint;
+import javax.sip.ObjectInUseException;
+import javax.sip.SipException;
+import javax.sip.address.Address;
+import javax.sip.address.SipURI;
+import javax.sip.address.URI;
+import javax.sip.header.CSeqHeader;
+import javax.sip.header.CallIdHeader;
+import javax.sip.header.ContactHeader;
+import javax.sip.header.ExpiresHeader;
+import javax.sip.header.Header;
+import javax.sip.header.MinExpiresHeader;
+import javax.sip.header.RequireHeader;
+import javax.sip.header.RetryAfterHeader;
+import javax.sip.header.ViaHeader;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The registration state machine of one profile (RFC 3261 §10, RFC 5626). Every method that
+ * reads or changes state runs on the profile's {@link SerialExecutor}: callers go through
+ * {@link #start()}, {@link #stop()} and {@link #update(SipProfile)}, and the stack's and timers'
+ * callbacks are re-posted there, so no field needs a lock. {@link #transition(State)} is the one
+ * place where the state changes and where status events are derived.
+ */
+final class Registration implements SipEngine.TransactionHandler {
+  private static final Logger log = LoggerFactory.getLogger(Registration.class);
+
+  /** Internal states; {@link #status(State)} maps them to what clients see. */
+  enum State {
+    /** Not registered and not trying. */
+    IDLE,
+    /** A REGISTER is in flight and no binding is known to exist yet. */
+    REGISTERING,
+    /** Bound; a refresh is scheduled. */
+    REGISTERED,
+    /** Bound, and the refresh REGISTER is in flight. */
+    REFRESHING,
+    /** The last attempt failed; a retry is scheduled (RFC 5626 backoff). */
+    BACKING_OFF,
+    /** Our contact is being removed (expires=0). */
+    DEREGISTERING,
+    /** Wrong credentials: no retry until the profile changes or is enabled again (rule 16). */
+    AUTH_FAILED
+  }
+
+  /** Where status changes and errors go (the registry). Called on this profile's executor. */
+  interface Sink {
+    void statusChanged(Registration registration, ProfileStatus from, ProfileStatus to);
+
+    void failed(Registration registration, RegistrationError error);
+  }
+
+  /** Challenges answered within one attempt before we call it a loop. */
+  private static final int MAX_CHALLENGES_PER_ATTEMPT = 3;
+
+  private final SipEngine engine;
+  private final SipConfig config;
+  private final ScheduledExecutorService timers;
+  final SerialExecutor executor;
+  private final Sink sink;
+
+  private SipProfile profile;
+  private DigestAuthenticator digest;
+  private State state = State.IDLE;
+  private boolean wanted;
+
+  private String callId;
+  private String callIdRegistrar;
+  private long cseq;
+  private int requestedExpires;
+
+  private ClientTransaction inFlight;
+  private boolean inFlightHadCredentials;
+  private int challengesThisAttempt;
+  private int intervalTooBriefThisAttempt;
+  private ScheduledFuture<?> attemptTimer;
+  private ScheduledFuture<?> nextAttempt;
+  private int failures;
+
+  private String contact;
+  private final Set<String> staleContacts = new LinkedHashSet<>();
+  private Boolean outbound;
+  private int grantedExpires;
+  private Instant expiresAt;
+  private RegistrationError lastError;
+  private final List<CompletableFuture<Void>> stopWaiters = new ArrayList<>();
+
+  private volatile RegistrationInfo info;
+
+  Registration(SipProfile profile, SipEngine engine, SipConfig config,
+      ScheduledExecutorService timers, SerialExecutor executor, Sink sink) {
+    this.profile = profile;
+    this.engine = engine;
+    this.config = config;
+    this.timers = timers;
+    this.executor = executor;
+    this.sink = sink;
+    this.digest = newDigest(profile);
+    this.requestedExpires = profile.expires();
+    publishInfo();
+  }
+
+  private static DigestAuthenticator newDigest(SipProfile p) {
+    return new DigestAuthenticator(p.authUser(), p.password(), p.realm());
+  }
+
+  // ---------------------------------------------------------------- commands (any thread)
+
+  /** Registers (enable). Clears a wrong-credentials stop (rule 16). */
+  void start() {
+    executor.execute(() -> {
+      wanted = true;
+      if (state == State.IDLE || state == State.AUTH_FAILED) {
+        failures = 0;
+        transition(State.REGISTERING);
+        sendRegister();
+      }
+    });
+  }
+
+  /** Deregisters (disable): removes only this agent's own contact; completes when done. */
+  CompletableFuture<Void> stop() {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    executor.execute(() -> {
+      wanted = false;
+      cancelTimers();
+      switch (state) {
+        case IDLE, AUTH_FAILED, BACKING_OFF -> {
+          abandonInFlight();
+          transition(State.IDLE);
+          done.complete(null);
+        }
+        case DEREGISTERING -> stopWaiters.add(done);
+        // A REGISTER in flight may already have created a binding: remove it too.
+        case REGISTERING, REGISTERED, REFRESHING -> {
+          stopWaiters.add(done);
+          transition(State.DEREGISTERING);
+          sendRegister();
+        }
+      }
+    });
+    return done;
+  }
+
+  /**
+   * Applies a changed profile. A new AOR or registrar means the old binding belongs elsewhere:
+   * deregister it first, then register afresh. Anything else is a re-registration in which a
+   * changed contact replaces the old one.
+   */
+  CompletableFuture<Void> update(SipProfile updated) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    executor.execute(() -> {
+      SipProfile old = profile;
+      boolean elsewhere = !old.aor().equals(updated.aor())
+          || !old.registrar().equals(updated.registrar())
+          || !java.util.Objects.equals(old.outboundProxy(), updated.outboundProxy());
+      if (elsewhere && isBoundOrTrying()) {
+        boolean keep = wanted;
+        stop().whenComplete((v, e) -> executor.execute(() -> {
+          applyProfile(updated);
+          if (keep) {
+            start();
+          }
+          done.complete(null);
+        }));
+        return;
+      }
+      applyProfile(updated);
+      if (wanted && state != State.DEREGISTERING) {
+        failures = 0;
+        cancelTimers();
+        transition(isBound() ? State.REFRESHING : State.REGISTERING);
+        sendRegister();
+      }
+      done.complete(null);
+    });
+    return done;
+  }
+
+  private void applyProfile(SipProfile updated) {
+    boolean credentialsChanged = !updated.authUser().equals(profile.authUser())
+        || !updated.password().equals(profile.password())
+        || !java.util.Objects.equals(updated.realm(), profile.realm());
+    profile = updated;
+    requestedExpires = updated.expires();
+    if (credentialsChanged) {
+      digest = newDigest(updated);
+    }
+    publishInfo();
+  }
+
+  RegistrationInfo info() {
+    return info;
+  }
+
+  String profileId() {
+    return profile.id();
+  }
+
+  // ---------------------------------------------------------------- stack callbacks
+
+  @Override
+  public void onResponse(ClientTransaction transaction, Response response) {
+    executor.execute(() -> handleResponse(transaction, response));
+  }
+
+  @Override
+  public void onTimeout(ClientTransaction transaction) {
+    executor.execute(() -> {
+      if (transaction == inFlight) {
+        attemptFailed(new RegistrationError(RegistrationError.Kind.TIMEOUT, 0,
+            "no response from the registrar", null), null);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- the state machine
+
+  private void transition(State next) {
+    State previous = state;
+    state = next;
+    publishInfo();
+    ProfileStatus from = status(previous);
+    ProfileStatus to = status(next);
+    if (from != to) {
+      sink.statusChanged(this, from, to);
+    }
+  }
+
+  static ProfileStatus status(State s) {
+    return switch (s) {
+      case IDLE, AUTH_FAILED -> ProfileStatus.UNREGISTERED;
+      case REGISTERING, BACKING_OFF -> ProfileStatus.REGISTRATION_IN_PROGRESS;
+      case REGISTERED, REFRESHING -> ProfileStatus.REGISTERED;
+      case DEREGISTERING -> ProfileStatus.UNREGISTRATION_IN_PROGRESS;
+    };
+  }
+
+  private boolean isBound() {
+    return state == State.REGISTERED || state == State.REFRESHING;
+  }
+
+  private boolean isBoundOrTrying() {
+    return isBound() || state == State.REGISTERING;
+  }
+
+  private void handleResponse(ClientTransaction transaction, Response response) {
+    if (transaction != inFlight) {
+      return; // an abandoned attempt's late answer
+    }
+    int code = response.getStatusCode();
+    if (code < 200) {
+      return;
+    }
+    inFlight = null;
+    cancel(attemptTimer);
+    if (code < 300) {
+      succeeded(response);
+    } else if (code == Response.UNAUTHORIZED || code == Response.PROXY_AUTHENTICATION_REQUIRED) {
+      challenged(response);
+    } else if (code == Response.FORBIDDEN) {
+      authenticationFailed(code, response.getReasonPhrase());
+    } else if (code == Response.INTERVAL_TOO_BRIEF && intervalTooBrief(response)) {
+      sendRegister();
+    } else if (code == Response.SERVICE_UNAVAILABLE) {
+      attemptFailed(new RegistrationError(RegistrationError.Kind.SERVICE_UNAVAILABLE, code,
+          response.getReasonPhrase(), null), retryAfter(response));
+    } else {
+      attemptFailed(new RegistrationError(RegistrationError.Kind.REJECTED, code,
+          response.getReasonPhrase(), null), null);
+    }
+  }
+
+  private void succeeded(Response response) {
+    challengesThisAttempt = 0;
+    intervalTooBriefThisAttempt = 0;
+    failures = 0;
+    if (state == State.DEREGISTERING) {
+      staleContacts.clear();
+      finishStop();
+      return;
+    }
+    outbound = hasOption(response, RequireHeader.NAME, "outbound");
+    grantedExpires = grantedExpires(response);
+    expiresAt = Instant.now().plusSeconds(grantedExpires);
+    // Without outbound the registrar adds a new contact beside the old one: keep removing the
+    // old ones (expires=0 in the next REGISTER) until the registrar no longer lists them.
+    Set<String> listed = listedContacts(response);
+    staleContacts.retainAll(listed);
+    boolean cleanupNeeded = !outbound && !staleContacts.isEmpty();
+    if (outbound) {
+      staleContacts.clear(); // replaced atomically by instance and reg-id
+    }
+    lastError = null;
+    transition(State.REGISTERED);
+    if (cleanupNeeded) {
+      transition(State.REFRESHING);
+      sendRegister();
+    } else {
+      scheduleRefresh();
+    }
+  }
+
+  private void challenged(Response response) {
+    List<String> challenges = new ArrayList<>();
+    String name = response.getStatusCode() == Response.UNAUTHORIZED ? "WWW-Authenticate"
+        : "Proxy-Authenticate";
+    ListIterator<?> it = response.getHeaders(name);
+    while (it.hasNext()) {
+      challenges.add(headerValue((Header) it.next()));
+    }
+    boolean hadCredentials = inFlightHadCredentials;
+    Optional<DigestChallenge> accepted = digest.accept(challenges);
+    if (accepted.isEmpty()) {
+      authenticationFailed(response.getStatusCode(), "no supported digest challenge");
+      return;
+    }
+    // Credentials for a nonce the registrar still considered valid were refused: wrong
+    // credentials (rule 16). A stale nonce, or none sent yet, is answered silently.
+    if (hadCredentials && !accepted.get().stale()) {
+      authenticationFailed(response.getStatusCode(), response.getReasonPhrase());
+      return;
+    }
+    if (++challengesThisAttempt > MAX_CHALLENGES_PER_ATTEMPT) {
+      authenticationFailed(response.getStatusCode(), "challenge loop");
+      return;
+    }
+    sendRegister();
+  }
+
+  private boolean intervalTooBrief(Response response) {
+    MinExpiresHeader min = (MinExpiresHeader) response.getHeader(MinExpiresHeader.NAME);
+    if (min == null || ++intervalTooBriefThisAttempt > 2 || min.getExpires() <= requestedExpires) {
+      attemptFailed(new RegistrationError(RegistrationError.Kind.REJECTED,
+          Response.INTERVAL_TOO_BRIEF, "Interval Too Brief without a usable Min-Expires", null),
+          null);
+      return false;
+    }
+    requestedExpires = min.getExpires();
+    log.debug("{}: 423, retrying with expires {}", profile.id(), requestedExpires);
+    return true;
+  }
+
+  private void authenticationFailed(int code, String reason) {
+    challengesThisAttempt = 0;
+    digest.reset();
+    if (state == State.DEREGISTERING) {
+      finishStop();
+      return;
+    }
+    lastError = new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code, reason, null);
+    transition(State.AUTH_FAILED);
+    sink.failed(this, lastError);
+  }
+
+  /** One attempt failed; back off (RFC 5626 §4.5) unless we were only deregistering. */
+  private void attemptFailed(RegistrationError error, Duration retryAfter) {
+    abandonInFlight();
+    cancel(attemptTimer);
+    challengesThisAttempt = 0;
+    intervalTooBriefThisAttempt = 0;
+    if (state == State.DEREGISTERING || !wanted) {
+      // The binding expires on its own; a dead registrar must not hold up a disable.
+      finishStop();
+      return;
+    }
+    failures++;
+    Duration wait = retryAfter != null ? retryAfter : backoff(failures);
+    lastError = new RegistrationError(error.kind(), error.sipStatus(), error.reason(), wait);
+    expiresAt = null;
+    transition(State.BACKING_OFF);
+    sink.failed(this, lastError);
+    nextAttempt = schedule(wait, () -> {
+      if (state == State.BACKING_OFF && wanted) {
+        transition(State.REGISTERING);
+        sendRegister();
+      }
+    });
+  }
+
+  private Duration backoff(int failureCount) {
+    Duration upper = config.backoff().upperBound(failureCount, true);
+    double share = 0.5 + 0.5 * ThreadLocalRandom.current().nextDouble();
+    return Duration.ofMillis(Math.max(1, (long) (upper.toMillis() * share)));
+  }
+
+  private void finishStop() {
+    contact = null;
+    expiresAt = null;
+    grantedExpires = 0;
+    transition(State.IDLE);
+    List<CompletableFuture<Void>> waiters = List.copyOf(stopWaiters);
+    stopWaiters.clear();
+    waiters.forEach(w -> w.complete(null));
+  }
+
+  private void scheduleRefresh() {
+    // Refresh before the expiry the registrar granted; leave room for one whole attempt, and
+    // spread refreshes a little so that profiles registered together do not refresh together.
+    long granted = grantedExpires * 1000L;
+    long margin = Math.max(config.registerTimeout().toMillis(), granted / 10);
+    long delay = Math.max(granted / 2, granted - margin);
+    delay -= (long) (delay * 0.05 * ThreadLocalRandom.current().nextDouble());
+    nextAttempt = schedule(Duration.ofMillis(Math.max(delay, 100)), () -> {
+      if (state == State.REGISTERED && wanted) {
+        transition(State.REFRESHING);
+        sendRegister();
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  private void sendRegister() {
+    abandonInFlight();
+    boolean removing = state == State.DEREGISTERING;
+    try {
+      Request request = buildRegister(removing);
+      inFlightHadCredentials = digest.hasCredentials();
+      if (inFlightHadCredentials) {
+        String uri = request.getRequestURI().toString();
+        request.addHeader(engine.headers.createHeader("Authorization",
+            digest.authorization(Request.REGISTER, uri)));
+      }
+      inFlight = engine.send(request, this);
+      ClientTransaction sent = inFlight;
+      attemptTimer = schedule(config.registerTimeout(), () -> {
+        if (inFlight == sent) {
+          attemptFailed(new RegistrationError(RegistrationError.Kind.TIMEOUT, 0,
+              "no final response within " + config.registerTimeout().toMillis() + " ms", null),
+              null);
+        }
+      });
+    } catch (SipException | ParseException | javax.sip.InvalidArgumentException
+        | RuntimeException e) {
+      log.debug("{}: REGISTER not sent", profile.id(), e);
+      inFlight = null;
+      RegistrationError error = new RegistrationError(RegistrationError.Kind.TRANSPORT, 0,
+          "cannot send REGISTER: " + e.getMessage(), null);
+      // Post rather than recurse: a failure inside attemptFailed's own retry stays iterative.
+      executor.execute(() -> attemptFailed(error, null));
+    }
+  }
+
+  private Request buildRegister(boolean removing)
+      throws ParseException, javax.sip.InvalidArgumentException, SipException {
+    Transport transport = profile.transport();
+    String lpTransport = transport == Transport.TCP ? ListeningPoint.TCP : ListeningPoint.UDP;
+    ListeningPoint lp = engine.listeningPoint(lpTransport);
+    if (lp == null) {
+      throw new SipException("no " + lpTransport + " listening point");
+    }
+    SipURI requestUri = (SipURI) engine.addresses.createURI(profile.registrar());
+    Address aor = engine.addresses.createAddress(profile.aor());
+
+    if (callId == null || !profile.registrar().equals(callIdRegistrar)) {
+      // One Call-ID per profile and registrar for the agent's boot; CSeq rises across it.
+      callId = engine.newCallId();
+      callIdRegistrar = profile.registrar();
+      cseq = 0;
+    }
+    List<ViaHeader> vias = new ArrayList<>();
+    ViaHeader via = engine.headers.createViaHeader(lp.getIPAddress(), lp.getPort(), lpTransport,
+        null);
+    via.setRPort();
+    vias.add(via);
+
+    Request request = engine.messages.createRequest(requestUri, Request.REGISTER,
+        (CallIdHeader) engine.headers.createCallIdHeader(callId),
+        engine.headers.createCSeqHeader(++cseq, Request.REGISTER),
+        engine.headers.createFromHeader(aor, Long.toHexString(ThreadLocalRandom.current().nextLong())),
+        engine.headers.createToHeader(aor, null),
+        vias,
+        engine.headers.createMaxForwardsHeader(70));
+
+    if (profile.outboundProxy() != null) {
+      SipURI proxy = (SipURI) engine.addresses.createURI(profile.outboundProxy());
+      proxy.setLrParam();
+      if (transport == Transport.TCP) {
+        proxy.setTransportParam(ListeningPoint.TCP);
+      }
+      request.addHeader(engine.headers.createRouteHeader(engine.addresses.createAddress(proxy)));
+    } else if (transport == Transport.TCP) {
+      ((SipURI) request.getRequestURI()).setTransportParam(ListeningPoint.TCP);
+    }
+
+    String current = contactUri(lp, transport);
+    if (contact != null && !contact.equals(current) && !removing) {
+      staleContacts.add(contact);
+    }
+    contact = current;
+    int expires = removing ? 0 : requestedExpires;
+    request.addHeader(contactHeader(current, expires, true));
+    // The registrar without outbound keeps old contacts beside the new one: remove ours. Only
+    // when it has said so (outbound == false): with outbound, instance and reg-id replace them.
+    if (Boolean.FALSE.equals(outbound) || removing) {
+      for (String stale : staleContacts) {
+        request.addHeader(contactHeader(stale, 0, false));
+      }
+    }
+    request.addHeader(engine.headers.createExpiresHeader(expires));
+    request.addHeader(engine.headers.createSupportedHeader(SipEngine.SUPPORTED));
+    request.addHeader(engine.headers.createHeader("User-Agent", engine.userAgent()));
+    publishInfo();
+    return request;
+  }
+
+  private String contactUri(ListeningPoint lp, Transport transport) {
+    String user = profile.id();
+    String uri = "sip:" + user + "@" + lp.getIPAddress() + ":" + lp.getPort();
+    return transport == Transport.TCP ? uri + ";transport=tcp" : uri;
+  }
+
+  private ContactHeader contactHeader(String uri, int expires, boolean withInstance)
+      throws ParseException, javax.sip.InvalidArgumentException {
+    ContactHeader header = engine.headers.createContactHeader(
+        engine.addresses.createAddress(engine.addresses.createURI(uri)));
+    header.setExpires(expires);
+    if (withInstance) {
+      header.setParameter("+sip.instance", "\"<" + profile.instanceId() + ">\"");
+      header.setParameter("reg-id", Integer.toString(profile.regId()));
+    }
+    return header;
+  }
+
+  // ---------------------------------------------------------------- response parsing
+
+  /** The expiry granted to our contact: its expires param, else the Expires header. */
+  private int grantedExpires(Response response) {
+    ListIterator<?> it = response.getHeaders(ContactHeader.NAME);
+    while (it.hasNext()) {
+      ContactHeader c = (ContactHeader) it.next();
+      if (sameContact(c.getAddress().getURI(), contact) && c.getExpires() >= 0) {
+        return c.getExpires();
+      }
+    }
+    ExpiresHeader expires = response.getExpires();
+    return expires != null ? expires.getExpires() : requestedExpires;
+  }
+
+  private Set<String> listedContacts(Response response) {
+    Set<String> listed = new LinkedHashSet<>();
+    ListIterator<?> it = response.getHeaders(ContactHeader.NAME);
+    while (it.hasNext()) {
+      ContactHeader c = (ContactHeader) it.next();
+      for (String stale : staleContacts) {
+        if (sameContact(c.getAddress().getURI(), stale)) {
+          listed.add(stale);
+        }
+      }
+    }
+    return listed;
+  }
+
+  /** Compares a contact the registrar lists with one of ours by user, host, port, transport. */
+  private boolean sameContact(URI listed, String ours) {
+    if (ours == null || !(listed instanceof SipURI a)) {
+      return false;
+    }
+    try {
+      SipURI b = (SipURI) engine.addresses.createURI(ours);
+      return java.util.Objects.equals(a.getUser(), b.getUser())
+          && a.getHost().equalsIgnoreCase(b.getHost())
+          && portOf(a) == portOf(b)
+          && transportOf(a).equals(transportOf(b));
+    } catch (ParseException e) {
+      return false;
+    }
+  }
+
+  private static int portOf(SipURI uri) {
+    return uri.getPort() > 0 ? uri.getPort() : 5060;
+  }
+
+  private static String transportOf(SipURI uri) {
+    String t = uri.getTransportParam();
+    return t == null ? "udp" : t.toLowerCase(Locale.ROOT);
+  }
+
+  private static boolean hasOption(Response response, String headerName, String option) {
+    ListIterator<?> it = response.getHeaders(headerName);
+    while (it.hasNext()) {
+      for (String token : headerValue((Header) it.next()).split(",")) {
+        if (token.trim().equalsIgnoreCase(option)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private static String headerValue(Header header) {
+    String text = header.toString().trim();
+    int colon = text.indexOf(':');
+    return colon < 0 ? text : text.substring(colon + 1).trim();
+  }
+
+  private static Duration retryAfter(Response response) {
+    RetryAfterHeader h = (RetryAfterHeader) response.getHeader(RetryAfterHeader.NAME);
+    return h == null || h.getRetryAfter() <= 0 ? null : Duration.ofSeconds(h.getRetryAfter());
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private void abandonInFlight() {
+    if (inFlight != null) {
+      // Rule 13: an abandoned REGISTER never holds anything up until Timer F.
+      try {
+        inFlight.terminate();
+      } catch (ObjectInUseException e) {
+        log.debug("{}: could not terminate abandoned REGISTER", profile.id(), e);
+      }
+      inFlight = null;
+    }
+    cancel(attemptTimer);
+  }
+
+  private void cancelTimers() {
+    cancel(nextAttempt);
+    cancel(attemptTimer);
+  }
+
+  private static void cancel(ScheduledFuture<?> timer) {
+    if (timer != null) {
+      timer.cancel(false);
+    }
+  }
+
+  private ScheduledFuture<?> schedule(Duration delay, Runnable onExecutor) {
+    return timers.schedule(() -> executor.execute(onExecutor), delay.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  private void publishInfo() {
+    info = new RegistrationInfo(profile.id(), status(state), contact,
+        isBound() ? expiresAt : null, isBound() ? grantedExpires : 0,
+        Boolean.TRUE.equals(outbound), lastError);
+  }
+}

@@ -1,0 +1,21 @@
+package io.sipalr.sip;
+
+import java.time.Instant;
+
+/**
+ * A snapshot of one profile's registration for display and APIs.
+ *
+ * @param contact the Contact URI registered (or being registered), or {@code null}
+ * @param expiresAt when the registrar's grant runs out, or {@code null} when not registered
+ * @param grantedExpires seconds the registrar granted in its last 200, 0 when none
+ * @param outbound whether the registrar's last 200 carried {@code Require: outbound}
+ * @param lastError the most recent failure, or {@code null}
+ */
+public record RegistrationInfo(
+    String profileId,
+    ProfileStatus status,
+    String contact,
+    Instant expiresAt,
+    int grantedExpires,
+    boolean outbound,
+    RegistrationError lastError) {}

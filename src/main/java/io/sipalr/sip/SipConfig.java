@@ -1,0 +1,80 @@
+package io.sipalr.sip;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import java.time.Duration;
+
+/**
+ * The SIP side of the agent's configuration (the {@code sip} block of {@code conf/agent.conf}).
+ *
+ * @param localAddress the address the agent listens on and registers from
+ * @param port the UDP and TCP port; 0 picks a free one at start
+ * @param registerTimeout how long one REGISTER attempt may take before it counts as failed; far
+ *     shorter than Timer F (32 s), so that a dead network is noticed quickly
+ * @param backoff RFC 5626 §4.5 retry timing
+ * @param stackThreads threads the SIP stack uses to deliver events (not per profile)
+ * @param workerThreads threads of the shared pool that runs every profile's state machine
+ */
+public record SipConfig(
+    String localAddress,
+    int port,
+    String userAgent,
+    Duration registerTimeout,
+    Backoff backoff,
+    int stackThreads,
+    int workerThreads) {
+
+  public SipConfig {
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("sip.port: must be 0..65535, was " + port);
+    }
+    if (registerTimeout.isNegative() || registerTimeout.isZero()) {
+      throw new IllegalArgumentException("sip.register-timeout: must be positive");
+    }
+    if (stackThreads < 1 || workerThreads < 1) {
+      throw new IllegalArgumentException("sip.stack-threads and sip.worker-threads: must be ≥ 1");
+    }
+  }
+
+  /**
+   * RFC 5626 §4.5: after {@code n} consecutive failures wait a random 50–100 % of
+   * {@code min(max, base · 2^n)}; base is {@code baseAllFailed} when every flow failed.
+   */
+  public record Backoff(Duration baseAllFailed, Duration baseSomeFailed, Duration max) {
+    public Backoff {
+      if (baseAllFailed.isNegative() || baseAllFailed.isZero() || baseSomeFailed.isNegative()
+          || baseSomeFailed.isZero() || max.compareTo(baseAllFailed) < 0) {
+        throw new IllegalArgumentException(
+            "sip.backoff: bases must be positive and max at least base-all-failed");
+      }
+    }
+
+    /** The upper bound of the wait after {@code failures} consecutive failures (≥ 1). */
+    public Duration upperBound(int failures, boolean everyFlowFailed) {
+      Duration base = everyFlowFailed ? baseAllFailed : baseSomeFailed;
+      int shift = Math.min(Math.max(failures, 0), 30);
+      long millis = base.toMillis() << shift;
+      return millis <= 0 || millis > max.toMillis() ? max : Duration.ofMillis(millis);
+    }
+  }
+
+  /** Reads the {@code sip} block; errors name the file and the key (typesafe-config's own). */
+  public static SipConfig from(Config root) {
+    Config c = root.getConfig("sip");
+    try {
+      return new SipConfig(
+          c.getString("local-address"),
+          c.getInt("port"),
+          c.getString("user-agent"),
+          c.getDuration("register-timeout"),
+          new Backoff(
+              c.getDuration("backoff.base-all-failed"),
+              c.getDuration("backoff.base-some-failed"),
+              c.getDuration("backoff.max")),
+          c.getInt("stack-threads"),
+          c.getInt("worker-threads"));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException.BadValue(c.origin(), "sip", e.getMessage());
+    }
+  }
+}

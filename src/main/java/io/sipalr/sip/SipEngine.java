@@ -1,0 +1,226 @@
+package io.sipalr.sip;
+
+import java.io.IOException;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.text.ParseException;
+import java.util.List;
+import java.util.Properties;
+import java.util.TooManyListenersException;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sip.ClientTransaction;
+import javax.sip.DialogTerminatedEvent;
+import javax.sip.IOExceptionEvent;
+import javax.sip.ListeningPoint;
+import javax.sip.RequestEvent;
+import javax.sip.ResponseEvent;
+import javax.sip.SipException;
+import javax.sip.SipFactory;
+import javax.sip.SipListener;
+import javax.sip.SipProvider;
+import javax.sip.SipStack;
+import javax.sip.TimeoutEvent;
+import javax.sip.TransactionTerminatedEvent;
+import javax.sip.address.AddressFactory;
+import javax.sip.header.HeaderFactory;
+import javax.sip.message.MessageFactory;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one JAIN-SIP stack of the agent: its factories, the SipProvider with a UDP and a TCP
+ * listening point on the local address, and the dispatch of what the stack delivers. Responses
+ * and timeouts go to the {@link TransactionHandler} attached to each client transaction; requests
+ * from outside are answered here (OPTIONS 200, everything else a proper final response).
+ */
+final class SipEngine implements SipListener, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SipEngine.class);
+  private static final AtomicInteger stackCount = new AtomicInteger();
+
+  /** Methods this agent answers itself; listed in Allow. */
+  static final String ALLOW = "OPTIONS";
+  static final String SUPPORTED = "outbound, path";
+
+  /** What a client transaction's owner wants to hear about it. */
+  interface TransactionHandler {
+    void onResponse(ClientTransaction transaction, Response response);
+
+    /** The stack gave up on the transaction (Timer F/B, or a transport error). */
+    void onTimeout(ClientTransaction transaction);
+  }
+
+  final SipStack stack;
+  final AddressFactory addresses;
+  final HeaderFactory headers;
+  final MessageFactory messages;
+  private final SipProvider provider;
+  private final String userAgent;
+  final String localAddress;
+  final int port;
+
+  SipEngine(SipConfig config) throws SipException {
+    SipFactory factory = SipFactory.getInstance();
+    factory.setPathName("gov.nist");
+    Properties p = new Properties();
+    // Each engine gets its own stack: tests run two agents ("two devices") in one JVM.
+    p.setProperty("javax.sip.STACK_NAME", "sip-alr-agent-" + stackCount.incrementAndGet());
+    p.setProperty("javax.sip.AUTOMATIC_DIALOG_SUPPORT", "off");
+    p.setProperty("gov.nist.javax.sip.STACK_LOGGER", Slf4jStackLogger.class.getName());
+    p.setProperty("gov.nist.javax.sip.SERVER_LOGGER", Slf4jServerLogger.class.getName());
+    p.setProperty("gov.nist.javax.sip.TRACE_LEVEL", "DEBUG"); // filtered by the SLF4J levels
+    p.setProperty("gov.nist.javax.sip.LOG_MESSAGE_CONTENT", "true");
+    // Events are handed straight to per-profile serial executors, so a few threads suffice.
+    p.setProperty("gov.nist.javax.sip.REENTRANT_LISTENER", "true");
+    p.setProperty("gov.nist.javax.sip.THREAD_POOL_SIZE", Integer.toString(config.stackThreads()));
+    // NIO for TCP: no thread per connection.
+    p.setProperty("gov.nist.javax.sip.MESSAGE_PROCESSOR_FACTORY",
+        "gov.nist.javax.sip.stack.NioMessageProcessorFactory");
+    // Thousands of profiles may each have a REGISTER in flight.
+    p.setProperty("gov.nist.javax.sip.MAX_CLIENT_TRANSACTIONS", "100000");
+    p.setProperty("gov.nist.javax.sip.MAX_SERVER_TRANSACTIONS", "100000");
+    p.setProperty("gov.nist.javax.sip.AGGRESSIVE_CLEANUP", "true");
+    try {
+      stack = factory.createSipStack(p);
+      addresses = factory.createAddressFactory();
+      headers = factory.createHeaderFactory();
+      messages = factory.createMessageFactory();
+    } catch (javax.sip.PeerUnavailableException e) {
+      throw new SipException("cannot create the SIP stack: " + e.getMessage(), e);
+    }
+    this.userAgent = config.userAgent();
+    this.localAddress = config.localAddress();
+    this.port = config.port() == 0 ? freePort(config.localAddress()) : config.port();
+    try {
+      ListeningPoint udp = stack.createListeningPoint(localAddress, port, ListeningPoint.UDP);
+      ListeningPoint tcp = stack.createListeningPoint(localAddress, port, ListeningPoint.TCP);
+      provider = stack.createSipProvider(udp);
+      provider.addListeningPoint(tcp);
+      provider.addSipListener(this);
+      stack.start();
+    } catch (javax.sip.InvalidArgumentException | javax.sip.ObjectInUseException
+        | TooManyListenersException e) {
+      stack.stop();
+      throw new SipException("cannot listen on " + localAddress + ":" + port + ": "
+          + e.getMessage(), e);
+    }
+    log.info("SIP listening on {}:{} (udp, tcp)", localAddress, port);
+  }
+
+  /** A port free for both UDP and TCP on {@code address}, for {@code sip.port = 0}. */
+  static int freePort(String address) throws SipException {
+    try {
+      InetAddress inet = InetAddress.getByName(address);
+      for (int attempt = 0; attempt < 50; attempt++) {
+        try (ServerSocket tcp = new ServerSocket()) {
+          tcp.setReuseAddress(false);
+          tcp.bind(new InetSocketAddress(inet, 0));
+          int candidate = tcp.getLocalPort();
+          try (DatagramSocket udp = new DatagramSocket(new InetSocketAddress(inet, candidate))) {
+            return candidate;
+          } catch (IOException taken) {
+            // UDP side taken: try another.
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new SipException("no free port on " + address + ": " + e.getMessage(), e);
+    }
+    throw new SipException("no port free for both UDP and TCP on " + address);
+  }
+
+  ListeningPoint listeningPoint(String transport) {
+    return provider.getListeningPoint(transport);
+  }
+
+  /** Sends {@code request} in a new client transaction whose events go to {@code handler}. */
+  ClientTransaction send(Request request, TransactionHandler handler) throws SipException {
+    ClientTransaction transaction = provider.getNewClientTransaction(request);
+    transaction.setApplicationData(handler);
+    transaction.sendRequest();
+    return transaction;
+  }
+
+  long nextCallIdSeed() {
+    return System.nanoTime();
+  }
+
+  String newCallId() {
+    return provider.getNewCallId().getCallId();
+  }
+
+  String userAgent() {
+    return userAgent;
+  }
+
+  @Override
+  public void processResponse(ResponseEvent event) {
+    ClientTransaction transaction = event.getClientTransaction();
+    if (transaction != null && transaction.getApplicationData() instanceof TransactionHandler h) {
+      h.onResponse(transaction, event.getResponse());
+    } else {
+      log.debug("response without a transaction of ours: {}", event.getResponse().getStatusCode());
+    }
+  }
+
+  @Override
+  public void processTimeout(TimeoutEvent event) {
+    ClientTransaction transaction = event.getClientTransaction();
+    if (transaction != null && transaction.getApplicationData() instanceof TransactionHandler h) {
+      h.onTimeout(transaction);
+    }
+  }
+
+  @Override
+  public void processRequest(RequestEvent event) {
+    Request request = event.getRequest();
+    String method = request.getMethod();
+    if (Request.ACK.equals(method)) {
+      return; // never answered
+    }
+    int status = switch (method) {
+      case Request.OPTIONS -> Response.OK;
+      // No calls yet: the user is not available here rather than the method unknown.
+      case Request.INVITE -> Response.TEMPORARILY_UNAVAILABLE;
+      case Request.BYE, Request.CANCEL -> Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST;
+      default -> Response.METHOD_NOT_ALLOWED;
+    };
+    try {
+      Response response = messages.createResponse(status, request);
+      if (status == Response.OK || status == Response.METHOD_NOT_ALLOWED) {
+        response.addHeader(headers.createAllowHeader(ALLOW));
+      }
+      if (status == Response.OK) {
+        response.addHeader(headers.createSupportedHeader(SUPPORTED));
+      }
+      response.addHeader(headers.createHeader("User-Agent", userAgent));
+      // Stateless: a retransmitted request simply gets the same answer again.
+      provider.sendResponse(response);
+    } catch (ParseException | SipException e) {
+      log.warn("could not answer {}: {}", method, e.getMessage());
+    }
+  }
+
+  @Override
+  public void processIOException(IOExceptionEvent event) {
+    log.debug("transport error towards {}:{}/{}", event.getHost(), event.getPort(),
+        event.getTransport());
+  }
+
+  @Override public void processTransactionTerminated(TransactionTerminatedEvent event) {}
+  @Override public void processDialogTerminated(DialogTerminatedEvent event) {}
+
+  List<String> transports() {
+    return List.of(ListeningPoint.UDP, ListeningPoint.TCP);
+  }
+
+  @Override
+  public void close() {
+    provider.removeSipListener(this);
+    stack.stop();
+    log.info("SIP stack on {}:{} stopped", localAddress, port);
+  }
+}

@@ -1,0 +1,235 @@
+package io.sipalr.sip;
+
+import io.sipalr.profile.ProfileStore;
+import io.sipalr.profile.SipProfile;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sip.SipException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The profile registry: the store's profiles, each with its registration, and the events that
+ * clients observe. This is the SIP package's entry point; a gateway embeds it directly.
+ *
+ * <p>Threads: one SIP stack, a small shared pool running every profile's state machine through
+ * its own {@link SerialExecutor}, and one timer thread. None of them is per profile.
+ */
+public final class SipProfileRegistry implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SipProfileRegistry.class);
+
+  private final ProfileStore store;
+  private final SipConfig config;
+  private final SipEngine engine;
+  private final ThreadPoolExecutor pool;
+  private final ScheduledThreadPoolExecutor timers;
+  private final Map<String, Registration> registrations = new ConcurrentHashMap<>();
+  private final List<RegistryListener> listeners = new CopyOnWriteArrayList<>();
+  private final Registration.Sink sink = new Registration.Sink() {
+    @Override
+    public void statusChanged(Registration r, ProfileStatus from, ProfileStatus to) {
+      if (to == ProfileStatus.REGISTERED) {
+        emit(RegistryEvent.Type.REGISTERED, r.profileId(), to, null);
+      } else if (from == ProfileStatus.REGISTERED) {
+        emit(RegistryEvent.Type.DEREGISTERED, r.profileId(), to, null);
+      }
+    }
+
+    @Override
+    public void failed(Registration r, RegistrationError error) {
+      log.info("profile {}: registration failed: {}", r.profileId(), error);
+      emit(RegistryEvent.Type.REGISTRATION_FAILED, r.profileId(), r.info().status(), error);
+    }
+  };
+
+  /** Starts the SIP stack and loads every stored profile; nothing registers until {@link #start()}. */
+  public SipProfileRegistry(ProfileStore store, SipConfig config) throws SipException {
+    this.store = store;
+    this.config = config;
+    this.engine = new SipEngine(config);
+    // Bounded: at most one drain task per profile is ever queued (see SerialExecutor).
+    this.pool = new ThreadPoolExecutor(config.workerThreads(), config.workerThreads(), 0,
+        TimeUnit.SECONDS, new ArrayBlockingQueue<>(1 << 16), daemonThreads("sip-worker"),
+        new ThreadPoolExecutor.CallerRunsPolicy());
+    this.timers = new ScheduledThreadPoolExecutor(1, daemonThreads("sip-timer"));
+    this.timers.setRemoveOnCancelPolicy(true); // cancelled refresh timers must not pile up
+    for (SipProfile p : store.list()) {
+      registrations.put(p.id(), newRegistration(p));
+    }
+  }
+
+  /** Registers every profile whose auto-register flag is set. */
+  public void start() {
+    for (SipProfile p : store.list()) {
+      if (p.autoRegister()) {
+        registration(p.id()).start();
+      }
+    }
+  }
+
+  public void addListener(RegistryListener listener) {
+    listeners.add(listener);
+  }
+
+  public void removeListener(RegistryListener listener) {
+    listeners.remove(listener);
+  }
+
+  public List<SipProfile> profiles() {
+    return store.list();
+  }
+
+  public Optional<SipProfile> profile(String id) {
+    return store.get(id);
+  }
+
+  /** Stores a new profile (CREATED) and registers it if it is auto-register. */
+  public SipProfile create(SipProfile profile) {
+    SipProfile stored = store.create(profile);
+    Registration r = newRegistration(stored);
+    registrations.put(stored.id(), r);
+    r.executor.execute(() -> emit(RegistryEvent.Type.CREATED, stored.id(), r.info().status(), null));
+    if (stored.autoRegister()) {
+      r.start();
+    }
+    return stored;
+  }
+
+  /**
+   * Stores a changed profile (UPDATED). A registered profile whose registration-relevant fields
+   * changed registers again; an auto-register profile that was not registered starts.
+   */
+  public SipProfile save(SipProfile profile) {
+    Registration r = registrations.get(profile.id());
+    if (r == null) {
+      return create(profile);
+    }
+    SipProfile before = store.get(profile.id()).orElseThrow();
+    SipProfile stored = store.save(profile);
+    r.executor.execute(() -> emit(RegistryEvent.Type.UPDATED, stored.id(), r.info().status(), null));
+    if (stored.registrationDiffers(before)) {
+      r.update(stored);
+    }
+    if (stored.autoRegister() && r.info().status() == ProfileStatus.UNREGISTERED) {
+      r.start();
+    }
+    return stored;
+  }
+
+  /** Deregisters the profile if needed, then removes it from the store (DESTROYED). */
+  public CompletableFuture<Void> destroy(String id) {
+    Registration r = registration(id);
+    return r.stop().thenRun(() -> {
+      store.destroy(id);
+      registrations.remove(id, r);
+      emit(RegistryEvent.Type.DESTROYED, id, ProfileStatus.UNREGISTERED, null);
+    });
+  }
+
+  /** Registers the profile; also the way out of a wrong-credentials stop or a force-disable. */
+  public void enable(String id) {
+    registration(id).start();
+  }
+
+  /** Deregisters the profile (removing only this agent's contact); completes when done. */
+  public CompletableFuture<Void> disable(String id) {
+    return registration(id).stop();
+  }
+
+  /** An operator's disable, which overrides every user until the profile is enabled again. */
+  public CompletableFuture<Void> forceDisable(String id) {
+    Registration r = registration(id);
+    return r.stop().thenRun(() ->
+        emit(RegistryEvent.Type.FORCIBLY_DISABLED, id, ProfileStatus.UNREGISTERED, null));
+  }
+
+  public ProfileStatus status(String id) {
+    return registration(id).info().status();
+  }
+
+  public RegistrationInfo info(String id) {
+    return registration(id).info();
+  }
+
+  public String localAddress() {
+    return engine.localAddress;
+  }
+
+  public int port() {
+    return engine.port;
+  }
+
+  /**
+   * Deregisters every profile, waiting at most {@code bound}, then stops the stack. Profiles
+   * whose registrar does not answer in time simply expire there.
+   */
+  public void shutdown(Duration bound) {
+    CompletableFuture<?>[] stops = registrations.values().stream()
+        .map(Registration::stop).toArray(CompletableFuture[]::new);
+    try {
+      CompletableFuture.allOf(stops).get(bound.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      log.warn("shutdown: not every profile deregistered within {} ms", bound.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException e) {
+      log.warn("shutdown: deregistration failed", e.getCause());
+    }
+    close();
+  }
+
+  @Override
+  public void close() {
+    timers.shutdownNow();
+    pool.shutdown();
+    engine.close();
+  }
+
+  private Registration registration(String id) {
+    Registration r = registrations.get(id);
+    if (r == null) {
+      throw new NoSuchElementException("no profile with id \"" + id + "\"");
+    }
+    return r;
+  }
+
+  private Registration newRegistration(SipProfile p) {
+    return new Registration(p, engine, config, timers, new SerialExecutor(pool), sink);
+  }
+
+  private void emit(RegistryEvent.Type type, String id, ProfileStatus status,
+      RegistrationError error) {
+    RegistryEvent event = new RegistryEvent(type, id, status, error, Instant.now());
+    for (RegistryListener l : listeners) {
+      try {
+        l.onEvent(event);
+      } catch (RuntimeException e) {
+        log.warn("registry listener failed on {}", event, e);
+      }
+    }
+  }
+
+  private static ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+}

@@ -1,0 +1,59 @@
+package io.sipalr.sip;
+
+import gov.nist.core.ServerLogger;
+import gov.nist.javax.sip.message.SIPMessage;
+import java.util.Properties;
+import java.util.regex.Pattern;
+import javax.sip.SipStack;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * SIP message tracing: every message the stack sends or receives, at DEBUG on the logger
+ * {@code io.sipalr.sip.trace} (off by default; switch it on in logback.xml or at run time).
+ * Credentials are masked before anything is written.
+ */
+public final class Slf4jServerLogger implements ServerLogger {
+  static final Logger trace = LoggerFactory.getLogger("io.sipalr.sip.trace");
+
+  // Authorization and Proxy-Authorization values (response, cnonce, nonce) never reach a log.
+  private static final Pattern CREDENTIALS =
+      Pattern.compile("(?im)^((?:Proxy-)?Authorization\\s*:).*$");
+
+  public Slf4jServerLogger() {}
+
+  /** The text of a SIP message with every credential header's value masked. */
+  public static String mask(String message) {
+    return CREDENTIALS.matcher(message).replaceAll("$1 ***");
+  }
+
+  private static void log(SIPMessage message, String from, String to, boolean sender) {
+    if (trace.isDebugEnabled()) {
+      trace.debug("{} {} -> {}\n{}", sender ? "sent" : "received", from, to,
+          mask(message.encode()));
+    }
+  }
+
+  @Override public void closeLogFile() {}
+
+  @Override
+  public void logMessage(SIPMessage message, String from, String to, boolean sender, long time) {
+    log(message, from, to, sender);
+  }
+
+  @Override
+  public void logMessage(SIPMessage message, String from, String to, String status,
+      boolean sender, long time) {
+    log(message, from, to, sender);
+  }
+
+  @Override
+  public void logMessage(SIPMessage message, String from, String to, String status,
+      boolean sender) {
+    log(message, from, to, sender);
+  }
+
+  @Override public void logException(Exception e) { trace.debug("SIP stack exception", e); }
+  @Override public void setStackProperties(Properties properties) {}
+  @Override public void setSipStack(SipStack sipStack) {}
+}

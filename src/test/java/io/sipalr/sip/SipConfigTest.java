@@ -1,0 +1,74 @@
+package io.sipalr.sip;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SipConfigTest {
+  @TempDir Path dir;
+
+  private Config load(String text) throws Exception {
+    Path file = dir.resolve("agent.conf");
+    Files.writeString(file, text);
+    return ConfigFactory.parseFile(file.toFile()).withFallback(ConfigFactory.defaultReference())
+        .resolve();
+  }
+
+  @Test
+  void defaultsComeFromReferenceConf() throws Exception {
+    SipConfig c = SipConfig.from(load(""));
+    assertEquals(5070, c.port());
+    assertEquals(Duration.ofSeconds(5), c.registerTimeout());
+    assertEquals(Duration.ofSeconds(30), c.backoff().baseAllFailed());
+    assertEquals(Duration.ofSeconds(90), c.backoff().baseSomeFailed());
+    assertEquals(Duration.ofSeconds(1800), c.backoff().max());
+  }
+
+  @Test
+  void wrongTypeNamesFileAndKey() throws Exception {
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> SipConfig.from(load("sip { port = lots }")));
+    assertTrue(e.getMessage().contains("agent.conf"), e.getMessage());
+    assertTrue(e.getMessage().contains("port"), e.getMessage());
+  }
+
+  @Test
+  void outOfRangeValueNamesFileAndKey() throws Exception {
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> SipConfig.from(load("sip { port = 70000 }")));
+    assertTrue(e.getMessage().contains("agent.conf"), e.getMessage());
+    assertTrue(e.getMessage().contains("sip.port"), e.getMessage());
+  }
+
+  @Test
+  void backoffFollowsRfc5626() {
+    SipConfig.Backoff b = new SipConfig.Backoff(Duration.ofSeconds(30), Duration.ofSeconds(90),
+        Duration.ofSeconds(1800));
+    assertEquals(Duration.ofSeconds(60), b.upperBound(1, true));
+    assertEquals(Duration.ofSeconds(180), b.upperBound(1, false));
+    assertEquals(Duration.ofSeconds(960), b.upperBound(5, true));
+    assertEquals(Duration.ofSeconds(1800), b.upperBound(6, true));
+    assertEquals(Duration.ofSeconds(1800), b.upperBound(40, true));
+  }
+
+  @Test
+  void traceMasksCredentials() {
+    String masked = Slf4jServerLogger.mask("REGISTER sip:x SIP/2.0\r\n"
+        + "Authorization: Digest username=\"a\", response=\"abc\"\r\n"
+        + "proxy-authorization: Digest username=\"a\", response=\"def\"\r\nCSeq: 1 REGISTER\r\n");
+    assertFalse(masked.contains("abc"), masked);
+    assertFalse(masked.contains("def"), masked);
+    assertTrue(masked.contains("Authorization: ***"), masked);
+    assertTrue(masked.contains("CSeq: 1 REGISTER"), masked);
+  }
+}
