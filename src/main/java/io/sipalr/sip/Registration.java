@@ -10,7 +10,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.ListIterator;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
@@ -93,7 +92,6 @@ final class Registration implements SipEngine.TransactionHandler {
   private int requestedExpires;
 
   private ClientTransaction inFlight;
-  private boolean inFlightHadCredentials;
   private int challengesThisAttempt;
   private int intervalTooBriefThisAttempt;
   private ScheduledFuture<?> attemptTimer;
@@ -332,16 +330,14 @@ final class Registration implements SipEngine.TransactionHandler {
     while (it.hasNext()) {
       challenges.add(headerValue((Header) it.next()));
     }
-    boolean hadCredentials = inFlightHadCredentials;
-    Optional<DigestChallenge> accepted = digest.accept(challenges);
-    if (accepted.isEmpty()) {
-      authenticationFailed(response.getStatusCode(), "no supported digest challenge");
-      return;
-    }
     // Credentials for a nonce the registrar still considered valid were refused: wrong
     // credentials (rule 16). A stale nonce, or none sent yet, is answered silently.
-    if (hadCredentials && !accepted.get().stale()) {
+    if (digest.refusesCredentials(challenges)) {
       authenticationFailed(response.getStatusCode(), response.getReasonPhrase());
+      return;
+    }
+    if (digest.accept(challenges).isEmpty()) {
+      authenticationFailed(response.getStatusCode(), "no supported digest challenge");
       return;
     }
     if (++challengesThisAttempt > MAX_CHALLENGES_PER_ATTEMPT) {
@@ -439,8 +435,7 @@ final class Registration implements SipEngine.TransactionHandler {
     boolean removing = state == State.DEREGISTERING;
     try {
       Request request = buildRegister(removing);
-      inFlightHadCredentials = digest.hasCredentials();
-      if (inFlightHadCredentials) {
+      if (digest.hasCredentials()) {
         String uri = request.getRequestURI().toString();
         request.addHeader(engine.headers.createHeader("Authorization",
             digest.authorization(Request.REGISTER, uri)));
