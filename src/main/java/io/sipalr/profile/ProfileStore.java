@@ -1,0 +1,427 @@
+package io.sipalr.profile;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The truth for SIP profiles: one JSON file per profile under {@code <dataDir>/profiles/}, plus
+ * {@code <dataDir>/store.json} naming the format version.
+ *
+ * <p>Every write replaces a whole file atomically and is on disk when its method returns, so a
+ * crash or a kill at any moment leaves each profile at its previous or its new value. Reads are
+ * served from memory. One process at a time: {@link #open} takes a lock on the data directory,
+ * which {@link #close} (or the process's end) releases.
+ *
+ * <p>A profile gets its {@code instanceId} ({@code urn:uuid:}) and {@code regId} when first
+ * stored; replacing it keeps them, since the registrar matches bindings on them.
+ */
+public final class ProfileStore implements Closeable {
+
+  /** The version of {@code store.json} and of each profile file this code reads and writes. */
+  public static final int FORMAT_VERSION = 1;
+
+  static final String STORE_FILE = "store.json";
+  static final String LOCK_FILE = "store.lock";
+  static final String PROFILES_DIR = "profiles";
+  static final String PROFILE_SUFFIX = ".json";
+
+  private static final Logger log = LoggerFactory.getLogger(ProfileStore.class);
+
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(SerializationFeature.INDENT_OUTPUT)
+      .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+  private final Path profilesDir;
+  private final DurableFiles files;
+  private final FileChannel lockChannel;
+  private final NavigableMap<String, SipProfile> profiles = new ConcurrentSkipListMap<>();
+  // Writes are rare (user edits, seeds): one at a time keeps memory and disk in step simply.
+  private final Object writeLock = new Object();
+  private volatile boolean closed;
+
+  private ProfileStore(Path profilesDir, DurableFiles files, FileChannel lockChannel) {
+    this.profilesDir = profilesDir;
+    this.files = files;
+    this.lockChannel = lockChannel;
+  }
+
+  /**
+   * Opens the store in {@code dataDir}, creating it (owner-only) when absent, and loads every
+   * profile. Leftover temp files of interrupted writes are deleted.
+   *
+   * @throws ProfileStoreException naming the file when a file is corrupt, invalid or of an
+   *     unknown format version, when another process has the store open, or on I/O failure
+   */
+  public static ProfileStore open(Path dataDir) {
+    DurableFiles files = new DurableFiles(dataDir);
+    Path profilesDir = dataDir.resolve(PROFILES_DIR);
+    FileChannel lockChannel = lock(dataDir, files);
+    try {
+      checkStoreFile(dataDir.resolve(STORE_FILE), files);
+      try {
+        files.createDirectories(profilesDir);
+      } catch (IOException e) {
+        throw new ProfileStoreException(profilesDir, "cannot create the directory", e);
+      }
+      warnIfOpenToOthers(dataDir);
+      warnIfOpenToOthers(profilesDir);
+      ProfileStore store = new ProfileStore(profilesDir, files, lockChannel);
+      store.loadAll();
+      log.info("Opened profile store {} with {} profiles", dataDir, store.profiles.size());
+      return store;
+    } catch (RuntimeException e) {
+      closeQuietly(lockChannel);
+      throw e;
+    }
+  }
+
+  /** Every profile, sorted by id. */
+  public List<SipProfile> list() {
+    ensureOpen();
+    return List.copyOf(profiles.values());
+  }
+
+  public Optional<SipProfile> get(String id) {
+    Objects.requireNonNull(id, "id");
+    ensureOpen();
+    return Optional.ofNullable(profiles.get(id));
+  }
+
+  /**
+   * Stores a new profile; returns it as stored, with its instance id.
+   *
+   * @throws ProfileConflictException when a profile with that id exists
+   * @throws ProfileValidationException when the profile breaks a rule of {@link ProfileValidator}
+   */
+  public SipProfile create(SipProfile profile) {
+    synchronized (writeLock) {
+      ensureOpen();
+      if (profiles.containsKey(profile.id())) {
+        throw new ProfileConflictException(profile.id());
+      }
+      return write(withNewInstance(profile));
+    }
+  }
+
+  /**
+   * Creates or replaces a profile; returns it as stored. A replaced profile keeps its stored
+   * {@code instanceId} and {@code regId}, whatever {@code profile} carries.
+   *
+   * @throws ProfileValidationException when the profile breaks a rule of {@link ProfileValidator}
+   */
+  public SipProfile save(SipProfile profile) {
+    synchronized (writeLock) {
+      ensureOpen();
+      SipProfile stored = profiles.get(profile.id());
+      return write(stored == null
+          ? withNewInstance(profile)
+          : profile.withInstance(stored.instanceId(), stored.regId()));
+    }
+  }
+
+  /** Deletes a profile; false when there was none with that id. */
+  public boolean destroy(String id) {
+    Objects.requireNonNull(id, "id");
+    synchronized (writeLock) {
+      ensureOpen();
+      if (!profiles.containsKey(id)) {
+        return false;
+      }
+      Path file = fileOf(id);
+      try {
+        files.delete(file);
+      } catch (IOException e) {
+        throw new ProfileStoreException(file, "cannot delete the profile file", e);
+      }
+      profiles.remove(id);
+      log.info("Destroyed profile {}", id);
+      return true;
+    }
+  }
+
+  /**
+   * Stores each seed whose id the store does not hold; returns how many. The store is the
+   * truth: a seed never overwrites a profile, even one the user changed or created.
+   */
+  public int importSeeds(List<SipProfile> seeds) {
+    synchronized (writeLock) {
+      ensureOpen();
+      int imported = 0;
+      for (SipProfile seed : seeds) {
+        if (!profiles.containsKey(seed.id())) {
+          write(withNewInstance(seed));
+          imported++;
+        }
+      }
+      if (imported > 0) {
+        log.info("Imported {} of {} seed profiles", imported, seeds.size());
+      }
+      return imported;
+    }
+  }
+
+  /** Releases the data directory for another process; the store cannot be used afterwards. */
+  @Override
+  public void close() {
+    synchronized (writeLock) {
+      closed = true;
+      closeQuietly(lockChannel);
+    }
+  }
+
+  private SipProfile write(SipProfile profile) {
+    ProfileValidator.validate(profile);
+    Path file = fileOf(profile.id());
+    try {
+      byte[] json = JSON.writeValueAsBytes(ProfileDocument.of(profile));
+      files.replace(file, json);
+    } catch (IOException e) {
+      throw new ProfileStoreException(file, "cannot write the profile file", e);
+    }
+    profiles.put(profile.id(), profile);
+    log.debug("Stored profile {}", profile.id());
+    return profile;
+  }
+
+  private static SipProfile withNewInstance(SipProfile profile) {
+    if (profile.instanceId() != null) {
+      // Brought along, e.g. from another device: the registrar already knows it.
+      return profile.withInstance(profile.instanceId(), Math.max(1, profile.regId()));
+    }
+    return profile.withInstance("urn:uuid:" + UUID.randomUUID(), 1);
+  }
+
+  private Path fileOf(String id) {
+    if (!ProfileValidator.ID.matcher(id).matches()) {
+      // Checked before a path is built from it: "../x" must never reach the filesystem.
+      throw new ProfileValidationException(id, "id", "is not a valid profile id");
+    }
+    return profilesDir.resolve(id + PROFILE_SUFFIX);
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new IllegalStateException("the profile store is closed");
+    }
+  }
+
+  private void loadAll() {
+    List<Path> leftovers = new ArrayList<>();
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(profilesDir)) {
+      for (Path entry : entries) {
+        String name = entry.getFileName().toString();
+        if (name.endsWith(DurableFiles.TEMP_SUFFIX)) {
+          leftovers.add(entry);
+        } else if (name.endsWith(PROFILE_SUFFIX) && Files.isRegularFile(entry)) {
+          SipProfile profile = load(entry);
+          profiles.put(profile.id(), profile);
+        } else {
+          log.warn("Ignoring {}: not a profile file", entry);
+        }
+      }
+    } catch (IOException e) {
+      throw new ProfileStoreException(profilesDir, "cannot list the profile files", e);
+    }
+    for (Path leftover : leftovers) {
+      try {
+        // An interrupted write: its profile file still holds the value before that write.
+        files.delete(leftover);
+        log.info("Deleted {}, left over from an interrupted write", leftover);
+      } catch (IOException e) {
+        throw new ProfileStoreException(leftover, "cannot delete this leftover temp file", e);
+      }
+    }
+  }
+
+  private static SipProfile load(Path file) {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new ProfileStoreException(file, "cannot read the profile file", e);
+    }
+    checkFormatVersion(file, readTree(file, bytes));
+    ProfileDocument document;
+    try {
+      document = JSON.readValue(bytes, ProfileDocument.class);
+    } catch (IOException e) {
+      throw corrupt(file, e);
+    }
+    SipProfile profile = document.toProfile();
+    String expectedId = file.getFileName().toString();
+    expectedId = expectedId.substring(0, expectedId.length() - PROFILE_SUFFIX.length());
+    if (!expectedId.equals(profile.id())) {
+      throw new ProfileStoreException(file, "holds profile "
+          + ProfileValidationException.quote(profile.id()) + ", not the one its name says");
+    }
+    try {
+      ProfileValidator.validate(profile);
+    } catch (ProfileValidationException e) {
+      throw new ProfileStoreException(file, "invalid profile: " + e.getMessage(), e);
+    }
+    if (profile.instanceId() == null) {
+      throw new ProfileStoreException(file,
+          "invalid profile: instanceId is null, but a stored profile always has one");
+    }
+    return profile;
+  }
+
+  private static void checkStoreFile(Path storeFile, DurableFiles files) {
+    if (Files.exists(storeFile)) {
+      byte[] bytes;
+      try {
+        bytes = Files.readAllBytes(storeFile);
+      } catch (IOException e) {
+        throw new ProfileStoreException(storeFile, "cannot read the store file", e);
+      }
+      JsonNode root = readTree(storeFile, bytes);
+      checkFormatVersion(storeFile, root);
+      Set<String> unknown = new TreeSet<>();
+      root.fieldNames().forEachRemaining(unknown::add);
+      unknown.remove("formatVersion");
+      if (!unknown.isEmpty()) {
+        throw new ProfileStoreException(storeFile, "unknown fields " + unknown);
+      }
+      return;
+    }
+    try {
+      files.replace(storeFile, JSON.writeValueAsBytes(Map.of("formatVersion", FORMAT_VERSION)));
+    } catch (IOException e) {
+      throw new ProfileStoreException(storeFile, "cannot write the store file", e);
+    }
+  }
+
+  private static JsonNode readTree(Path file, byte[] bytes) {
+    try {
+      JsonNode root = JSON.readTree(bytes);
+      if (root == null || !root.isObject()) {
+        throw new ProfileStoreException(file, "corrupt: not a JSON object");
+      }
+      return root;
+    } catch (IOException e) {
+      throw corrupt(file, e);
+    }
+  }
+
+  private static void checkFormatVersion(Path file, JsonNode root) {
+    JsonNode version = root.get("formatVersion");
+    if (version == null || !version.canConvertToExactIntegral() || !version.isIntegralNumber()) {
+      throw new ProfileStoreException(file, "corrupt: no integer formatVersion");
+    }
+    if (version.asLong() != FORMAT_VERSION) {
+      throw new ProfileStoreException(file, "has format version " + version.asLong()
+          + ", but this agent reads only version " + FORMAT_VERSION
+          + (version.asLong() > FORMAT_VERSION ? " (written by a newer agent?)" : ""));
+    }
+  }
+
+  /**
+   * Names the file, the place and the field, but not Jackson's message, which can quote the
+   * file's text, and so a password.
+   */
+  private static ProfileStoreException corrupt(Path file, IOException e) {
+    StringBuilder problem = new StringBuilder("corrupt");
+    if (e instanceof UnrecognizedPropertyException unknown) {
+      problem.append(": unknown field \"").append(unknown.getPropertyName()).append('"');
+    } else if (e instanceof JsonMappingException mapping && !mapping.getPath().isEmpty()) {
+      String field = mapping.getPath().stream()
+          .map(JsonMappingException.Reference::getFieldName)
+          .filter(Objects::nonNull)
+          .collect(Collectors.joining("."));
+      problem.append(": field \"").append(field).append("\" is missing or has the wrong type");
+    } else if (e instanceof JsonProcessingException) {
+      problem.append(": not valid JSON");
+    } else {
+      return new ProfileStoreException(file, "cannot read the file", e);
+    }
+    if (e instanceof JsonProcessingException processing) {
+      JsonLocation at = processing.getLocation();
+      if (at != null && at.getLineNr() > 0) {
+        problem.append(" (line ").append(at.getLineNr()).append(", column ")
+            .append(at.getColumnNr()).append(')');
+      }
+    }
+    return new ProfileStoreException(file, problem.toString());
+  }
+
+  private static FileChannel lock(Path dataDir, DurableFiles files) {
+    Path lockFile = dataDir.resolve(LOCK_FILE);
+    try {
+      files.createDirectories(dataDir);
+      files.createFileIfAbsent(lockFile);
+    } catch (IOException e) {
+      throw new ProfileStoreException(dataDir, "cannot create the data directory", e);
+    }
+    FileChannel channel = null;
+    try {
+      channel = FileChannel.open(lockFile, StandardOpenOption.WRITE);
+      FileLock lock = channel.tryLock();
+      if (lock == null) {
+        throw new ProfileStoreException(lockFile, "another process has this profile store open");
+      }
+      return channel;
+    } catch (OverlappingFileLockException e) {
+      closeQuietly(channel);
+      throw new ProfileStoreException(lockFile, "this profile store is already open in this process");
+    } catch (IOException e) {
+      closeQuietly(channel);
+      throw new ProfileStoreException(lockFile, "cannot lock the profile store", e);
+    } catch (RuntimeException e) {
+      closeQuietly(channel);
+      throw e;
+    }
+  }
+
+  private static void warnIfOpenToOthers(Path dir) {
+    try {
+      Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(dir);
+      if (permissions.stream().anyMatch(p -> !p.name().startsWith("OWNER_"))) {
+        log.warn("{} is accessible to users other than its owner; the profile files in it are not",
+            dir);
+      }
+    } catch (UnsupportedOperationException | IOException e) {
+      // Not a POSIX filesystem: nothing to check.
+    }
+  }
+
+  private static void closeQuietly(FileChannel channel) {
+    if (channel != null) {
+      try {
+        channel.close();
+      } catch (IOException e) {
+        // Closing releases the lock; the process's end would too.
+      }
+    }
+  }
+}
