@@ -2,9 +2,9 @@ package io.sipalr.it;
 
 import static org.awaitility.Awaitility.await;
 
-import io.sipalr.profile.BearerFilter;
 import io.sipalr.profile.ProfileStore;
 import io.sipalr.profile.SipProfile;
+import io.sipalr.profile.SipProfileBuilder;
 import io.sipalr.profile.Transport;
 import io.sipalr.sip.ProfileStatus;
 import io.sipalr.sip.RegistryEvent;
@@ -34,23 +34,26 @@ final class AgentHarness implements AutoCloseable {
   final List<RegistryEvent> events = new CopyOnWriteArrayList<>();
 
   AgentHarness(String localAddress) throws Exception {
-    this(localAddress, Duration.ofSeconds(2), Duration.ofMillis(500), Duration.ofSeconds(4));
+    this(localAddress, Duration.ofSeconds(2), Duration.ofMillis(500), Duration.ofSeconds(4),
+        Duration.ofSeconds(30));
   }
 
   AgentHarness(String localAddress, Duration registerTimeout, Duration backoffBase,
-      Duration backoffMax) throws Exception {
+      Duration backoffMax, Duration keepAlive) throws Exception {
     dataDir = Files.createTempDirectory("sipalr-it");
     store = ProfileStore.open(dataDir);
     registry = new SipProfileRegistry(store, new SipConfig(localAddress, 0, "sip-alr-agent-it",
-        registerTimeout, new SipConfig.Backoff(backoffBase, backoffBase, backoffMax), 4, 2));
+        registerTimeout, new SipConfig.Backoff(backoffBase, backoffBase, backoffMax),
+        keepAlive, 4, 2));
     registry.addListener(events::add);
     registry.start();
   }
 
   static SipProfile profile(String id, String user, KamailioRegistrar registrar,
       String password, Transport transport, int expires) {
-    return new SipProfile(id, "sip:" + user + "@" + registrar.realm(), registrar.sipUri(), null,
-        user, password, null, transport, expires, true, null, null, BearerFilter.ANY, null, 0);
+    return SipProfileBuilder.forId(id).aor("sip:" + user + "@" + registrar.realm())
+        .registrar(registrar.sipUri()).authUser(user).password(password).transport(transport)
+        .expires(expires).autoRegister(true).build();
   }
 
   void awaitStatus(String profileId, ProfileStatus status) {
@@ -79,6 +82,7 @@ final class AgentHarness implements AutoCloseable {
   @Override
   public void close() throws IOException {
     registry.close();
+    store.close();
     try (Stream<Path> files = Files.walk(dataDir)) {
       files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     }

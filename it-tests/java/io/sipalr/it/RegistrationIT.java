@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sipalr.it.KamailioRegistrar.Binding;
 import io.sipalr.profile.SipProfile;
+import io.sipalr.profile.SipProfileBuilder;
 import io.sipalr.profile.Transport;
 import io.sipalr.sip.ProfileStatus;
 import io.sipalr.sip.RegistrationError;
@@ -196,9 +197,7 @@ class RegistrationIT {
 
       // Same profile over TCP: a new Contact (";transport=tcp"), which this registrar would keep
       // beside the old one.
-      agent.registry.save(new SipProfile(olga.id(), olga.aor(), olga.registrar(), null,
-          olga.authUser(), olga.password(), null, Transport.TCP, 600, true, null, null,
-          olga.bearerFilter(), olga.instanceId(), olga.regId()));
+      agent.registry.save(SipProfileBuilder.copyOf(olga).transport(Transport.TCP).build());
       await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(() -> {
         List<Binding> b = kamailio.lookup("olga");
         return b.size() == 1 && b.get(0).address().contains("transport=tcp");
@@ -213,7 +212,8 @@ class RegistrationIT {
     Duration base = Duration.ofMillis(200);
     Duration max = Duration.ofMillis(1600);
     try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
-         AgentHarness agent = new AgentHarness(AGENT, Duration.ofMillis(400), base, max)) {
+         AgentHarness agent = new AgentHarness(AGENT, Duration.ofMillis(400), base, max,
+             Duration.ofSeconds(30))) {
       kamailio.addUser("uma", REALM_PASSWORD);
       kamailio.block(AGENT);
       agent.registry.create(profile("uma", "uma", kamailio, REALM_PASSWORD, Transport.UDP, 600));
@@ -244,6 +244,32 @@ class RegistrationIT {
       List<Binding> bindings = kamailio.lookup("uma");
       assertEquals(1, bindings.size());
       assertTrue(bindings.get(0).received().startsWith("sip:" + AGENT + ":"));
+    }
+  }
+
+  @Test
+  void deadOutboundFlowIsNoticedByItsKeepAliveAndReRegisters() throws Exception {
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
+         AgentHarness agent = new AgentHarness(AGENT, Duration.ofMillis(500),
+             Duration.ofMillis(200), Duration.ofMillis(800), Duration.ofMillis(300))) {
+      kamailio.addUser("kate", REALM_PASSWORD);
+      agent.registry.create(profile("kate", "kate", kamailio, REALM_PASSWORD, Transport.UDP, 600));
+      agent.awaitStatus("kate", ProfileStatus.REGISTERED);
+      assertTrue(agent.registry.info("kate").outbound());
+
+      // The registrar stops answering this source: with a 600 s registration only the flow's
+      // keep-alive can notice, and the profile must leave REGISTERED and try again.
+      kamailio.block(AGENT);
+      RegistryEvent lost = agent.awaitEvent("kate",
+          e -> e.type() == RegistryEvent.Type.REGISTRATION_FAILED);
+      assertEquals(RegistrationError.Kind.TRANSPORT, lost.error().kind());
+      assertTrue(lost.error().reason().contains("keep-alive"), lost.error().reason());
+      assertEquals(1, agent.events("kate", RegistryEvent.Type.DEREGISTERED).size());
+
+      kamailio.unblock(AGENT);
+      await().atMost(Duration.ofSeconds(30)).until(
+          () -> agent.events("kate", RegistryEvent.Type.REGISTERED).size() == 2);
+      assertEquals(1, kamailio.lookup("kate").size());
     }
   }
 

@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * callbacks are re-posted there, so no field needs a lock. {@link #transition(State)} is the one
  * place where the state changes and where status events are derived.
  */
-final class Registration implements SipEngine.TransactionHandler {
+final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.Member {
   private static final Logger log = LoggerFactory.getLogger(Registration.class);
 
   /** Internal states; {@link #status(State)} maps them to what clients see. */
@@ -76,6 +76,7 @@ final class Registration implements SipEngine.TransactionHandler {
   private static final int MAX_CHALLENGES_PER_ATTEMPT = 3;
 
   private final SipEngine engine;
+  private final FlowKeepAlive keepAlive;
   private final SipConfig config;
   private final ScheduledExecutorService timers;
   final SerialExecutor executor;
@@ -101,6 +102,9 @@ final class Registration implements SipEngine.TransactionHandler {
   private String contact;
   private final Set<String> staleContacts = new LinkedHashSet<>();
   private Boolean outbound;
+  /** The flow the last REGISTER went over, and whether we are a member of its keep-alive. */
+  private FlowKeepAlive.Flow flow;
+  private FlowKeepAlive.Flow keptAlive;
   private int grantedExpires;
   private Instant expiresAt;
   private RegistrationError lastError;
@@ -108,10 +112,11 @@ final class Registration implements SipEngine.TransactionHandler {
 
   private volatile RegistrationInfo info;
 
-  Registration(SipProfile profile, SipEngine engine, SipConfig config,
+  Registration(SipProfile profile, SipEngine engine, FlowKeepAlive keepAlive, SipConfig config,
       ScheduledExecutorService timers, SerialExecutor executor, Sink sink) {
     this.profile = profile;
     this.engine = engine;
+    this.keepAlive = keepAlive;
     this.config = config;
     this.timers = timers;
     this.executor = executor;
@@ -235,6 +240,24 @@ final class Registration implements SipEngine.TransactionHandler {
     });
   }
 
+  /** The outbound flow we registered over stopped answering: re-register at once. */
+  @Override
+  public void flowFailed(FlowKeepAlive.Flow failed) {
+    executor.execute(() -> {
+      if (failed.equals(keptAlive)) {
+        keptAlive = null;
+      }
+      if (isBound() && failed.equals(flow) && wanted) {
+        lastError = new RegistrationError(RegistrationError.Kind.TRANSPORT, 0,
+            "keep-alive on flow " + failed + " failed", null);
+        expiresAt = null;
+        transition(State.REGISTERING);
+        sink.failed(this, lastError);
+        sendRegister();
+      }
+    });
+  }
+
   // ---------------------------------------------------------------- the state machine
 
   private void transition(State next) {
@@ -311,6 +334,9 @@ final class Registration implements SipEngine.TransactionHandler {
     boolean cleanupNeeded = !outbound && !staleContacts.isEmpty();
     if (outbound) {
       staleContacts.clear(); // replaced atomically by instance and reg-id
+      keepFlowAlive(flow, flowTimer(response));
+    } else {
+      keepFlowAlive(null, 0);
     }
     lastError = null;
     transition(State.REGISTERED);
@@ -368,6 +394,7 @@ final class Registration implements SipEngine.TransactionHandler {
       return;
     }
     lastError = new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code, reason, null);
+    keepFlowAlive(null, 0);
     transition(State.AUTH_FAILED);
     sink.failed(this, lastError);
   }
@@ -383,6 +410,7 @@ final class Registration implements SipEngine.TransactionHandler {
       finishStop();
       return;
     }
+    keepFlowAlive(null, 0);
     failures++;
     Duration wait = retryAfter != null ? retryAfter : backoff(failures);
     lastError = new RegistrationError(error.kind(), error.sipStatus(), error.reason(), wait);
@@ -404,6 +432,7 @@ final class Registration implements SipEngine.TransactionHandler {
   }
 
   private void finishStop() {
+    keepFlowAlive(null, 0);
     contact = null;
     expiresAt = null;
     grantedExpires = 0;
@@ -501,6 +530,9 @@ final class Registration implements SipEngine.TransactionHandler {
     } else if (transport == Transport.TCP) {
       ((SipURI) request.getRequestURI()).setTransportParam(ListeningPoint.TCP);
     }
+    SipURI nextHop = profile.outboundProxy() != null
+        ? (SipURI) engine.addresses.createURI(profile.outboundProxy()) : requestUri;
+    flow = new FlowKeepAlive.Flow(lpTransport, nextHop.getHost(), portOf(nextHop));
 
     String current = contactUri(lp, transport);
     if (contact != null && !contact.equals(current) && !removing) {
@@ -619,6 +651,30 @@ final class Registration implements SipEngine.TransactionHandler {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** Makes {@code target} (or none) the one flow this registration is kept alive on. */
+  private void keepFlowAlive(FlowKeepAlive.Flow target, int flowTimer) {
+    if (keptAlive != null && !keptAlive.equals(target)) {
+      keepAlive.leave(keptAlive, this);
+      keptAlive = null;
+    }
+    if (target != null) {
+      keepAlive.join(target, this, flowTimer);
+      keptAlive = target;
+    }
+  }
+
+  private static int flowTimer(Response response) {
+    Header h = response.getHeader("Flow-Timer");
+    if (h == null) {
+      return 0;
+    }
+    try {
+      return Integer.parseInt(headerValue(h));
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
 
   private void abandonInFlight() {
     if (inFlight != null) {

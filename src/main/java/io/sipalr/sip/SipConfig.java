@@ -12,6 +12,8 @@ import java.time.Duration;
  * @param registerTimeout how long one REGISTER attempt may take before it counts as failed; far
  *     shorter than Timer F (32 s), so that a dead network is noticed quickly
  * @param backoff RFC 5626 §4.5 retry timing
+ * @param keepAliveInterval how often an outbound flow is probed when the registrar sent no
+ *     Flow-Timer (RFC 5626 §4.4)
  * @param stackThreads threads the SIP stack uses to deliver events (not per profile)
  * @param workerThreads threads of the shared pool that runs every profile's state machine
  */
@@ -21,6 +23,7 @@ public record SipConfig(
     String userAgent,
     Duration registerTimeout,
     Backoff backoff,
+    Duration keepAliveInterval,
     int stackThreads,
     int workerThreads) {
 
@@ -30,6 +33,9 @@ public record SipConfig(
     }
     if (registerTimeout.isNegative() || registerTimeout.isZero()) {
       throw new IllegalArgumentException("sip.register-timeout: must be positive");
+    }
+    if (keepAliveInterval.toMillis() < 100) {
+      throw new IllegalArgumentException("sip.keepalive-interval: must be at least 100 ms");
     }
     if (stackThreads < 1 || workerThreads < 1) {
       throw new IllegalArgumentException("sip.stack-threads and sip.worker-threads: must be ≥ 1");
@@ -71,6 +77,7 @@ public record SipConfig(
               c.getDuration("backoff.base-all-failed"),
               c.getDuration("backoff.base-some-failed"),
               c.getDuration("backoff.max")),
+          c.getDuration("keepalive-interval"),
           c.getInt("stack-threads"),
           c.getInt("worker-threads"));
     } catch (IllegalArgumentException e) {

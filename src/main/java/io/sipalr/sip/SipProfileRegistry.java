@@ -36,6 +36,7 @@ public final class SipProfileRegistry implements AutoCloseable {
   private final ProfileStore store;
   private final SipConfig config;
   private final SipEngine engine;
+  private final FlowKeepAlive keepAlive;
   private final ThreadPoolExecutor pool;
   private final ScheduledThreadPoolExecutor timers;
   private final Map<String, Registration> registrations = new ConcurrentHashMap<>();
@@ -68,6 +69,8 @@ public final class SipProfileRegistry implements AutoCloseable {
         new ThreadPoolExecutor.CallerRunsPolicy());
     this.timers = new ScheduledThreadPoolExecutor(1, daemonThreads("sip-timer"));
     this.timers.setRemoveOnCancelPolicy(true); // cancelled refresh timers must not pile up
+    this.keepAlive = new FlowKeepAlive(engine, timers, config.keepAliveInterval(),
+        config.registerTimeout());
     for (SipProfile p : store.list()) {
       registrations.put(p.id(), newRegistration(p));
     }
@@ -195,6 +198,7 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   @Override
   public void close() {
+    keepAlive.close();
     timers.shutdownNow();
     pool.shutdown();
     engine.close();
@@ -209,7 +213,7 @@ public final class SipProfileRegistry implements AutoCloseable {
   }
 
   private Registration newRegistration(SipProfile p) {
-    return new Registration(p, engine, config, timers, new SerialExecutor(pool), sink);
+    return new Registration(p, engine, keepAlive, config, timers, new SerialExecutor(pool), sink);
   }
 
   private void emit(RegistryEvent.Type type, String id, ProfileStatus status,

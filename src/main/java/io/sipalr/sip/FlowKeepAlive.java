@@ -1,0 +1,221 @@
+package io.sipalr.sip;
+
+import java.text.ParseException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import javax.sip.ClientTransaction;
+import javax.sip.ListeningPoint;
+import javax.sip.ObjectInUseException;
+import javax.sip.SipException;
+import javax.sip.address.Address;
+import javax.sip.address.SipURI;
+import javax.sip.header.ViaHeader;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps outbound flows alive (RFC 5626 §4.4) and notices when one dies. A flow is this agent's
+ * listening point of one transport towards one registrar (or outbound proxy) address; every
+ * profile registered over it with outbound shares it, so there is one keep-alive per flow, not
+ * per profile. The keep-alive is an OPTIONS to the flow's far end: any response proves the flow;
+ * none within the register timeout is a flow failure, and every profile on it re-registers.
+ */
+final class FlowKeepAlive {
+  private static final Logger log = LoggerFactory.getLogger(FlowKeepAlive.class);
+
+  /** One flow: transport and the address of its far end. */
+  record Flow(String transport, String host, int port) {
+    @Override
+    public String toString() {
+      return transport + ":" + host + ":" + port;
+    }
+  }
+
+  /** What a registration hears when its flow failed. */
+  interface Member {
+    void flowFailed(Flow flow);
+  }
+
+  private final SipEngine engine;
+  private final ScheduledExecutorService timers;
+  private final Duration defaultInterval;
+  private final Duration probeTimeout;
+  private final Map<Flow, FlowState> flows = new HashMap<>();
+
+  private final class FlowState {
+    final Set<Member> members = new HashSet<>();
+    Duration interval;
+    ScheduledFuture<?> next;
+    Probe probe;
+  }
+
+  FlowKeepAlive(SipEngine engine, ScheduledExecutorService timers, Duration defaultInterval,
+      Duration probeTimeout) {
+    this.engine = engine;
+    this.timers = timers;
+    this.defaultInterval = defaultInterval;
+    this.probeTimeout = probeTimeout;
+  }
+
+  /**
+   * Adds {@code member} to {@code flow}, starting its keep-alive if it is new.
+   *
+   * @param flowTimer the registrar's Flow-Timer in seconds, or 0 when it sent none
+   */
+  synchronized void join(Flow flow, Member member, int flowTimer) {
+    FlowState state = flows.computeIfAbsent(flow, f -> new FlowState());
+    state.members.add(member);
+    // RFC 5626 §4.4.1: send keep-alives at 80-100 % of the Flow-Timer the registrar asked for.
+    Duration interval = flowTimer > 0 ? Duration.ofSeconds(flowTimer) : defaultInterval;
+    if (state.interval == null || interval.compareTo(state.interval) < 0) {
+      state.interval = interval;
+      cancel(state.next);
+      scheduleProbe(flow, state);
+    }
+  }
+
+  synchronized void leave(Flow flow, Member member) {
+    FlowState state = flows.get(flow);
+    if (state != null && state.members.remove(member) && state.members.isEmpty()) {
+      stop(state);
+      flows.remove(flow);
+    }
+  }
+
+  synchronized int flowCount() {
+    return flows.size();
+  }
+
+  synchronized void close() {
+    flows.values().forEach(this::stop);
+    flows.clear();
+  }
+
+  private void stop(FlowState state) {
+    cancel(state.next);
+    if (state.probe != null) {
+      cancel(state.probe.timer);
+      terminate(state.probe.transaction);
+      state.probe = null;
+    }
+  }
+
+  private void scheduleProbe(Flow flow, FlowState state) {
+    long interval = state.interval.toMillis();
+    long delay = (long) (interval * (0.8 + 0.2 * ThreadLocalRandom.current().nextDouble()));
+    state.next = timers.schedule(() -> probe(flow), delay, TimeUnit.MILLISECONDS);
+  }
+
+  /** One keep-alive in flight; compared by identity so that a late answer is ignored. */
+  private static final class Probe {
+    ClientTransaction transaction;
+    ScheduledFuture<?> timer;
+  }
+
+  private void probe(Flow flow) {
+    Probe probe = new Probe();
+    synchronized (this) {
+      FlowState state = flows.get(flow);
+      if (state == null) {
+        return;
+      }
+      state.probe = probe;
+      probe.timer = timers.schedule(() -> probeFailed(flow, probe), probeTimeout.toMillis(),
+          TimeUnit.MILLISECONDS);
+    }
+    // Sent outside the lock: the stack may deliver the answer on another thread at once.
+    try {
+      probe.transaction = engine.send(options(flow), new SipEngine.TransactionHandler() {
+        @Override
+        public void onResponse(ClientTransaction transaction, Response response) {
+          if (response.getStatusCode() >= 200) {
+            probeAnswered(flow, probe);
+          }
+        }
+
+        @Override
+        public void onTimeout(ClientTransaction transaction) {
+          probeFailed(flow, probe);
+        }
+      });
+    } catch (SipException | ParseException | javax.sip.InvalidArgumentException e) {
+      log.debug("keep-alive on {} not sent: {}", flow, e.getMessage());
+      probeFailed(flow, probe);
+    }
+  }
+
+  private synchronized void probeAnswered(Flow flow, Probe probe) {
+    FlowState state = flows.get(flow);
+    if (state != null && state.probe == probe) {
+      cancel(probe.timer);
+      state.probe = null;
+      scheduleProbe(flow, state);
+    }
+  }
+
+  private synchronized void probeFailed(Flow flow, Probe probe) {
+    FlowState state = flows.get(flow);
+    if (state != null && state.probe == probe) {
+      log.info("flow {} failed its keep-alive: {} profiles re-register", flow,
+          state.members.size());
+      failAll(flow, state);
+    }
+  }
+
+  private void failAll(Flow flow, FlowState state) {
+    stop(state);
+    flows.remove(flow);
+    // Members re-register on their own executors; they join again when that succeeds.
+    List.copyOf(state.members).forEach(m -> m.flowFailed(flow));
+  }
+
+  private Request options(Flow flow)
+      throws ParseException, javax.sip.InvalidArgumentException, SipException {
+    ListeningPoint lp = engine.listeningPoint(flow.transport());
+    SipURI target = engine.addresses.createSipURI(null, flow.host());
+    target.setPort(flow.port());
+    if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
+      target.setTransportParam(flow.transport().toLowerCase(java.util.Locale.ROOT));
+    }
+    Address agent = engine.addresses.createAddress(
+        engine.addresses.createSipURI(null, lp.getIPAddress()));
+    ViaHeader via = engine.headers.createViaHeader(lp.getIPAddress(), lp.getPort(),
+        flow.transport(), null);
+    via.setRPort();
+    Request request = engine.messages.createRequest(target, Request.OPTIONS,
+        engine.headers.createCallIdHeader(engine.newCallId()),
+        engine.headers.createCSeqHeader(1L, Request.OPTIONS),
+        engine.headers.createFromHeader(agent,
+            Long.toHexString(ThreadLocalRandom.current().nextLong())),
+        engine.headers.createToHeader(engine.addresses.createAddress(target), null),
+        List.of(via), engine.headers.createMaxForwardsHeader(70));
+    request.addHeader(engine.headers.createHeader("User-Agent", engine.userAgent()));
+    return request;
+  }
+
+  private static void cancel(ScheduledFuture<?> timer) {
+    if (timer != null) {
+      timer.cancel(false);
+    }
+  }
+
+  private static void terminate(ClientTransaction transaction) {
+    if (transaction != null) {
+      try {
+        transaction.terminate();
+      } catch (ObjectInUseException e) {
+        log.debug("could not terminate keep-alive transaction", e);
+      }
+    }
+  }
+}
