@@ -46,7 +46,7 @@ class RegistrationIT {
       Binding b = bindings.get(0);
       assertTrue(b.address().startsWith(agent.contactPrefix("alice")), b.address());
       assertTrue(b.instance().contains(alice.instanceId()), b.instance());
-      assertEquals(String.valueOf(alice.regId()), b.regId());
+      assertEquals(alice.regId(), b.regId());
       assertTrue(b.received().startsWith("sip:" + AGENT + ":" + agent.registry.port()),
           "Received shows the real source: " + b.received());
       RegistrationInfo info = agent.registry.info("alice");
