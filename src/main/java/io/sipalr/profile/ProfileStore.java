@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
@@ -173,21 +174,23 @@ public final class ProfileStore implements Closeable {
   /**
    * Stores each seed whose id the store does not hold; returns how many. The store is the
    * truth: a seed never overwrites a profile, even one the user changed or created.
+   *
+   * @throws ProfileValidationException when a seed to import is invalid; then none is imported
    */
   public int importSeeds(List<SipProfile> seeds) {
     synchronized (writeLock) {
       ensureOpen();
-      int imported = 0;
+      Map<String, SipProfile> absent = new LinkedHashMap<>();
       for (SipProfile seed : seeds) {
         if (!profiles.containsKey(seed.id())) {
-          write(withNewInstance(seed));
-          imported++;
+          absent.putIfAbsent(seed.id(), ProfileValidator.validate(withNewInstance(seed)));
         }
       }
-      if (imported > 0) {
-        log.info("Imported {} of {} seed profiles", imported, seeds.size());
+      absent.values().forEach(this::write);
+      if (!absent.isEmpty()) {
+        log.info("Imported {} of {} seed profiles", absent.size(), seeds.size());
       }
-      return imported;
+      return absent.size();
     }
   }
 
@@ -336,7 +339,7 @@ public final class ProfileStore implements Closeable {
 
   private static void checkFormatVersion(Path file, JsonNode root) {
     JsonNode version = root.get("formatVersion");
-    if (version == null || !version.canConvertToExactIntegral() || !version.isIntegralNumber()) {
+    if (version == null || !version.isIntegralNumber() || !version.canConvertToLong()) {
       throw new ProfileStoreException(file, "corrupt: no integer formatVersion");
     }
     if (version.asLong() != FORMAT_VERSION) {

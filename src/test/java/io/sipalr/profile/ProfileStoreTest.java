@@ -171,6 +171,17 @@ class ProfileStoreTest {
   }
 
   @Test
+  void anInvalidSeedImportsNone() {
+    try (ProfileStore store = ProfileStore.open(dataDir())) {
+      ProfileValidationException e = assertThrows(ProfileValidationException.class,
+          () -> store.importSeeds(List.of(profile("alice").build(), profile("bob").expires(0).build())));
+
+      assertEquals("bob", e.profileId());
+      assertEquals(List.of(), store.list());
+    }
+  }
+
+  @Test
   void filesAndDirectoriesAreOwnerOnly() throws IOException {
     try (ProfileStore store = ProfileStore.open(dataDir())) {
       store.create(profile("alice").build());
