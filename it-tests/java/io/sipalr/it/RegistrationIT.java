@@ -135,6 +135,54 @@ class RegistrationIT {
   }
 
   @Test
+  void fixingTheCredentialsRegistersAgain() throws Exception {
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
+         AgentHarness agent = new AgentHarness(AGENT)) {
+      kamailio.addUser("fred", REALM_PASSWORD);
+      SipProfile fred = agent.registry.create(
+          profile("fred", "fred", kamailio, "wrong-pw", Transport.UDP, 600));
+      agent.awaitEvent("fred", e -> e.type() == RegistryEvent.Type.REGISTRATION_FAILED);
+      assertEquals(ProfileStatus.UNREGISTERED, agent.registry.status("fred"));
+
+      // Rule 16: changing the profile is what lets it try again.
+      agent.registry.save(SipProfileBuilder.copyOf(fred).password(REALM_PASSWORD).build());
+      agent.awaitStatus("fred", ProfileStatus.REGISTERED);
+      assertEquals(1, kamailio.lookup("fred").size());
+      assertNull(agent.registry.info("fred").lastError());
+    }
+  }
+
+  @Test
+  void forceDisableAndDestroyRemoveTheBinding() throws Exception {
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
+         AgentHarness agent = new AgentHarness(AGENT)) {
+      kamailio.addUser("gina", REALM_PASSWORD);
+      agent.registry.create(profile("gina", "gina", kamailio, REALM_PASSWORD, Transport.UDP, 600));
+      agent.awaitStatus("gina", ProfileStatus.REGISTERED);
+
+      agent.registry.forceDisable("gina").get();
+      assertTrue(kamailio.lookup("gina").isEmpty());
+      assertEquals(1, agent.events("gina", RegistryEvent.Type.FORCIBLY_DISABLED).size());
+      assertEquals(ProfileStatus.UNREGISTERED, agent.registry.status("gina"));
+
+      agent.registry.enable("gina");
+      agent.awaitStatus("gina", ProfileStatus.REGISTERED);
+      assertEquals(1, kamailio.lookup("gina").size());
+
+      // Destroying a registered profile deregisters it first, then removes it from the store.
+      agent.registry.destroy("gina").get();
+      assertTrue(kamailio.lookup("gina").isEmpty());
+      assertTrue(agent.store.get("gina").isEmpty());
+      List<RegistryEvent.Type> types = agent.events.stream()
+          .filter(e -> e.profileId().equals("gina")).map(RegistryEvent::type).toList();
+      assertEquals(List.of(RegistryEvent.Type.CREATED, RegistryEvent.Type.REGISTERED,
+          RegistryEvent.Type.DEREGISTERED, RegistryEvent.Type.FORCIBLY_DISABLED,
+          RegistryEvent.Type.REGISTERED, RegistryEvent.Type.DEREGISTERED,
+          RegistryEvent.Type.DESTROYED), types);
+    }
+  }
+
+  @Test
   void sha256Digest() throws Exception {
     try (KamailioRegistrar kamailio = KamailioRegistrar.builder().sha256().start();
          AgentHarness agent = new AgentHarness(AGENT)) {
