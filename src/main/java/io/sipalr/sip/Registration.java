@@ -1,5 +1,6 @@
 package io.sipalr.sip;
 
+import io.sipalr.concurrent.SerialExecutor;
 import io.sipalr.profile.SipProfile;
 import io.sipalr.profile.Transport;
 import java.text.ParseException;

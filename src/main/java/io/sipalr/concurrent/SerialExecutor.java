@@ -1,4 +1,4 @@
-package io.sipalr.sip;
+package io.sipalr.concurrent;
 
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
