@@ -2,7 +2,6 @@ package io.sipalr.sip;
 
 import io.sipalr.concurrent.SerialExecutor;
 import io.sipalr.profile.ProfileStore;
-import io.sipalr.concurrent.SerialExecutor;
 import io.sipalr.profile.SipProfile;
 import java.time.Duration;
 import java.time.Instant;
