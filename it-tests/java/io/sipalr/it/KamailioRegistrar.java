@@ -1,0 +1,607 @@
+package io.sipalr.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.dockerjava.api.exception.NotFoundException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
+import org.junit.jupiter.api.Assumptions;
+import org.slf4j.LoggerFactory;
+import org.testcontainers.DockerClientFactory;
+import org.testcontainers.containers.GenericContainer;
+import org.testcontainers.containers.wait.strategy.AbstractWaitStrategy;
+import org.testcontainers.images.builder.ImageFromDockerfile;
+import org.testcontainers.utility.DockerImageName;
+
+/**
+ * A Kamailio 5.6 registrar in a container, for integration tests (docker/kamailio/).
+ *
+ * <p>The container uses host networking and listens on one loopback address and a free port,
+ * the same number for UDP and TCP: Testcontainers maps UDP ports poorly, and a test must be
+ * able to tell source addresses apart (the binding's {@code received}). Everything the
+ * registrar holds is read over its JSON-RPC ({@code POST /RPC} on the SIP TCP port).
+ *
+ * <pre>{@code
+ * try (var registrar = KamailioRegistrar.builder().sha256().start()) {
+ *     registrar.addUser("alice", "secret");
+ *     ... register the agent at registrar.sipUri() ...
+ *     assertThat(registrar.lookup("alice")).hasSize(1);
+ * }
+ * }</pre>
+ *
+ * <p>No engine: with {@code CI=true} the fixture fails, otherwise it aborts the test (skip).
+ * The image {@value #IMAGE} is built from docker/kamailio/ only when missing (CI builds it
+ * first).
+ *
+ * <p>Engine set-up on the CI/development machines (DESIGN.md, "CI and development machines")
+ * needs {@code TESTCONTAINERS_RYUK_DISABLED=true} (the Ryuk image cannot be pulled) and
+ * {@code TESTCONTAINERS_HOST_OVERRIDE=localhost}. Tried: Testcontainers 2.0.5 reads both from
+ * the environment only ({@code ResourceReaper.instance()} and
+ * {@code DockerClientProviderStrategy.resolveDockerHostIpAddress} call {@code System.getenv});
+ * {@code ryuk.disabled=true} in a {@code testcontainers.properties}, on the classpath or in the
+ * home directory, has no effect. So export them, or have the failsafe plugin set them
+ * ({@code <environmentVariables>}). Without the Ryuk variable Testcontainers retries the pull
+ * for about seven minutes and {@link Builder#start()} then fails saying so (an engine that
+ * answers is never a reason to skip). The host override does not matter to this fixture (host
+ * networking, no mapped port; tried without it); other containers may need it.
+ *
+ * <p>Containers are stopped by {@link #close()}; with Ryuk disabled a killed JVM leaves them
+ * running (label {@value #LABEL}).
+ */
+public final class KamailioRegistrar implements AutoCloseable {
+
+    public static final String IMAGE = "sip-alr-agent/kamailio:test";
+    public static final String DEFAULT_REALM = "sipalr.test";
+    static final String LABEL = "io.sipalr.it.registrar";
+
+    private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration RPC_TIMEOUT = Duration.ofSeconds(10);
+    private static final int START_ATTEMPTS = 3;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final GenericContainer<?> container;
+    private final String host;
+    private final int port;
+    private final String realm;
+    private final HttpClient http;
+    private final URI rpcUri;
+    private final AtomicLong rpcIds = new AtomicLong();
+
+    private KamailioRegistrar(GenericContainer<?> container, String host, int port, String realm) {
+        this.container = container;
+        this.host = host;
+        this.port = port;
+        this.realm = realm;
+        // HTTP/1.1: Kamailio's xhttp knows nothing of the h2c upgrade.
+        this.http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(RPC_TIMEOUT)
+                .build();
+        this.rpcUri = URI.create("http://" + hostForUri(host) + ":" + port + "/RPC");
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Variants of the one configuration, as -A defines (docker/kamailio/README.md). */
+    public static final class Builder {
+        private final List<String> defines = new ArrayList<>();
+        private String listenAddress = "127.0.0.1";
+        private String realm = DEFAULT_REALM;
+        private boolean largeMemory;
+
+        private Builder() {}
+
+        /** Challenges with algorithm=SHA-256 instead of MD5. */
+        public Builder sha256() {
+            return define("WITH_SHA256");
+        }
+
+        /** Checks nc, so pre-emptive credentials must count up (replays are challenged). */
+        public Builder nonceCount() {
+            return define("WITH_NONCE_COUNT");
+        }
+
+        /** Shortest expires granted; shorter ones are raised silently unless {@link #mode423()}. */
+        public Builder minExpires(int seconds) {
+            return define("MIN_EXPIRES=" + seconds);
+        }
+
+        public Builder maxExpires(int seconds) {
+            return define("MAX_EXPIRES=" + seconds);
+        }
+
+        /** Expires granted when the REGISTER asks for none. */
+        public Builder defaultExpires(int seconds) {
+            return define("DEFAULT_EXPIRES=" + seconds);
+        }
+
+        /** Answers too short an expires with 423 Interval Too Brief and Min-Expires. */
+        public Builder mode423() {
+            return define("WITH_423");
+        }
+
+        /** A registrar without outbound: strips +sip.instance and reg-id before saving. */
+        public Builder noOutbound() {
+            return define("NO_OUTBOUND");
+        }
+
+        /** Lifetime of a nonce (Kamailio's default 300 s), to provoke stale=true. */
+        public Builder nonceExpire(int seconds) {
+            return define("NONCE_EXPIRE=" + seconds);
+        }
+
+        /** Flow-Timer header in the 200 (outbound variants only). */
+        public Builder flowTimer(int seconds) {
+            return define("FLOW_TIMER=" + seconds);
+        }
+
+        /** Bindings per AOR; beyond that the registrar answers 503 (it never evicts). */
+        public Builder maxContacts(int contacts) {
+            return define("MAX_CONTACTS=" + contacts);
+        }
+
+        /** Default {@value KamailioRegistrar#DEFAULT_REALM}; a host-name-like token (it goes into the config). */
+        public Builder realm(String realm) {
+            if (!realm.matches("[A-Za-z0-9.-]+")) {
+                throw new IllegalArgumentException("realm must be a host-name-like token: " + realm);
+            }
+            this.realm = realm;
+            return define("REALM=\"" + realm + "\"");
+        }
+
+        /** Shared memory 256 MB, per-process 32 MB: for about 10,000 bindings and ul.dump. */
+        public Builder largeMemory() {
+            this.largeMemory = true;
+            return this;
+        }
+
+        /** A loopback address (127.0.0.0/8); default 127.0.0.1. */
+        public Builder listenAddress(String address) {
+            this.listenAddress = Objects.requireNonNull(address);
+            return this;
+        }
+
+        private Builder define(String define) {
+            defines.add(define);
+            return this;
+        }
+
+        /** Starts the registrar and waits until it is ready (at most 60 s). */
+        public KamailioRegistrar start() {
+            requireDocker();
+            ensureImage();
+            RuntimeException last = null;
+            // A free port can be taken between the probe and Kamailio's bind: try another.
+            for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+                int port = freeUdpAndTcpPort(listenAddress);
+                GenericContainer<?> container = new GenericContainer<>(DockerImageName.parse(IMAGE))
+                        .withNetworkMode("host")
+                        .withLabel(LABEL, "true")
+                        .withCommand(command(port))
+                        .waitingFor(new ReadyOrExited().withStartupTimeout(STARTUP_TIMEOUT));
+                try {
+                    container.start();
+                    return new KamailioRegistrar(container, listenAddress, port, realm);
+                } catch (RuntimeException e) {
+                    container.stop();
+                    last = new IllegalStateException("Kamailio did not start: "
+                            + String.join(" ", command(port)), e);
+                    if (!causeMentions(e, "Address already in use")) {
+                        throw last;
+                    }
+                }
+            }
+            throw last;
+        }
+
+        private String[] command(int port) {
+            List<String> args = new ArrayList<>(List.of(
+                    "-l", "udp:" + listenAddress + ":" + port,
+                    "-l", "tcp:" + listenAddress + ":" + port));
+            if (largeMemory) {
+                // The image's entrypoint says -m 64 -M 8; later options win.
+                args.addAll(List.of("-m", "256", "-M", "32"));
+            }
+            for (String define : defines) {
+                args.add("-A");
+                args.add(define);
+            }
+            return args.toArray(String[]::new);
+        }
+    }
+
+    // ---- accessors -------------------------------------------------------------------------
+
+    public String host() {
+        return host;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** The registrar's address as a SIP URI, e.g. {@code sip:127.0.0.1:40123}. */
+    public String sipUri() {
+        return "sip:" + hostForUri(host) + ":" + port;
+    }
+
+    public String realm() {
+        return realm;
+    }
+
+    /** Everything Kamailio logged so far (stdout and stderr). */
+    public String logs() {
+        return container.getLogs();
+    }
+
+    // ---- users, reachability, counters ----------------------------------------------------
+
+    public void addUser(String user, String password) {
+        rpc("htable.sets", "creds", user, password);
+    }
+
+    public void removeUser(String user) {
+        rpc("htable.delete", "creds", user);
+    }
+
+    /** From now on every request from this source address is dropped (after being counted). */
+    public void block(String sourceIp) {
+        rpc("htable.sets", "blocked", sourceIp, "1");
+    }
+
+    public void unblock(String sourceIp) {
+        rpc("htable.delete", "blocked", sourceIp);
+    }
+
+    public boolean isBlocked(String sourceIp) {
+        return htableGet("blocked", sourceIp) != null;
+    }
+
+    /** REGISTERs received with this From user, retransmissions and dropped ones included. */
+    public long registerCount(String user) {
+        return counter("reg::" + user);
+    }
+
+    /** 401 challenges sent for this From user. */
+    public long challengeCount(String user) {
+        return counter("401::" + user);
+    }
+
+    /** 423 Interval Too Brief answers sent for this From user ({@link Builder#mode423()}). */
+    public long intervalTooBriefCount(String user) {
+        return counter("423::" + user);
+    }
+
+    /** Sets every counter back to 0. */
+    public void resetCounters() {
+        rpc("htable.flush", "stats");
+    }
+
+    private long counter(String key) {
+        JsonNode item = htableGet("stats", key);
+        return item == null ? 0 : item.path("value").asLong();
+    }
+
+    /** The item ({@code name}, {@code value}, ...) or null when the key is not set. */
+    private JsonNode htableGet(String table, String key) {
+        try {
+            return rpc("htable.get", table, key).path("item");
+        } catch (RpcException e) {
+            if (e.getMessage().startsWith("Key name doesn't exist")) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    // ---- location table --------------------------------------------------------------------
+
+    /**
+     * One contact of an AOR as {@code ul.lookup} / {@code ul.dump} show it. Absent values
+     * ("[not set]") are null; {@code regId} 0 and {@code tcpConnectionId} -1 mean none;
+     * {@code expires} is the number of seconds left, -1 for a permanent binding. {@code
+     * received} is the REGISTER's source, {@code sip:IP:PORT} with {@code ;transport=tcp}
+     * added for TCP; {@code socket} is the registrar's own, e.g. {@code udp:127.0.0.1:5060}.
+     */
+    public record Binding(
+            String address,
+            long expires,
+            String received,
+            String callId,
+            long cseq,
+            String socket,
+            String instance,
+            int regId,
+            String userAgent,
+            String path,
+            long tcpConnectionId,
+            String ruid,
+            long lastModified) {
+
+        static Binding fromJson(JsonNode c) {
+            JsonNode expires = c.path("Expires");
+            return new Binding(
+                    text(c, "Address"),
+                    expires.isNumber() ? expires.asLong() : -1,
+                    text(c, "Received"),
+                    text(c, "Call-ID"),
+                    c.path("CSeq").asLong(),
+                    text(c, "Socket"),
+                    text(c, "Instance"),
+                    c.path("Reg-Id").asInt(),
+                    text(c, "User-Agent"),
+                    text(c, "Path"),
+                    c.path("Tcpconn-Id").asLong(-1),
+                    text(c, "Ruid"),
+                    c.path("Last-Modified").asLong());
+        }
+
+        /** Whether the registrar still counts it: ul.dump also lists "expired" and "deleted". */
+        static boolean isLive(JsonNode c) {
+            JsonNode expires = c.path("Expires");
+            return expires.isNumber() || "permanent".equals(expires.asText());
+        }
+
+        private static String text(JsonNode c, String field) {
+            JsonNode v = c.get(field);
+            return v == null || v.isNull() || "[not set]".equals(v.asText()) ? null : v.asText();
+        }
+    }
+
+    /** The live bindings of {@code user}; empty when the registrar holds none. */
+    public List<Binding> lookup(String user) {
+        JsonNode result;
+        try {
+            result = rpc("ul.lookup", "location", user);
+        } catch (RpcException e) {
+            // Only these two mean "no binding"; anything else is a broken test set-up.
+            if (e.getMessage().equals("AOR not found in location table")
+                    || e.getMessage().equals("AOR has no contacts")) {
+                return List.of();
+            }
+            throw e;
+        }
+        return bindings(result.path("Contacts"));
+    }
+
+    /** All live bindings by user (AOR); users with none left are omitted. */
+    public Map<String, List<Binding>> dump() {
+        Map<String, List<Binding>> all = new LinkedHashMap<>();
+        for (JsonNode domain : rpc("ul.dump").path("Domains")) {
+            if (!"location".equals(domain.path("Domain").path("Domain").asText())) {
+                continue;
+            }
+            for (JsonNode aor : domain.path("Domain").path("AoRs")) {
+                List<Binding> live = bindings(aor.path("Info").path("Contacts"));
+                if (!live.isEmpty()) {
+                    all.put(aor.path("Info").path("AoR").asText(), live);
+                }
+            }
+        }
+        return all;
+    }
+
+    private static List<Binding> bindings(JsonNode contacts) {
+        List<Binding> list = new ArrayList<>();
+        for (JsonNode wrapper : contacts) {
+            JsonNode c = wrapper.path("Contact");
+            if (Binding.isLive(c)) {
+                list.add(Binding.fromJson(c));
+            }
+        }
+        return List.copyOf(list);
+    }
+
+    // ---- JSON-RPC --------------------------------------------------------------------------
+
+    /** A JSON-RPC error answered by Kamailio; {@link #getMessage()} is Kamailio's own text. */
+    public static final class RpcException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final String method;
+        private final int code;
+
+        RpcException(String method, int code, String message) {
+            super(message);
+            this.method = method;
+            this.code = code;
+        }
+
+        public String method() {
+            return method;
+        }
+
+        public int code() {
+            return code;
+        }
+
+        @Override
+        public String toString() {
+            return "RpcException: " + method + " answered " + code + " " + getMessage();
+        }
+    }
+
+    /**
+     * Calls any Kamailio RPC (e.g. {@code core.shmmem}, {@code htable.dump}); returns its
+     * {@code result}, throws {@link RpcException} for an {@code error}.
+     */
+    public JsonNode rpc(String method, Object... params) {
+        ObjectNode request = JSON.createObjectNode()
+                .put("jsonrpc", "2.0")
+                .put("method", method)
+                .put("id", rpcIds.incrementAndGet());
+        request.set("params", JSON.valueToTree(Arrays.asList(params)));
+        HttpResponse<String> response;
+        try {
+            response = http.send(
+                    HttpRequest.newBuilder(rpcUri)
+                            .timeout(RPC_TIMEOUT)
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(request.toString()))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new UncheckedIOException("RPC " + method + " to " + rpcUri + " failed", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted during RPC " + method, e);
+        }
+        JsonNode body;
+        try {
+            body = JSON.readTree(response.body());
+        } catch (IOException e) {
+            throw new IllegalStateException("RPC " + method + ": HTTP " + response.statusCode()
+                    + ", not JSON: " + response.body(), e);
+        }
+        JsonNode error = body.get("error");
+        if (error != null) {
+            throw new RpcException(method, error.path("code").asInt(), error.path("message").asText());
+        }
+        return body.path("result");
+    }
+
+    @Override
+    public void close() {
+        container.stop();
+    }
+
+    // ---- start-up helpers ------------------------------------------------------------------
+
+    private static void requireDocker() {
+        try {
+            // Finds an engine that answers, before Testcontainers starts Ryuk or anything else.
+            DockerClientFactory.instance().getTransportConfig();
+        } catch (RuntimeException e) {
+            String message = "No Docker engine answers, so the Kamailio registrar cannot run (" + e + ").";
+            if ("true".equals(System.getenv("CI"))) {
+                throw new IllegalStateException(message + " CI=true: failing instead of skipping.", e);
+            }
+            message += " Skipping; with CI=true this fails.";
+            // Surefire does not show why a whole class was skipped: say it here.
+            LoggerFactory.getLogger(KamailioRegistrar.class).warn(message);
+            Assumptions.abort(message);
+        }
+        try {
+            DockerClientFactory.instance().client();
+        } catch (RuntimeException e) {
+            // An engine answers: not a reason to skip. Most likely Ryuk's image cannot be pulled.
+            throw new IllegalStateException("A Docker engine answers but Testcontainers could not set up"
+                    + " (" + e + "). Where no image registry is reachable, set the environment variable"
+                    + " TESTCONTAINERS_RYUK_DISABLED=true (Testcontainers reads it from nowhere else).", e);
+        }
+    }
+
+    private static void ensureImage() {
+        try {
+            DockerClientFactory.instance().client().inspectImageCmd(IMAGE).exec();
+            return;
+        } catch (NotFoundException e) {
+            // build it below
+        }
+        Path dir = findContextDirectory();
+        // deleteOnExit false: the next run (and other fixtures) reuse it.
+        new ImageFromDockerfile(IMAGE, false)
+                .withFileFromPath(".", dir)
+                // No registry is reachable: apt in the build talks to the machine's mirror.
+                .withBuildImageCmdModifier(cmd -> cmd.withNetworkMode("host"))
+                .get();
+    }
+
+    /** docker/kamailio/ under the working directory or one of its parents. */
+    private static Path findContextDirectory() {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path candidate = dir.resolve("docker/kamailio");
+            if (Files.isRegularFile(candidate.resolve("Dockerfile"))) {
+                return candidate;
+            }
+        }
+        throw new IllegalStateException("Image " + IMAGE + " is missing and docker/kamailio/Dockerfile"
+                + " was not found above " + Path.of("").toAbsolutePath());
+    }
+
+    /** A port free for both UDP and TCP on {@code address} at the time of asking. */
+    static int freeUdpAndTcpPort(String address) {
+        try {
+            InetAddress inet = InetAddress.getByName(address);
+            for (int i = 0; i < 50; i++) {
+                try (ServerSocket tcp = new ServerSocket()) {
+                    tcp.setReuseAddress(false);
+                    tcp.bind(new InetSocketAddress(inet, 0));
+                    int port = tcp.getLocalPort();
+                    try (DatagramSocket udp = new DatagramSocket(new InetSocketAddress(inet, port))) {
+                        return udp.getLocalPort();
+                    } catch (IOException taken) {
+                        // UDP side in use: next candidate
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot probe ports on " + address, e);
+        }
+        throw new IllegalStateException("no port free for both UDP and TCP on " + address);
+    }
+
+    private static boolean causeMentions(Throwable e, String text) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && t.getMessage().contains(text)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Ready once the ctl module logs {@code io_listen_loop} (every process has forked); fails at
+     * once, with Kamailio's log, when it exits instead (bad configuration, port taken): a log
+     * wait alone would sit out its whole timeout.
+     */
+    private static final class ReadyOrExited extends AbstractWaitStrategy {
+        @Override
+        protected void waitUntilReady() {
+            try {
+                Awaitility.await("Kamailio ready")
+                        .atMost(startupTimeout)
+                        .pollInterval(Duration.ofMillis(100))
+                        .until(() -> {
+                            String logs = waitStrategyTarget.getLogs();
+                            if (logs.contains("io_listen_loop")) {
+                                return true;
+                            }
+                            if (!waitStrategyTarget.isRunning()) {
+                                throw new IllegalStateException("Kamailio exited; its log:\n" + logs);
+                            }
+                            return false;
+                        });
+            } catch (ConditionTimeoutException e) {
+                throw new IllegalStateException("Kamailio not ready after " + startupTimeout
+                        + "; its log:\n" + waitStrategyTarget.getLogs(), e);
+            }
+        }
+    }
+
+    private static String hostForUri(String host) {
+        return host.contains(":") ? "[" + host + "]" : host;
+    }
+}
