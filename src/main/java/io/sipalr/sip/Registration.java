@@ -25,7 +25,6 @@ import javax.sip.address.Address;
 import javax.sip.address.SipURI;
 import javax.sip.address.URI;
 import javax.sip.header.CSeqHeader;
-import javax.sip.header.CallIdHeader;
 import javax.sip.header.ContactHeader;
 import javax.sip.header.ExpiresHeader;
 import javax.sip.header.Header;
@@ -514,7 +513,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     vias.add(via);
 
     Request request = engine.messages.createRequest(requestUri, Request.REGISTER,
-        (CallIdHeader) engine.headers.createCallIdHeader(callId),
+        engine.headers.createCallIdHeader(callId),
         engine.headers.createCSeqHeader(++cseq, Request.REGISTER),
         engine.headers.createFromHeader(aor, Long.toHexString(ThreadLocalRandom.current().nextLong())),
         engine.headers.createToHeader(aor, null),

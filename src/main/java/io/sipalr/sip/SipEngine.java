@@ -76,9 +76,9 @@ final class SipEngine implements SipListener, AutoCloseable {
     // Events are handed straight to per-profile serial executors, so a few threads suffice.
     p.setProperty("gov.nist.javax.sip.REENTRANT_LISTENER", "true");
     p.setProperty("gov.nist.javax.sip.THREAD_POOL_SIZE", Integer.toString(config.stackThreads()));
-    // NIO for TCP: no thread per connection.
-    p.setProperty("gov.nist.javax.sip.MESSAGE_PROCESSOR_FACTORY",
-        "gov.nist.javax.sip.stack.NioMessageProcessorFactory");
+    // The default (blocking) TCP processor: a thread per TCP connection, and connections are
+    // per registrar and local address, never per profile. The NIO processor in 1.3.0-91 races
+    // when it opens a connection ("Old socket different than new socket") and loses responses.
     // Thousands of profiles may each have a REGISTER in flight.
     p.setProperty("gov.nist.javax.sip.MAX_CLIENT_TRANSACTIONS", "100000");
     p.setProperty("gov.nist.javax.sip.MAX_SERVER_TRANSACTIONS", "100000");
@@ -120,7 +120,7 @@ final class SipEngine implements SipListener, AutoCloseable {
           tcp.bind(new InetSocketAddress(inet, 0));
           int candidate = tcp.getLocalPort();
           try (DatagramSocket udp = new DatagramSocket(new InetSocketAddress(inet, candidate))) {
-            return candidate;
+            return udp.getLocalPort();
           } catch (IOException taken) {
             // UDP side taken: try another.
           }

@@ -31,7 +31,9 @@ public final class Slf4jStackLogger implements StackLogger {
     // The stack guards its (expensive) message formatting with this call.
     if (level >= TRACE_TRACE) return log.isTraceEnabled();
     if (level >= TRACE_DEBUG) return log.isDebugEnabled();
-    if (level >= TRACE_INFO) return log.isInfoEnabled();
+    // TRACE_MESSAGES has INFO's value and gates the message trace (Slf4jServerLogger): let it
+    // through when that trace is on, whatever the level of the stack's own diagnostics.
+    if (level >= TRACE_INFO) return log.isInfoEnabled() || Slf4jServerLogger.trace.isDebugEnabled();
     if (level >= TRACE_WARN) return log.isWarnEnabled();
     return log.isErrorEnabled();
   }
