@@ -33,11 +33,11 @@ import org.slf4j.LoggerFactory;
 final class FlowKeepAlive {
   private static final Logger log = LoggerFactory.getLogger(FlowKeepAlive.class);
 
-  /** One flow: transport and the address of its far end. */
-  record Flow(String transport, String host, int port) {
+  /** One flow: the local endpoint, the transport and the address of its far end. */
+  record Flow(SipEngine.Endpoint endpoint, String transport, String host, int port) {
     @Override
     public String toString() {
-      return transport + ":" + host + ":" + port;
+      return transport + " " + endpoint + " -> " + host + ":" + port;
     }
   }
 
@@ -135,7 +135,7 @@ final class FlowKeepAlive {
     }
     // Sent outside the lock: the stack may deliver the answer on another thread at once.
     try {
-      probe.transaction = engine.send(options(flow), new SipEngine.TransactionHandler() {
+      probe.transaction = engine.send(flow.endpoint(), options(flow), new SipEngine.TransactionHandler() {
         @Override
         public void onResponse(ClientTransaction transaction, Response response) {
           if (response.getStatusCode() >= 200) {
@@ -181,7 +181,7 @@ final class FlowKeepAlive {
 
   private Request options(Flow flow)
       throws ParseException, javax.sip.InvalidArgumentException, SipException {
-    ListeningPoint lp = engine.listeningPoint(flow.transport());
+    ListeningPoint lp = flow.endpoint().listeningPoint(flow.transport());
     SipURI target = engine.addresses.createSipURI(null, flow.host());
     target.setPort(flow.port());
     if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {

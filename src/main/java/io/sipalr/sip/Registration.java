@@ -57,6 +57,13 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     REGISTERED,
     /** Bound, and the refresh REGISTER is in flight. */
     REFRESHING,
+    /**
+     * Bound through the old address while the REGISTER through the new one is in flight
+     * (make-before-break): clients still see REGISTERED, and a failure falls back.
+     */
+    MIGRATING,
+    /** Wanted, but no network to register through (rule 8): nothing is sent until one comes. */
+    WAITING_FOR_NETWORK,
     /** The last attempt failed; a retry is scheduled (RFC 5626 backoff). */
     BACKING_OFF,
     /** Our contact is being removed (expires=0). */
@@ -83,6 +90,15 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   private final Sink sink;
 
   private SipProfile profile;
+  /**
+   * The local endpoint (an IAP's address, or the anchor) REGISTERs go out from; {@code null}
+   * while there is no network. This registration holds one reference to it (SipEngine.acquire).
+   */
+  private SipEngine.Endpoint endpoint;
+  /** The move in progress, or {@code null}. */
+  private Migration migration;
+  /** A profile change that arrived during a migration, applied after it (rule 9). */
+  private SipProfile pendingUpdate;
   private DigestAuthenticator digest;
   private State state = State.IDLE;
   private boolean wanted;
@@ -112,11 +128,38 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
 
   private volatile RegistrationInfo info;
 
-  Registration(SipProfile profile, SipEngine engine, FlowKeepAlive keepAlive, SipConfig config,
-      ScheduledExecutorService timers, SerialExecutor executor, Sink sink) {
+  /** One move to a new endpoint: where to, where from, and who waits for the outcome. */
+  private static final class Migration {
+    final SipEngine.Endpoint target;
+    final SipEngine.Endpoint fallback;
+    final String fallbackContact;
+    final MigrationOrder order;
+    final Runnable registerSent;
+    final CompletableFuture<MigrationOutcome> outcome;
+    boolean announced;
+
+    Migration(SipEngine.Endpoint target, SipEngine.Endpoint fallback, String fallbackContact,
+        MigrationOrder order, Runnable registerSent, CompletableFuture<MigrationOutcome> outcome) {
+      this.target = target;
+      this.fallback = fallback;
+      this.fallbackContact = fallbackContact;
+      this.order = order;
+      this.registerSent = registerSent;
+      this.outcome = outcome;
+    }
+  }
+
+  /**
+   * @param endpoint where to register from, or {@code null} to wait for {@link #rebind} (a
+   *     profile whose network the mobility layer chooses)
+   */
+  Registration(SipProfile profile, SipEngine engine, SipEngine.Endpoint endpoint,
+      FlowKeepAlive keepAlive, SipConfig config, ScheduledExecutorService timers,
+      SerialExecutor executor, Sink sink) {
     this.profile = profile;
     this.engine = engine;
     this.keepAlive = keepAlive;
+    this.endpoint = endpoint;
     this.config = config;
     this.timers = timers;
     this.executor = executor;
@@ -138,8 +181,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       wanted = true;
       if (state == State.IDLE || state == State.AUTH_FAILED) {
         failures = 0;
-        transition(State.REGISTERING);
-        sendRegister();
+        registerNowOrWait();
       }
     });
   }
@@ -150,15 +192,16 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     executor.execute(() -> {
       wanted = false;
       cancelTimers();
+      abandonMigration("the profile was disabled");
       switch (state) {
-        case IDLE, AUTH_FAILED, BACKING_OFF -> {
+        case IDLE, AUTH_FAILED, BACKING_OFF, WAITING_FOR_NETWORK -> {
           abandonInFlight();
           transition(State.IDLE);
           done.complete(null);
         }
         case DEREGISTERING -> stopWaiters.add(done);
         // A REGISTER in flight may already have created a binding: remove it too.
-        case REGISTERING, REGISTERED, REFRESHING -> {
+        case REGISTERING, REGISTERED, REFRESHING, MIGRATING -> {
           stopWaiters.add(done);
           transition(State.DEREGISTERING);
           sendRegister();
@@ -176,6 +219,11 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   CompletableFuture<Void> update(SipProfile updated) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     executor.execute(() -> {
+      if (migration != null) {
+        pendingUpdate = updated; // rule 9: applied once the move has ended
+        done.complete(null);
+        return;
+      }
       SipProfile old = profile;
       boolean elsewhere = !old.aor().equals(updated.aor())
           || !old.registrar().equals(updated.registrar())
@@ -192,7 +240,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
         return;
       }
       applyProfile(updated);
-      if (wanted && state != State.DEREGISTERING) {
+      if (wanted && state != State.DEREGISTERING && endpoint != null) {
         failures = 0;
         cancelTimers();
         transition(isBound() ? State.REFRESHING : State.REGISTERING);
@@ -213,6 +261,165 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       digest = newDigest(updated);
     }
     publishInfo();
+  }
+
+  /**
+   * Moves this registration to {@code target}, whose reference passes to this registration. A
+   * registered profile registers through it in {@code order}, calling {@code registerSent} once
+   * the REGISTER through the new address is on its way (MIGRATION_STARTED). A profile that is
+   * not registered just follows (rule 11). The outcome says which happened.
+   */
+  CompletableFuture<MigrationOutcome> migrate(SipEngine.Endpoint target, MigrationOrder order,
+      Runnable registerSent) {
+    CompletableFuture<MigrationOutcome> outcome = new CompletableFuture<>();
+    executor.execute(() -> {
+      if (migration != null || target == endpoint) {
+        engine.release(target);
+        outcome.complete(MigrationOutcome.failed(new RegistrationError(
+            RegistrationError.Kind.TRANSPORT, 0,
+            migration != null ? "a migration is already in progress" : "already there", null)));
+        return;
+      }
+      if (!isBound() || !wanted) {
+        rebindNow(target);
+        outcome.complete(MigrationOutcome.FOLLOWED);
+        return;
+      }
+      cancelTimers();
+      abandonInFlight();
+      migration = new Migration(target, endpoint, contact, order, registerSent, outcome);
+      if (order == MigrationOrder.MAKE_BEFORE_BREAK) {
+        endpoint = target;
+        transition(State.MIGRATING);
+      } else {
+        transition(State.DEREGISTERING); // through the old address first
+      }
+      sendRegister();
+    });
+    return outcome;
+  }
+
+  /**
+   * Registers through {@code target} (or waits, when {@code null}) without asking anyone: the
+   * old address is gone (a lost carrier, rule 7) or changed (rule 15). Any REGISTER in flight
+   * on the old address is abandoned at once (rule 13).
+   */
+  void rebind(SipEngine.Endpoint target) {
+    executor.execute(() -> rebindNow(target));
+  }
+
+  private void rebindNow(SipEngine.Endpoint target) {
+    abandonMigration("the carrier changed");
+    abandonInFlight();
+    SipEngine.Endpoint old = endpoint;
+    endpoint = target;
+    if (old != null && old != target) {
+      engine.release(old);
+    }
+    keepFlowAlive(null, 0);
+    publishInfo();
+    switch (state) {
+      case IDLE, AUTH_FAILED -> { }
+      case DEREGISTERING -> finishStop(); // the old network is gone; its binding expires there
+      case BACKING_OFF -> {
+        // A new network deserves an attempt now; the failure count keeps growing the backoff.
+        cancelTimers();
+        registerNowOrWait();
+      }
+      default -> {
+        cancelTimers();
+        expiresAt = null;
+        registerNowOrWait();
+      }
+    }
+  }
+
+  /** REGISTER through the current endpoint, or wait for one (rule 8). */
+  private void registerNowOrWait() {
+    if (endpoint == null) {
+      transition(State.WAITING_FOR_NETWORK);
+    } else {
+      transition(State.REGISTERING);
+      sendRegister();
+    }
+  }
+
+  /** Ends a migration that can no longer finish (disable, carrier change). */
+  private void abandonMigration(String why) {
+    Migration m = migration;
+    if (m == null) {
+      return;
+    }
+    migration = null;
+    if (endpoint == m.target) {
+      // Registered (or registering) through the new address already: the old one is done with.
+      if (state == State.MIGRATING && m.fallbackContact != null) {
+        staleContacts.add(m.fallbackContact);
+      }
+      engine.release(m.fallback);
+    } else {
+      engine.release(m.target);
+    }
+    m.outcome.complete(MigrationOutcome.failed(
+        new RegistrationError(RegistrationError.Kind.TRANSPORT, 0, why, null)));
+    applyPendingUpdate();
+  }
+
+  /** The REGISTER through the new address succeeded: the move is done. */
+  private void migrationSucceeded() {
+    Migration m = migration;
+    migration = null;
+    if (m.fallback != null && m.fallback != endpoint) {
+      engine.release(m.fallback);
+    }
+    m.outcome.complete(MigrationOutcome.MOVED);
+    applyPendingUpdate();
+  }
+
+  /**
+   * The REGISTER through the new address failed (rule 6): go back to the old one and refresh
+   * through it at once, which also replaces (outbound) or removes (expires=0) whatever the
+   * failed attempt may have left at the registrar.
+   */
+  private void migrationFailed(RegistrationError error) {
+    Migration m = migration;
+    migration = null;
+    abandonInFlight();
+    String failedContact = contact;
+    endpoint = m.fallback;
+    engine.release(m.target);
+    if (m.order == MigrationOrder.MAKE_BEFORE_BREAK) {
+      if (failedContact != null && !failedContact.equals(m.fallbackContact)) {
+        staleContacts.remove(m.fallbackContact);
+        staleContacts.add(failedContact);
+      }
+      contact = m.fallbackContact;
+      transition(State.REFRESHING);
+    } else {
+      transition(State.REGISTERING); // the old binding was removed first: register it again
+    }
+    m.outcome.complete(MigrationOutcome.failed(error));
+    sendRegister();
+    applyPendingUpdate();
+  }
+
+  private void applyPendingUpdate() {
+    SipProfile next = pendingUpdate;
+    pendingUpdate = null;
+    if (next != null) {
+      update(next);
+    }
+  }
+
+  /** Gives back the endpoint reference once the profile is destroyed (after {@link #stop}). */
+  void dispose() {
+    executor.execute(() -> {
+      if (endpoint != null) {
+        engine.release(endpoint);
+        endpoint = null;
+        publishInfo();
+      }
+    });
   }
 
   RegistrationInfo info() {
@@ -247,7 +454,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       if (failed.equals(keptAlive)) {
         keptAlive = null;
       }
-      if (isBound() && failed.equals(flow) && wanted) {
+      if ((state == State.REGISTERED || state == State.REFRESHING) && failed.equals(flow)
+          && wanted) {
         lastError = new RegistrationError(RegistrationError.Kind.TRANSPORT, 0,
             "keep-alive on flow " + failed + " failed", null);
         expiresAt = null;
@@ -274,14 +482,14 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   static ProfileStatus status(State s) {
     return switch (s) {
       case IDLE, AUTH_FAILED -> ProfileStatus.UNREGISTERED;
-      case REGISTERING, BACKING_OFF -> ProfileStatus.REGISTRATION_IN_PROGRESS;
-      case REGISTERED, REFRESHING -> ProfileStatus.REGISTERED;
+      case REGISTERING, BACKING_OFF, WAITING_FOR_NETWORK -> ProfileStatus.REGISTRATION_IN_PROGRESS;
+      case REGISTERED, REFRESHING, MIGRATING -> ProfileStatus.REGISTERED;
       case DEREGISTERING -> ProfileStatus.UNREGISTRATION_IN_PROGRESS;
     };
   }
 
   private boolean isBound() {
-    return state == State.REGISTERED || state == State.REFRESHING;
+    return state == State.REGISTERED || state == State.REFRESHING || state == State.MIGRATING;
   }
 
   private boolean isBoundOrTrying() {
@@ -321,7 +529,11 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     failures = 0;
     if (state == State.DEREGISTERING) {
       staleContacts.clear();
-      finishStop();
+      if (migration != null) {
+        breakDone();
+      } else {
+        finishStop();
+      }
       return;
     }
     outbound = hasOption(response, RequireHeader.NAME, "outbound");
@@ -340,12 +552,26 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     }
     lastError = null;
     transition(State.REGISTERED);
+    if (migration != null && endpoint == migration.target) {
+      migrationSucceeded();
+    }
     if (cleanupNeeded) {
       transition(State.REFRESHING);
       sendRegister();
     } else {
       scheduleRefresh();
     }
+  }
+
+  /** Break-before-make: the old binding is gone (or given up on); register through the new. */
+  private void breakDone() {
+    contact = null;
+    expiresAt = null;
+    grantedExpires = 0;
+    keepFlowAlive(null, 0);
+    endpoint = migration.target;
+    transition(State.REGISTERING);
+    sendRegister();
   }
 
   private void challenged(Response response) {
@@ -390,7 +616,16 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     challengesThisAttempt = 0;
     digest.reset();
     if (state == State.DEREGISTERING) {
-      finishStop();
+      if (migration != null) {
+        breakDone();
+      } else {
+        finishStop();
+      }
+      return;
+    }
+    if (migration != null && endpoint == migration.target) {
+      migrationFailed(new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code, reason,
+          null));
       return;
     }
     lastError = new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code, reason, null);
@@ -405,9 +640,17 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     cancel(attemptTimer);
     challengesThisAttempt = 0;
     intervalTooBriefThisAttempt = 0;
+    if (state == State.DEREGISTERING && migration != null) {
+      breakDone(); // the old binding expires on its own (or is replaced by instance and reg-id)
+      return;
+    }
     if (state == State.DEREGISTERING || !wanted) {
       // The binding expires on its own; a dead registrar must not hold up a disable.
       finishStop();
+      return;
+    }
+    if (migration != null && endpoint == migration.target) {
+      migrationFailed(error);
       return;
     }
     keepFlowAlive(null, 0);
@@ -419,8 +662,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     sink.failed(this, lastError);
     nextAttempt = schedule(wait, () -> {
       if (state == State.BACKING_OFF && wanted) {
-        transition(State.REGISTERING);
-        sendRegister();
+        registerNowOrWait();
       }
     });
   }
@@ -461,6 +703,10 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
 
   private void sendRegister() {
     abandonInFlight();
+    if (endpoint == null) {
+      transition(State.WAITING_FOR_NETWORK);
+      return;
+    }
     boolean removing = state == State.DEREGISTERING;
     try {
       Request request = buildRegister(removing);
@@ -469,7 +715,11 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
         request.addHeader(engine.headers.createHeader("Authorization",
             digest.authorization(Request.REGISTER, uri)));
       }
-      inFlight = engine.send(request, this);
+      inFlight = engine.send(endpoint, request, this);
+      if (migration != null && endpoint == migration.target && !migration.announced) {
+        migration.announced = true;
+        migration.registerSent.run(); // MIGRATION_STARTED (rule 4)
+      }
       ClientTransaction sent = inFlight;
       attemptTimer = schedule(config.registerTimeout(), () -> {
         if (inFlight == sent) {
@@ -493,7 +743,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       throws ParseException, javax.sip.InvalidArgumentException, SipException {
     Transport transport = profile.transport();
     String lpTransport = transport == Transport.TCP ? ListeningPoint.TCP : ListeningPoint.UDP;
-    ListeningPoint lp = engine.listeningPoint(lpTransport);
+    ListeningPoint lp = endpoint.listeningPoint(lpTransport);
     if (lp == null) {
       throw new SipException("no " + lpTransport + " listening point");
     }
@@ -532,7 +782,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     }
     SipURI nextHop = profile.outboundProxy() != null
         ? (SipURI) engine.addresses.createURI(profile.outboundProxy()) : requestUri;
-    flow = new FlowKeepAlive.Flow(lpTransport, nextHop.getHost(), portOf(nextHop));
+    flow = new FlowKeepAlive.Flow(endpoint, lpTransport, nextHop.getHost(), portOf(nextHop));
 
     String current = contactUri(lp, transport);
     if (contact != null && !contact.equals(current) && !removing) {
@@ -706,7 +956,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   }
 
   private void publishInfo() {
-    info = new RegistrationInfo(profile.id(), status(state), contact,
+    info = new RegistrationInfo(profile.id(), status(state),
+        endpoint == null ? null : endpoint.address, contact,
         isBound() ? expiresAt : null, isBound() ? grantedExpires : 0,
         Boolean.TRUE.equals(outbound), lastError);
   }

@@ -5,6 +5,8 @@ import java.time.Instant;
 /**
  * A snapshot of one profile's registration for display and APIs.
  *
+ * @param localAddress the local address (an IAP's, or the configured one) it registers from,
+ *     or {@code null} while it waits for a network
  * @param contact the Contact URI registered (or being registered), or {@code null}
  * @param expiresAt when the registrar's grant runs out, or {@code null} when not registered
  * @param grantedExpires seconds the registrar granted in its last 200, 0 when none
@@ -14,6 +16,7 @@ import java.time.Instant;
 public record RegistrationInfo(
     String profileId,
     ProfileStatus status,
+    String localAddress,
     String contact,
     Instant expiresAt,
     int grantedExpires,

@@ -6,7 +6,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.text.ParseException;
-import java.util.List;
 import java.util.Properties;
 import java.util.TooManyListenersException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -32,10 +31,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one JAIN-SIP stack of the agent: its factories, the SipProvider with a UDP and a TCP
- * listening point on the local address, and the dispatch of what the stack delivers. Responses
- * and timeouts go to the {@link TransactionHandler} attached to each client transaction; requests
- * from outside are answered here (OPTIONS 200, everything else a proper final response).
+ * The one JAIN-SIP stack of the agent: its factories, one {@link Endpoint} (a SipProvider with
+ * a UDP and a TCP listening point) per local address in use, and the dispatch of what the stack
+ * delivers. Responses and timeouts go to the {@link TransactionHandler} attached to each client
+ * transaction; requests from outside are answered here (OPTIONS 200, everything else a proper
+ * final response).
+ *
+ * <p>The anchor endpoint, on the configured local address, lives as long as the engine: deleting
+ * the stack's last provider would stop the stack (DESIGN.md, JAIN-SIP facts). Endpoints on other
+ * addresses (an IAP's) are reference-counted and deleted, with their TCP connections, when the
+ * last registration has left them.
  */
 final class SipEngine implements SipListener, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SipEngine.class);
@@ -53,14 +58,39 @@ final class SipEngine implements SipListener, AutoCloseable {
     void onTimeout(ClientTransaction transaction);
   }
 
+  /** One local address the agent listens and registers on. */
+  static final class Endpoint {
+    final String address;
+    final int port;
+    private final SipProvider provider;
+    private int users;
+
+    private Endpoint(String address, int port, SipProvider provider) {
+      this.address = address;
+      this.port = port;
+      this.provider = provider;
+    }
+
+    ListeningPoint listeningPoint(String transport) {
+      return provider.getListeningPoint(transport);
+    }
+
+    @Override
+    public String toString() {
+      return address + ":" + port;
+    }
+  }
+
   final SipStack stack;
   final AddressFactory addresses;
   final HeaderFactory headers;
   final MessageFactory messages;
-  private final SipProvider provider;
   private final String userAgent;
+  /** Lives as long as the engine (see the class comment). */
+  final Endpoint anchor;
   final String localAddress;
   final int port;
+  private final java.util.Map<String, Endpoint> endpoints = new java.util.HashMap<>();
 
   SipEngine(SipConfig config) throws SipException {
     SipFactory factory = SipFactory.getInstance();
@@ -95,19 +125,83 @@ final class SipEngine implements SipListener, AutoCloseable {
     this.localAddress = config.localAddress();
     this.port = config.port() == 0 ? freePort(config.localAddress()) : config.port();
     try {
-      ListeningPoint udp = stack.createListeningPoint(localAddress, port, ListeningPoint.UDP);
-      ListeningPoint tcp = stack.createListeningPoint(localAddress, port, ListeningPoint.TCP);
-      provider = stack.createSipProvider(udp);
+      anchor = createEndpoint(localAddress, port);
+      stack.start();
+    } catch (SipException e) {
+      stack.stop();
+      throw e;
+    }
+    endpoints.put(localAddress, anchor);
+    log.info("SIP listening on {}:{} (udp, tcp)", localAddress, port);
+  }
+
+  private Endpoint createEndpoint(String address, int portNumber) throws SipException {
+    try {
+      ListeningPoint udp = stack.createListeningPoint(address, portNumber, ListeningPoint.UDP);
+      ListeningPoint tcp;
+      try {
+        tcp = stack.createListeningPoint(address, portNumber, ListeningPoint.TCP);
+      } catch (javax.sip.InvalidArgumentException e) {
+        stack.deleteListeningPoint(udp);
+        throw e;
+      }
+      SipProvider provider = stack.createSipProvider(udp);
       provider.addListeningPoint(tcp);
       provider.addSipListener(this);
-      stack.start();
+      return new Endpoint(address, portNumber, provider);
     } catch (javax.sip.InvalidArgumentException | javax.sip.ObjectInUseException
         | TooManyListenersException e) {
-      stack.stop();
-      throw new SipException("cannot listen on " + localAddress + ":" + port + ": "
+      throw new SipException("cannot listen on " + address + ":" + portNumber + ": "
           + e.getMessage(), e);
     }
-    log.info("SIP listening on {}:{} (udp, tcp)", localAddress, port);
+  }
+
+  /**
+   * The endpoint on {@code address}, created on first use (on the engine's port if it is free
+   * there, else on a free one). Each call must be paired with one {@link #release}. Fails when
+   * the address is not (yet) local: bind only once the mobility layer says the IAP is active.
+   */
+  synchronized Endpoint acquire(String address) throws SipException {
+    Endpoint e = endpoints.get(address);
+    if (e == null) {
+      try {
+        e = createEndpoint(address, port);
+      } catch (SipException portTaken) {
+        e = createEndpoint(address, freePort(address));
+      }
+      endpoints.put(address, e);
+      log.info("SIP listening on {} (udp, tcp)", e);
+    }
+    e.users++;
+    return e;
+  }
+
+  /** Gives an endpoint back; the last user of a non-anchor endpoint deletes it. */
+  synchronized void release(Endpoint e) {
+    if (--e.users > 0 || e == anchor) {
+      return;
+    }
+    endpoints.remove(e.address, e);
+    try {
+      e.provider.removeSipListener(this);
+      ListeningPoint[] points = e.provider.getListeningPoints();
+      for (ListeningPoint lp : points) {
+        e.provider.removeListeningPoint(lp);
+      }
+      stack.deleteSipProvider(e.provider);
+      // Deleting the listening points closes their sockets and cached TCP connections.
+      for (ListeningPoint lp : points) {
+        stack.deleteListeningPoint(lp);
+      }
+      log.info("SIP endpoint {} closed", e);
+    } catch (javax.sip.ObjectInUseException ex) {
+      log.warn("SIP endpoint {} not fully closed: {}", e, ex.getMessage());
+    }
+  }
+
+  /** Endpoints alive now, the anchor included (for leak checks). */
+  synchronized int endpointCount() {
+    return endpoints.size();
   }
 
   /** A port free for both UDP and TCP on {@code address}, for {@code sip.port = 0}. */
@@ -132,24 +226,20 @@ final class SipEngine implements SipListener, AutoCloseable {
     throw new SipException("no port free for both UDP and TCP on " + address);
   }
 
-  ListeningPoint listeningPoint(String transport) {
-    return provider.getListeningPoint(transport);
-  }
-
-  /** Sends {@code request} in a new client transaction whose events go to {@code handler}. */
-  ClientTransaction send(Request request, TransactionHandler handler) throws SipException {
-    ClientTransaction transaction = provider.getNewClientTransaction(request);
+  /**
+   * Sends {@code request} from {@code endpoint} in a new client transaction whose events go to
+   * {@code handler}.
+   */
+  ClientTransaction send(Endpoint endpoint, Request request, TransactionHandler handler)
+      throws SipException {
+    ClientTransaction transaction = endpoint.provider.getNewClientTransaction(request);
     transaction.setApplicationData(handler);
     transaction.sendRequest();
     return transaction;
   }
 
-  long nextCallIdSeed() {
-    return System.nanoTime();
-  }
-
   String newCallId() {
-    return provider.getNewCallId().getCallId();
+    return anchor.provider.getNewCallId().getCallId();
   }
 
   String userAgent() {
@@ -198,7 +288,7 @@ final class SipEngine implements SipListener, AutoCloseable {
       }
       response.addHeader(headers.createHeader("User-Agent", userAgent));
       // Stateless: a retransmitted request simply gets the same answer again.
-      provider.sendResponse(response);
+      ((SipProvider) event.getSource()).sendResponse(response);
     } catch (ParseException | SipException e) {
       log.warn("could not answer {}: {}", method, e.getMessage());
     }
@@ -213,13 +303,8 @@ final class SipEngine implements SipListener, AutoCloseable {
   @Override public void processTransactionTerminated(TransactionTerminatedEvent event) {}
   @Override public void processDialogTerminated(DialogTerminatedEvent event) {}
 
-  List<String> transports() {
-    return List.of(ListeningPoint.UDP, ListeningPoint.TCP);
-  }
-
   @Override
   public void close() {
-    provider.removeSipListener(this);
     stack.stop();
     log.info("SIP stack on {}:{} stopped", localAddress, port);
   }

@@ -139,6 +139,7 @@ public final class SipProfileRegistry implements AutoCloseable {
   public CompletableFuture<Void> destroy(String id) {
     Registration r = registration(id);
     return r.stop().thenRun(() -> {
+      r.dispose();
       store.destroy(id);
       registrations.remove(id, r);
       emit(RegistryEvent.Type.DESTROYED, id, ProfileStatus.UNREGISTERED, null);
@@ -160,6 +161,44 @@ public final class SipProfileRegistry implements AutoCloseable {
     Registration r = registration(id);
     return r.stop().thenRun(() ->
         emit(RegistryEvent.Type.FORCIBLY_DISABLED, id, ProfileStatus.UNREGISTERED, null));
+  }
+
+  /**
+   * Moves a profile's registration to the local address {@code address} (an IAP's), in
+   * {@code order}; {@code registerSent} runs when the REGISTER through it is sent. A profile that
+   * is not registered just follows. Completes with how it ended; never exceptionally.
+   */
+  public CompletableFuture<MigrationOutcome> migrate(String id, String address,
+      MigrationOrder order, Runnable registerSent) {
+    Registration r = registration(id);
+    SipEngine.Endpoint target;
+    try {
+      target = engine.acquire(address);
+    } catch (SipException e) {
+      return CompletableFuture.completedFuture(MigrationOutcome.failed(new RegistrationError(
+          RegistrationError.Kind.TRANSPORT, 0, e.getMessage(), null)));
+    }
+    return r.migrate(target, order, registerSent);
+  }
+
+  /**
+   * Registers a profile through {@code address} at once, without asking anyone, or makes it
+   * wait when {@code address} is {@code null}: its network was lost or changed (rules 7, 8, 15),
+   * or it gets its first one. Fails only when the address cannot be bound.
+   */
+  public void rebind(String id, String address) throws SipException {
+    Registration r = registration(id);
+    r.rebind(address == null ? null : engine.acquire(address));
+  }
+
+  /** The local address a profile registers from now, if any. */
+  public Optional<String> localAddressOf(String id) {
+    return Optional.ofNullable(registration(id).info().localAddress());
+  }
+
+  /** Local endpoints (SipProviders) alive, the anchor included: for leak checks. */
+  public int endpointCount() {
+    return engine.endpointCount();
   }
 
   public ProfileStatus status(String id) {
@@ -214,7 +253,11 @@ public final class SipProfileRegistry implements AutoCloseable {
   }
 
   private Registration newRegistration(SipProfile p) {
-    return new Registration(p, engine, keepAlive, config, timers, new SerialExecutor(pool), sink);
+    // A profile that names a SNAP or an IAP registers only where the mobility layer puts it
+    // (rebind); the others use the configured local address.
+    SipEngine.Endpoint initial = p.snapId() == null && p.iapId() == null ? engine.anchor : null;
+    return new Registration(p, engine, initial, keepAlive, config, timers,
+        new SerialExecutor(pool), sink);
   }
 
   private void emit(RegistryEvent.Type type, String id, ProfileStatus status,
