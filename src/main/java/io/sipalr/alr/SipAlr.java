@@ -1,0 +1,242 @@
+package io.sipalr.alr;
+
+import io.sipalr.concurrent.SerialExecutor;
+import io.sipalr.mobility.MobilityManager;
+import io.sipalr.mobility.SnapConnection;
+import io.sipalr.profile.BearerFilter;
+import io.sipalr.profile.SipProfile;
+import io.sipalr.sip.RegistryEvent;
+import io.sipalr.sip.SipProfileRegistry;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * SIP profile ALR, the package's entry point: keeps every profile that names a SNAP (or one
+ * IAP) registered through the carrier the mobility layer picks, and gives each client a say
+ * through its {@link AlrController}. One {@link SnapSession} per SNAP connection (SNAP and
+ * bearer filter) runs the flow; profiles join and leave sessions as they are created, changed
+ * and destroyed.
+ */
+public final class SipAlr implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SipAlr.class);
+
+  /** A SNAP connection's identity: profiles sharing both share the flow. */
+  private record SessionKey(int snapId, boolean fixedIap, BearerFilter filter) {}
+
+  private final SipProfileRegistry registry;
+  private final MobilityManager mobility;
+  private final AlrConfig config;
+  private final Executor pool;
+  private final RegisterPacer pacer;
+  private final List<AlrController> controllers = new CopyOnWriteArrayList<>();
+  private final List<AlrObserver> listeners = new CopyOnWriteArrayList<>();
+  private final Map<SessionKey, SnapSession> sessions = new ConcurrentHashMap<>();
+  private final Map<SessionKey, SnapConnection> connections = new ConcurrentHashMap<>();
+  private final Map<String, SessionKey> membership = new ConcurrentHashMap<>();
+  /** Membership changes happen in registry order, one at a time, off the registry's threads. */
+  private final SerialExecutor membershipExecutor;
+
+  public SipAlr(SipProfileRegistry registry, MobilityManager mobility, AlrConfig config,
+      Executor pool, ScheduledExecutorService timers) {
+    this.registry = registry;
+    this.mobility = mobility;
+    this.config = config;
+    this.pool = pool;
+    this.pacer = new RegisterPacer(config.registerRate(), config.registerBurst(), timers);
+    this.membershipExecutor = new SerialExecutor(pool);
+  }
+
+  /**
+   * Opens a SNAP connection for every stored profile that needs one and follows the registry
+   * from now on. Call before {@link SipProfileRegistry#start()}: profiles then register as soon
+   * as their first carrier is active (and wait while there is none).
+   */
+  public void start() {
+    registry.addListener(this::registryEvent);
+    for (SipProfile p : registry.profiles()) {
+      membershipExecutor.execute(() -> place(p.id(), keyOf(p)));
+    }
+  }
+
+  /** A new controller: from now on every migration of a registered profile needs its vote. */
+  public AlrController newController(AlrObserver observer) {
+    AlrController c = new AlrController(this, observer);
+    controllers.add(c);
+    return c;
+  }
+
+  /** An observer without a vote (an event stream, a log). */
+  public void addListener(AlrObserver observer) {
+    listeners.add(observer);
+  }
+
+  public void removeListener(AlrObserver observer) {
+    listeners.remove(observer);
+  }
+
+  // ------------------------------------------------------------ for controllers and sessions
+
+  void vote(AlrController controller, String profileId, int iapId, boolean allow) {
+    session(profileId).vote(controller, profileId, iapId, allow);
+  }
+
+  void refresh(String profileId) {
+    SipProfile p = registry.profile(profileId).orElseThrow(
+        () -> new NoSuchElementException("no profile with id \"" + profileId + "\""));
+    if (p.snapId() == null) {
+      throw new IllegalArgumentException("profile \"" + profileId + "\" has no SNAP: "
+          + "there is nothing to refresh");
+    }
+    session(profileId).refresh();
+  }
+
+  void remove(AlrController controller) {
+    if (controllers.remove(controller)) {
+      sessions.values().forEach(s -> s.controllerRemoved(controller));
+    }
+  }
+
+  List<AlrController> controllers() {
+    return controllers;
+  }
+
+  AlrConfig config() {
+    return config;
+  }
+
+  void pace(Runnable registerWork) {
+    pacer.submit(registerWork);
+  }
+
+  void notify(AlrEvent event, String profileId, int snapId, int iapId) {
+    log.info("profile {}: {} (SNAP {}, IAP {})", profileId, event, snapId, iapId);
+    for (AlrController c : controllers) {
+      safely(() -> c.observer.alrEvent(event, profileId, snapId, iapId));
+    }
+    for (AlrObserver o : listeners) {
+      safely(() -> o.alrEvent(event, profileId, snapId, iapId));
+    }
+  }
+
+  void notifyError(AlrError error, String profileId, int snapId, int iapId) {
+    log.info("profile {}: {} (SNAP {}, IAP {})", profileId, error, snapId, iapId);
+    for (AlrController c : controllers) {
+      safely(() -> c.observer.alrError(error, profileId, snapId, iapId));
+    }
+    for (AlrObserver o : listeners) {
+      safely(() -> o.alrError(error, profileId, snapId, iapId));
+    }
+  }
+
+  private static void safely(Runnable call) {
+    try {
+      call.run();
+    } catch (RuntimeException e) {
+      log.warn("ALR observer failed", e);
+    }
+  }
+
+  // ------------------------------------------------------------ membership
+
+  private void registryEvent(RegistryEvent event) {
+    switch (event.type()) {
+      case CREATED, UPDATED -> membershipExecutor.execute(() -> registry.profile(event.profileId())
+          .ifPresent(p -> place(p.id(), keyOf(p))));
+      case DESTROYED -> membershipExecutor.execute(() -> place(event.profileId(), null));
+      default -> {
+        SessionKey key = membership.get(event.profileId());
+        SnapSession s = key == null ? null : sessions.get(key);
+        if (s != null) {
+          s.registryEvent(event);
+        }
+      }
+    }
+  }
+
+  private static SessionKey keyOf(SipProfile p) {
+    if (p.snapId() != null) {
+      return new SessionKey(p.snapId(), false, p.bearerFilter());
+    }
+    if (p.iapId() != null) {
+      return new SessionKey(p.iapId(), true, p.bearerFilter());
+    }
+    return null;
+  }
+
+  /**
+   * Puts a profile in the session of {@code key} (none: it leaves ALR). A SNAP change means
+   * deregister, then register through the new SNAP (rule 9).
+   */
+  private void place(String profileId, SessionKey key) {
+    SessionKey old = membership.get(profileId);
+    if (java.util.Objects.equals(old, key)) {
+      return;
+    }
+    if (old != null) {
+      membership.remove(profileId);
+      SnapSession s = sessions.get(old);
+      if (s != null) {
+        s.leave(profileId);
+      }
+    }
+    if (key == null) {
+      return;
+    }
+    membership.put(profileId, key);
+    SnapSession target = sessions.computeIfAbsent(key, this::openSession);
+    if (old == null) {
+      target.join(profileId);
+      return;
+    }
+    boolean wasWanted = registry.status(profileId) != io.sipalr.sip.ProfileStatus.UNREGISTERED;
+    registry.disable(profileId).thenRun(() -> {
+      try {
+        registry.rebind(profileId, null);
+      } catch (Exception e) {
+        log.warn("profile {}: {}", profileId, e.getMessage());
+      }
+      target.join(profileId);
+      if (wasWanted) {
+        registry.enable(profileId);
+      }
+    });
+  }
+
+  private SnapSession openSession(SessionKey key) {
+    SnapSession session = new SnapSession(key.snapId(), key.filter(), this, registry,
+        new SerialExecutor(pool));
+    SnapConnection connection = key.fixedIap()
+        ? mobility.openIap(key.snapId(), key.filter(), session)
+        : mobility.open(key.snapId(), key.filter(), session);
+    session.attach(connection);
+    connections.put(key, connection);
+    log.info("{}: connection open", session);
+    return session;
+  }
+
+  private SnapSession session(String profileId) {
+    SessionKey key = membership.get(profileId);
+    SnapSession s = key == null ? null : sessions.get(key);
+    if (s == null) {
+      if (registry.profile(profileId).isEmpty()) {
+        throw new NoSuchElementException("no profile with id \"" + profileId + "\"");
+      }
+      throw new IllegalStateException("profile \"" + profileId + "\" names no SNAP or IAP");
+    }
+    return s;
+  }
+
+  @Override
+  public void close() {
+    connections.values().forEach(SnapConnection::close);
+    connections.clear();
+    sessions.clear();
+  }
+}
