@@ -135,7 +135,7 @@ final class FlowKeepAlive {
     }
     // Sent outside the lock: the stack may deliver the answer on another thread at once.
     try {
-      probe.transaction = engine.send(flow.endpoint(), options(flow), new SipEngine.TransactionHandler() {
+      probe.transaction = engine.send(flow.endpoint(), options(flow),  new SipEngine.TransactionHandler() {
         @Override
         public void onResponse(ClientTransaction transaction, Response response) {
           if (response.getStatusCode() >= 200) {
@@ -147,7 +147,7 @@ final class FlowKeepAlive {
         public void onTimeout(ClientTransaction transaction) {
           probeFailed(flow, probe);
         }
-      });
+      }, flow.transport(), flow.host(), flow.port());
     } catch (SipException | ParseException | javax.sip.InvalidArgumentException e) {
       log.debug("keep-alive on {} not sent: {}", flow, e.getMessage());
       probeFailed(flow, probe);

@@ -715,7 +715,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
         request.addHeader(engine.headers.createHeader("Authorization",
             digest.authorization(Request.REGISTER, uri)));
       }
-      inFlight = engine.send(endpoint, request, this);
+      inFlight = engine.send(endpoint, request, this, flow.transport(), flow.host(),
+          flow.port());
       if (migration != null && endpoint == migration.target && !migration.announced) {
         migration.announced = true;
         migration.registerSent.run(); // MIGRATION_STARTED (rule 4)

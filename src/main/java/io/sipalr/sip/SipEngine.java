@@ -91,6 +91,12 @@ final class SipEngine implements SipListener, AutoCloseable {
   final String localAddress;
   final int port;
   private final java.util.Map<String, Endpoint> endpoints = new java.util.HashMap<>();
+  /**
+   * Which endpoint last sent over TCP to each remote "host:port". JAIN-SIP caches outgoing TCP
+   * connections by remote address only, so a REGISTER from a new endpoint would otherwise
+   * reuse the old endpoint's connection, and its source address (DESIGN.md).
+   */
+  private final java.util.Map<String, Endpoint> tcpSenders = new java.util.HashMap<>();
 
   SipEngine(SipConfig config) throws SipException {
     SipFactory factory = SipFactory.getInstance();
@@ -182,6 +188,7 @@ final class SipEngine implements SipListener, AutoCloseable {
       return;
     }
     endpoints.remove(e.address, e);
+    tcpSenders.values().removeIf(sender -> sender == e);
     try {
       e.provider.removeSipListener(this);
       ListeningPoint[] points = e.provider.getListeningPoints();
@@ -196,6 +203,19 @@ final class SipEngine implements SipListener, AutoCloseable {
       log.info("SIP endpoint {} closed", e);
     } catch (javax.sip.ObjectInUseException ex) {
       log.warn("SIP endpoint {} not fully closed: {}", e, ex.getMessage());
+    }
+  }
+
+  /** Closes another endpoint's TCP connection to the remote before {@code endpoint} uses it. */
+  private synchronized void claimTcpConnection(Endpoint endpoint, String host, int remotePort) {
+    String remote = host + ":" + remotePort;
+    Endpoint previous = tcpSenders.put(remote, endpoint);
+    if (previous != null && previous != endpoint) {
+      boolean closed = ((gov.nist.javax.sip.stack.SIPTransactionStack) stack)
+          .closeReliableConnection(previous.address, previous.port, ListeningPoint.TCP, host,
+              remotePort);
+      log.debug("TCP to {} moves from {} to {} (old connection closed: {})", remote, previous,
+          endpoint, closed);
     }
   }
 
@@ -230,8 +250,11 @@ final class SipEngine implements SipListener, AutoCloseable {
    * Sends {@code request} from {@code endpoint} in a new client transaction whose events go to
    * {@code handler}.
    */
-  ClientTransaction send(Endpoint endpoint, Request request, TransactionHandler handler)
-      throws SipException {
+  ClientTransaction send(Endpoint endpoint, Request request, TransactionHandler handler,
+      String transport, String remoteHost, int remotePort) throws SipException {
+    if (ListeningPoint.TCP.equalsIgnoreCase(transport)) {
+      claimTcpConnection(endpoint, remoteHost, remotePort);
+    }
     ClientTransaction transaction = endpoint.provider.getNewClientTransaction(request);
     transaction.setApplicationData(handler);
     transaction.sendRequest();

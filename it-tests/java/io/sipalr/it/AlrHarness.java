@@ -1,0 +1,153 @@
+package io.sipalr.it;
+
+import static org.awaitility.Awaitility.await;
+
+import io.sipalr.alr.AlrConfig;
+import io.sipalr.alr.AlrError;
+import io.sipalr.alr.AlrEvent;
+import io.sipalr.alr.AlrObserver;
+import io.sipalr.alr.SipAlr;
+import io.sipalr.mobility.Bearer;
+import io.sipalr.mobility.Iap;
+import io.sipalr.mobility.MobilityConfig;
+import io.sipalr.mobility.MobilityManager;
+import io.sipalr.mobility.ScriptedIapProvider;
+import io.sipalr.mobility.Snap;
+import io.sipalr.profile.BearerFilter;
+import io.sipalr.profile.ProfileStore;
+import io.sipalr.profile.SipProfile;
+import io.sipalr.profile.SipProfileBuilder;
+import io.sipalr.profile.Transport;
+import io.sipalr.sip.MigrationOrder;
+import io.sipalr.sip.ProfileStatus;
+import io.sipalr.sip.SipConfig;
+import io.sipalr.sip.SipProfileRegistry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.stream.Stream;
+
+/**
+ * An agent with the whole ALR stack on loopback: the scripted provider plays three IAPs on
+ * their own loopback addresses (wlan 127.0.0.2, cellular 127.0.0.3, ethernet 127.0.0.4), SNAP 1
+ * ranks wlan over cellular, SNAP 2 ranks all three. The agent's anchor listens on 127.0.0.1,
+ * which no profile with a SNAP ever registers from. Every registry and ALR event is recorded,
+ * in the order observed, as one list.
+ */
+final class AlrHarness implements AutoCloseable {
+  static final int WLAN = 1;
+  static final int CELL = 2;
+  static final int LAN = 3;
+  static final String WLAN_ADDRESS = "127.0.0.2";
+  static final String CELL_ADDRESS = "127.0.0.3";
+  static final String LAN_ADDRESS = "127.0.0.4";
+  static final int SNAP_WLAN_CELL = 1;
+  static final int SNAP_ALL = 2;
+
+  /** One recorded event: a registry event type or an ALR event or error kind. */
+  record Seen(String what, String profileId, int iapId, boolean alr) {
+    @Override
+    public String toString() {
+      return what + (alr ? "@" + iapId : "");
+    }
+  }
+
+  final Path dataDir;
+  final ProfileStore store;
+  final SipProfileRegistry registry;
+  final ScriptedIapProvider iaps;
+  final MobilityManager mobility;
+  final SipAlr alr;
+  final List<Seen> seen = new CopyOnWriteArrayList<>();
+  private final ExecutorService pool = Executors.newFixedThreadPool(2);
+  private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor();
+
+  AlrHarness(MigrationOrder order) throws Exception {
+    this(order, Duration.ofSeconds(1), 2000);
+  }
+
+  AlrHarness(MigrationOrder order, Duration registerTimeout, int registerRate) throws Exception {
+    dataDir = Files.createTempDirectory("sipalr-alr-it");
+    store = ProfileStore.open(dataDir);
+    registry = new SipProfileRegistry(store, new SipConfig("127.0.0.1", 0, "sip-alr-agent-it",
+        registerTimeout, new SipConfig.Backoff(Duration.ofMillis(300), Duration.ofMillis(300),
+        Duration.ofSeconds(2)), Duration.ofSeconds(30), 4, 2));
+    registry.addListener(e -> seen.add(new Seen(e.type().name(), e.profileId(), 0, false)));
+    List<Iap> all = List.of(
+        new Iap(WLAN, "wlan", null, WLAN_ADDRESS, Bearer.WLAN, 1),
+        new Iap(CELL, "cellular", null, CELL_ADDRESS, Bearer.CELLULAR, 10),
+        new Iap(LAN, "ethernet", null, LAN_ADDRESS, Bearer.ETHERNET, 5));
+    MobilityConfig config = new MobilityConfig(MobilityConfig.Provider.SCRIPTED,
+        Duration.ofSeconds(5), all, List.of(
+            new Snap(SNAP_WLAN_CELL, "wlan-cell", List.of(WLAN, CELL)),
+            new Snap(SNAP_ALL, "all", List.of(WLAN, CELL, LAN))));
+    iaps = new ScriptedIapProvider(all);
+    mobility = new MobilityManager(config, iaps, pool);
+    alr = new SipAlr(registry, mobility, new AlrConfig(order, registerRate, 50), pool, timers);
+    alr.addListener(new AlrObserver() {
+      @Override
+      public void alrEvent(AlrEvent event, String profileId, int snapId, int iapId) {
+        seen.add(new Seen(event.name(), profileId, iapId, true));
+      }
+
+      @Override
+      public void alrError(AlrError error, String profileId, int snapId, int iapId) {
+        seen.add(new Seen(error.kind().name(), profileId, iapId, true));
+      }
+    });
+    alr.start();
+    registry.start();
+  }
+
+  static SipProfile profile(String id, KamailioRegistrar registrar, int snapId,
+      BearerFilter filter, Transport transport) {
+    return SipProfileBuilder.forId(id).aor("sip:" + id + "@" + registrar.realm())
+        .registrar(registrar.sipUri()).authUser(id).password(AgentHarness.REALM_PASSWORD)
+        .transport(transport).expires(600).snapId(snapId).bearerFilter(filter)
+        .autoRegister(true).build();
+  }
+
+  /** Everything recorded for one profile, in order. */
+  List<String> of(String profileId) {
+    return seen.stream().filter(s -> s.profileId().equals(profileId)).map(Seen::toString)
+        .toList();
+  }
+
+  /** ALR events and errors only (no registry events), for one profile. */
+  List<String> alrOf(String profileId) {
+    return seen.stream().filter(s -> s.profileId().equals(profileId) && s.alr())
+        .map(Seen::toString).toList();
+  }
+
+  void awaitRegisteredFrom(String profileId, String address) {
+    await(profileId + " registered from " + address).atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(20))
+        .until(() -> registry.status(profileId) == ProfileStatus.REGISTERED
+            && address.equals(registry.localAddressOf(profileId).orElse(null)));
+  }
+
+  void awaitSeen(String profileId, String entry) {
+    await(profileId + " sees " + entry).atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(20)).until(() -> of(profileId).contains(entry));
+  }
+
+  @Override
+  public void close() throws IOException {
+    alr.close();
+    mobility.close();
+    registry.close();
+    store.close();
+    pool.shutdownNow();
+    timers.shutdownNow();
+    try (Stream<Path> files = Files.walk(dataDir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+}
