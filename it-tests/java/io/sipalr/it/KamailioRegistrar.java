@@ -387,7 +387,11 @@ public final class KamailioRegistrar implements AutoCloseable {
         return bindings(result.path("Contacts"));
     }
 
-    /** All live bindings by user (AOR); users with none left are omitted. */
+    /**
+     * All live bindings by user (AOR); users with none left are omitted. Beyond a few thousand
+     * bindings only with {@link Builder#largeMemory()}: otherwise Kamailio cannot build the
+     * answer (10,000 bindings make 5 MB of JSON), sends none, and the RPC times out.
+     */
     public Map<String, List<Binding>> dump() {
         Map<String, List<Binding>> all = new LinkedHashMap<>();
         for (JsonNode domain : rpc("ul.dump").path("Domains")) {
