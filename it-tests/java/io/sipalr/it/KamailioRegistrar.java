@@ -165,6 +165,11 @@ public final class KamailioRegistrar implements AutoCloseable {
             return define("MAX_CONTACTS=" + contacts);
         }
 
+        /** With {@link #maxContacts}: the 503 for one contact too many says Retry-After. */
+        public Builder retryAfter(int seconds) {
+            return define("RETRY_AFTER=" + seconds);
+        }
+
         /** Default {@value KamailioRegistrar#DEFAULT_REALM}; a host-name-like token (a define). */
         public Builder realm(String realm) {
             if (!realm.matches("[A-Za-z0-9.-]+")) {

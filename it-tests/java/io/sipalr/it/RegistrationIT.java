@@ -296,6 +296,33 @@ class RegistrationIT {
   }
 
   @Test
+  void serviceUnavailableIsRetriedAfterRetryAfter() throws Exception {
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().maxContacts(1).retryAfter(2)
+            .start();
+         AgentHarness agent = new AgentHarness(AGENT);
+         AgentHarness otherDevice = new AgentHarness(OTHER_DEVICE)) {
+      kamailio.addUser("mia", REALM_PASSWORD);
+      otherDevice.registry.create(
+          profile("mia-desk", "mia", kamailio, REALM_PASSWORD, Transport.UDP, 600));
+      otherDevice.awaitStatus("mia-desk", ProfileStatus.REGISTERED);
+
+      // One contact per AOR: this agent's is one too many, and the registrar says when to retry.
+      agent.registry.create(profile("mia", "mia", kamailio, REALM_PASSWORD, Transport.UDP, 600));
+      RegistryEvent busy = agent.awaitEvent("mia",
+          e -> e.type() == RegistryEvent.Type.REGISTRATION_FAILED);
+      assertEquals(RegistrationError.Kind.SERVICE_UNAVAILABLE, busy.error().kind());
+      assertEquals(503, busy.error().sipStatus());
+      assertEquals(Duration.ofSeconds(2), busy.error().retryIn(), "Retry-After honoured");
+
+      otherDevice.registry.disable("mia-desk").get();
+      agent.awaitStatus("mia", ProfileStatus.REGISTERED);
+      List<Binding> bindings = kamailio.lookup("mia");
+      assertEquals(1, bindings.size());
+      assertTrue(bindings.get(0).address().startsWith(agent.contactPrefix("mia")));
+    }
+  }
+
+  @Test
   void deadOutboundFlowIsNoticedByItsKeepAliveAndReRegisters() throws Exception {
     try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
          AgentHarness agent = new AgentHarness(AGENT, Duration.ofMillis(500),
