@@ -37,7 +37,7 @@ import java.util.stream.Stream;
 /**
  * An agent with the whole ALR stack on loopback: the scripted provider plays three IAPs on
  * their own loopback addresses (wlan 127.0.0.2, cellular 127.0.0.3, ethernet 127.0.0.4), SNAP 1
- * ranks wlan over cellular, SNAP 2 ranks all three. The agent's anchor listens on 127.0.0.1,
+ * ranks wlan over cellular, SNAP 2 ranks all three, SNAP 3 is ethernet alone. The agent's anchor listens on 127.0.0.1,
  * which no profile with a SNAP ever registers from. Every registry and ALR event is recorded,
  * in the order observed, as one list.
  */
@@ -50,6 +50,7 @@ final class AlrHarness implements AutoCloseable {
   static final String LAN_ADDRESS = "127.0.0.4";
   static final int SNAP_WLAN_CELL = 1;
   static final int SNAP_ALL = 2;
+  static final int SNAP_LAN = 3;
 
   /** One recorded event: a registry event type or an ALR event or error kind. */
   record Seen(String what, String profileId, int iapId, boolean alr) {
@@ -87,7 +88,8 @@ final class AlrHarness implements AutoCloseable {
     MobilityConfig config = new MobilityConfig(MobilityConfig.Provider.SCRIPTED,
         Duration.ofSeconds(5), all, List.of(
             new Snap(SNAP_WLAN_CELL, "wlan-cell", List.of(WLAN, CELL)),
-            new Snap(SNAP_ALL, "all", List.of(WLAN, CELL, LAN))));
+            new Snap(SNAP_ALL, "all", List.of(WLAN, CELL, LAN)),
+            new Snap(SNAP_LAN, "lan", List.of(LAN))));
     iaps = new ScriptedIapProvider(all);
     mobility = new MobilityManager(config, iaps, pool);
     alr = new SipAlr(registry, mobility, new AlrConfig(order, registerRate, 50), pool, timers);

@@ -5,6 +5,7 @@ import static io.sipalr.it.AlrHarness.CELL_ADDRESS;
 import static io.sipalr.it.AlrHarness.LAN;
 import static io.sipalr.it.AlrHarness.LAN_ADDRESS;
 import static io.sipalr.it.AlrHarness.SNAP_ALL;
+import static io.sipalr.it.AlrHarness.SNAP_LAN;
 import static io.sipalr.it.AlrHarness.SNAP_WLAN_CELL;
 import static io.sipalr.it.AlrHarness.WLAN;
 import static io.sipalr.it.AlrHarness.WLAN_ADDRESS;
@@ -341,6 +342,166 @@ class AlrIT {
       agent.awaitRegisteredFrom("kim", CELL_ADDRESS);
       await().atMost(Duration.ofSeconds(10)).until(() -> kamailio.lookup("kim").size() == 1);
       assertOneBindingFrom(kamailio, "kim", CELL_ADDRESS);
+    }
+  }
+
+  @Test
+  void fiftyProfilesMigrateTogetherAndThoseFailingFollowTheAcceptedCarrier() throws Exception {
+    int count = 50;
+    List<String> ids = java.util.stream.IntStream.range(0, count)
+        .mapToObj(i -> String.format("m%02d", i)).toList();
+    List<String> failing = ids.subList(40, count);
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
+         AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {
+      voting(agent, true);
+      agent.iaps.up(CELL);
+      for (String id : ids) {
+        kamailio.addUser(id, AgentHarness.REALM_PASSWORD);
+        agent.registry.create(profile(id, kamailio, SNAP_WLAN_CELL, BearerFilter.ANY,
+            Transport.UDP));
+      }
+      ids.forEach(id -> agent.awaitRegisteredFrom(id, CELL_ADDRESS));
+
+      failing.forEach(kamailio::reject);
+      agent.iaps.up(WLAN);
+      for (String id : ids.subList(0, 40)) {
+        agent.awaitSeen(id, "MIGRATION_COMPLETED@" + WLAN);
+        assertEquals(List.of("IAP_AVAILABLE@1", "MIGRATION_STARTED@1", "MIGRATION_COMPLETED@1"),
+            agent.alrOf(id));
+        assertOneBindingFrom(kamailio, id, WLAN_ADDRESS);
+      }
+      // Rule 12: the carrier was accepted (40 made it); the other ten heard why, then follow
+      // it, retrying with backoff.
+      for (String id : failing) {
+        agent.awaitSeen(id, "REGISTRATION_FAILED@" + WLAN);
+        await().atMost(Duration.ofSeconds(20)).until(
+            () -> agent.registry.status(id) == ProfileStatus.REGISTRATION_IN_PROGRESS
+                && WLAN_ADDRESS.equals(agent.registry.localAddressOf(id).orElse(null)));
+      }
+      failing.forEach(kamailio::accept);
+      failing.forEach(id -> agent.awaitRegisteredFrom(id, WLAN_ADDRESS));
+      for (String id : ids) {
+        assertOneBindingFrom(kamailio, id, WLAN_ADDRESS);
+      }
+    }
+  }
+
+  @Test
+  void aProfileUpdateDuringAMigrationIsAppliedAfterIt() throws Exception {
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
+         AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {
+      kamailio.addUser("lea", AgentHarness.REALM_PASSWORD);
+      agent.iaps.up(CELL);
+      io.sipalr.profile.SipProfile lea = agent.registry.create(profile("lea", kamailio,
+          SNAP_WLAN_CELL, BearerFilter.ANY, Transport.UDP));
+      agent.awaitRegisteredFrom("lea", CELL_ADDRESS);
+
+      kamailio.block(WLAN_ADDRESS); // the move hangs for the register timeout, then falls back
+      agent.iaps.up(WLAN);
+      agent.awaitSeen("lea", "MIGRATION_STARTED@" + WLAN);
+      agent.registry.save(io.sipalr.profile.SipProfileBuilder.copyOf(lea).expires(300).build());
+      agent.awaitSeen("lea", "REGISTRATION_FAILED@" + WLAN);
+      // Rule 9: applied after the move, through the IAP it ended on.
+      await().atMost(Duration.ofSeconds(10)).until(() -> {
+        List<Binding> b = kamailio.lookup("lea");
+        return b.size() == 1 && b.get(0).expires() <= 300;
+      });
+      assertOneBindingFrom(kamailio, "lea", CELL_ADDRESS);
+      assertEquals(ProfileStatus.REGISTERED, agent.registry.status("lea"));
+    }
+  }
+
+  @Test
+  void aSnapChangeDuringAMigrationDeregistersThenRegistersThroughTheNewSnap() throws Exception {
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
+         AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {
+      kamailio.addUser("max", AgentHarness.REALM_PASSWORD);
+      agent.iaps.up(CELL);
+      agent.iaps.up(LAN);
+      io.sipalr.profile.SipProfile max = agent.registry.create(profile("max", kamailio,
+          SNAP_WLAN_CELL, BearerFilter.ANY, Transport.UDP));
+      agent.awaitRegisteredFrom("max", CELL_ADDRESS);
+
+      kamailio.block(WLAN_ADDRESS);
+      agent.iaps.up(WLAN);
+      agent.awaitSeen("max", "MIGRATION_STARTED@" + WLAN);
+      agent.registry.save(io.sipalr.profile.SipProfileBuilder.copyOf(max).snapId(SNAP_LAN)
+          .build());
+      agent.awaitRegisteredFrom("max", LAN_ADDRESS);
+      await().atMost(Duration.ofSeconds(10)).until(() -> kamailio.lookup("max").size() == 1);
+      assertOneBindingFrom(kamailio, "max", LAN_ADDRESS);
+    }
+  }
+
+  @Test
+  void disablingDuringAMigrationLeavesNoBinding() throws Exception {
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
+         AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {
+      kamailio.addUser("ned", AgentHarness.REALM_PASSWORD);
+      agent.iaps.up(CELL);
+      agent.registry.create(profile("ned", kamailio, SNAP_WLAN_CELL, BearerFilter.ANY,
+          Transport.UDP));
+      agent.awaitRegisteredFrom("ned", CELL_ADDRESS);
+
+      kamailio.block(WLAN_ADDRESS);
+      agent.iaps.up(WLAN);
+      agent.awaitSeen("ned", "MIGRATION_STARTED@" + WLAN);
+      agent.registry.disable("ned").get();
+      assertEquals(ProfileStatus.UNREGISTERED, agent.registry.status("ned"));
+      assertTrue(kamailio.lookup("ned").isEmpty(), () -> "left: " + kamailio.lookup("ned"));
+    }
+  }
+
+  @Test
+  void aHundredFlapsEndOnTheBestIapWithOneBindingAndNothingLeaked() throws Exception {
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
+         AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {
+      kamailio.addUser("ola", AgentHarness.REALM_PASSWORD);
+      agent.iaps.up(CELL);
+      agent.registry.create(profile("ola", kamailio, SNAP_WLAN_CELL, BearerFilter.ANY,
+          Transport.UDP));
+      agent.awaitRegisteredFrom("ola", CELL_ADDRESS);
+      long threadsBefore = sipThreads();
+      long descriptorsBefore = openDescriptors();
+
+      for (int i = 0; i < 100; i++) { // bounded: 100 flaps, as fast as the calls return
+        agent.iaps.up(WLAN);
+        agent.iaps.down(WLAN);
+      }
+      agent.iaps.up(WLAN);
+
+      agent.awaitRegisteredFrom("ola", WLAN_ADDRESS);
+      await().atMost(Duration.ofSeconds(20)).until(() -> kamailio.lookup("ola").size() == 1
+          && agent.registry.endpointCount() == 2);
+      assertOneBindingFrom(kamailio, "ola", WLAN_ADDRESS);
+      // The anchor and the WLAN endpoint are all that is left of the flapping.
+      assertEquals(2, agent.registry.endpointCount());
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        assertTrue(sipThreads() <= threadsBefore,
+            "SIP threads " + threadsBefore + " -> " + sipThreads() + ": " + threadNames());
+        assertTrue(openDescriptors() <= descriptorsBefore + 4,
+            "descriptors " + descriptorsBefore + " -> " + openDescriptors());
+      });
+    }
+  }
+
+  /** Threads of SIP stacks (named after the stack) and of the registry's pools. */
+  private static long sipThreads() {
+    return Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
+        .filter(n -> n.startsWith("sip-") || n.contains("MessageProcessor")
+            || n.contains("MessageChannel"))
+        .count();
+  }
+
+  private static String threadNames() {
+    return Thread.getAllStackTraces().keySet().stream().map(Thread::getName).sorted().toList()
+        .toString();
+  }
+
+  private static long openDescriptors() throws java.io.IOException {
+    try (java.util.stream.Stream<java.nio.file.Path> fds =
+        java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+      return fds.count();
     }
   }
 }

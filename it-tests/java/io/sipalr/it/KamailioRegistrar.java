@@ -279,6 +279,15 @@ public final class KamailioRegistrar implements AutoCloseable {
     }
 
     /** From now on every request from this source address is dropped (after being counted). */
+    /** Authenticated REGISTERs of {@code user} get 500 until {@link #accept}. */
+    public void reject(String user) {
+        rpc("htable.sets", "rejected", user, "1");
+    }
+
+    public void accept(String user) {
+        rpc("htable.delete", "rejected", user);
+    }
+
     public void block(String sourceIp) {
         rpc("htable.sets", "blocked", sourceIp, "1");
     }

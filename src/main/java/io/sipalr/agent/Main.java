@@ -3,7 +3,13 @@ package io.sipalr.agent;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import io.sipalr.alr.AlrConfig;
+import io.sipalr.alr.SipAlr;
+import io.sipalr.mobility.IapProvider;
+import io.sipalr.mobility.MobilityConfig;
+import io.sipalr.mobility.MobilityManager;
 import io.sipalr.profile.ProfileSeeds;
+import io.sipalr.profile.SipProfile;
 import io.sipalr.profile.ProfileStore;
 import io.sipalr.profile.ProfileValidationException;
 import io.sipalr.sip.SipConfig;
@@ -12,6 +18,10 @@ import java.io.File;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,11 +69,21 @@ public final class Main {
   }
 
   static SipProfileRegistry start(Config config) throws Exception {
+    MobilityConfig mobilityConfig = MobilityConfig.from(config);
+    AlrConfig alrConfig = AlrConfig.from(config);
     ProfileStore store = ProfileStore.open(Path.of(config.getString("agent.data-dir")));
     int imported = store.importSeeds(ProfileSeeds.fromConfig(config, "profiles"));
     log.info("profile store {}: {} profiles ({} imported from the configuration)",
         config.getString("agent.data-dir"), store.list().size(), imported);
+    checkNetworks(store, mobilityConfig);
     SipProfileRegistry registry = new SipProfileRegistry(store, SipConfig.from(config));
+    // Mobility and ALR share one small pool and one timer thread, whatever the profile count.
+    ExecutorService pool = Executors.newFixedThreadPool(2, daemon("alr-worker"));
+    ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
+        daemon("alr-timer"));
+    MobilityManager mobility = new MobilityManager(mobilityConfig,
+        IapProvider.create(mobilityConfig, timers), pool);
+    SipAlr alr = new SipAlr(registry, mobility, alrConfig, pool, timers);
     registry.addListener(event -> {
       if (event.error() != null) {
         log.warn("profile {}: {} {}", event.profileId(), event.type(), event.error());
@@ -71,7 +91,30 @@ public final class Main {
         log.info("profile {}: {} (status {})", event.profileId(), event.type(), event.status());
       }
     });
+    alr.start();
     registry.start();
     return registry;
+  }
+
+  /** A profile naming a SNAP or IAP that the configuration lacks could never register. */
+  private static void checkNetworks(ProfileStore store, MobilityConfig mobility) {
+    for (SipProfile p : store.list()) {
+      if (p.snapId() != null && mobility.snap(p.snapId()).isEmpty()) {
+        throw new ProfileValidationException(p.id(), "snap",
+            "names SNAP " + p.snapId() + ", which mobility.snaps does not define");
+      }
+      if (p.iapId() != null && mobility.iap(p.iapId()).isEmpty()) {
+        throw new ProfileValidationException(p.id(), "iap",
+            "names IAP " + p.iapId() + ", which mobility.iaps does not define");
+      }
+    }
+  }
+
+  private static ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
   }
 }

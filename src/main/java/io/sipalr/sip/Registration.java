@@ -192,6 +192,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     executor.execute(() -> {
       wanted = false;
       cancelTimers();
+      returnToFallback();
       abandonMigration("the profile was disabled");
       switch (state) {
         case IDLE, AUTH_FAILED, BACKING_OFF, WAITING_FOR_NETWORK -> {
@@ -309,6 +310,15 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   }
 
   private void rebindNow(SipEngine.Endpoint target) {
+    if (migration != null && target == migration.fallback
+        && migration.order == MigrationOrder.MAKE_BEFORE_BREAK && state == State.MIGRATING) {
+      // The new carrier went away mid-move and we are sent back: that is a failed move, which
+      // keeps the old registration (rule 6) rather than a new registration.
+      engine.release(target); // the caller's reference; the migration holds one already
+      migrationFailed(new RegistrationError(RegistrationError.Kind.TRANSPORT, 0,
+          "the new carrier was lost during the move", null));
+      return;
+    }
     abandonMigration("the carrier changed");
     abandonInFlight();
     SipEngine.Endpoint old = endpoint;
@@ -342,6 +352,29 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       transition(State.REGISTERING);
       sendRegister();
     }
+  }
+
+  /**
+   * A disable during make-before-break: deregister through the old endpoint, which is known to
+   * work, removing the new contact too in case its REGISTER got through.
+   */
+  private void returnToFallback() {
+    Migration m = migration;
+    if (m == null || state != State.MIGRATING || m.fallback == null) {
+      return;
+    }
+    abandonInFlight();
+    if (contact != null && !contact.equals(m.fallbackContact)) {
+      staleContacts.add(contact);
+    }
+    staleContacts.remove(m.fallbackContact);
+    contact = m.fallbackContact;
+    endpoint = m.fallback;
+    migration = null;
+    engine.release(m.target);
+    m.outcome.complete(MigrationOutcome.failed(new RegistrationError(
+        RegistrationError.Kind.TRANSPORT, 0, "the profile was disabled", null)));
+    applyPendingUpdate();
   }
 
   /** Ends a migration that can no longer finish (disable, carrier change). */
