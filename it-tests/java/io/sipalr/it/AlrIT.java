@@ -104,6 +104,10 @@ class AlrIT {
       Binding moved = assertOneBindingFrom(kamailio, "bob", WLAN_ADDRESS);
       if (transport == Transport.TCP) {
         assertTrue(moved.received().endsWith(";transport=tcp"), moved.received());
+        // The left IAP's connection to the registrar is closed, not left to linger.
+        await().atMost(Duration.ofSeconds(10)).until(
+            () -> kamailio.tcpConnectionsFrom(CELL_ADDRESS) == 0);
+        assertTrue(kamailio.tcpConnectionsFrom(WLAN_ADDRESS) >= 1);
       }
       List<String> expected = order == MigrationOrder.MAKE_BEFORE_BREAK
           // Rule 14: the status stays REGISTERED throughout.

@@ -279,6 +279,18 @@ public final class KamailioRegistrar implements AutoCloseable {
     }
 
     /** From now on every request from this source address is dropped (after being counted). */
+    /** Open TCP connections to the registrar whose far end is {@code sourceIp}. */
+    public long tcpConnectionsFrom(String sourceIp) {
+        JsonNode list = rpc("core.tcp_list");
+        long n = 0;
+        for (JsonNode c : list) {
+            if (sourceIp.equals(c.path("src_ip").asText()) && !c.path("state").asText().contains("BAD")) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Authenticated REGISTERs of {@code user} get 500 until {@link #accept}. */
     public void reject(String user) {
         rpc("htable.sets", "rejected", user, "1");
