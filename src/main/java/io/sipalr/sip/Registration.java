@@ -323,8 +323,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     abandonInFlight();
     SipEngine.Endpoint old = endpoint;
     endpoint = target;
-    if (old != null && old != target) {
-      engine.release(old);
+    if (old != null) {
+      engine.release(old); // also when old == target: the caller's reference is a second one
     }
     keepFlowAlive(null, 0);
     publishInfo();
