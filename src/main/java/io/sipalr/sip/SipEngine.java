@@ -170,13 +170,15 @@ final class SipEngine implements SipListener, AutoCloseable {
   synchronized Endpoint acquire(String address) throws SipException {
     Endpoint e = endpoints.get(address);
     if (e == null) {
+      long started = System.nanoTime();
       try {
         e = createEndpoint(address, port);
       } catch (SipException portTaken) {
         e = createEndpoint(address, freePort(address));
       }
       endpoints.put(address, e);
-      log.info("SIP listening on {} (udp, tcp)", e);
+      log.info("SIP listening on {} (udp, tcp) after {} µs", e,
+          (System.nanoTime() - started) / 1000);
     }
     e.users++;
     return e;
