@@ -36,7 +36,8 @@ import org.testcontainers.utility.DockerImageName;
 /**
  * A Kamailio 5.6 registrar in a container, for integration tests (docker/kamailio/).
  *
- * <p>The container uses host networking and listens on one loopback address and a free port,
+ * <p>The container uses host networking and listens on one loopback address (or one address of
+ * the test range 198.19.0.0/16 that the test put on this machine) and a free port,
  * the same number for UDP and TCP: Testcontainers maps UDP ports poorly, and a test must be
  * able to tell source addresses apart (the binding's {@code received}). Everything the
  * registrar holds is read over its JSON-RPC ({@code POST /RPC} on the SIP TCP port).
@@ -185,14 +186,33 @@ public final class KamailioRegistrar implements AutoCloseable {
             return this;
         }
 
-        /** An IPv4 loopback address (127.0.0.0/8); default 127.0.0.1. */
+        /**
+         * An IPv4 loopback address (127.0.0.0/8), or an address in 198.19.0.0/16, the test
+         * networks' range (e.g. 198.19.30.1 added to {@code lo} for {@link LinuxRoamingIT}: host
+         * networking, so the address must exist in this machine's network namespace before
+         * {@link #start()}); default 127.0.0.1.
+         */
         public Builder listenAddress(String address) {
-            // Only loopback traffic is allowed on the test machines.
-            if (!address.matches("127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}")) {
-                throw new IllegalArgumentException("not an IPv4 loopback address: " + address);
+            // Test traffic stays on loopback or in 198.19.0.0/16: never any other network.
+            if (!isAllowedListenAddress(address)) {
+                throw new IllegalArgumentException("listen address must be a dotted-quad IPv4"
+                        + " address in 127.0.0.0/8 (loopback) or 198.19.0.0/16 (the test networks),"
+                        + " was: " + address);
             }
             this.listenAddress = address;
             return this;
+        }
+
+        /** 127.x.y.z or 198.19.y.z, written as four decimal octets of 0-255. */
+        static boolean isAllowedListenAddress(String address) {
+            if (address == null || !address.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
+                return false;
+            }
+            int[] octets = Arrays.stream(address.split("\\.")).mapToInt(Integer::parseInt).toArray();
+            if (Arrays.stream(octets).anyMatch(o -> o > 255)) {
+                return false;
+            }
+            return octets[0] == 127 || (octets[0] == 198 && octets[1] == 19);
         }
 
         private Builder define(String define) {

@@ -48,6 +48,20 @@ class KamailioRegistrarIT {
     }
 
     @Test
+    void listenAddressIsLoopbackOrTheTestRangeOnly() {
+        for (String ok : List.of("127.0.0.1", "127.1.2.3", "198.19.30.1", "198.19.0.0", "198.19.255.255")) {
+            assertTrue(KamailioRegistrar.Builder.isAllowedListenAddress(ok), ok);
+            KamailioRegistrar.builder().listenAddress(ok);
+        }
+        for (String bad : List.of("10.0.0.1", "172.16.0.1", "192.168.1.1", "198.18.0.1", "198.20.0.1",
+                "0.0.0.0", "127.0.0.256", "198.19.1", "::1", "localhost", "")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> KamailioRegistrar.builder().listenAddress(bad), bad);
+            assertTrue(e.getMessage().contains("198.19.0.0/16"), e.getMessage());
+        }
+    }
+
+    @Test
     void runTimeStateRoundTripsOverRpc() {
         assertTrue(registrar.sipUri().matches("sip:127\\.0\\.0\\.1:\\d+"), registrar.sipUri());
         assertEquals(KamailioRegistrar.DEFAULT_REALM, registrar.realm());

@@ -1,0 +1,371 @@
+package io.sipalr.it;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Real interfaces for the linux IAP provider (DESIGN.md, "Test topology"): a network namespace
+ * {@value #NAMESPACE} with two veth uplinks to this machine's root namespace, and the
+ * registrar's address on the root namespace's {@code lo}:
+ *
+ * <pre>
+ *   namespace sipalr-ue                          root namespace
+ *   wlan0 198.19.10.2/24  ---- veth ----  sipalrw 198.19.10.1/24
+ *   cell0 198.19.20.2/24  ---- veth ----  sipalrc 198.19.20.1/24
+ *   lo    127.0.0.1 (the agent's anchor)         lo  198.19.30.1/32 (the registrar)
+ * </pre>
+ *
+ * <p>Routing in the namespace, one table per uplink (DESIGN.md, "Linux networking facts"):
+ * {@code from 198.19.10.2 lookup 101} and {@code from 198.19.20.2 lookup 102}, each table with
+ * {@code default via GATEWAY dev UPLINK} and, below it, an {@code unreachable default}: traffic
+ * from an uplink's address leaves through that uplink or not at all, never through the other
+ * one by falling through to the main table. So a binding whose Received is 198.19.20.2 proves
+ * that the REGISTER left through cell0. The main table reaches 198.19.30.1 via wlan0 (metric
+ * 100) and via cell0 (metric 200), for sockets bound to no uplink address. The root namespace
+ * needs nothing but its connected routes: it delivers to its own {@code lo} address and answers
+ * through the veth the request came from.
+ *
+ * <p>rp_filter: the namespace's is set to 0 (it goes with the namespace); the strict tables
+ * would pass even a strict filter, as the reverse path of every reply is the uplink it came in
+ * on. The root namespace's settings are not touched.
+ *
+ * <p>Everything created is deleted by {@link #close()}, also when creation fails half-way, and
+ * by a shutdown hook if the JVM is stopped before close. Names and addresses are fixed, so two
+ * runs cannot share a machine: a leftover (or a concurrent run) fails creation, saying how to
+ * remove it.
+ */
+final class NetnsTopology implements AutoCloseable {
+  static final String NAMESPACE = "sipalr-ue";
+  static final String WLAN = "wlan0";
+  static final String CELL = "cell0";
+  static final String WLAN_PEER = "sipalrw";
+  static final String CELL_PEER = "sipalrc";
+  static final String WLAN_ADDRESS = "198.19.10.2";
+  static final String WLAN_GATEWAY = "198.19.10.1";
+  static final String CELL_ADDRESS = "198.19.20.2";
+  static final String CELL_GATEWAY = "198.19.20.1";
+  static final String REGISTRAR_ADDRESS = "198.19.30.1";
+  static final int WLAN_TABLE = 101;
+  static final int CELL_TABLE = 102;
+
+  private static final long COMMAND_TIMEOUT_SECONDS = 10;
+  /** CAP_NET_ADMIN and CAP_SYS_ADMIN (setns, mounts of ip netns exec): capability bits. */
+  private static final int CAP_NET_ADMIN = 12;
+  private static final int CAP_SYS_ADMIN = 21;
+
+  private final Thread shutdownHook = new Thread(this::cleanUp, "netns-topology-cleanup");
+  private boolean namespaceCreated;
+  private boolean registrarAddressAdded;
+  private boolean closed;
+
+  private NetnsTopology() {}
+
+  /**
+   * Aborts the test (skip) when this machine cannot build the topology: not Linux, no
+   * CAP_NET_ADMIN and CAP_SYS_ADMIN (not root), or no iproute2. With {@code CI=true} it fails
+   * instead, as {@link KamailioRegistrar} does for a missing Docker engine: CI runs as root.
+   */
+  static void assumeUsable() {
+    String problem = missingRequirement();
+    if (problem == null) {
+      return;
+    }
+    String message = "Cannot build the network namespace topology: " + problem + ".";
+    if ("true".equals(System.getenv("CI"))) {
+      throw new IllegalStateException(message + " CI=true: failing instead of skipping.");
+    }
+    message += " Skipping; run as root on Linux with iproute2 (CI=true makes this fail).";
+    // Surefire does not show why a test was skipped: say it here.
+    LoggerFactory.getLogger(NetnsTopology.class).warn(message);
+    Assumptions.abort(message);
+  }
+
+  private static String missingRequirement() {
+    if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
+      return "not Linux (" + System.getProperty("os.name") + ")";
+    }
+    long caps;
+    try {
+      caps = effectiveCapabilities();
+    } catch (IOException | RuntimeException e) {
+      return "cannot read the process's capabilities from /proc/self/status (" + e + ")";
+    }
+    if ((caps & (1L << CAP_NET_ADMIN)) == 0 || (caps & (1L << CAP_SYS_ADMIN)) == 0) {
+      return "not root: CAP_NET_ADMIN and CAP_SYS_ADMIN are needed (effective capabilities 0x"
+          + Long.toHexString(caps) + ")";
+    }
+    try {
+      Result version = run(List.of("ip", "-V"));
+      if (version.exit != 0) {
+        return "`ip -V` exited with " + version.exit + ": " + version.output.strip();
+      }
+    } catch (IOException e) {
+      return "iproute2's `ip` cannot be run (" + e.getMessage() + ")";
+    }
+    return null;
+  }
+
+  private static long effectiveCapabilities() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("CapEff:")) {
+        return Long.parseUnsignedLong(line.substring("CapEff:".length()).trim(), 16);
+      }
+    }
+    throw new IOException("no CapEff line");
+  }
+
+  /** Builds the whole topology; on any failure removes what it created and rethrows. */
+  static NetnsTopology create() {
+    NetnsTopology topology = new NetnsTopology();
+    Runtime.getRuntime().addShutdownHook(topology.shutdownHook);
+    try {
+      topology.build();
+      return topology;
+    } catch (RuntimeException | Error e) {
+      try {
+        topology.close();
+      } catch (RuntimeException cleanUp) {
+        e.addSuppressed(cleanUp);
+      }
+      throw e;
+    }
+  }
+
+  private void build() {
+    refuseLeftovers();
+    ip("netns", "add", NAMESPACE);
+    namespaceCreated = true;
+    // Created with the uplink end inside the namespace at once: no wlan0 or cell0 ever exists
+    // in the root namespace. Deleting the namespace deletes both veth pairs.
+    ip("link", "add", WLAN_PEER, "type", "veth", "peer", "name", WLAN, "netns", NAMESPACE);
+    ip("link", "add", CELL_PEER, "type", "veth", "peer", "name", CELL, "netns", NAMESPACE);
+    ip("addr", "add", WLAN_GATEWAY + "/24", "dev", WLAN_PEER);
+    ip("addr", "add", CELL_GATEWAY + "/24", "dev", CELL_PEER);
+    ip("link", "set", WLAN_PEER, "up");
+    ip("link", "set", CELL_PEER, "up");
+    ip("addr", "add", REGISTRAR_ADDRESS + "/32", "dev", "lo");
+    registrarAddressAdded = true;
+
+    inNamespace("sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0",
+        "net.ipv4.conf.default.rp_filter=0");
+    ipNs("link", "set", "lo", "up");
+    ipNs("addr", "add", WLAN_ADDRESS + "/24", "dev", WLAN);
+    ipNs("addr", "add", CELL_ADDRESS + "/24", "dev", CELL);
+    inNamespace("sysctl", "-q", "-w", "net.ipv4.conf." + WLAN + ".rp_filter=0",
+        "net.ipv4.conf." + CELL + ".rp_filter=0");
+    ipNs("link", "set", WLAN, "up");
+    ipNs("link", "set", CELL, "up");
+    ipNs("rule", "add", "from", WLAN_ADDRESS, "table", String.valueOf(WLAN_TABLE));
+    ipNs("rule", "add", "from", CELL_ADDRESS, "table", String.valueOf(CELL_TABLE));
+    ipNs("route", "add", "unreachable", "default", "metric", "4294967295",
+        "table", String.valueOf(WLAN_TABLE));
+    ipNs("route", "add", "unreachable", "default", "metric", "4294967295",
+        "table", String.valueOf(CELL_TABLE));
+    addWlanGatewayRoutes();
+    ipNs("route", "add", "default", "via", CELL_GATEWAY, "dev", CELL,
+        "table", String.valueOf(CELL_TABLE));
+    ipNs("route", "add", REGISTRAR_ADDRESS + "/32", "via", CELL_GATEWAY, "dev", CELL,
+        "metric", "200");
+
+    // The routing the test relies on, checked rather than assumed.
+    expectRoute(CELL_ADDRESS, "dev " + CELL);
+    expectRoute(WLAN_ADDRESS, "dev " + WLAN);
+  }
+
+  /** The gateway routes through wlan0; the kernel flushes them whenever wlan0 goes down. */
+  private void addWlanGatewayRoutes() {
+    ipNs("route", "add", "default", "via", WLAN_GATEWAY, "dev", WLAN,
+        "table", String.valueOf(WLAN_TABLE));
+    ipNs("route", "add", REGISTRAR_ADDRESS + "/32", "via", WLAN_GATEWAY, "dev", WLAN,
+        "metric", "100");
+  }
+
+  private void expectRoute(String from, String expected) {
+    String route = ipNs("route", "get", REGISTRAR_ADDRESS, "from", from);
+    if (!route.contains(expected)) {
+      throw new IllegalStateException("in " + NAMESPACE + ", traffic from " + from + " to "
+          + REGISTRAR_ADDRESS + " should leave by " + expected + ", but `ip route get` says: "
+          + route.strip());
+    }
+  }
+
+  private static void refuseLeftovers() {
+    List<String> found = new ArrayList<>();
+    if (ip("netns", "list").lines().anyMatch(l -> l.split("\\s+")[0].equals(NAMESPACE))) {
+      found.add("namespace " + NAMESPACE + " (ip netns del " + NAMESPACE + ")");
+    }
+    for (String link : List.of(WLAN_PEER, CELL_PEER)) {
+      if (run0("ip", "link", "show", "dev", link).exit == 0) {
+        found.add("interface " + link + " (ip link del " + link + ")");
+      }
+    }
+    if (ip("-o", "addr", "show", "dev", "lo").contains(" " + REGISTRAR_ADDRESS + "/")) {
+      found.add("address " + REGISTRAR_ADDRESS + " on lo (ip addr del " + REGISTRAR_ADDRESS
+          + "/32 dev lo)");
+    }
+    if (!found.isEmpty()) {
+      throw new IllegalStateException("Another run of this test is in progress, or one left"
+          + " behind: " + String.join(", ", found) + ". Remove them when no run is in progress.");
+    }
+  }
+
+  // ---- what the test does to the uplinks --------------------------------------------------
+
+  /** {@code ip link set wlan0 down} in the namespace: the Wi-Fi uplink is gone for real. */
+  void wlanDown() {
+    ipNs("link", "set", WLAN, "down");
+  }
+
+  /**
+   * Brings wlan0 back as a DHCP client would: up, then its gateway routes (the kernel flushed
+   * them when it went down). The far end stays down meanwhile, so wlan0 has no carrier and the
+   * agent cannot see it usable before its routes exist: with the unreachable fallback a
+   * REGISTER sent in between would fail and the IAP would be rejected (rule 10).
+   */
+  void wlanUp() {
+    ip("link", "set", WLAN_PEER, "down");
+    ipNs("link", "set", WLAN, "up");
+    addWlanGatewayRoutes();
+    ip("link", "set", WLAN_PEER, "up");
+  }
+
+  /** The namespace's interfaces, addresses, rules and routes, for a failure message. */
+  String describe() {
+    StringBuilder out = new StringBuilder();
+    for (List<String> args : List.of(List.of("-br", "addr"), List.of("rule"),
+        List.of("route", "show", "table", "all"))) {
+      List<String> command = new ArrayList<>(List.of("ip", "-n", NAMESPACE));
+      command.addAll(args);
+      Result r = run0(command.toArray(String[]::new));
+      out.append("$ ").append(String.join(" ", command)).append('\n').append(r.output);
+    }
+    return out.toString();
+  }
+
+  // ---- clean-up ---------------------------------------------------------------------------
+
+  /** Deletes the namespace (with both veth pairs) and the registrar's address; idempotent. */
+  @Override
+  public void close() {
+    cleanUp();
+    try {
+      Runtime.getRuntime().removeShutdownHook(shutdownHook);
+    } catch (IllegalStateException shuttingDown) {
+      // the hook runs or ran: nothing to remove
+    }
+  }
+
+  private synchronized void cleanUp() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    List<String> failures = new ArrayList<>();
+    if (namespaceCreated) {
+      Result r = run0("ip", "netns", "del", NAMESPACE);
+      if (r.exit != 0) {
+        failures.add("ip netns del " + NAMESPACE + ": " + r.output.strip());
+      }
+      // Normally gone with the namespace; also if the namespace was never populated.
+      for (String link : List.of(WLAN_PEER, CELL_PEER)) {
+        if (run0("ip", "link", "show", "dev", link).exit == 0) {
+          Result del = run0("ip", "link", "del", link);
+          if (del.exit != 0) {
+            failures.add("ip link del " + link + ": " + del.output.strip());
+          }
+        }
+      }
+    }
+    if (registrarAddressAdded) {
+      Result r = run0("ip", "addr", "del", REGISTRAR_ADDRESS + "/32", "dev", "lo");
+      if (r.exit != 0) {
+        failures.add("ip addr del " + REGISTRAR_ADDRESS + "/32 dev lo: " + r.output.strip());
+      }
+    }
+    if (!failures.isEmpty()) {
+      throw new IllegalStateException("Could not remove the test topology: "
+          + String.join("; ", failures));
+    }
+  }
+
+  // ---- running ip -------------------------------------------------------------------------
+
+  private record Result(int exit, String output) {}
+
+  /** {@code ip ARGS} in the root namespace; fails unless it exits 0. */
+  private static String ip(String... args) {
+    List<String> command = new ArrayList<>(List.of("ip"));
+    command.addAll(List.of(args));
+    return checked(command);
+  }
+
+  /** {@code ip -n sipalr-ue ARGS}: in the namespace. */
+  private static String ipNs(String... args) {
+    List<String> command = new ArrayList<>(List.of("ip", "-n", NAMESPACE));
+    command.addAll(List.of(args));
+    return checked(command);
+  }
+
+  /** Any command in the namespace ({@code ip netns exec}). */
+  private static String inNamespace(String... command) {
+    List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", NAMESPACE));
+    full.addAll(List.of(command));
+    return checked(full);
+  }
+
+  private static String checked(List<String> command) {
+    Result r;
+    try {
+      r = run(command);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot run " + String.join(" ", command), e);
+    }
+    if (r.exit != 0) {
+      throw new IllegalStateException("`" + String.join(" ", command) + "` exited with "
+          + r.exit + ": " + r.output.strip());
+    }
+    return r.output;
+  }
+
+  /** Runs a command for clean-up or probing: never throws, exit -1 when it cannot run. */
+  private static Result run0(String... command) {
+    try {
+      return run(List.of(command));
+    } catch (IOException | RuntimeException e) {
+      return new Result(-1, e.toString());
+    }
+  }
+
+  /** Runs {@code command}, stdout and stderr together, bounded by a timeout. */
+  private static Result run(List<String> command) throws IOException {
+    Path output = Files.createTempFile("sipalr-ip", ".out");
+    try {
+      Process process = new ProcessBuilder(command).redirectErrorStream(true)
+          .redirectOutput(output.toFile()).start();
+      process.getOutputStream().close();
+      try {
+        if (!process.waitFor(COMMAND_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+          throw new IOException("`" + String.join(" ", command) + "` did not end within "
+              + COMMAND_TIMEOUT_SECONDS + " s");
+        }
+      } catch (InterruptedException e) {
+        process.destroyForcibly();
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while running " + String.join(" ", command), e);
+      }
+      return new Result(process.exitValue(), Files.readString(output, StandardCharsets.UTF_8));
+    } finally {
+      Files.deleteIfExists(output);
+    }
+  }
+}
