@@ -97,6 +97,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   private SipEngine.Endpoint endpoint;
   /** The move in progress, or {@code null}. */
   private Migration migration;
+  /** A move waiting for the REGISTER in flight to be answered, or {@code null}. */
+  private PendingMove pendingMove;
   /** A profile change that arrived during a migration, applied after it (rule 9). */
   private SipProfile pendingUpdate;
   private DigestAuthenticator digest;
@@ -109,6 +111,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   private int requestedExpires;
 
   private ClientTransaction inFlight;
+  /** The profile changed while a REGISTER was in flight: refresh once it is answered. */
+  private boolean resendWhenAnswered;
   private int challengesThisAttempt;
   private int intervalTooBriefThisAttempt;
   private ScheduledFuture<?> attemptTimer;
@@ -192,6 +196,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     executor.execute(() -> {
       wanted = false;
       cancelTimers();
+      dropPendingMove("the profile was disabled");
       returnToFallback();
       abandonMigration("the profile was disabled");
       switch (state) {
@@ -243,9 +248,15 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       applyProfile(updated);
       if (wanted && state != State.DEREGISTERING && endpoint != null) {
         failures = 0;
-        cancelTimers();
-        transition(isBound() ? State.REFRESHING : State.REGISTERING);
-        sendRegister();
+        if (inFlight != null) {
+          // One REGISTER at a time (RFC 3261 §10.2): a second one now could overtake it at the
+          // registrar; send the new settings once this one is answered.
+          resendWhenAnswered = true;
+        } else {
+          cancelTimers();
+          transition(isBound() ? State.REFRESHING : State.REGISTERING);
+          sendRegister();
+        }
       }
       done.complete(null);
     });
@@ -273,7 +284,33 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   CompletableFuture<MigrationOutcome> migrate(SipEngine.Endpoint target, MigrationOrder order,
       Runnable registerSent) {
     CompletableFuture<MigrationOutcome> outcome = new CompletableFuture<>();
-    executor.execute(() -> {
+    executor.execute(() -> beginMigration(new PendingMove(target, order, registerSent, outcome)));
+    return outcome;
+  }
+
+  /** A move asked for while a REGISTER was in flight; it starts once that one is answered. */
+  private record PendingMove(SipEngine.Endpoint target, MigrationOrder order,
+      Runnable registerSent, CompletableFuture<MigrationOutcome> outcome) {}
+
+  private void beginMigration(PendingMove move) {
+    SipEngine.Endpoint target = move.target();
+    MigrationOrder order = move.order();
+    Runnable registerSent = move.registerSent();
+    CompletableFuture<MigrationOutcome> outcome = move.outcome();
+    {
+      if (pendingMove != null && pendingMove != move) {
+        engine.release(target);
+        outcome.complete(MigrationOutcome.failed(new RegistrationError(
+            RegistrationError.Kind.TRANSPORT, 0, "a migration is already waiting", null)));
+        return;
+      }
+      if (inFlight != null && isBound() && migration == null) {
+        // A refresh is on its way: a REGISTER through the new address now could be overtaken
+        // at the registrar by that older one, which would win. Move once it is answered.
+        pendingMove = move;
+        return;
+      }
+      pendingMove = null;
       if (migration != null || target == endpoint) {
         engine.release(target);
         outcome.complete(MigrationOutcome.failed(new RegistrationError(
@@ -296,8 +333,25 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
         transition(State.DEREGISTERING); // through the old address first
       }
       sendRegister();
-    });
-    return outcome;
+    }
+  }
+
+  /** Starts a move that waited for a REGISTER's answer, once nothing is in flight. */
+  private void startPendingMove() {
+    if (pendingMove != null && inFlight == null) {
+      beginMigration(pendingMove);
+    }
+  }
+
+  /** A waiting move that can no longer happen (disable, carrier change). */
+  private void dropPendingMove(String why) {
+    PendingMove move = pendingMove;
+    if (move != null) {
+      pendingMove = null;
+      engine.release(move.target());
+      move.outcome().complete(MigrationOutcome.failed(
+          new RegistrationError(RegistrationError.Kind.TRANSPORT, 0, why, null)));
+    }
   }
 
   /**
@@ -319,6 +373,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
           "the new carrier was lost during the move", null));
       return;
     }
+    dropPendingMove("the carrier changed");
     abandonMigration("the carrier changed");
     abandonInFlight();
     SipEngine.Endpoint old = endpoint;
@@ -476,6 +531,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       if (transaction == inFlight) {
         attemptFailed(new RegistrationError(RegistrationError.Kind.TIMEOUT, 0,
             "no response from the registrar", null), null);
+        startPendingMove();
       }
     });
   }
@@ -533,6 +589,14 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     if (transaction != inFlight) {
       return; // an abandoned attempt's late answer
     }
+    try {
+      handleFinalResponse(response);
+    } finally {
+      startPendingMove();
+    }
+  }
+
+  private void handleFinalResponse(Response response) {
     int code = response.getStatusCode();
     if (code < 200) {
       return;
@@ -576,7 +640,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     // old ones (expires=0 in the next REGISTER) until the registrar no longer lists them.
     Set<String> listed = listedContacts(response);
     staleContacts.retainAll(listed);
-    boolean cleanupNeeded = !outbound && !staleContacts.isEmpty();
+    boolean refreshNow = !outbound && !staleContacts.isEmpty();
     if (outbound) {
       staleContacts.clear(); // replaced atomically by instance and reg-id
       keepFlowAlive(flow, flowTimer(response));
@@ -588,7 +652,11 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     if (migration != null && endpoint == migration.target) {
       migrationSucceeded();
     }
-    if (cleanupNeeded) {
+    if (resendWhenAnswered) {
+      resendWhenAnswered = false;
+      refreshNow = true; // the refresh below carries the changed profile
+    }
+    if (refreshNow) {
       transition(State.REFRESHING);
       sendRegister();
     } else {
@@ -687,6 +755,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       return;
     }
     keepFlowAlive(null, 0);
+    resendWhenAnswered = false; // the retry carries the current profile anyway
     failures++;
     Duration wait = retryAfter != null ? retryAfter : backoff(failures);
     lastError = new RegistrationError(error.kind(), error.sipStatus(), error.reason(), wait);
@@ -760,6 +829,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
           attemptFailed(new RegistrationError(RegistrationError.Kind.TIMEOUT, 0,
               "no final response within " + config.registerTimeout().toMillis() + " ms", null),
               null);
+          startPendingMove();
         }
       });
     } catch (SipException | ParseException | javax.sip.InvalidArgumentException
