@@ -2,6 +2,9 @@ package io.sipalr.it;
 
 import static io.sipalr.it.AlrHarness.CELL;
 import static io.sipalr.it.AlrHarness.CELL_ADDRESS;
+import static io.sipalr.it.AlrHarness.LAN;
+import static io.sipalr.it.AlrHarness.LAN_ADDRESS;
+import static io.sipalr.it.AlrHarness.SNAP_ALL;
 import static io.sipalr.it.AlrHarness.SNAP_WLAN_CELL;
 import static io.sipalr.it.AlrHarness.WLAN;
 import static io.sipalr.it.AlrHarness.WLAN_ADDRESS;
@@ -31,6 +34,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.LocalTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -456,6 +460,47 @@ class ControlApiIT {
             "MIGRATION_COMPLETED@1"), stream.alrOf("dora"));
         assertOneBindingFrom(kamailio, "dora", WLAN_ADDRESS);
       }
+    }
+  }
+
+  @Test
+  void manualDefaultAppliesWhenNobodyDecides() throws Exception {
+    kamailio.addUser("gus", PASSWORD);
+    try (AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {
+      PolicyController policy = agent.policyController(
+          new AlrPolicy.Manual(Duration.ofMillis(500), true));
+      Api api = new Api(agent.controlServer(policy, true, 64));
+      api.post("/v1/iaps/" + CELL + "/up", null);
+      api.post("/v1/profiles", profileJson("gus", SNAP_WLAN_CELL, true));
+      agent.awaitRegisteredFrom("gus", CELL_ADDRESS);
+      api.post("/v1/iaps/" + WLAN + "/up", null);
+      agent.awaitSeen("gus", "MIGRATION_COMPLETED@" + WLAN);
+      assertEquals(List.of("IAP_AVAILABLE@1", "MIGRATION_STARTED@1", "MIGRATION_COMPLETED@1"),
+          agent.alrOf("gus"), "allowed by default after the timeout");
+      assertEquals(List.of(), api.pending());
+      assertOneBindingFrom(kamailio, "gus", WLAN_ADDRESS);
+    }
+  }
+
+  @Test
+  void rulesVoteByBearerAndTimeOfDay() throws Exception {
+    kamailio.addUser("hal", PASSWORD);
+    try (AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {
+      // Cellular refused all day long; WLAN preferred.
+      PolicyController policy = agent.policyController(new AlrPolicy.Rules(true, true,
+          LocalTime.MIN, LocalTime.MAX));
+      Api api = new Api(agent.controlServer(policy, true, 64));
+      api.post("/v1/iaps/" + LAN + "/up", null);
+      api.post("/v1/profiles", profileJson("hal", SNAP_ALL, true));
+      agent.awaitRegisteredFrom("hal", LAN_ADDRESS);
+      api.post("/v1/iaps/" + CELL + "/up", null); // an upgrade, but cellular
+      agent.awaitSeen("hal", "ACCESS_DENIED@" + CELL);
+      api.post("/v1/iaps/" + WLAN + "/up", null);
+      agent.awaitSeen("hal", "MIGRATION_COMPLETED@" + WLAN);
+      assertEquals(List.of("IAP_AVAILABLE@2", "ACCESS_DENIED@2", "IAP_AVAILABLE@1",
+          "MIGRATION_STARTED@1", "MIGRATION_COMPLETED@1"), agent.alrOf("hal"));
+      assertOneBindingFrom(kamailio, "hal", WLAN_ADDRESS);
+      assertEquals(WLAN, api.profile("hal").path("iap").asInt());
     }
   }
 
