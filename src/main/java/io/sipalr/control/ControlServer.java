@@ -74,7 +74,14 @@ public final class ControlServer implements AutoCloseable {
   private EventLoopGroup ioGroup;
   private Channel listening;
 
-  /** @param scripted the scripted provider, or {@code null} (then IAP up/down answer 409) */
+  /**
+   * Reads the token file now when {@code config} has no token (generating it if absent).
+   *
+   * @param scripted the scripted provider, or {@code null} (then IAP up/down answer 409)
+   * @param alr the ALR flow whose events are streamed, or {@code null}
+   * @param policy the agent's own controller, or {@code null} (then nothing is pending and
+   *     decisions and refreshes answer 409)
+   */
   public ControlServer(ControlConfig config, SipProfileRegistry registry,
       MobilityManager mobility, ScriptedIapProvider scripted, SipAlr alr,
       PolicyController policy) {
