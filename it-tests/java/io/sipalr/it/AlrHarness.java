@@ -6,7 +6,11 @@ import io.sipalr.alr.AlrConfig;
 import io.sipalr.alr.AlrError;
 import io.sipalr.alr.AlrEvent;
 import io.sipalr.alr.AlrObserver;
+import io.sipalr.alr.AlrPolicy;
+import io.sipalr.alr.PolicyController;
 import io.sipalr.alr.SipAlr;
+import io.sipalr.control.ControlConfig;
+import io.sipalr.control.ControlServer;
 import io.sipalr.mobility.Bearer;
 import io.sipalr.mobility.Iap;
 import io.sipalr.mobility.MobilityConfig;
@@ -25,7 +29,10 @@ import io.sipalr.sip.SipProfileRegistry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -69,6 +76,8 @@ final class AlrHarness implements AutoCloseable {
   final List<Seen> seen = new CopyOnWriteArrayList<>();
   private final ExecutorService pool = Executors.newFixedThreadPool(2);
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor();
+  /** What the options below added, closed first, newest first. */
+  private final Deque<AutoCloseable> extras = new ArrayDeque<>();
 
   AlrHarness(MigrationOrder order) throws Exception {
     this(order, Duration.ofSeconds(1), 2000);
@@ -116,6 +125,32 @@ final class AlrHarness implements AutoCloseable {
         .autoRegister(true).build();
   }
 
+  /**
+   * Option: the agent's own controller voting by {@code policy}, as the agent wires it (the
+   * harness's timer thread, the system clock); closed with the harness.
+   */
+  PolicyController policyController(AlrPolicy policy) {
+    PolicyController controller = new PolicyController(alr, policy, mobility, timers,
+        Clock.systemUTC());
+    extras.push(controller);
+    return controller;
+  }
+
+  /**
+   * Option: the control API on 127.0.0.1 and a free port, as the agent wires it; {@code
+   * withScriptedIaps} false plays an agent whose IAPs come from the host (IAP up/down refused).
+   * The token file goes to the data directory. Closed with the harness.
+   */
+  ControlServer controlServer(PolicyController policy, boolean withScriptedIaps,
+      int eventBuffer) throws InterruptedException {
+    ControlServer server = new ControlServer(new ControlConfig("127.0.0.1", 0, null,
+        dataDir.resolve(ControlConfig.TOKEN_FILE), eventBuffer), registry, mobility,
+        withScriptedIaps ? iaps : null, alr, policy);
+    extras.push(server);
+    server.start();
+    return server;
+  }
+
   /** Everything recorded for one profile, in order. */
   List<String> of(String profileId) {
     return seen.stream().filter(s -> s.profileId().equals(profileId)).map(Seen::toString)
@@ -142,6 +177,14 @@ final class AlrHarness implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
+    Exception failed = null;
+    while (!extras.isEmpty()) {
+      try {
+        extras.pop().close();
+      } catch (Exception e) {
+        failed = e;
+      }
+    }
     alr.close();
     mobility.close();
     registry.close();
@@ -150,6 +193,9 @@ final class AlrHarness implements AutoCloseable {
     timers.shutdownNow();
     try (Stream<Path> files = Files.walk(dataDir)) {
       files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+    if (failed != null) {
+      throw new IOException("an option failed to close: " + failed, failed);
     }
   }
 }

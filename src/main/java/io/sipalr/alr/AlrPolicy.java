@@ -1,13 +1,16 @@
 package io.sipalr.alr;
 
 import com.typesafe.config.Config;
+import io.sipalr.mobility.Bearer;
 import java.time.Duration;
 import java.time.LocalTime;
+import java.util.Objects;
 
 /**
- * How the agent's own controller votes on migrations ({@code alr.policy}).
- *
- * <p>CONTRACT ONLY (to be implemented): see {@link PolicyController}.
+ * How the agent's own controller votes on migrations ({@code alr.policy}): see {@link
+ * PolicyController}. Only upgrades are ever voted on; a downgrade (the current IAP was lost) is
+ * never asked about (DESIGN.md rule 7), and the profile's bearer filter is enforced by the
+ * mobility layer before any policy sees an offer.
  */
 public sealed interface AlrPolicy {
 
@@ -18,7 +21,14 @@ public sealed interface AlrPolicy {
    * Wait for a decision through the control API; after {@code timeout} apply
    * {@code defaultAllow}.
    */
-  record Manual(Duration timeout, boolean defaultAllow) implements AlrPolicy {}
+  record Manual(Duration timeout, boolean defaultAllow) implements AlrPolicy {
+    public Manual {
+      Objects.requireNonNull(timeout, "timeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("timeout must be positive, was " + timeout);
+      }
+    }
+  }
 
   /**
    * Decide by rules.
@@ -29,10 +39,54 @@ public sealed interface AlrPolicy {
    * @param noCellularUntil end of that window (may wrap past midnight), or null
    */
   record Rules(boolean preferWlan, boolean upgradesOnly, LocalTime noCellularFrom,
-      LocalTime noCellularUntil) implements AlrPolicy {}
+      LocalTime noCellularUntil) implements AlrPolicy {
+
+    public Rules {
+      if ((noCellularFrom == null) != (noCellularUntil == null)) {
+        throw new IllegalArgumentException(
+            "no-cellular-from and no-cellular-until: set both or neither");
+      }
+    }
+
+    /**
+     * The vote on a move to an IAP of bearer {@code offered}. In order: the no-cellular window
+     * refuses cellular (a rule that forbids, which nothing overrides); prefer-wlan allows WLAN;
+     * upgrades-only refuses a move that is not an upgrade; anything else is allowed.
+     *
+     * @param upgrade whether the offered IAP ranks better in the SNAP than the current one
+     * @param now the local time of day
+     */
+    public Verdict decide(Bearer offered, boolean upgrade, LocalTime now) {
+      if (offered == Bearer.CELLULAR && inNoCellularWindow(now)) {
+        return new Verdict(false, "cellular is refused from " + noCellularFrom + " until "
+            + noCellularUntil + " (now " + now.withNano(0) + ")");
+      }
+      if (preferWlan && offered == Bearer.WLAN) {
+        return new Verdict(true, "WLAN is preferred");
+      }
+      if (upgradesOnly && !upgrade) {
+        return new Verdict(false, "only upgrades are allowed and this is not one");
+      }
+      return new Verdict(true, "no rule refuses it");
+    }
+
+    /** Whether {@code now} is in [from, until), the window wrapping past midnight if needed. */
+    boolean inNoCellularWindow(LocalTime now) {
+      if (noCellularFrom == null || noCellularFrom.equals(noCellularUntil)) {
+        return false;
+      }
+      if (noCellularFrom.isBefore(noCellularUntil)) {
+        return !now.isBefore(noCellularFrom) && now.isBefore(noCellularUntil);
+      }
+      return !now.isBefore(noCellularFrom) || now.isBefore(noCellularUntil);
+    }
+  }
+
+  /** A vote and why, for the log. */
+  record Verdict(boolean allow, String reason) {}
 
   /** Reads {@code alr.policy}; errors name the file and key. */
   static AlrPolicy from(Config root) {
-    throw new UnsupportedOperationException("not implemented yet");
+    return AlrPolicyReader.read(root);
   }
 }

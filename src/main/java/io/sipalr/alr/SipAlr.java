@@ -97,6 +97,21 @@ public final class SipAlr implements AutoCloseable {
     session(profileId).refresh();
   }
 
+  /**
+   * Whether an offer of {@code iapId} to the profile still waits for votes: an offer can also
+   * end without an event (the mobility layer withdrew it), which a controller keeping offers
+   * for later decisions must notice.
+   */
+  boolean offerOpen(String profileId, int iapId) {
+    SessionKey key = membership.get(profileId);
+    SnapSession s = key == null ? null : sessions.get(key);
+    return s != null && s.offerOpen(profileId, iapId);
+  }
+
+  SipProfileRegistry registry() {
+    return registry;
+  }
+
   void remove(AlrController controller) {
     if (controllers.remove(controller)) {
       sessions.values().forEach(s -> s.controllerRemoved(controller));

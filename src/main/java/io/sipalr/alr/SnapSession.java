@@ -155,6 +155,12 @@ final class SnapSession implements MobilityListener {
     });
   }
 
+  /** Whether an offer of {@code iapId} to the profile waits for votes now (any thread). */
+  boolean offerOpen(String profileId, int iapId) {
+    Integer open = openOffers.get(profileId);
+    return open != null && open == iapId;
+  }
+
   void controllerRemoved(AlrController controller) {
     executor.execute(() -> {
       if (pendingVotes.removeIf(v -> v.controller() == controller)) {

@@ -1,12 +1,19 @@
 package io.sipalr.control;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigOrigin;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
+import io.sipalr.mobility.IpLiterals;
 import java.nio.file.Path;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The control API's settings ({@code control} block).
- *
- * <p>CONTRACT ONLY (to be implemented).
  *
  * @param bindAddress where it listens; 127.0.0.1 by default
  * @param port its TCP port; 0 picks a free one
@@ -17,8 +24,141 @@ import java.nio.file.Path;
 public record ControlConfig(String bindAddress, int port, String token, Path tokenFile,
     int eventBuffer) {
 
-  /** Reads {@code control}; {@code dataDir} holds the generated token file. */
+  /** Shorter tokens are guessable; a generated one has 43 characters. */
+  public static final int MIN_TOKEN_LENGTH = 16;
+  /** The file under the data directory that holds a generated token. */
+  public static final String TOKEN_FILE = "control.token";
+
+  private static final String PATH = "control";
+  private static final Set<String> KEYS = Set.of("address", "port", "token", "event-buffer");
+
+  public ControlConfig {
+    Objects.requireNonNull(bindAddress, "bindAddress");
+    if (port < 0 || port > 65_535) {
+      throw new IllegalArgumentException("control.port: must be 0..65535, was " + port);
+    }
+    if (eventBuffer < 1) {
+      throw new IllegalArgumentException("control.event-buffer: must be at least 1");
+    }
+    if (token == null && tokenFile == null) {
+      throw new IllegalArgumentException("control: a token or a token file is needed");
+    }
+    if (token != null && tokenProblem(token) != null) {
+      throw new IllegalArgumentException("control.token: " + tokenProblem(token));
+    }
+  }
+
+  /**
+   * Reads {@code control}; {@code dataDir} holds the generated token file. When no token is
+   * configured, the one in {@code dataDir/control.token} is used, generated first if absent
+   * (owner-only; the file's path is logged, never the token).
+   *
+   * @throws ConfigException naming the file and key of a bad value
+   * @throws java.io.UncheckedIOException when the token file cannot be read or written
+   */
   public static ControlConfig from(Config root, Path dataDir) {
-    throw new UnsupportedOperationException("not implemented yet");
+    ConfigValue blockValue = root.root().get(PATH);
+    if (blockValue == null || blockValue.valueType() != ConfigValueType.OBJECT) {
+      throw new ConfigException.BadValue(blockValue == null ? root.origin() : blockValue.origin(),
+          PATH, "must be an object { address = ..., port = ... }");
+    }
+    ConfigObject block = (ConfigObject) blockValue;
+    Set<String> unknown = new TreeSet<>(block.keySet());
+    unknown.removeAll(KEYS);
+    if (!unknown.isEmpty()) {
+      String key = unknown.iterator().next();
+      throw bad(block.get(key).origin(), key,
+          "unknown key; the keys are " + String.join(", ", new TreeSet<>(KEYS)));
+    }
+
+    String address = string(block, "address");
+    try {
+      IpLiterals.parse(address.trim());
+    } catch (IllegalArgumentException e) {
+      throw bad(origin(block, "address"), "address",
+          "must be an IP address such as 127.0.0.1 (no host names), was \"" + address + "\"");
+    }
+    int port = integer(block, "port");
+    if (port < 0 || port > 65_535) {
+      throw bad(origin(block, "port"), "port", "must be 0..65535 (0: any free port), was " + port);
+    }
+    int eventBuffer = integer(block, "event-buffer");
+    if (eventBuffer < 1 || eventBuffer > 1_000_000) {
+      throw bad(origin(block, "event-buffer"), "event-buffer",
+          "must be 1..1000000 events, was " + eventBuffer);
+    }
+
+    Path tokenFile = dataDir.resolve(TOKEN_FILE);
+    ConfigValue tokenValue = block.get("token");
+    String token;
+    if (tokenValue == null || tokenValue.valueType() == ConfigValueType.NULL) {
+      token = TokenFile.readOrCreate(tokenFile);
+    } else {
+      if (tokenValue.valueType() != ConfigValueType.STRING
+          && tokenValue.valueType() != ConfigValueType.NUMBER) {
+        throw bad(tokenValue.origin(), "token", "must be a string");
+      }
+      token = String.valueOf(tokenValue.unwrapped());
+      String problem = tokenProblem(token);
+      if (problem != null) {
+        // The message never quotes the token.
+        throw bad(tokenValue.origin(), "token", problem);
+      }
+    }
+    return new ControlConfig(address.trim(), port, token, tokenFile, eventBuffer);
+  }
+
+  /** What is wrong with a configured token, or null. */
+  static String tokenProblem(String token) {
+    if (token.length() < MIN_TOKEN_LENGTH) {
+      return "must be at least " + MIN_TOKEN_LENGTH + " characters (leave it unset to have one"
+          + " generated)";
+    }
+    if (!token.chars().allMatch(c -> c > ' ' && c < 0x7f)) {
+      return "must be printable ASCII without spaces (it is sent in an HTTP header)";
+    }
+    return null;
+  }
+
+  /** Never the token. */
+  @Override
+  public String toString() {
+    return "ControlConfig[bindAddress=" + bindAddress + ", port=" + port + ", token="
+        + (token == null ? "null" : "***") + ", tokenFile=" + tokenFile + ", eventBuffer="
+        + eventBuffer + "]";
+  }
+
+  private static String string(ConfigObject block, String key) {
+    ConfigValue value = block.get(key);
+    if (value == null || value.valueType() != ConfigValueType.STRING) {
+      throw bad(origin(block, key), key, "must be set (a string)");
+    }
+    return (String) value.unwrapped();
+  }
+
+  private static int integer(ConfigObject block, String key) {
+    ConfigValue value = block.get(key);
+    if (value != null && value.valueType() == ConfigValueType.NUMBER
+        && value.unwrapped() instanceof Integer) {
+      return (Integer) value.unwrapped();
+    }
+    if (value != null && value.valueType() == ConfigValueType.STRING) {
+      try {
+        // An environment override arrives as a string.
+        return Integer.parseInt(((String) value.unwrapped()).trim());
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+    }
+    throw bad(origin(block, key), key, "must be a whole number");
+  }
+
+  private static ConfigOrigin origin(ConfigObject block, String key) {
+    ConfigValue value = block.get(key);
+    return value == null ? block.origin() : value.origin();
+  }
+
+  private static ConfigException bad(ConfigOrigin origin, String key, String problem) {
+    return new ConfigException.BadValue(origin, PATH + "." + key, problem);
   }
 }

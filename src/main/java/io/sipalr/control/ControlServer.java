@@ -1,40 +1,205 @@
 package io.sipalr.control;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.sipalr.alr.PolicyController;
 import io.sipalr.alr.SipAlr;
+import io.sipalr.mobility.IpLiterals;
 import io.sipalr.mobility.MobilityManager;
 import io.sipalr.mobility.ScriptedIapProvider;
 import io.sipalr.sip.SipProfileRegistry;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The control API: HTTP/1.1 and JSON on Netty (README "Control API").
  *
- * <p>CONTRACT ONLY (to be implemented).
+ * <pre>
+ * ControlServer server = new ControlServer(ControlConfig.from(config, dataDir), registry,
+ *     mobility, scripted, alr, policyController);
+ * server.start();   // listening; the token file's path is logged
+ * ...
+ * server.close();
+ * </pre>
+ *
+ * <p>Threads: one accepting, two serving every connection (Netty event loops); none per
+ * connection. Requests are bounded ({@value #MAX_BODY} bytes of body), and so is what a slow
+ * event-stream reader can hold ({@link ControlConfig#eventBuffer()}).
  */
 public final class ControlServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ControlServer.class);
 
-  /** @param scripted the scripted provider, or {@code null} (then IAP up/down answer 409) */
+  /** The largest request body: a profile is well under 2 KiB. */
+  static final int MAX_BODY = 64 * 1024;
+  private static final int IO_THREADS = 2;
+
+  private final ControlConfig config;
+  private final SipProfileRegistry registry;
+  private final SipAlr alr;
+  private final String token;
+  private final byte[] tokenDigest;
+  private final EventStreams events;
+  private final ControlApi api;
+  private final ChannelGroup channels = new DefaultChannelGroup("control",
+      GlobalEventExecutor.INSTANCE);
+  private EventLoopGroup acceptGroup;
+  private EventLoopGroup ioGroup;
+  private Channel listening;
+
+  /**
+   * Reads the token file now when {@code config} has no token (generating it if absent).
+   *
+   * @param scripted the scripted provider, or {@code null} (then IAP up/down answer 409)
+   * @param alr the ALR flow whose events are streamed, or {@code null}
+   * @param policy the agent's own controller, or {@code null} (then nothing is pending and
+   *     decisions and refreshes answer 409)
+   */
   public ControlServer(ControlConfig config, SipProfileRegistry registry,
       MobilityManager mobility, ScriptedIapProvider scripted, SipAlr alr,
       PolicyController policy) {
-    throw new UnsupportedOperationException("not implemented yet");
+    this.config = Objects.requireNonNull(config, "config");
+    this.registry = Objects.requireNonNull(registry, "registry");
+    Objects.requireNonNull(mobility, "mobility");
+    this.alr = alr;
+    this.token = config.token() != null ? config.token()
+        : TokenFile.readOrCreate(config.tokenFile());
+    this.tokenDigest = ControlHandler.digest(token);
+    this.events = new EventStreams(ControlApi.JSON, config.eventBuffer(),
+        id -> registry.profile(id).orElse(null),
+        id -> ControlApi.currentIap(registry, mobility, id));
+    this.api = new ControlApi(registry, mobility, scripted, policy, events);
   }
 
   /** Binds and serves; returns once listening. */
-  public void start() throws InterruptedException {
-    throw new UnsupportedOperationException("not implemented yet");
+  public synchronized void start() throws InterruptedException {
+    if (listening != null) {
+      throw new IllegalStateException("already started");
+    }
+    acceptGroup = new MultiThreadIoEventLoopGroup(1,
+        new DefaultThreadFactory("control-accept", true), NioIoHandler.newFactory());
+    ioGroup = new MultiThreadIoEventLoopGroup(IO_THREADS,
+        new DefaultThreadFactory("control-io", true), NioIoHandler.newFactory());
+    ServerBootstrap bootstrap = new ServerBootstrap()
+        .group(acceptGroup, ioGroup)
+        .channel(NioServerSocketChannel.class)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            channels.add(ch);
+            ch.pipeline()
+                .addLast(new HttpServerCodec())
+                .addLast(new HttpServerKeepAliveHandler())
+                .addLast(new BodyLimit(MAX_BODY))
+                .addLast(new ControlHandler(api, events, tokenDigest));
+          }
+        });
+    registry.addListener(events);
+    if (alr != null) {
+      alr.addListener(events);
+    }
+    try {
+      InetSocketAddress address = new InetSocketAddress(
+          IpLiterals.parse(config.bindAddress()), config.port());
+      listening = bootstrap.bind(address).sync().channel();
+    } catch (InterruptedException e) {
+      close();
+      throw e;
+    } catch (Exception e) { // Netty rethrows the bind's IOException undeclared
+      close();
+      throw new IllegalStateException("control API: cannot listen on " + config.bindAddress()
+          + ":" + config.port() + ": " + e.getMessage(), e);
+    }
+    log.info("control API listening on http://{}:{}/v1 (token: {})", config.bindAddress(),
+        port(), config.token() != null ? "control.token" : config.tokenFile().toAbsolutePath());
   }
 
   /** The port it listens on (useful with port 0). */
   public int port() {
-    throw new UnsupportedOperationException("not implemented yet");
+    Channel channel = listening;
+    if (channel == null) {
+      throw new IllegalStateException("not started");
+    }
+    return ((InetSocketAddress) channel.localAddress()).getPort();
   }
 
   /** The bearer token every request must carry. */
   public String token() {
-    throw new UnsupportedOperationException("not implemented yet");
+    return token;
   }
 
+  /** Stops listening and closes every connection, event streams included. */
   @Override
-  public void close() {}
+  public synchronized void close() {
+    registry.removeListener(events);
+    if (alr != null) {
+      alr.removeListener(events);
+    }
+    if (listening != null) {
+      listening.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+    }
+    channels.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+    for (EventLoopGroup group : new EventLoopGroup[] {acceptGroup, ioGroup}) {
+      if (group != null) {
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5,
+            TimeUnit.SECONDS);
+      }
+    }
+    acceptGroup = null;
+    ioGroup = null;
+  }
+
+  /** The aggregator, answering too large a body with the API's JSON error. */
+  private static final class BodyLimit extends HttpObjectAggregator {
+    BodyLimit(int maxBody) {
+      super(maxBody);
+    }
+
+    @Override
+    protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized)
+        throws Exception {
+      if (HttpUtil.is100ContinueExpected(oversized)) {
+        super.handleOversizedMessage(ctx, oversized); // 417, as the aggregator knows to
+        return;
+      }
+      ObjectNode body = ControlApi.JSON.createObjectNode();
+      body.put("error", "too_large");
+      body.put("message", "the body is larger than " + MAX_BODY + " bytes");
+      byte[] json = (body.toString() + "\n").getBytes(StandardCharsets.UTF_8);
+      FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+          HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(json));
+      response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json; charset=utf-8");
+      HttpUtil.setContentLength(response, json.length);
+      HttpUtil.setKeepAlive(response, false);
+      // The rest of the body is still coming: the connection cannot be reused.
+      ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
 }

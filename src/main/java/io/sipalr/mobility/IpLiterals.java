@@ -5,7 +5,7 @@ import java.net.UnknownHostException;
 import java.util.regex.Pattern;
 
 /** IP address literals, parsed without ever asking DNS (a typo must not become a lookup). */
-final class IpLiterals {
+public final class IpLiterals {
   private static final String OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
   private static final Pattern IPV4 = Pattern.compile(OCTET + "(\\." + OCTET + "){3}");
   private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
@@ -13,7 +13,7 @@ final class IpLiterals {
   private IpLiterals() {}
 
   /** The address {@code text} spells; IllegalArgumentException when it is not an IP literal. */
-  static InetAddress parse(String text) {
+  public static InetAddress parse(String text) {
     // InetAddress.getByName parses text of these two shapes itself and never asks DNS.
     if (!IPV4.matcher(text).matches() && !IPV6.matcher(text).matches()) {
       throw new IllegalArgumentException("not an IP address: \"" + text + "\"");

@@ -1,0 +1,65 @@
+package io.sipalr.control;
+
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.util.Map;
+
+/**
+ * A request the API refuses: answered as {@code {"error": code, "message": message}} (plus
+ * {@code field} when one field is at fault) with {@code status}. Messages name the culprit
+ * (path, id, field) and never quote a password or the token.
+ */
+final class ApiException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  final transient HttpResponseStatus status;
+  final String code;
+  final String field;
+  final transient Map<String, String> headers;
+
+  ApiException(HttpResponseStatus status, String code, String message) {
+    this(status, code, message, null, Map.of());
+  }
+
+  ApiException(HttpResponseStatus status, String code, String message, String field,
+      Map<String, String> headers) {
+    super(message, null, false, false); // an answer, not a fault: no stack trace
+    this.status = status;
+    this.code = code;
+    this.field = field;
+    this.headers = Map.copyOf(headers);
+  }
+
+  static ApiException badRequest(String code, String message) {
+    return new ApiException(HttpResponseStatus.BAD_REQUEST, code, message);
+  }
+
+  static ApiException invalidField(String field, String message) {
+    return new ApiException(HttpResponseStatus.BAD_REQUEST, "invalid_field", message, field,
+        Map.of());
+  }
+
+  static ApiException notFound(String message) {
+    return new ApiException(HttpResponseStatus.NOT_FOUND, "not_found", message);
+  }
+
+  static ApiException conflict(String code, String message) {
+    return new ApiException(HttpResponseStatus.CONFLICT, code, message);
+  }
+
+  /** Quotes a client-supplied value for a message: escaped, and cut when long. */
+  static String quote(String value) {
+    StringBuilder quoted = new StringBuilder("\"");
+    int max = Math.min(value.length(), 80);
+    for (int i = 0; i < max; i++) {
+      char c = value.charAt(i);
+      if (c == '"' || c == '\\') {
+        quoted.append('\\').append(c);
+      } else if (c < ' ' || c == 0x7f) {
+        quoted.append(String.format("\\u%04x", (int) c));
+      } else {
+        quoted.append(c);
+      }
+    }
+    return quoted.append(value.length() > max ? "...\"" : "\"").toString();
+  }
+}

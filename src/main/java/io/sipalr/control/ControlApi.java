@@ -1,0 +1,548 @@
+package io.sipalr.control;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.sipalr.alr.AlrPolicy;
+import io.sipalr.alr.PendingDecision;
+import io.sipalr.alr.PolicyController;
+import io.sipalr.mobility.Iap;
+import io.sipalr.mobility.IapState;
+import io.sipalr.mobility.IpLiterals;
+import io.sipalr.mobility.MobilityManager;
+import io.sipalr.mobility.ScriptedIapProvider;
+import io.sipalr.mobility.Snap;
+import io.sipalr.profile.ProfileConflictException;
+import io.sipalr.profile.ProfileValidationException;
+import io.sipalr.profile.SipProfile;
+import io.sipalr.sip.ProfileStatus;
+import io.sipalr.sip.RegistrationInfo;
+import io.sipalr.sip.SipProfileRegistry;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * The endpoints of the control API over the agent's parts, independent of HTTP plumbing: a
+ * request is resolved to an {@link Endpoint}, which answers an {@link ApiResponse} or throws an
+ * {@link ApiException}. One per server, shared by every connection; thread-safe because the
+ * parts it drives are.
+ */
+final class ControlApi {
+
+  /** Disable and delete wait this long for the deregistration before answering 202. */
+  static final Duration DEREGISTRATION_BOUND = Duration.ofSeconds(10);
+
+  /** One endpoint; {@code params} are the path's variable segments, in order. */
+  @FunctionalInterface
+  interface Endpoint {
+    CompletableFuture<ApiResponse> handle(Call call);
+  }
+
+  /** What an endpoint gets of a request. */
+  record Call(HttpMethod method, String path, List<String> params, byte[] content) {
+    String param(int i) {
+      return params.get(i);
+    }
+  }
+
+  /** A request's endpoint, with the path's variable segments. */
+  record Resolved(Endpoint endpoint, List<String> params) {}
+
+  /** Marks {@code GET /v1/events}, which the connection's handler streams itself. */
+  static final Endpoint EVENT_STREAM = call -> {
+    throw new IllegalStateException("the event stream is served by the handler");
+  };
+
+  static final ObjectMapper JSON = JsonMapper.builder()
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .build();
+
+  private final SipProfileRegistry registry;
+  private final MobilityManager mobility;
+  private final ScriptedIapProvider scripted;
+  private final PolicyController policy;
+  private final EventStreams events;
+  /** Path pattern (segments after /v1, "{}" for a variable) → method → endpoint. */
+  private final Map<List<String>, Map<HttpMethod, Endpoint>> routes = new LinkedHashMap<>();
+
+  ControlApi(SipProfileRegistry registry, MobilityManager mobility, ScriptedIapProvider scripted,
+      PolicyController policy, EventStreams events) {
+    this.registry = registry;
+    this.mobility = mobility;
+    this.scripted = scripted;
+    this.policy = policy;
+    this.events = events;
+    on(HttpMethod.GET, "health", sync(this::health));
+    on(HttpMethod.GET, "profiles", sync(this::listProfiles));
+    on(HttpMethod.POST, "profiles", sync(this::createProfile));
+    on(HttpMethod.GET, "profiles/{}", sync(this::getProfile));
+    on(HttpMethod.PUT, "profiles/{}", sync(this::updateProfile));
+    on(HttpMethod.DELETE, "profiles/{}", this::deleteProfile);
+    on(HttpMethod.POST, "profiles/{}/enable", sync(this::enable));
+    on(HttpMethod.POST, "profiles/{}/disable", this::disable);
+    on(HttpMethod.POST, "profiles/{}/alr/allow", sync(c -> decide(c, true)));
+    on(HttpMethod.POST, "profiles/{}/alr/disallow", sync(c -> decide(c, false)));
+    on(HttpMethod.POST, "profiles/{}/alr/refresh", sync(this::refresh));
+    on(HttpMethod.GET, "iaps", sync(this::listIaps));
+    on(HttpMethod.POST, "iaps/{}/up", sync(c -> setIap(c, true)));
+    on(HttpMethod.POST, "iaps/{}/down", sync(c -> setIap(c, false)));
+    on(HttpMethod.GET, "snaps", sync(this::listSnaps));
+    on(HttpMethod.GET, "alr/pending", sync(this::pending));
+    on(HttpMethod.GET, "events", EVENT_STREAM);
+    on(HttpMethod.GET, "logging/sip-trace", sync(this::sipTrace));
+    on(HttpMethod.PUT, "logging/sip-trace", sync(this::setSipTrace));
+  }
+
+  /**
+   * The endpoint of a request.
+   *
+   * @param segments the path's decoded segments, e.g. [v1, profiles, alice]
+   * @throws ApiException 404 for an unknown path, 405 for a known one with another method
+   */
+  Resolved resolve(HttpMethod method, String path, List<String> segments) {
+    if (segments.size() >= 2 && segments.get(0).equals("v1")) {
+      List<String> rest = segments.subList(1, segments.size());
+      for (Map.Entry<List<String>, Map<HttpMethod, Endpoint>> route : routes.entrySet()) {
+        List<String> params = match(route.getKey(), rest);
+        if (params == null) {
+          continue;
+        }
+        Endpoint endpoint = route.getValue().get(method);
+        if (endpoint == null) {
+          String allow = route.getValue().keySet().stream().map(HttpMethod::name)
+              .collect(Collectors.joining(", "));
+          throw new ApiException(HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
+              method.name() + " is not allowed on " + path + "; allowed: " + allow, null,
+              Map.of("Allow", allow));
+        }
+        return new Resolved(endpoint, params);
+      }
+    }
+    throw ApiException.notFound("no such path: " + ApiException.quote(path)
+        + " (the API is under /v1, e.g. GET /v1/profiles)");
+  }
+
+  private static List<String> match(List<String> pattern, List<String> segments) {
+    if (pattern.size() != segments.size()) {
+      return null;
+    }
+    List<String> params = new ArrayList<>();
+    for (int i = 0; i < pattern.size(); i++) {
+      if (pattern.get(i).equals("{}")) {
+        params.add(segments.get(i));
+      } else if (!pattern.get(i).equals(segments.get(i))) {
+        return null;
+      }
+    }
+    return params;
+  }
+
+  private void on(HttpMethod method, String pattern, Endpoint endpoint) {
+    routes.computeIfAbsent(List.of(pattern.split("/")), k -> new LinkedHashMap<>())
+        .put(method, endpoint);
+  }
+
+  private interface SyncEndpoint {
+    ApiResponse handle(Call call);
+  }
+
+  private static Endpoint sync(SyncEndpoint endpoint) {
+    return call -> CompletableFuture.completedFuture(endpoint.handle(call));
+  }
+
+  // ------------------------------------------------------------ health
+
+  private ApiResponse health(Call c) {
+    List<SipProfile> all = registry.profiles();
+    long registered = all.stream().filter(p -> statusOf(p.id()) == ProfileStatus.REGISTERED)
+        .count();
+    ObjectNode o = JSON.createObjectNode();
+    o.put("status", "ok");
+    o.put("profiles", all.size());
+    o.put("registered", registered);
+    o.put("policy", policy == null ? null : modeOf(policy.policy()));
+    o.put("scriptedIaps", scripted != null);
+    o.put("eventStreams", events.subscriberCount());
+    o.put("eventsDropped", events.droppedCount());
+    return ApiResponse.ok(o);
+  }
+
+  // ------------------------------------------------------------ profiles
+
+  private ApiResponse listProfiles(Call c) {
+    ArrayNode list = JSON.createArrayNode();
+    for (SipProfile p : registry.profiles()) {
+      ObjectNode json = profileJson(p);
+      if (json != null) {
+        list.add(json);
+      }
+    }
+    return ApiResponse.ok(list);
+  }
+
+  private ApiResponse getProfile(Call c) {
+    return ApiResponse.ok(profileJson(profile(c.param(0))));
+  }
+
+  private ApiResponse createProfile(Call c) {
+    SipProfile p = ProfileJson.forCreate(body(c));
+    checkNetworks(p);
+    SipProfile stored;
+    try {
+      stored = registry.create(p);
+    } catch (ProfileValidationException e) {
+      throw ProfileJson.invalid(e);
+    } catch (ProfileConflictException e) {
+      throw ApiException.conflict("conflict", e.getMessage()
+          + "; change it with PUT /v1/profiles/" + p.id());
+    }
+    return new ApiResponse(HttpResponseStatus.CREATED, profileJson(stored),
+        Map.of("Location", "/v1/profiles/" + stored.id()));
+  }
+
+  private ApiResponse updateProfile(Call c) {
+    SipProfile stored = profile(c.param(0));
+    SipProfile changed = ProfileJson.forUpdate(body(c), stored);
+    checkNetworks(changed);
+    try {
+      return ApiResponse.ok(profileJson(registry.save(changed)));
+    } catch (ProfileValidationException e) {
+      throw ProfileJson.invalid(e);
+    }
+  }
+
+  private CompletableFuture<ApiResponse> deleteProfile(Call c) {
+    String id = profile(c.param(0)).id();
+    return bounded(registry.destroy(id)).thenApply(done -> {
+      if (done) {
+        return ApiResponse.noContent();
+      }
+      ObjectNode o = JSON.createObjectNode();
+      o.put("id", id);
+      o.put("message", "still deregistering after " + DEREGISTRATION_BOUND.toSeconds()
+          + " s; the profile is removed when that ends");
+      return ApiResponse.accepted(o);
+    });
+  }
+
+  private ApiResponse enable(Call c) {
+    String id = profile(c.param(0)).id();
+    registry.enable(id);
+    return ApiResponse.accepted(profileJson(profile(id)));
+  }
+
+  private CompletableFuture<ApiResponse> disable(Call c) {
+    String id = profile(c.param(0)).id();
+    return bounded(registry.disable(id)).thenApply(done -> {
+      ObjectNode json = profileJson(profile(id));
+      return done ? ApiResponse.ok(json) : ApiResponse.accepted(json);
+    });
+  }
+
+  /** True when {@code deregistration} ended within the bound, false when it still runs. */
+  private static CompletableFuture<Boolean> bounded(CompletableFuture<Void> deregistration) {
+    // A dependent future: the registry's own is never completed (nor timed out) by us.
+    return deregistration.thenApply(v -> true)
+        .completeOnTimeout(false, DEREGISTRATION_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** A profile naming a SNAP or IAP that the configuration lacks could never register. */
+  private void checkNetworks(SipProfile p) {
+    if (p.snapId() != null && p.snapId() > 0 && mobility.config().snap(p.snapId()).isEmpty()) {
+      throw ApiException.invalidField("snap", "profile " + ApiException.quote(p.id())
+          + ": snap: no SNAP has id " + p.snapId() + "; the SNAPs are " + mobility.config()
+              .snaps().stream().map(Snap::id).toList());
+    }
+    if (p.iapId() != null && p.iapId() > 0 && mobility.config().iap(p.iapId()).isEmpty()) {
+      throw ApiException.invalidField("fixedIap", "profile " + ApiException.quote(p.id())
+          + ": fixedIap: no IAP has id " + p.iapId() + "; the IAPs are " + mobility.config()
+              .iaps().stream().map(Iap::id).toList());
+    }
+  }
+
+  private SipProfile profile(String id) {
+    return registry.profile(id).orElseThrow(() -> ApiException.notFound(
+        "no profile with id " + ApiException.quote(id)));
+  }
+
+  /** Null when the profile went away meanwhile. */
+  private ObjectNode profileJson(SipProfile p) {
+    RegistrationInfo info;
+    try {
+      info = registry.info(p.id());
+    } catch (NoSuchElementException e) {
+      return null;
+    }
+    return ProfileJson.toJson(p, info, iapAt(info.localAddress()));
+  }
+
+  private ProfileStatus statusOf(String id) {
+    try {
+      return registry.status(id);
+    } catch (NoSuchElementException e) {
+      return null;
+    }
+  }
+
+  /** The IAP a profile registers through now, or null. */
+  static Integer currentIap(SipProfileRegistry registry, MobilityManager mobility,
+      String profileId) {
+    try {
+      return iapAt(mobility, registry.info(profileId).localAddress());
+    } catch (NoSuchElementException e) {
+      return null;
+    }
+  }
+
+  private Integer iapAt(String address) {
+    return iapAt(mobility, address);
+  }
+
+  /** The available IAP whose current address is {@code address}, or null. */
+  private static Integer iapAt(MobilityManager mobility, String address) {
+    if (address == null) {
+      return null;
+    }
+    for (IapState s : mobility.iaps()) {
+      if (s.available() && s.address().getHostAddress().equals(address)) {
+        return s.iap().id();
+      }
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------ ALR decisions
+
+  private ApiResponse decide(Call c, boolean allow) {
+    String id = profile(c.param(0)).id();
+    JsonNode body = body(c);
+    if (body == null || !body.isObject()) {
+      throw ApiException.badRequest("bad_request", "the body must be {\"iap\": <IAP id>}");
+    }
+    rejectUnknownKeys((ObjectNode) body, List.of("iap"));
+    JsonNode iap = body.get("iap");
+    if (iap == null || !iap.isIntegralNumber() || !iap.canConvertToInt()) {
+      throw ApiException.invalidField("iap", "iap: must be the id of the IAP offered to profile "
+          + ApiException.quote(id) + " (see GET /v1/alr/pending)");
+    }
+    PolicyController controller = requirePolicy();
+    try {
+      if (allow) {
+        controller.allow(id, iap.intValue());
+      } else {
+        controller.disallow(id, iap.intValue());
+      }
+    } catch (IllegalStateException e) {
+      throw ApiException.conflict("nothing_pending", e.getMessage());
+    }
+    ObjectNode o = JSON.createObjectNode();
+    o.put("profile", id);
+    o.put("iap", iap.intValue());
+    o.put("decision", allow ? "allow" : "disallow");
+    return ApiResponse.accepted(o);
+  }
+
+  private ApiResponse refresh(Call c) {
+    String id = profile(c.param(0)).id();
+    try {
+      requirePolicy().refresh(id);
+    } catch (IllegalArgumentException e) {
+      throw ApiException.conflict("no_snap", e.getMessage());
+    } catch (IllegalStateException e) {
+      throw ApiException.conflict("not_roaming", e.getMessage());
+    }
+    ObjectNode o = JSON.createObjectNode();
+    o.put("profile", id);
+    o.put("message", "the IAPs of its SNAP are looked at afresh; refused ones are offered again");
+    return ApiResponse.accepted(o);
+  }
+
+  private ApiResponse pending(Call c) {
+    ArrayNode list = JSON.createArrayNode();
+    if (policy != null) {
+      for (PendingDecision d : policy.pending()) {
+        ObjectNode o = list.addObject();
+        o.put("profile", d.profileId());
+        o.put("snap", d.snapId());
+        o.put("iap", d.iapId());
+        o.put("since", d.since().toString());
+        o.put("decidedByDefaultAt", d.decidedByDefaultAt().toString());
+      }
+    }
+    return ApiResponse.ok(list);
+  }
+
+  private PolicyController requirePolicy() {
+    if (policy == null) {
+      throw ApiException.conflict("no_policy_controller",
+          "this agent runs without a policy controller: nothing decides through the API");
+    }
+    return policy;
+  }
+
+  static String modeOf(AlrPolicy p) {
+    return p.getClass().getSimpleName().toLowerCase(Locale.ROOT);
+  }
+
+  // ------------------------------------------------------------ IAPs and SNAPs
+
+  private ApiResponse listIaps(Call c) {
+    ArrayNode list = JSON.createArrayNode();
+    mobility.iaps().forEach(s -> list.add(iapJson(s)));
+    return ApiResponse.ok(list);
+  }
+
+  private static ObjectNode iapJson(IapState s) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("id", s.iap().id());
+    o.put("name", s.iap().name());
+    o.put("interface", s.iap().interfaceName());
+    o.put("bearer", s.iap().bearer().name().toLowerCase(Locale.ROOT));
+    o.put("cost", s.iap().cost());
+    o.put("available", s.available());
+    o.put("address", s.available() ? s.address().getHostAddress() : null);
+    return o;
+  }
+
+  private ApiResponse listSnaps(Call c) {
+    ArrayNode list = JSON.createArrayNode();
+    for (Snap snap : mobility.config().snaps()) {
+      ObjectNode o = list.addObject();
+      o.put("id", snap.id());
+      o.put("name", snap.name());
+      ArrayNode iaps = o.putArray("iaps");
+      snap.iapIds().forEach(iaps::add);
+    }
+    return ApiResponse.ok(list);
+  }
+
+  private ApiResponse setIap(Call c, boolean up) {
+    Iap iap = iap(c.param(0));
+    if (scripted == null) {
+      throw ApiException.conflict("not_scripted", "IAP " + iap.id() + " cannot be brought "
+          + (up ? "up" : "down") + " through the API: IAP availability comes from the host"
+          + " (mobility.provider is not scripted)");
+    }
+    JsonNode body = body(c);
+    InetAddress address = null;
+    if (body != null) {
+      if (!up || !body.isObject()) {
+        throw ApiException.badRequest("bad_request", up
+            ? "the body must be empty or {\"address\": \"<IP address>\"}"
+            : "bringing an IAP down takes no body");
+      }
+      rejectUnknownKeys((ObjectNode) body, List.of("address"));
+      JsonNode a = body.get("address");
+      if (a != null && !a.isNull()) {
+        try {
+          address = IpLiterals.parse(a.isTextual() ? a.textValue().trim() : "");
+        } catch (IllegalArgumentException e) {
+          throw ApiException.invalidField("address", "address: must be an IP address such as"
+              + " 127.0.0.5" + (a.isTextual() ? ", was " + ApiException.quote(a.textValue())
+                  : ""));
+        }
+      }
+    }
+    try {
+      if (!up) {
+        scripted.down(iap.id());
+      } else if (address != null) {
+        scripted.up(iap.id(), address);
+      } else {
+        scripted.up(iap.id());
+      }
+    } catch (IllegalArgumentException e) {
+      throw ApiException.invalidField("address", e.getMessage());
+    }
+    IapState state = mobility.iaps().stream().filter(s -> s.iap().id() == iap.id())
+        .findFirst().orElseThrow();
+    return ApiResponse.ok(iapJson(state));
+  }
+
+  private Iap iap(String text) {
+    try {
+      return mobility.config().iap(Integer.parseInt(text)).orElseThrow();
+    } catch (NumberFormatException | NoSuchElementException e) {
+      throw ApiException.notFound("no IAP has id " + ApiException.quote(text) + "; the IAPs are "
+          + mobility.config().iaps().stream().map(Iap::id).toList());
+    }
+  }
+
+  // ------------------------------------------------------------ logging
+
+  private ApiResponse sipTrace(Call c) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("logger", SipTrace.LOGGER);
+    o.put("enabled", SipTrace.enabled());
+    return ApiResponse.ok(o);
+  }
+
+  private ApiResponse setSipTrace(Call c) {
+    JsonNode body = body(c);
+    if (body == null || !body.isObject()) {
+      throw ApiException.badRequest("bad_request", "the body must be {\"enabled\": true|false}");
+    }
+    rejectUnknownKeys((ObjectNode) body, List.of("enabled"));
+    JsonNode enabled = body.get("enabled");
+    if (enabled == null || !enabled.isBoolean()) {
+      throw ApiException.invalidField("enabled", "enabled: must be true or false");
+    }
+    try {
+      SipTrace.enable(enabled.booleanValue());
+    } catch (IllegalStateException e) {
+      throw ApiException.conflict("not_switchable", e.getMessage());
+    }
+    return sipTrace(c);
+  }
+
+  // ------------------------------------------------------------ bodies
+
+  /** The request's JSON body, or null when it has none. */
+  static JsonNode body(Call c) {
+    if (c.content().length == 0) {
+      return null;
+    }
+    try {
+      return JSON.readTree(c.content());
+    } catch (JsonProcessingException e) {
+      // Jackson's own message may quote the body (a password, say): only say where.
+      JsonLocation at = e.getLocation();
+      String where = at == null ? "" : " (line " + at.getLineNr() + ", column "
+          + at.getColumnNr() + ")";
+      String what = e.getOriginalMessage() != null
+          && e.getOriginalMessage().startsWith("Duplicate")
+          ? "the body has a key twice" : "the body is not valid JSON";
+      throw ApiException.badRequest("bad_json", what + where);
+    } catch (IOException e) {
+      throw ApiException.badRequest("bad_json", "the body is not valid JSON");
+    }
+  }
+
+  private static void rejectUnknownKeys(ObjectNode body, List<String> known) {
+    for (String key : ProfileJson.keySet(body)) {
+      if (!known.contains(key)) {
+        throw ApiException.invalidField(key, "unknown key " + ApiException.quote(key)
+            + "; the keys are " + String.join(", ", known));
+      }
+    }
+  }
+}

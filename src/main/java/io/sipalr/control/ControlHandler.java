@@ -1,0 +1,223 @@
+package io.sipalr.control;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.sipalr.profile.ProfileConflictException;
+import io.sipalr.profile.ProfileValidationException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection of the control API: checks the bearer token, hands each request to its
+ * endpoint and writes the answer as JSON, or turns the connection into an event stream. Bodies
+ * and the token are never logged.
+ */
+final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+  private static final Logger log = LoggerFactory.getLogger(ControlHandler.class);
+
+  /**
+   * An event stream's share of the connection's buffer before its backlog takes over: small,
+   * so that a stalled reader costs little and is noticed soon.
+   */
+  static final WriteBufferWaterMark STREAM_WATER_MARK =
+      new WriteBufferWaterMark(8 * 1024, 32 * 1024);
+
+  private final ControlApi api;
+  private final EventStreams events;
+  private final byte[] tokenDigest;
+  private EventStreams.Subscriber stream;
+
+  /** @param tokenDigest SHA-256 of the token: compared in constant time, whatever the length */
+  ControlHandler(ControlApi api, EventStreams events, byte[] tokenDigest) {
+    this.api = api;
+    this.events = events;
+    this.tokenDigest = tokenDigest;
+  }
+
+  static byte[] digest(String token) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java has SHA-256", e);
+    }
+  }
+
+  @Override
+  protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+    if (stream != null) {
+      return; // an event stream's connection carries nothing else
+    }
+    HttpVersion version = request.protocolVersion();
+    HttpMethod method = request.method();
+    if (request.decoderResult().isFailure()) {
+      write(ctx, version, method, "?", error(new ApiException(HttpResponseStatus.BAD_REQUEST,
+          "bad_request", "malformed HTTP request")), true);
+      return;
+    }
+    QueryStringDecoder uri = new QueryStringDecoder(request.uri());
+    String path = uri.rawPath();
+    if (!authorized(request)) {
+      write(ctx, version, method, path, error(new ApiException(HttpResponseStatus.UNAUTHORIZED,
+          "unauthorized", "a valid token is needed: Authorization: Bearer <token> (the token is"
+              + " control.token, or the content of the control.token file in the data"
+              + " directory)", null, Map.of("WWW-Authenticate", "Bearer realm=\"sip-alr-agent\""))),
+          false);
+      return;
+    }
+    CompletableFuture<ApiResponse> answer;
+    try {
+      ControlApi.Resolved resolved = api.resolve(method, path, segments(path));
+      if (resolved.endpoint() == ControlApi.EVENT_STREAM) {
+        startStream(ctx, version);
+        return;
+      }
+      byte[] content = ByteBufUtil.getBytes(request.content());
+      answer = resolved.endpoint().handle(
+          new ControlApi.Call(method, path, resolved.params(), content));
+    } catch (RuntimeException e) {
+      answer = CompletableFuture.failedFuture(e);
+    }
+    // Endpoints that wait (disable, delete) answer later, from another thread: writing to the
+    // context is safe from any thread.
+    answer.whenComplete((response, failure) -> write(ctx, version, method, path,
+        response != null ? response : error(failure), false));
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+    if (stream != null && ctx.channel().isWritable()) {
+      stream.drain();
+    }
+    super.channelWritabilityChanged(ctx);
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("control API connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+    ctx.close();
+  }
+
+  private boolean authorized(FullHttpRequest request) {
+    String header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return false;
+    }
+    return MessageDigest.isEqual(digest(header.substring(7).trim()), tokenDigest);
+  }
+
+  /** The decoded segments of a raw path; a trailing slash is ignored. */
+  static List<String> segments(String rawPath) {
+    List<String> segments = new ArrayList<>();
+    String[] parts = rawPath.split("/", -1);
+    for (int i = 1; i < parts.length; i++) {
+      if (i == parts.length - 1 && parts[i].isEmpty() && i > 1) {
+        break;
+      }
+      segments.add(QueryStringDecoder.decodeComponent(parts[i]));
+    }
+    return segments;
+  }
+
+  private void startStream(ChannelHandlerContext ctx, HttpVersion version) {
+    ctx.channel().config().setWriteBufferWaterMark(STREAM_WATER_MARK);
+    stream = events.subscribe(ctx.channel());
+    HttpResponse head = new DefaultHttpResponse(version, HttpResponseStatus.OK);
+    head.headers()
+        .set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
+        .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE)
+        .set("X-Accel-Buffering", "no"); // a proxy in front must not hold events back
+    HttpUtil.setTransferEncodingChunked(head, true);
+    ctx.write(head);
+    // A comment line: the reader sees the stream open before the first event.
+    ctx.writeAndFlush(new DefaultHttpContent(Unpooled.copiedBuffer(
+        ": sip-alr-agent events\n\n", StandardCharsets.UTF_8)));
+    log.debug("control API: event stream to {} opened", ctx.channel().remoteAddress());
+  }
+
+  /** The answer to a failed request; unexpected failures are logged, never detailed. */
+  private static ApiResponse error(Throwable failure) {
+    Throwable t = failure instanceof CompletionException && failure.getCause() != null
+        ? failure.getCause() : failure;
+    ApiException e;
+    if (t instanceof ApiException api) {
+      e = api;
+    } else if (t instanceof ProfileValidationException invalid) {
+      e = ProfileJson.invalid(invalid);
+    } else if (t instanceof ProfileConflictException conflict) {
+      e = ApiException.conflict("conflict", conflict.getMessage());
+    } else if (t instanceof NoSuchElementException missing) {
+      e = ApiException.notFound(missing.getMessage());
+    } else {
+      log.error("control API: request failed", t);
+      e = new ApiException(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal",
+          "the agent failed to answer (" + t.getClass().getSimpleName() + "); see its log");
+    }
+    ObjectNode body = ControlApi.JSON.createObjectNode();
+    body.put("error", e.code);
+    body.put("message", e.getMessage());
+    if (e.field != null) {
+      body.put("field", e.field);
+    }
+    return new ApiResponse(e.status, body, e.headers);
+  }
+
+  private static void write(ChannelHandlerContext ctx, HttpVersion version, HttpMethod method,
+      String path, ApiResponse response, boolean close) {
+    FullHttpResponse http;
+    if (response.body() == null) {
+      http = new DefaultFullHttpResponse(version, response.status());
+    } else {
+      byte[] json;
+      try {
+        json = ControlApi.JSON.writeValueAsBytes(response.body());
+      } catch (JsonProcessingException e) {
+        throw new IllegalStateException("cannot write JSON", e);
+      }
+      http = new DefaultFullHttpResponse(version, response.status(),
+          Unpooled.wrappedBuffer(json, new byte[] {'\n'}));
+      http.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json; charset=utf-8");
+    }
+    if (response.status().code() != 204) { // a 204 has no Content-Length (RFC 9110 8.6)
+      HttpUtil.setContentLength(http, http.content().readableBytes());
+    }
+    http.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+    response.headers().forEach((name, value) -> http.headers().set(name, value));
+    if (close) {
+      HttpUtil.setKeepAlive(http, false);
+    }
+    log.debug("control API: {} {} -> {}", method, path, response.status().code());
+    if (close) {
+      ctx.writeAndFlush(http).addListener(ChannelFutureListener.CLOSE);
+    } else {
+      ctx.writeAndFlush(http);
+    }
+  }
+}

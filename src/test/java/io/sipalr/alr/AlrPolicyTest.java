@@ -1,0 +1,120 @@
+package io.sipalr.alr;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import io.sipalr.mobility.Bearer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalTime;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class AlrPolicyTest {
+  @TempDir Path dir;
+
+  private Config load(String text) throws Exception {
+    Path file = dir.resolve("agent.conf");
+    Files.writeString(file, text);
+    return ConfigFactory.parseFile(file.toFile()).withFallback(ConfigFactory.defaultReference())
+        .resolve();
+  }
+
+  /** Reads {@code text} expecting an error naming the file, a line and {@code keyPath}. */
+  private String error(String text, String keyPath) throws Exception {
+    Config config = load(text);
+    ConfigException e = assertThrows(ConfigException.BadValue.class, () -> AlrPolicy.from(config));
+    String message = e.getMessage();
+    assertTrue(message.matches("(?s).*agent\\.conf: \\d+.*"), "names file and line: " + message);
+    assertTrue(message.contains("'" + keyPath + "'"), "names " + keyPath + ": " + message);
+    return message;
+  }
+
+  @Test
+  void defaultIsAuto() throws Exception {
+    assertEquals(new AlrPolicy.Auto(), AlrPolicy.from(load("")));
+  }
+
+  @Test
+  void readsManual() throws Exception {
+    assertEquals(new AlrPolicy.Manual(Duration.ofSeconds(30), true),
+        AlrPolicy.from(load("alr.policy.mode = manual")));
+    assertEquals(new AlrPolicy.Manual(Duration.ofMillis(1500), false), AlrPolicy.from(load(
+        "alr.policy { mode = manual, manual { timeout = 1500ms, default = disallow } }")));
+  }
+
+  @Test
+  void readsRules() throws Exception {
+    assertEquals(new AlrPolicy.Rules(true, false, null, null),
+        AlrPolicy.from(load("alr.policy.mode = rules")));
+    assertEquals(new AlrPolicy.Rules(false, true, LocalTime.of(22, 0), LocalTime.of(7, 30)),
+        AlrPolicy.from(load("""
+            alr.policy {
+              mode = rules
+              rules { prefer-wlan = false, upgrades-only = true,
+                      no-cellular-from = "22:00", no-cellular-until = "07:30" }
+            }
+            """)));
+  }
+
+  @Test
+  void errorsNameFileAndKey() throws Exception {
+    assertTrue(error("alr.policy.mode = sometimes", "alr.policy.mode").contains("sometimes"));
+    error("alr.policy { mode = manual, manual.timeout = soon }", "alr.policy.manual.timeout");
+    error("alr.policy { mode = manual, manual.timeout = 0s }", "alr.policy.manual.timeout");
+    error("alr.policy { mode = manual, manual.default = maybe }", "alr.policy.manual.default");
+    error("alr.policy { mode = rules, rules.no-cellular-from = \"25:00\","
+        + " rules.no-cellular-until = \"07:00\" }", "alr.policy.rules.no-cellular-from");
+    error("alr.policy { mode = rules, rules.no-cellular-from = \"22:00\" }",
+        "alr.policy.rules.no-cellular-until");
+    error("alr.policy { mode = rules, rules.upgrades-only = 3 }", "alr.policy.rules.upgrades-only");
+    assertTrue(error("alr.policy.moed = rules", "alr.policy.moed").contains("unknown key"));
+    error("alr.policy { mode = rules, rules.prefer-lan = true }", "alr.policy.rules.prefer-lan");
+  }
+
+  @ParameterizedTest(name = "{0} from 22:00 until 07:00: {1}")
+  @CsvSource({"21:59, false", "22:00, true", "23:59, true", "00:00, true", "06:59, true",
+      "07:00, false", "12:00, false"})
+  void windowWrapsPastMidnight(String now, boolean inside) {
+    AlrPolicy.Rules rules = new AlrPolicy.Rules(false, false, LocalTime.of(22, 0),
+        LocalTime.of(7, 0));
+    assertEquals(inside, rules.inNoCellularWindow(LocalTime.parse(now)));
+    assertEquals(!inside, rules.decide(Bearer.CELLULAR, true, LocalTime.parse(now)).allow());
+    assertTrue(rules.decide(Bearer.WLAN, true, LocalTime.parse(now)).allow(), "only cellular");
+  }
+
+  @Test
+  void windowWithinOneDay() {
+    AlrPolicy.Rules rules = new AlrPolicy.Rules(false, false, LocalTime.of(9, 0),
+        LocalTime.of(17, 0));
+    assertFalse(rules.inNoCellularWindow(LocalTime.of(8, 59)));
+    assertTrue(rules.inNoCellularWindow(LocalTime.of(9, 0)));
+    assertFalse(rules.inNoCellularWindow(LocalTime.of(17, 0)));
+  }
+
+  @Test
+  void ruleOrder() {
+    LocalTime noon = LocalTime.NOON;
+    AlrPolicy.Rules upgradesOnly = new AlrPolicy.Rules(false, true, null, null);
+    assertTrue(upgradesOnly.decide(Bearer.ETHERNET, true, noon).allow());
+    assertFalse(upgradesOnly.decide(Bearer.ETHERNET, false, noon).allow());
+    assertFalse(upgradesOnly.decide(Bearer.WLAN, false, noon).allow());
+
+    AlrPolicy.Rules preferWlan = new AlrPolicy.Rules(true, true, LocalTime.of(0, 0),
+        LocalTime.of(23, 59));
+    assertTrue(preferWlan.decide(Bearer.WLAN, false, noon).allow(), "WLAN beats upgrades-only");
+    assertFalse(preferWlan.decide(Bearer.CELLULAR, true, noon).allow(), "the window forbids");
+    assertFalse(preferWlan.decide(Bearer.OTHER, false, noon).allow());
+
+    AlrPolicy.Rules none = new AlrPolicy.Rules(false, false, null, null);
+    assertTrue(none.decide(Bearer.CELLULAR, false, noon).allow());
+  }
+}

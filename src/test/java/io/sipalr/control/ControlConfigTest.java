@@ -1,0 +1,120 @@
+package io.sipalr.control;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+
+class ControlConfigTest {
+  @TempDir Path dir;
+  private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
+  private final Logger tokenLog = (Logger) LoggerFactory.getLogger(TokenFile.class);
+
+  @BeforeEach
+  void captureLog() {
+    logged.start();
+    tokenLog.addAppender(logged);
+  }
+
+  @AfterEach
+  void releaseLog() {
+    tokenLog.detachAppender(logged);
+  }
+
+  private Config load(String text) throws Exception {
+    Path file = dir.resolve("agent.conf");
+    Files.writeString(file, text);
+    return ConfigFactory.parseFile(file.toFile()).withFallback(ConfigFactory.defaultReference())
+        .resolve();
+  }
+
+  private String error(String text, String keyPath) throws Exception {
+    Config config = load(text);
+    ConfigException e = assertThrows(ConfigException.BadValue.class,
+        () -> ControlConfig.from(config, dir.resolve("data")));
+    String message = e.getMessage();
+    assertTrue(message.matches("(?s).*agent\\.conf: \\d+.*"), "names file and line: " + message);
+    assertTrue(message.contains("'" + keyPath + "'"), "names " + keyPath + ": " + message);
+    return message;
+  }
+
+  @Test
+  void defaultsAndAGeneratedTokenSavedOwnerOnly() throws Exception {
+    Path data = dir.resolve("data"); // absent: created owner-only too
+    ControlConfig c = ControlConfig.from(load(""), data);
+    assertEquals("127.0.0.1", c.bindAddress());
+    assertEquals(8470, c.port());
+    assertEquals(256, c.eventBuffer());
+    assertEquals(data.resolve("control.token"), c.tokenFile());
+    assertTrue(c.token().matches("[A-Za-z0-9_-]{43}"), "32 bytes, base64url: " + c.token());
+    assertEquals(c.token(), Files.readString(c.tokenFile()).trim());
+    assertEquals("rw-------",
+        PosixFilePermissions.toString(Files.getPosixFilePermissions(c.tokenFile())));
+    assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(data)));
+    try (var files = Files.list(data)) {
+      assertEquals(1, files.count(), "no temp file left");
+    }
+
+    // The log names the file, never the token; toString hides it too.
+    String log = logged.list.stream().map(ILoggingEvent::getFormattedMessage).toList().toString();
+    assertTrue(log.contains(c.tokenFile().toAbsolutePath().toString()), log);
+    assertFalse(log.contains(c.token()), log);
+    assertFalse(c.toString().contains(c.token()), c.toString());
+
+    ControlConfig again = ControlConfig.from(load(""), data);
+    assertEquals(c.token(), again.token(), "the file's token is reused");
+  }
+
+  @Test
+  void aConfiguredTokenWinsAndNoFileIsWritten() throws Exception {
+    ControlConfig c = ControlConfig.from(load("""
+        control { address = "127.0.0.9", port = 0, token = "0123456789abcdef0123", event-buffer = 4 }
+        """), dir);
+    assertEquals("0123456789abcdef0123", c.token());
+    assertEquals("127.0.0.9", c.bindAddress());
+    assertEquals(0, c.port());
+    assertEquals(4, c.eventBuffer());
+    assertFalse(Files.exists(dir.resolve("control.token")));
+  }
+
+  @Test
+  void twoGeneratedTokensDiffer() {
+    assertNotEquals(TokenFile.generate(), TokenFile.generate());
+  }
+
+  @Test
+  void errorsNameFileAndKey() throws Exception {
+    error("control.port = 70000", "control.port");
+    error("control.port = eighty", "control.port");
+    error("control.address = localhost", "control.address");
+    error("control.event-buffer = 0", "control.event-buffer");
+    error("control.adress = \"127.0.0.1\"", "control.adress");
+    String message = error("control.token = shortsecret", "control.token");
+    assertFalse(message.contains("shortsecret"), "never quotes the token: " + message);
+  }
+
+  @Test
+  void aCorruptTokenFileIsNamed() throws Exception {
+    Files.writeString(dir.resolve("control.token"), "short\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ControlConfig.from(load(""), dir));
+    assertTrue(e.getMessage().contains("control.token"), e.getMessage());
+    assertFalse(e.getMessage().contains("short\n"), e.getMessage());
+  }
+}
