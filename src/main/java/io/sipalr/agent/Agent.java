@@ -272,7 +272,7 @@ public final class Agent implements AutoCloseable {
     if (ids.isEmpty()) {
       return;
     }
-    log.info("stopping: deregistering {} profiles", ids.size());
+    log.info("stopping: deregistering {} profile(s)", ids.size());
     List<CompletableFuture<Void>> stops = new ArrayList<>();
     for (int i = 0; i < ids.size(); i++) {
       String id = ids.get(i);
