@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -29,13 +30,21 @@ final class AgentProcess implements AutoCloseable {
 
   /** Starts {@code Main args...}; what it prints goes to {@code output}. */
   static AgentProcess start(Path output, String... args) throws IOException {
+    return start(output, Map.of(), args);
+  }
+
+  /** The same, with these environment variables changed. */
+  static AgentProcess start(Path output, Map<String, String> env, String... args)
+      throws IOException {
     List<String> command = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Dlogback.configurationFile=" + Path.of("conf/logback.xml").toAbsolutePath(),
         "-cp", System.getProperty("java.class.path"),
         "io.sipalr.agent.Main"));
     command.addAll(List.of(args));
-    Process process = new ProcessBuilder(command)
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder.environment().putAll(env);
+    Process process = builder
         .redirectErrorStream(true)
         .redirectOutput(output.toFile())
         .start();

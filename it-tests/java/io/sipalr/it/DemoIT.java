@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,6 +45,17 @@ class DemoIT {
       }
       assertFalse(output.contains("FAILED"), output);
       assertTrue(output.strip().endsWith("DEMO PASSED: every step held."), output);
+    }
+  }
+
+  @Test
+  void withoutDockerTheDemoSaysSoAndExitsThree() throws Exception {
+    Path noDocker = Files.createDirectories(dir.resolve("empty-path"));
+    try (AgentProcess demo = AgentProcess.start(dir.resolve("no-docker.log"),
+        Map.of("PATH", noDocker.toString()), "demo")) {
+      assertEquals(NO_DOCKER, demo.awaitExit(Duration.ofMinutes(1)), demo.output());
+      assertTrue(demo.output().contains("the demo runs its registrar (Kamailio) in Docker, but "
+          + "the docker command cannot be run"), demo.output());
     }
   }
 }
