@@ -1,5 +1,7 @@
 package io.sipalr.agent;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
@@ -303,8 +305,11 @@ final class Demo implements Callable<Integer> {
 
   /** The demo tells its own story on stdout; the agent's INFO log would tell it twice. */
   private static void quietLogs() {
-    if (LoggerFactory.getLogger("io.sipalr") instanceof ch.qos.logback.classic.Logger logger) {
-      logger.setLevel(ch.qos.logback.classic.Level.WARN);
+    if (LoggerFactory.getILoggerFactory() instanceof LoggerContext logback) {
+      // Every configured logger of the project, the agent's own (INFO by default) included.
+      logback.getLoggerList().stream().filter(l -> l.getName().startsWith("io.sipalr"))
+          .forEach(l -> l.setLevel(Level.WARN));
+      logback.getLogger("io.sipalr").setLevel(Level.WARN);
     }
   }
 
