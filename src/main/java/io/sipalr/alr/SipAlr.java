@@ -42,6 +42,7 @@ public final class SipAlr implements AutoCloseable {
   private final Map<String, SessionKey> membership = new ConcurrentHashMap<>();
   /** Membership changes happen in registry order, one at a time, off the registry's threads. */
   private final SerialExecutor membershipExecutor;
+  private volatile boolean closed;
 
   public SipAlr(SipProfileRegistry registry, MobilityManager mobility, AlrConfig config,
       Executor pool, ScheduledExecutorService timers) {
@@ -190,6 +191,9 @@ public final class SipAlr implements AutoCloseable {
    * deregister, then register through the new SNAP (rule 9).
    */
   private void place(String profileId, SessionKey key) {
+    if (closed) {
+      return; // stopping (e.g. closed right after start): no profile joins any more
+    }
     SessionKey old = membership.get(profileId);
     if (java.util.Objects.equals(old, key)) {
       return;
@@ -250,6 +254,7 @@ public final class SipAlr implements AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     connections.values().forEach(SnapConnection::close);
     connections.clear();
     sessions.clear();

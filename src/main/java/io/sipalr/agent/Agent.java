@@ -1,0 +1,361 @@
+package io.sipalr.agent;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import io.sipalr.alr.AlrConfig;
+import io.sipalr.alr.AlrPolicy;
+import io.sipalr.alr.PolicyController;
+import io.sipalr.alr.SipAlr;
+import io.sipalr.control.ControlConfig;
+import io.sipalr.control.ControlServer;
+import io.sipalr.mobility.IapProvider;
+import io.sipalr.mobility.MobilityConfig;
+import io.sipalr.mobility.MobilityManager;
+import io.sipalr.mobility.ScriptedIapProvider;
+import io.sipalr.profile.ProfileSeeds;
+import io.sipalr.profile.ProfileStore;
+import io.sipalr.profile.ProfileValidationException;
+import io.sipalr.profile.SipProfile;
+import io.sipalr.sip.ProfileStatus;
+import io.sipalr.sip.SipConfig;
+import io.sipalr.sip.SipProfileRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sip.SipException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The whole product, wired from one configuration: the profile store ({@code agent.data-dir})
+ * with the configuration's seed profiles imported, the profile registry, the mobility layer
+ * with the configured IAP provider, SIP ALR, the agent's own ALR controller ({@code
+ * alr.policy}) and the control API ({@code control}, unless {@code control.enabled = false}).
+ *
+ * <pre>{@code
+ * Agent agent = Agent.create(Agent.loadConfig(Path.of("conf/agent.conf")));
+ * agent.start();                          // registers every auto-register profile
+ * ...
+ * agent.shutdown(Duration.ofSeconds(10)); // deregisters every profile, paced and bounded
+ * }</pre>
+ *
+ * <p>The agent casts a vote of its own on migrations only when it has a policy to vote by: when
+ * the configuration has an {@code alr.policy} block, or when the control API runs (its manual
+ * decisions go through that controller). Otherwise every migration is allowed, as with no
+ * controller at all (rule 2).
+ */
+public final class Agent implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Agent.class);
+  /** {@link #close()}'s bound for deregistering every profile. */
+  public static final Duration DEFAULT_SHUTDOWN_BOUND = Duration.ofSeconds(10);
+
+  private final Path dataDir;
+  private final AlrConfig alrConfig;
+  private final ProfileStore store;
+  private final SipProfileRegistry registry;
+  private final ExecutorService pool;
+  private final ScheduledExecutorService timers;
+  private final MobilityManager mobility;
+  private final ScriptedIapProvider scriptedIaps;
+  private final SipAlr alr;
+  private final PolicyController policy;
+  private final ControlServer control;
+  private final AtomicBoolean stopping = new AtomicBoolean();
+  private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+
+  /**
+   * The configuration as typesafe-config users expect it: system properties ({@code
+   * -Dsip.port=5080}) over {@code file} over the defaults (reference.conf, whose {@code ${?VAR}}
+   * substitutions read the environment), resolved.
+   *
+   * @throws ConfigException naming the file when it is missing or invalid
+   */
+  public static Config loadConfig(Path file) {
+    if (!Files.isRegularFile(file)) {
+      throw new ConfigException.Generic(file + ": no such configuration file");
+    }
+    // load(Config) puts ConfigFactory.defaultOverrides() (system properties) over the file and
+    // reference.conf under it, exactly as ConfigFactory.load() does for application.conf.
+    return ConfigFactory.load(ConfigFactory.parseFile(file.toFile()));
+  }
+
+  /**
+   * Wires everything; nothing registers and nothing listens until {@link #start()}.
+   *
+   * @throws ConfigException when a setting is invalid (the message names file and key)
+   * @throws ProfileValidationException when a seed profile is invalid or names a SNAP or IAP
+   *     that the configuration lacks
+   * @throws io.sipalr.profile.ProfileStoreException when the store cannot be opened
+   * @throws IllegalStateException when the SIP stack cannot start (e.g. the port is taken)
+   */
+  public static Agent create(Config config) {
+    return new Agent(config);
+  }
+
+  private Agent(Config config) {
+    // Whatever was opened is closed again, last first, if a later part fails.
+    Deque<AutoCloseable> opened = new ArrayDeque<>();
+    try {
+      MobilityConfig mobilityConfig = MobilityConfig.from(config);
+      alrConfig = AlrConfig.from(config);
+      SipConfig sipConfig = SipConfig.from(config);
+      boolean controlEnabled = config.getBoolean("control.enabled");
+
+      dataDir = Path.of(config.getString("agent.data-dir"));
+      store = ProfileStore.open(dataDir);
+      opened.push(store);
+      int imported = store.importSeeds(ProfileSeeds.fromConfig(config, "profiles"));
+      log.info("profile store {}: {} profiles ({} imported from the configuration)", dataDir,
+          store.list().size(), imported);
+      checkNetworks(store, mobilityConfig);
+
+      registry = newRegistry(store, sipConfig);
+      opened.push(registry);
+      registry.addListener(event -> {
+        if (event.error() != null) {
+          log.warn("profile {}: {} {}", event.profileId(), event.type(), event.error());
+        } else {
+          log.info("profile {}: {} (status {})", event.profileId(), event.type(), event.status());
+        }
+      });
+
+      // Mobility and ALR share one small pool and one timer thread, whatever the profile count.
+      pool = Executors.newFixedThreadPool(2, daemon("alr-worker"));
+      opened.push(pool::shutdownNow);
+      timers = Executors.newSingleThreadScheduledExecutor(daemon("alr-timer"));
+      opened.push(timers::shutdownNow);
+      IapProvider provider = IapProvider.create(mobilityConfig, timers);
+      scriptedIaps = provider instanceof ScriptedIapProvider s ? s : null;
+      mobility = new MobilityManager(mobilityConfig, provider, pool);
+      opened.push(mobility);
+      alr = new SipAlr(registry, mobility, alrConfig, pool, timers);
+      opened.push(alr);
+
+      if (controlEnabled || config.hasPath("alr.policy")) {
+        policy = new PolicyController(alr, AlrPolicy.from(config), mobility, timers,
+            Clock.systemUTC());
+        opened.push(policy);
+      } else {
+        policy = null;
+      }
+      if (controlEnabled) {
+        control = new ControlServer(ControlConfig.from(config, dataDir), registry, mobility,
+            scriptedIaps, alr, policy);
+        opened.push(control);
+      } else {
+        control = null;
+        log.info("control API disabled (control.enabled = false)");
+      }
+    } catch (RuntimeException | Error e) {
+      closeAll(opened, e);
+      throw e;
+    }
+  }
+
+  /**
+   * Starts following the registry and the mobility layer, opens the control API, then registers
+   * every auto-register profile (profiles with a SNAP or IAP as soon as their network is up).
+   *
+   * @throws IllegalStateException when the control API cannot listen
+   */
+  public void start() {
+    alr.start();
+    if (control != null) {
+      try {
+        control.start();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while the control API started", e);
+      }
+    }
+    registry.start();
+    log.info("agent started: SIP on {}:{}, {} profiles", registry.localAddress(),
+        registry.port(), registry.profiles().size());
+  }
+
+  /**
+   * Deregisters every profile, then closes everything. The control API and the mobility layer
+   * close first, so that no command and no move starts while the agent leaves. Deregistrations
+   * go out paced as ALR moves are ({@code alr.register-rate} after a burst of {@code
+   * alr.register-burst}), so that thousands of profiles do not flood the registrar; whatever has
+   * not deregistered after {@code bound} simply expires at the registrar. Called again (another
+   * thread, a shutdown hook), it waits for the first call to finish, within its own bound.
+   */
+  public void shutdown(Duration bound) {
+    if (!stopping.compareAndSet(false, true)) {
+      try {
+        stopped.get(bound.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (ExecutionException | TimeoutException e) {
+        log.warn("shutdown: the shutdown under way did not finish within {} ms",
+            bound.toMillis());
+      }
+      return;
+    }
+    long deadline = System.nanoTime() + bound.toNanos();
+    try {
+      closeQuietly(control);
+      closeQuietly(policy);
+      closeQuietly(alr);
+      closeQuietly(mobility);
+      deregisterAll(deadline);
+      closeQuietly(registry);
+      closeQuietly(store);
+      pool.shutdownNow();
+      timers.shutdownNow();
+      log.info("agent stopped");
+    } finally {
+      stopped.complete(null);
+    }
+  }
+
+  /** {@link #shutdown(Duration)} within {@link #DEFAULT_SHUTDOWN_BOUND}. */
+  @Override
+  public void close() {
+    shutdown(DEFAULT_SHUTDOWN_BOUND);
+  }
+
+  public SipProfileRegistry registry() {
+    return registry;
+  }
+
+  public MobilityManager mobility() {
+    return mobility;
+  }
+
+  public SipAlr alr() {
+    return alr;
+  }
+
+  /** The provider to script IAPs with, when {@code mobility.provider = scripted}. */
+  public Optional<ScriptedIapProvider> scriptedIaps() {
+    return Optional.ofNullable(scriptedIaps);
+  }
+
+  /** The agent's own controller, when it has one (see the class comment). */
+  public Optional<PolicyController> policy() {
+    return Optional.ofNullable(policy);
+  }
+
+  /** The control API, unless {@code control.enabled = false}. */
+  public Optional<ControlServer> control() {
+    return Optional.ofNullable(control);
+  }
+
+  public Path dataDir() {
+    return dataDir;
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private void deregisterAll(long deadlineNanos) {
+    List<String> ids = registry.profiles().stream().map(SipProfile::id)
+        .filter(id -> registry.status(id) != ProfileStatus.UNREGISTERED).toList();
+    if (ids.isEmpty()) {
+      return;
+    }
+    log.info("stopping: deregistering {} profile(s)", ids.size());
+    List<CompletableFuture<Void>> stops = new ArrayList<>();
+    for (int i = 0; i < ids.size(); i++) {
+      String id = ids.get(i);
+      CompletableFuture<Void> stop = new CompletableFuture<>();
+      stops.add(stop);
+      // registry.disable only stops the registration: nothing is persisted, the profile
+      // registers again at the next start.
+      timers.schedule(() -> registry.disable(id).whenComplete((done, e) -> stop.complete(null)),
+          pacedDelayMicros(i, alrConfig.registerRate(), alrConfig.registerBurst()),
+          TimeUnit.MICROSECONDS);
+    }
+    try {
+      CompletableFuture.allOf(stops.toArray(CompletableFuture[]::new))
+          .get(Math.max(0, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      long left = stops.stream().filter(f -> !f.isDone()).count();
+      log.warn("stopping: {} of {} profiles not deregistered in time; their bindings expire at "
+          + "the registrar", left, ids.size());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException e) {
+      log.warn("stopping: deregistration failed", e.getCause());
+    }
+  }
+
+  /**
+   * When the {@code index}-th deregistration may go out: at once for the first {@code burst},
+   * then {@code rate} per second (a token bucket that starts full).
+   */
+  static long pacedDelayMicros(int index, int rate, int burst) {
+    return index < burst ? 0 : (index - burst + 1) * 1_000_000L / rate;
+  }
+
+  private static SipProfileRegistry newRegistry(ProfileStore store, SipConfig sipConfig) {
+    try {
+      return new SipProfileRegistry(store, sipConfig);
+    } catch (SipException e) {
+      throw new IllegalStateException("cannot start the SIP stack on " + sipConfig.localAddress()
+          + ":" + sipConfig.port() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** A profile naming a SNAP or IAP that the configuration lacks could never register. */
+  private static void checkNetworks(ProfileStore store, MobilityConfig mobility) {
+    for (SipProfile p : store.list()) {
+      if (p.snapId() != null && mobility.snap(p.snapId()).isEmpty()) {
+        throw new ProfileValidationException(p.id(), "snap",
+            "names SNAP " + p.snapId() + ", which mobility.snaps does not define");
+      }
+      if (p.iapId() != null && mobility.iap(p.iapId()).isEmpty()) {
+        throw new ProfileValidationException(p.id(), "iap",
+            "names IAP " + p.iapId() + ", which mobility.iaps does not define");
+      }
+    }
+  }
+
+  private static void closeAll(Deque<AutoCloseable> opened, Throwable failure) {
+    while (!opened.isEmpty()) {
+      try {
+        opened.pop().close();
+      } catch (Exception e) {
+        failure.addSuppressed(e);
+      }
+    }
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (Exception e) {
+      log.warn("stopping: closing {} failed", c.getClass().getSimpleName(), e);
+    }
+  }
+
+  private static ThreadFactory daemon(String name) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+}

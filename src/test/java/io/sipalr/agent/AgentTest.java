@@ -1,0 +1,118 @@
+package io.sipalr.agent;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.sipalr.profile.ProfileStore;
+import io.sipalr.profile.ProfileValidationException;
+import io.sipalr.sip.ProfileStatus;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The agent's wiring without a registrar (the integration tests have one): configuration
+ * layers, seeds, the scripted provider, failure clean-up, and the deregistration pace. The
+ * control API is off here; it has tests of its own.
+ */
+class AgentTest {
+  @TempDir Path dir;
+
+  private Path write(String text) throws Exception {
+    Path file = dir.resolve("agent.conf");
+    Files.writeString(file, text);
+    return file;
+  }
+
+  private String base() {
+    return """
+        agent.data-dir = "%s"
+        sip { local-address = "127.0.0.1", port = 0 }
+        control.enabled = false
+        mobility {
+          provider = scripted
+          iaps = [ { id = 1, name = wlan, address = "127.0.0.2", bearer = wlan, cost = 1 } ]
+          snaps = [ { id = 1, name = internet, iaps = [1] } ]
+        }
+        """.formatted(dir.resolve("data"));
+  }
+
+  @Test
+  void systemPropertiesOverrideTheFileWhichOverridesTheDefaults() throws Exception {
+    Path file = write("sip.port = 5999\nsip.user-agent = from-file\n");
+    System.setProperty("sip.user-agent", "from-property");
+    ConfigFactory.invalidateCaches(); // system properties are cached
+    try {
+      Config c = Agent.loadConfig(file);
+      assertEquals("from-property", c.getString("sip.user-agent"));
+      assertEquals(5999, c.getInt("sip.port"));
+      assertEquals(Duration.ofSeconds(5), c.getDuration("sip.register-timeout"));
+      assertTrue(c.getBoolean("control.enabled"), "the control API is on by default");
+      assertEquals(Duration.ofSeconds(10), c.getDuration("agent.shutdown-timeout"));
+    } finally {
+      System.clearProperty("sip.user-agent");
+      ConfigFactory.invalidateCaches();
+    }
+  }
+
+  @Test
+  void seedsAreImportedAndAProfileWaitsForItsNetwork() throws Exception {
+    Config c = Agent.loadConfig(write(base() + """
+        profiles = [ { id = ann, aor = "sip:ann@sipalr.test", registrar = "sip:127.0.0.1:9",
+                       password = pw, snap = 1 } ]
+        """));
+    try (Agent agent = Agent.create(c)) {
+      assertTrue(agent.scriptedIaps().isPresent());
+      assertTrue(agent.control().isEmpty());
+      assertTrue(agent.policy().isEmpty(), "no alr.policy and no control API: no vote");
+      agent.start();
+      await("ann waits for a network").atMost(Duration.ofSeconds(10))
+          .until(() -> agent.registry().status("ann") == ProfileStatus.REGISTRATION_IN_PROGRESS);
+      assertTrue(agent.registry().localAddressOf("ann").isEmpty(), "no IAP is up");
+    }
+    // Shut down: the store is released and kept the seed.
+    try (ProfileStore store = ProfileStore.open(dir.resolve("data"))) {
+      assertTrue(store.get("ann").isPresent());
+    }
+  }
+
+  @Test
+  void aProfileOnAnUnknownSnapFailsAndReleasesWhatWasOpened() throws Exception {
+    Config c = Agent.loadConfig(write(base() + """
+        profiles = [ { id = bob, aor = "sip:bob@sipalr.test", registrar = "sip:127.0.0.1:9",
+                       password = pw, snap = 7 } ]
+        """));
+    ProfileValidationException e = assertThrows(ProfileValidationException.class,
+        () -> Agent.create(c));
+    assertTrue(e.getMessage().contains("SNAP 7"), e.getMessage());
+    try (ProfileStore store = ProfileStore.open(dir.resolve("data"))) {
+      assertFalse(store.list().isEmpty(), "the seed was imported before the check");
+    }
+  }
+
+  @Test
+  void shutdownTwiceIsHarmless() throws Exception {
+    Agent agent = Agent.create(Agent.loadConfig(write(base())));
+    agent.start();
+    agent.shutdown(Duration.ofSeconds(5));
+    agent.shutdown(Duration.ofSeconds(5));
+    agent.close();
+  }
+
+  @Test
+  void deregistrationsGoOutInABurstThenAtTheRate() {
+    assertEquals(0, Agent.pacedDelayMicros(0, 2000, 200));
+    assertEquals(0, Agent.pacedDelayMicros(199, 2000, 200));
+    assertEquals(500, Agent.pacedDelayMicros(200, 2000, 200));
+    assertEquals(1000, Agent.pacedDelayMicros(201, 2000, 200));
+    assertEquals(4_900_000, Agent.pacedDelayMicros(9999, 2000, 200));
+    assertEquals(1_000_000, Agent.pacedDelayMicros(1, 1, 1));
+  }
+}
