@@ -22,7 +22,7 @@ class AgentProcessIT {
    * Whether the agent runs its control API in these tests: they are about the process, not the
    * API, which has tests of its own; set true to run them with the whole product.
    */
-  private static final boolean CONTROL_API_ENABLED = false;
+  private static final boolean CONTROL_API_ENABLED = true;
   private static final String USER = "ann";
   private static final Duration START_BOUND = Duration.ofSeconds(60);
   private static final Duration STOP_BOUND = Duration.ofSeconds(30);
@@ -105,7 +105,7 @@ class AgentProcessIT {
           register-timeout = 2s
           backoff { base-all-failed = 1s, base-some-failed = 1s, max = 4s }
         }
-        control.enabled = %s
+        control { enabled = %s, port = 0 }
         profiles = %s
         """.formatted(data, sipPort, CONTROL_API_ENABLED, profiles);
     Path file = dir.resolve(name);

@@ -153,7 +153,7 @@ class LinuxRoamingIT {
 
   /**
    * The agent as a child JVM in the namespace: {@code ip netns exec sipalr-ue java -cp <this
-   * JVM's class path> io.sipalr.agent.Main <dir>/agent.conf}, output to {@code <dir>/agent.log}.
+   * JVM's class path> io.sipalr.agent.Main run --config <dir>/agent.conf}, output to {@code <dir>/agent.log}.
    * {@code ip netns exec} executes java in its own place, so the process is the JVM itself and
    * SIGTERM reaches the agent's shutdown hook (deregistration).
    */
@@ -185,7 +185,7 @@ class LinuxRoamingIT {
           "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
           "-Dlogback.configurationFile=" + logback,
           "-cp", System.getProperty("java.class.path"),
-          "io.sipalr.agent.Main", conf.toString()));
+          "io.sipalr.agent.Main", "run", "--config", conf.toString()));
       Process process = new ProcessBuilder(command)
           .redirectErrorStream(true)
           .redirectOutput(log.toFile())

@@ -56,10 +56,9 @@ import org.slf4j.LoggerFactory;
  * agent.shutdown(Duration.ofSeconds(10)); // deregisters every profile, paced and bounded
  * }</pre>
  *
- * <p>The agent casts a vote of its own on migrations only when it has a policy to vote by: when
- * the configuration has an {@code alr.policy} block, or when the control API runs (its manual
- * decisions go through that controller). Otherwise every migration is allowed, as with no
- * controller at all (rule 2).
+ * <p>The agent votes on migrations through one controller of its own, by {@code alr.policy}
+ * (auto by default: every migration allowed, as with no controller at all); the control API's
+ * decisions go through that same controller.
  */
 public final class Agent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
@@ -148,13 +147,9 @@ public final class Agent implements AutoCloseable {
       alr = new SipAlr(registry, mobility, alrConfig, pool, timers);
       opened.push(alr);
 
-      if (controlEnabled || config.hasPath("alr.policy")) {
-        policy = new PolicyController(alr, AlrPolicy.from(config), mobility, timers,
-            Clock.systemUTC());
-        opened.push(policy);
-      } else {
-        policy = null;
-      }
+      policy = new PolicyController(alr, AlrPolicy.from(config), mobility, timers,
+          Clock.systemUTC());
+      opened.push(policy);
       if (controlEnabled) {
         control = new ControlServer(ControlConfig.from(config, dataDir), registry, mobility,
             scriptedIaps, alr, policy);
@@ -251,8 +246,8 @@ public final class Agent implements AutoCloseable {
   }
 
   /** The agent's own controller, when it has one (see the class comment). */
-  public Optional<PolicyController> policy() {
-    return Optional.ofNullable(policy);
+  public PolicyController policy() {
+    return policy;
   }
 
   /** The control API, unless {@code control.enabled = false}. */

@@ -30,7 +30,8 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
   public static final String TOKEN_FILE = "control.token";
 
   private static final String PATH = "control";
-  private static final Set<String> KEYS = Set.of("address", "port", "token", "event-buffer");
+  private static final Set<String> KEYS = Set.of("enabled", "address", "port", "token",
+      "event-buffer");
 
   public ControlConfig {
     Objects.requireNonNull(bindAddress, "bindAddress");

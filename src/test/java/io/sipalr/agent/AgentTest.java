@@ -71,7 +71,8 @@ class AgentTest {
     try (Agent agent = Agent.create(c)) {
       assertTrue(agent.scriptedIaps().isPresent());
       assertTrue(agent.control().isEmpty());
-      assertTrue(agent.policy().isEmpty(), "no alr.policy and no control API: no vote");
+      assertTrue(agent.policy().policy() instanceof io.sipalr.alr.AlrPolicy.Auto,
+          "auto by default: every migration allowed");
       agent.start();
       await("ann waits for a network").atMost(Duration.ofSeconds(10))
           .until(() -> agent.registry().status("ann") == ProfileStatus.REGISTRATION_IN_PROGRESS);
