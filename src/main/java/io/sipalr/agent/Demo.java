@@ -298,9 +298,7 @@ final class Demo implements Callable<Integer> {
     return ConfigFactory.parseString(hocon)
         .withValue("agent.data-dir", ConfigValueFactory.fromAnyRef(dataDir.toString()))
         .withFallback(ConfigFactory.defaultReference())
-        .resolve()
-        // No alr.policy: the agent casts no vote of its own; the demo controller decides.
-        .withoutPath("alr.policy");
+        .resolve(); // alr.policy stays auto: the demo controller's vote decides
   }
 
   /** The demo tells its own story on stdout; the agent's INFO log would tell it twice. */
