@@ -34,16 +34,16 @@ import org.junit.jupiter.api.Test;
 /**
  * Scripted handover on loopback: an upgrade (cellular to wlan) triggered by the scripted
  * provider, timed from the trigger to MIGRATION_COMPLETED and to the moment Kamailio's location
- * table no longer holds the old binding, over 100 migrations per variant. The baseline, measured
+ * table no longer holds the old binding, over 200 migrations per variant. The baseline, measured
  * in the same run, is one bare UDP OPTIONS round trip to the same Kamailio: the floor that any
  * REGISTER exchange stands on. Prints a table and writes target/bench/handover.{md,csv}.
  */
 class HandoverBench {
-  private static final int MIGRATIONS = 100;
+  private static final int MIGRATIONS = 200;
 
   private record Variant(String name, MigrationOrder order, boolean outbound) {}
 
-  private record Result(Variant variant, long[] toCompleted, long[] toOldGone,
+  private record Result(Variant variant, long[] toStarted, long[] toCompleted, long[] toOldGone,
       double requestsPerMigration) {}
 
   @Test
@@ -71,11 +71,14 @@ class HandoverBench {
     try (KamailioRegistrar kamailio = builder.start();
          AlrHarness agent = new AlrHarness(variant.order())) {
       kamailio.addUser("bench", AgentHarness.REALM_PASSWORD);
+      AtomicLong startedAt = new AtomicLong();
       AtomicLong completedAt = new AtomicLong();
       agent.alr.addListener(new AlrObserver() {
         @Override
         public void alrEvent(AlrEvent event, String profileId, int snapId, int iapId) {
-          if (event == AlrEvent.MIGRATION_COMPLETED) {
+          if (event == AlrEvent.MIGRATION_STARTED) {
+            startedAt.set(System.nanoTime());
+          } else if (event == AlrEvent.MIGRATION_COMPLETED) {
             completedAt.set(System.nanoTime());
           }
         }
@@ -88,6 +91,7 @@ class HandoverBench {
           BearerFilter.ANY, Transport.UDP));
       agent.awaitRegisteredFrom("bench", CELL_ADDRESS);
 
+      long[] toStarted = new long[MIGRATIONS];
       long[] toCompleted = new long[MIGRATIONS];
       long[] toOldGone = new long[MIGRATIONS];
       long requests = 0;
@@ -99,13 +103,15 @@ class HandoverBench {
         agent.iaps.up(WLAN);
         long gone = awaitOnlyBindingFrom(kamailio, WLAN_ADDRESS);
         await().atMost(Duration.ofSeconds(10)).until(() -> completedAt.get() != 0);
+        toStarted[i] = startedAt.get() - trigger;
         toCompleted[i] = completedAt.get() - trigger;
         toOldGone[i] = gone - trigger;
         requests += kamailio.registerCount("bench") - before;
         agent.iaps.down(WLAN); // back to cellular (a downgrade, not measured here)
         agent.awaitRegisteredFrom("bench", CELL_ADDRESS);
       }
-      return new Result(variant, toCompleted, toOldGone, (double) requests / MIGRATIONS);
+      return new Result(variant, toStarted, toCompleted, toOldGone,
+          (double) requests / MIGRATIONS);
     }
   }
 
@@ -163,6 +169,8 @@ class HandoverBench {
         .append("| --- | --- | ---: | ---: | ---: | ---: |\n");
     row(md, csv, "baseline", "UDP OPTIONS round trip to Kamailio", baseline, Double.NaN);
     for (Result r : results) {
+      row(md, csv, r.variant().name(), "trigger to MIGRATION_STARTED (REGISTER sent)",
+          r.toStarted(), r.requestsPerMigration());
       row(md, csv, r.variant().name(), "trigger to MIGRATION_COMPLETED", r.toCompleted(),
           r.requestsPerMigration());
       row(md, csv, r.variant().name(), "trigger to old binding gone", r.toOldGone(),
