@@ -1,5 +1,6 @@
 package io.sipalr.alr;
 
+import io.sipalr.config.ConfigChecks;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigObject;
@@ -14,7 +15,6 @@ import java.time.LocalTime;
 import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * Reads {@code alr.policy} (reference.conf documents it). Keys are kebab-case, unknown keys are
@@ -32,7 +32,7 @@ final class AlrPolicyReader {
   static AlrPolicy read(Config root) {
     ConfigObject alr = object(root.root(), "alr", "alr");
     ConfigObject block = object(alr, "policy", PATH);
-    rejectUnknownKeys(block, PATH, BLOCK_KEYS);
+    ConfigChecks.rejectUnknownKeys(block, PATH, BLOCK_KEYS);
     Config policy = block.toConfig();
     String mode = string(block, "mode", PATH + ".mode");
     switch (mode.trim().toLowerCase(Locale.ROOT)) {
@@ -40,7 +40,7 @@ final class AlrPolicyReader {
         return new Auto();
       case "manual": {
         ConfigObject manual = object(block, "manual", PATH + ".manual");
-        rejectUnknownKeys(manual, PATH + ".manual", MANUAL_KEYS);
+        ConfigChecks.rejectUnknownKeys(manual, PATH + ".manual", MANUAL_KEYS);
         Duration timeout;
         try {
           timeout = policy.getDuration("manual.timeout");
@@ -62,7 +62,7 @@ final class AlrPolicyReader {
       }
       case "rules": {
         ConfigObject rules = object(block, "rules", PATH + ".rules");
-        rejectUnknownKeys(rules, PATH + ".rules", RULES_KEYS);
+        ConfigChecks.rejectUnknownKeys(rules, PATH + ".rules", RULES_KEYS);
         boolean preferWlan = bool(rules, "prefer-wlan");
         boolean upgradesOnly = bool(rules, "upgrades-only");
         LocalTime from = timeOfDay(rules, "no-cellular-from");
@@ -141,16 +141,6 @@ final class AlrPolicyReader {
   private static ConfigOrigin origin(ConfigObject object, String key) {
     ConfigValue value = object.get(key);
     return value == null ? object.origin() : value.origin();
-  }
-
-  private static void rejectUnknownKeys(ConfigObject object, String path, Set<String> known) {
-    Set<String> unknown = new TreeSet<>(object.keySet());
-    unknown.removeAll(known);
-    if (!unknown.isEmpty()) {
-      String key = unknown.iterator().next();
-      throw bad(object.get(key).origin(), path + "." + key,
-          "unknown key; the keys are " + String.join(", ", new TreeSet<>(known)));
-    }
   }
 
   private static ConfigException bad(ConfigOrigin origin, String path, String problem) {

@@ -1,5 +1,6 @@
 package io.sipalr.control;
 
+import io.sipalr.profile.ProfileValidationException;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.Map;
 
@@ -48,18 +49,6 @@ final class ApiException extends RuntimeException {
 
   /** Quotes a client-supplied value for a message: escaped, and cut when long. */
   static String quote(String value) {
-    StringBuilder quoted = new StringBuilder("\"");
-    int max = Math.min(value.length(), 80);
-    for (int i = 0; i < max; i++) {
-      char c = value.charAt(i);
-      if (c == '"' || c == '\\') {
-        quoted.append('\\').append(c);
-      } else if (c < ' ' || c == 0x7f) {
-        quoted.append(String.format("\\u%04x", (int) c));
-      } else {
-        quoted.append(c);
-      }
-    }
-    return quoted.append(value.length() > max ? "...\"" : "\"").toString();
+    return ProfileValidationException.quote(value);
   }
 }

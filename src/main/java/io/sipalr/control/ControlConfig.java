@@ -1,5 +1,6 @@
 package io.sipalr.control;
 
+import io.sipalr.config.ConfigChecks;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigObject;
@@ -10,7 +11,6 @@ import io.sipalr.mobility.IpLiterals;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * The control API's settings ({@code control} block).
@@ -64,13 +64,7 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
           PATH, "must be an object { address = ..., port = ... }");
     }
     ConfigObject block = (ConfigObject) blockValue;
-    Set<String> unknown = new TreeSet<>(block.keySet());
-    unknown.removeAll(KEYS);
-    if (!unknown.isEmpty()) {
-      String key = unknown.iterator().next();
-      throw bad(block.get(key).origin(), key,
-          "unknown key; the keys are " + String.join(", ", new TreeSet<>(KEYS)));
-    }
+    ConfigChecks.rejectUnknownKeys(block, PATH, KEYS);
 
     String address = string(block, "address");
     try {

@@ -1,5 +1,6 @@
 package io.sipalr.mobility;
 
+import io.sipalr.config.ConfigChecks;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigList;
@@ -15,7 +16,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * The {@code mobility} block of the agent's configuration:
@@ -77,7 +77,7 @@ public record MobilityConfig(Provider provider, Duration rescanInterval, List<Ia
   /** Reads the {@code mobility} block of {@code root} (defaults come from reference.conf). */
   public static MobilityConfig from(Config root) {
     ConfigObject block = root.getObject(ROOT);
-    rejectUnknownKeys(block, ROOT, BLOCK_KEYS);
+    ConfigChecks.rejectUnknownKeys(block, ROOT, BLOCK_KEYS);
     Provider provider = choice(block.get("provider"), block.origin(), ROOT + ".provider",
         Provider.class);
     Duration rescanInterval;
@@ -133,16 +133,6 @@ public record MobilityConfig(Provider provider, Duration rescanInterval, List<Ia
     return (ConfigList) value;
   }
 
-  private static void rejectUnknownKeys(ConfigObject object, String path, Set<String> known) {
-    Set<String> unknown = new TreeSet<>(object.keySet());
-    unknown.removeAll(known);
-    if (!unknown.isEmpty()) {
-      String key = unknown.iterator().next();
-      throw bad(object.get(key).origin(), path + "." + key,
-          "unknown key; the keys are " + String.join(", ", new TreeSet<>(known)));
-    }
-  }
-
   /** The constant {@code value} names, kebab-case; {@code owner} locates a missing value. */
   private static <E extends Enum<E>> E choice(ConfigValue value, ConfigOrigin owner, String path,
       Class<E> type) {
@@ -183,7 +173,7 @@ public record MobilityConfig(Provider provider, Duration rescanInterval, List<Ia
         throw bad(value.origin(), path, "must be an object { id = ..., name = ... }");
       }
       ConfigObject object = (ConfigObject) value;
-      rejectUnknownKeys(object, path, keys);
+      ConfigChecks.rejectUnknownKeys(object, path, keys);
       return new Element(object, path);
     }
 

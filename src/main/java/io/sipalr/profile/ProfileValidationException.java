@@ -75,7 +75,7 @@ public final class ProfileValidationException extends RuntimeException {
    * Quotes a user-supplied value for a message: control characters escaped so that it cannot
    * forge log lines, and long values cut.
    */
-  static String quote(String value) {
+  public static String quote(String value) {
     StringBuilder quoted = new StringBuilder("\"");
     int max = Math.min(value.length(), 80);
     for (int i = 0; i < max; i++) {
