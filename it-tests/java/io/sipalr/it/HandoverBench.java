@@ -39,7 +39,7 @@ import org.junit.jupiter.api.Test;
  * REGISTER exchange stands on. Prints a table and writes target/bench/handover.{md,csv}.
  */
 class HandoverBench {
-  private static final int MIGRATIONS = 200;
+  private static final int MIGRATIONS = Integer.getInteger("bench.migrations", 200);
 
   private record Variant(String name, MigrationOrder order, boolean outbound) {}
 
