@@ -101,7 +101,8 @@ final class AlrHarness implements AutoCloseable {
             new Snap(SNAP_LAN, "lan", List.of(LAN))));
     iaps = new ScriptedIapProvider(all);
     mobility = new MobilityManager(config, iaps, pool);
-    alr = new SipAlr(registry, mobility, new AlrConfig(order, registerRate, 50), pool, timers);
+    alr = new SipAlr(registry, mobility,
+        new AlrConfig(order, registerRate, 50, Duration.ofSeconds(2)), pool, timers);
     alr.addListener(new AlrObserver() {
       @Override
       public void alrEvent(AlrEvent event, String profileId, int snapId, int iapId) {

@@ -255,6 +255,31 @@ class AlrIT {
   }
 
   @Test
+  void anIapRejectedOnceIsTriedAgainWhenNothingElseIsLeft() throws Exception {
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
+         AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {
+      kamailio.addUser("pia", AgentHarness.REALM_PASSWORD);
+      agent.iaps.up(WLAN);
+      agent.iaps.up(CELL);
+      agent.registry.create(profile("pia", kamailio, SNAP_WLAN_CELL, BearerFilter.ANY,
+          Transport.UDP));
+      agent.awaitRegisteredFrom("pia", WLAN_ADDRESS);
+
+      // Cellular cannot reach the registrar at the moment wlan is lost: it is rejected, and
+      // with nothing else left the profile waits...
+      kamailio.block(CELL_ADDRESS);
+      agent.iaps.down(WLAN);
+      agent.awaitSeen("pia", "REGISTRATION_FAILED");
+      await().atMost(Duration.ofSeconds(10)).until(
+          () -> agent.registry.localAddressOf("pia").isEmpty());
+      // ...but not for ever: once cellular works again it is tried again (here after 2 s).
+      kamailio.unblock(CELL_ADDRESS);
+      agent.awaitRegisteredFrom("pia", CELL_ADDRESS);
+      assertOneBindingFrom(kamailio, "pia", CELL_ADDRESS);
+    }
+  }
+
+  @Test
   void aBearerFilterThatExcludesTheOnlyIapLeftMakesTheProfileWait() throws Exception {
     try (KamailioRegistrar kamailio = KamailioRegistrar.builder().start();
          AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {

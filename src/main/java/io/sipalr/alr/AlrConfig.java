@@ -3,6 +3,7 @@ package io.sipalr.alr;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import io.sipalr.sip.MigrationOrder;
+import java.time.Duration;
 import java.util.Locale;
 
 /**
@@ -12,13 +13,26 @@ import java.util.Locale;
  * @param registerRate REGISTERs per second at most when many profiles move at once, so that a
  *     carrier change of thousands of profiles does not flood the registrar
  * @param registerBurst how many may go at once before the rate applies
+ * @param retryRejectedAfter with no usable IAP left, how long a SNAP waits before it tries the
+ *     IAPs it rejected or refused again (a refresh), so that one bad moment does not keep a
+ *     working uplink out for good; once per wait, never a storm
  */
-public record AlrConfig(MigrationOrder order, int registerRate, int registerBurst) {
+public record AlrConfig(MigrationOrder order, int registerRate, int registerBurst,
+    Duration retryRejectedAfter) {
+
+  public static final Duration DEFAULT_RETRY_REJECTED_AFTER = Duration.ofSeconds(30);
 
   public AlrConfig {
     if (registerRate < 1 || registerBurst < 1) {
       throw new IllegalArgumentException("alr.register-rate and alr.register-burst: must be ≥ 1");
     }
+    if (retryRejectedAfter.toMillis() < 100) {
+      throw new IllegalArgumentException("alr.retry-rejected-after: must be at least 100 ms");
+    }
+  }
+
+  public AlrConfig(MigrationOrder order, int registerRate, int registerBurst) {
+    this(order, registerRate, registerBurst, DEFAULT_RETRY_REJECTED_AFTER);
   }
 
   public static AlrConfig defaults() {
@@ -35,7 +49,8 @@ public record AlrConfig(MigrationOrder order, int registerRate, int registerBurs
           "must be make-before-break or break-before-make, was \"" + order + "\"");
     };
     try {
-      return new AlrConfig(parsed, c.getInt("register-rate"), c.getInt("register-burst"));
+      return new AlrConfig(parsed, c.getInt("register-rate"), c.getInt("register-burst"),
+          c.getDuration("retry-rejected-after"));
     } catch (IllegalArgumentException e) {
       throw new ConfigException.BadValue(c.origin(), "alr", e.getMessage());
     }

@@ -35,6 +35,7 @@ public final class SipAlr implements AutoCloseable {
   private final AlrConfig config;
   private final Executor pool;
   private final RegisterPacer pacer;
+  private final ScheduledExecutorService timers;
   private final List<AlrController> controllers = new CopyOnWriteArrayList<>();
   private final List<AlrObserver> listeners = new CopyOnWriteArrayList<>();
   private final Map<SessionKey, SnapSession> sessions = new ConcurrentHashMap<>();
@@ -51,6 +52,7 @@ public final class SipAlr implements AutoCloseable {
     this.config = config;
     this.pool = pool;
     this.pacer = new RegisterPacer(config.registerRate(), config.registerBurst(), timers);
+    this.timers = timers;
     this.membershipExecutor = new SerialExecutor(pool);
   }
 
@@ -125,6 +127,10 @@ public final class SipAlr implements AutoCloseable {
 
   AlrConfig config() {
     return config;
+  }
+
+  ScheduledExecutorService timers() {
+    return timers;
   }
 
   void pace(Runnable registerWork) {

@@ -71,6 +71,9 @@ final class SnapSession implements MobilityListener {
   /** Profile id → IAP offered to it, readable from any thread to refuse out-of-place votes. */
   private final Map<String, Integer> openOffers = new ConcurrentHashMap<>();
 
+  /** The look at rejected IAPs scheduled while waiting, or {@code null}. */
+  private java.util.concurrent.ScheduledFuture<?> retryRejected;
+
   // TRYING
   private Iap trying;
   private String tryingAddress;
@@ -233,6 +236,7 @@ final class SnapSession implements MobilityListener {
         carrier = null;
         carrierAddress = null;
         enter(Phase.WAITING);
+        retryRejectedLater();
       } else if (code == MobilityError.OFFER_WITHDRAWN && phase == Phase.VOTING) {
         enter(carrier == null ? Phase.WAITING : Phase.SETTLED);
       }
@@ -434,6 +438,23 @@ final class SnapSession implements MobilityListener {
   }
 
   // ------------------------------------------------------------ helpers
+
+  /**
+   * While waiting with no usable IAP, look again at the rejected and refused ones after a
+   * while: one failed trial (a registrar slow for a moment) must not keep a working uplink out
+   * for the connection's whole life. Once per wait; a new NOT_FOUND schedules the next.
+   */
+  private void retryRejectedLater() {
+    if (retryRejected != null) {
+      retryRejected.cancel(false);
+    }
+    retryRejected = alr.timers().schedule(() -> executor.execute(() -> {
+      if (phase == Phase.WAITING && !members.isEmpty()) {
+        log.info("SNAP {}: still no usable IAP; trying the rejected ones again", snapId);
+        connection().refresh();
+      }
+    }), alr.config().retryRejectedAfter().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
 
   private List<String> registeredMembers() {
     // Rule 11: only registered profiles vote.

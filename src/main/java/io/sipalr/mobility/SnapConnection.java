@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The best IAP is the first, in the SNAP's priority order, that is available, allowed by the
  * bearer filter and not blacklisted. An IAP the application ignored or rejected is blacklisted
- * for the connection's lifetime, or until {@link #refresh()}.
+ * for the connection's lifetime, or until {@link #refresh()}, or until it goes away (it comes
+ * back as a new attachment).
  *
  * <ul>
  *   <li>No carrier (at open, or after {@link MobilityError#NOT_FOUND}): the best IAP is made
@@ -282,6 +283,11 @@ public final class SnapConnection implements AutoCloseable {
     }
     boolean wasUp = before != null && before.available();
     boolean lost = wasUp && !now.available();
+    if (!now.available()) {
+      // An IAP that went away comes back as a new attachment: whatever got it ignored or
+      // rejected (a slow registrar, a dead gateway) is not held against it for ever.
+      blacklist.remove(iap.id());
+    }
     boolean moved = wasUp && now.available() && !now.address().equals(before.address());
 
     if (state instanceof Waiting) {

@@ -152,7 +152,9 @@ class SnapConnectionTest {
     recorder.expect("offer 3->2 upgrade");
     connection.ignorePreferredCarrier();
     iaps.down(WLAN.id());
-    iaps.up(WLAN.id()); // blacklisted: not offered again
+    iaps.up(WLAN.id()); // it went away and came back: a new attachment, offered again
+    recorder.expect("offer 3->1 upgrade");
+    connection.ignorePreferredCarrier();
     iaps.down(WLAN2.id());
     recorder.expect("lost 3", "error NOT_FOUND"); // every other IAP is blacklisted
     assertEquals(Optional.empty(), connection.carrier());
@@ -169,10 +171,11 @@ class SnapConnectionTest {
     recorder.expect("active 1 127.0.0.11");
     connection.newCarrierRejected();
     awaitCarrier(connection, LTE);
-    iaps.down(WLAN.id());
-    iaps.up(WLAN.id()); // blacklisted: no offer
-    iaps.up(LTE.id(), InetAddress.getByName("127.0.1.12"));
+    iaps.up(LTE.id(), InetAddress.getByName("127.0.1.12")); // blacklisted WLAN: no offer
     recorder.expect("address 2 127.0.1.12");
+    iaps.down(WLAN.id());
+    iaps.up(WLAN.id()); // it went away and came back: a new attachment, offered again
+    recorder.expect("offer 2->1 upgrade");
   }
 
   @Test
