@@ -27,8 +27,12 @@ public final class Slf4jServerLogger implements ServerLogger {
     return CREDENTIALS.matcher(message).replaceAll("$1 ***");
   }
 
+  /** The stack reports some received messages twice, on the same thread: trace them once. */
+  private static final ThreadLocal<SIPMessage> lastTraced = new ThreadLocal<>();
+
   private static void log(SIPMessage message, String from, String to, boolean sender) {
-    if (trace.isDebugEnabled()) {
+    if (trace.isDebugEnabled() && lastTraced.get() != message) {
+      lastTraced.set(message);
       trace.debug("{} {} -> {}\n{}", sender ? "sent" : "received", from, to,
           mask(message.encode()));
     }
