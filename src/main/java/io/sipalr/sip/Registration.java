@@ -1054,9 +1054,14 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     }
   }
 
+  /** A timer whose task runs on this profile's executor; {@code null} once the agent stops. */
   private ScheduledFuture<?> schedule(Duration delay, Runnable onExecutor) {
-    return timers.schedule(() -> executor.execute(onExecutor), delay.toMillis(),
-        TimeUnit.MILLISECONDS);
+    try {
+      return timers.schedule(() -> executor.execute(onExecutor), delay.toMillis(),
+          TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+      return null; // the registry is closing: nothing more will be sent
+    }
   }
 
   private void publishInfo() {
