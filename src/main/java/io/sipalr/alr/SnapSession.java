@@ -320,9 +320,14 @@ final class SnapSession implements MobilityListener {
         accept();
         return;
       }
+      int iapId = iap.id();
       for (String id : all) {
-        alr.pace(() -> registry.migrate(id, address, alr.config().order(),
-                () -> executor.execute(() -> migrationStarted(thisAttempt, id)))
+        // MIGRATION_STARTED is told on the profile's own executor, the moment its REGISTER
+        // leaves: before that REGISTER's answer can be told (REGISTERED in break-before-make).
+        boolean announce = registeredAtStart.contains(id);
+        Runnable started = announce
+            ? () -> alr.notify(AlrEvent.MIGRATION_STARTED, id, snapId, iapId) : () -> { };
+        alr.pace(() -> registry.migrate(id, address, alr.config().order(), started)
             .whenComplete((outcome, e) -> executor.execute(
                 () -> migrationEnded(thisAttempt, id, outcome))));
       }
@@ -336,12 +341,6 @@ final class SnapSession implements MobilityListener {
       if (untried.isEmpty()) {
         accept(); // nobody wants to register: nothing to judge the carrier by
       }
-    }
-  }
-
-  private void migrationStarted(int thisAttempt, String id) {
-    if (thisAttempt == attempt && phase == Phase.TRYING && registeredAtStart.contains(id)) {
-      alr.notify(AlrEvent.MIGRATION_STARTED, id, snapId, trying.id());
     }
   }
 
