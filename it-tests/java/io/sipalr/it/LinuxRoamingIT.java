@@ -177,7 +177,7 @@ class LinuxRoamingIT {
       Path conf = dir.resolve("agent.conf");
       Path logback = dir.resolve("logback.xml");
       Path log = dir.resolve("agent.log");
-      Files.writeString(conf, config(dir.resolve("data"), kamailio), StandardCharsets.UTF_8);
+      Files.writeString(conf, NetnsTopology.agentConfig(dir.resolve("data"), kamailio, USER, PASSWORD), StandardCharsets.UTF_8);
       Files.writeString(logback, LOGBACK, StandardCharsets.UTF_8);
       List<String> command = new ArrayList<>(List.of("ip", "netns", "exec",
           NetnsTopology.NAMESPACE,
@@ -192,31 +192,6 @@ class LinuxRoamingIT {
           .start();
       process.getOutputStream().close();
       return new AgentProcess(process, log);
-    }
-
-    private static String config(Path dataDir, KamailioRegistrar kamailio) {
-      return """
-          agent.data-dir = "%s"
-          sip {
-            local-address = "127.0.0.1"   # the anchor, on the namespace's loopback
-            port = 0
-            register-timeout = 2s
-            backoff { base-all-failed = 1s, base-some-failed = 1s, max = 4s }
-          }
-          mobility {
-            provider = linux
-            rescan-interval = 1s
-            iaps = [
-              { id = 1, name = wlan, interface = wlan0, bearer = wlan }
-              { id = 2, name = cell, interface = cell0, bearer = cellular }
-            ]
-            snaps = [ { id = 1, name = internet, iaps = [1, 2] } ]
-          }
-          profiles = [
-            { id = %s, aor = "sip:%s@%s", registrar = "%s", password = "%s",
-              transport = udp, expires = 600, snap = 1, auto-register = true }
-          ]
-          """.formatted(dataDir, USER, USER, kamailio.realm(), kamailio.sipUri(), PASSWORD);
     }
 
     private static final String LOGBACK = """

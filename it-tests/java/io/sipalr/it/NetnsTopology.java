@@ -368,4 +368,35 @@ final class NetnsTopology implements AutoCloseable {
       Files.deleteIfExists(output);
     }
   }
+
+  /**
+   * The agent's configuration inside the namespace: the linux provider on wlan0 and cell0, one
+   * SNAP preferring wlan, one profile; fast failure and backoff so that a failed move recovers.
+   */
+  static String agentConfig(java.nio.file.Path dataDir, KamailioRegistrar kamailio, String user,
+      String password) {
+    return """
+        agent.data-dir = "%s"
+        control { address = "127.0.0.1", port = 0 }
+        sip {
+          local-address = "127.0.0.1"   # the anchor, on the namespace's loopback
+          port = 0
+          register-timeout = 2s
+          backoff { base-all-failed = 1s, base-some-failed = 1s, max = 4s }
+        }
+        mobility {
+          provider = linux
+          rescan-interval = 1s
+          iaps = [
+            { id = 1, name = wlan, interface = wlan0, bearer = wlan }
+            { id = 2, name = cell, interface = cell0, bearer = cellular }
+          ]
+          snaps = [ { id = 1, name = internet, iaps = [1, 2] } ]
+        }
+        profiles = [
+          { id = %s, aor = "sip:%s@%s", registrar = "%s", password = "%s",
+            transport = udp, expires = 600, snap = 1, auto-register = true }
+        ]
+        """.formatted(dataDir, user, user, kamailio.realm(), kamailio.sipUri(), password);
+  }
 }

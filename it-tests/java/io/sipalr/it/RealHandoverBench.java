@@ -574,7 +574,7 @@ class RealHandoverBench {
       Path conf = dir.resolve("agent.conf");
       Path logback = dir.resolve("logback.xml");
       Path log = dir.resolve("agent.log");
-      Files.writeString(conf, config(dir.resolve("data"), kamailio), StandardCharsets.UTF_8);
+      Files.writeString(conf, NetnsTopology.agentConfig(dir.resolve("data"), kamailio, USER, PASSWORD), StandardCharsets.UTF_8);
       Files.writeString(logback, LOGBACK, StandardCharsets.UTF_8);
       List<String> command = List.of("ip", "netns", "exec", NAMESPACE, javaBinary(),
           "-Dlogback.configurationFile=" + logback,
@@ -586,33 +586,6 @@ class RealHandoverBench {
           .start();
       process.getOutputStream().close();
       return new BenchAgent(process, log);
-    }
-
-    /** LinuxRoamingIT's settings: fast failure and backoff so that a failed move recovers. */
-    private static String config(Path dataDir, KamailioRegistrar kamailio) {
-      return """
-          agent.data-dir = "%s"
-          control { address = "127.0.0.1", port = 0 }
-          sip {
-            local-address = "127.0.0.1"   # the anchor, on the namespace's loopback
-            port = 0
-            register-timeout = 2s
-            backoff { base-all-failed = 1s, base-some-failed = 1s, max = 4s }
-          }
-          mobility {
-            provider = linux
-            rescan-interval = 1s
-            iaps = [
-              { id = 1, name = wlan, interface = wlan0, bearer = wlan }
-              { id = 2, name = cell, interface = cell0, bearer = cellular }
-            ]
-            snaps = [ { id = 1, name = internet, iaps = [1, 2] } ]
-          }
-          profiles = [
-            { id = %s, aor = "sip:%s@%s", registrar = "%s", password = "%s",
-              transport = udp, expires = 600, snap = 1, auto-register = true }
-          ]
-          """.formatted(dataDir, USER, USER, kamailio.realm(), kamailio.sipUri(), PASSWORD);
     }
 
     String logTail(int lines) {
