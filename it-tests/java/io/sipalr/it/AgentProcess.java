@@ -14,18 +14,24 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The agent's executable ({@code io.sipalr.agent.Main}) in a child JVM: this JVM's java and
- * class path, the project's conf/logback.xml, stdout and stderr together in a file. A test can
- * kill it (SIGKILL) or stop it (SIGTERM) and read its exit status and output.
+ * class path, the project's conf/logback.xml, stdout and stderr together in a file; optionally
+ * in a network namespace ({@code ip netns exec} runs java in its own place, so the process is
+ * the JVM itself and SIGTERM reaches the agent). A test can kill it (SIGKILL) or stop it
+ * (SIGTERM) and read its exit status and output; should this JVM die first, a shutdown hook
+ * kills it.
  */
 final class AgentProcess implements AutoCloseable {
   private static final Duration CLOSE_BOUND = Duration.ofSeconds(15);
 
   private final Process process;
   private final Path output;
+  private final Thread killOnExit;
 
   private AgentProcess(Process process, Path output) {
     this.process = process;
     this.output = output;
+    this.killOnExit = new Thread(process::destroyForcibly, "kill-agent");
+    Runtime.getRuntime().addShutdownHook(killOnExit);
   }
 
   /** Starts {@code Main args...}; what it prints goes to {@code output}. */
@@ -36,10 +42,24 @@ final class AgentProcess implements AutoCloseable {
   /** The same, with these environment variables changed. */
   static AgentProcess start(Path output, Map<String, String> env, String... args)
       throws IOException {
-    List<String> command = new ArrayList<>(List.of(
+    return start(output, env, null, List.of(), args);
+  }
+
+  /**
+   * The same in network namespace {@code namespace} (or none when {@code null}), with extra JVM
+   * options after the defaults (so that, e.g., their -Dlogback.configurationFile wins).
+   */
+  static AgentProcess start(Path output, Map<String, String> env, String namespace,
+      List<String> jvmOptions, String... args) throws IOException {
+    List<String> command = new ArrayList<>();
+    if (namespace != null) {
+      command.addAll(List.of("ip", "netns", "exec", namespace));
+    }
+    command.addAll(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Dlogback.configurationFile=" + Path.of("conf/logback.xml").toAbsolutePath(),
-        "-cp", System.getProperty("java.class.path"),
+        "-Dlogback.configurationFile=" + Path.of("conf/logback.xml").toAbsolutePath()));
+    command.addAll(jvmOptions);
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"),
         "io.sipalr.agent.Main"));
     command.addAll(List.of(args));
     ProcessBuilder builder = new ProcessBuilder(command);
@@ -50,6 +70,38 @@ final class AgentProcess implements AutoCloseable {
         .start();
     process.getOutputStream().close();
     return new AgentProcess(process, output);
+  }
+
+  /** The file its output goes to. */
+  Path outputFile() {
+    return output;
+  }
+
+  /** The last {@code lines} lines of its output, or why they cannot be read. */
+  String outputTail(int lines) {
+    try {
+      return tail(Files.readString(output), lines);
+    } catch (IOException e) {
+      return "(cannot read " + output + ": " + e + ")";
+    }
+  }
+
+  /** The last {@code lines} lines of {@code text}. */
+  static String tail(String text, int lines) {
+    List<String> all = text.lines().toList();
+    return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+  }
+
+  /** Fails at once, with {@code diagnostics}, when the agent has exited. */
+  void requireAlive(java.util.function.Supplier<String> diagnostics) {
+    if (!process.isAlive()) {
+      throw new IllegalStateException("the agent exited with status " + process.exitValue()
+          + diagnostics.get());
+    }
+  }
+
+  long pid() {
+    return process.pid();
   }
 
   boolean isAlive() {
@@ -90,10 +142,18 @@ final class AgentProcess implements AutoCloseable {
   /** Stops it if it still runs: SIGTERM first (so that it cleans up), then SIGKILL. */
   @Override
   public void close() throws InterruptedException {
-    if (process.isAlive()) {
-      process.destroy();
-      if (!process.waitFor(CLOSE_BOUND.toMillis(), TimeUnit.MILLISECONDS)) {
-        process.destroyForcibly().waitFor(CLOSE_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+    try {
+      if (process.isAlive()) {
+        process.destroy();
+        if (!process.waitFor(CLOSE_BOUND.toMillis(), TimeUnit.MILLISECONDS)) {
+          process.destroyForcibly().waitFor(CLOSE_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+        }
+      }
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(killOnExit);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook runs or ran
       }
     }
   }

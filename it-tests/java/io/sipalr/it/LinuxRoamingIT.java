@@ -19,7 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Supplier;
 import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,7 +51,8 @@ class LinuxRoamingIT {
             KamailioRegistrar.builder().listenAddress(REGISTRAR_ADDRESS).start()) {
       // Before the agent starts: a 401 after a fresh challenge would stop it for good (rule 16).
       kamailio.addUser(USER, PASSWORD);
-      try (AgentProcess agent = AgentProcess.start(dir, kamailio)) {
+      AgentProcess agent = startAgent(dir, kamailio);
+      try (agent) {
         Checks checks = new Checks(net, kamailio, agent);
 
         // Rule 1: the best IAP of the SNAP, wlan, without asking anyone.
@@ -71,6 +71,8 @@ class LinuxRoamingIT {
         checks.awaitOneBindingFrom(WLAN_ADDRESS, HANDOVER, "after wlan0 came back up");
         System.out.printf("LinuxRoamingIT: wlan0 up -> binding received from %s (wlan0) after"
             + " %d ms (polled every %d ms)%n", WLAN_ADDRESS, millisSince(up), POLL.toMillis());
+      } finally {
+        copyLog(agent);
       }
     }
   }
@@ -120,8 +122,8 @@ class LinuxRoamingIT {
     String diagnostics() {
       return "\n---- network namespace ----\n" + net.describe()
           + "---- Kamailio log (tail, without its JSON-RPC noise) ----\n"
-          + tail(withoutRpcNoise(kamailio.logs()), 40)
-          + "\n---- agent log " + agent.log() + " (tail) ----\n" + agent.logTail(150);
+          + AgentProcess.tail(withoutRpcNoise(kamailio.logs()), 40)
+          + "\n---- agent log " + agent.outputFile() + " (tail) ----\n" + agent.outputTail(150);
     }
   }
 
@@ -146,118 +148,45 @@ class LinuxRoamingIT {
     return String.join("\n", kept);
   }
 
-  static String tail(String text, int lines) {
-    List<String> all = text.lines().toList();
-    return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-  }
+  private static final Path LOG_COPY = Path.of("target", "LinuxRoamingIT-agent.log");
+  private static final String LOGBACK = """
+      <configuration>
+        <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
+          <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{30} - %msg%n</pattern></encoder>
+        </appender>
+        <logger name="gov.nist" level="WARN"/>
+        <logger name="io.sipalr" level="DEBUG"/>
+        <logger name="io.sipalr.sip.trace" level="DEBUG"/>
+        <root level="INFO"><appender-ref ref="OUT"/></root>
+      </configuration>
+      """;
 
   /**
-   * The agent as a child JVM in the namespace: {@code ip netns exec sipalr-ue java -cp <this
-   * JVM's class path> io.sipalr.agent.Main run --config <dir>/agent.conf}, output to {@code <dir>/agent.log}.
-   * {@code ip netns exec} executes java in its own place, so the process is the JVM itself and
-   * SIGTERM reaches the agent's shutdown hook (deregistration).
+   * The agent as a child JVM in the namespace ({@code Main run --config <dir>/agent.conf}),
+   * logging at DEBUG with the SIP trace to {@code <dir>/agent.log}.
    */
-  static final class AgentProcess implements AutoCloseable {
-    private static final long STOP_SECONDS = 15; // the agent deregisters within 10 s
-    private static final long KILL_SECONDS = 5;
-    private static final Path LOG_COPY = Path.of("target", "LinuxRoamingIT-agent.log");
+  static AgentProcess startAgent(Path dir, KamailioRegistrar kamailio) throws IOException {
+    Path conf = dir.resolve("agent.conf");
+    Path logback = dir.resolve("logback.xml");
+    Files.writeString(conf,
+        NetnsTopology.agentConfig(dir.resolve("data"), kamailio, USER, PASSWORD),
+        StandardCharsets.UTF_8);
+    Files.writeString(logback, LOGBACK, StandardCharsets.UTF_8);
+    return AgentProcess.start(dir.resolve("agent.log"), java.util.Map.of(),
+        NetnsTopology.NAMESPACE,
+        List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            "-Dlogback.configurationFile=" + logback),
+        "run", "--config", conf.toString());
+  }
 
-    private final Process process;
-    private final Path log;
-    private final Thread killOnExit;
-
-    private AgentProcess(Process process, Path log) {
-      this.process = process;
-      this.log = log;
-      this.killOnExit = new Thread(process::destroyForcibly, "kill-agent");
-      Runtime.getRuntime().addShutdownHook(killOnExit);
-    }
-
-    static AgentProcess start(Path dir, KamailioRegistrar kamailio) throws IOException {
-      Path conf = dir.resolve("agent.conf");
-      Path logback = dir.resolve("logback.xml");
-      Path log = dir.resolve("agent.log");
-      Files.writeString(conf, NetnsTopology.agentConfig(dir.resolve("data"), kamailio, USER, PASSWORD), StandardCharsets.UTF_8);
-      Files.writeString(logback, LOGBACK, StandardCharsets.UTF_8);
-      List<String> command = new ArrayList<>(List.of("ip", "netns", "exec",
-          NetnsTopology.NAMESPACE,
-          Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-          "-Dlogback.configurationFile=" + logback,
-          "-cp", System.getProperty("java.class.path"),
-          "io.sipalr.agent.Main", "run", "--config", conf.toString()));
-      Process process = new ProcessBuilder(command)
-          .redirectErrorStream(true)
-          .redirectOutput(log.toFile())
-          .start();
-      process.getOutputStream().close();
-      return new AgentProcess(process, log);
-    }
-
-    private static final String LOGBACK = """
-        <configuration>
-          <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
-            <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{30} - %msg%n</pattern></encoder>
-          </appender>
-          <logger name="gov.nist" level="WARN"/>
-          <logger name="io.sipalr" level="DEBUG"/>
-          <logger name="io.sipalr.sip.trace" level="DEBUG"/>
-          <root level="INFO"><appender-ref ref="OUT"/></root>
-        </configuration>
-        """;
-
-    Path log() {
-      return log;
-    }
-
-    String logTail(int lines) {
-      try {
-        return tail(Files.readString(log, StandardCharsets.UTF_8), lines);
-      } catch (IOException e) {
-        return "(cannot read " + log + ": " + e + ")";
+  /** Keeps the agent's log where a failed run can be read after the temporary dir is gone. */
+  private static void copyLog(AgentProcess agent) {
+    try {
+      if (Files.isDirectory(LOG_COPY.getParent())) {
+        Files.copy(agent.outputFile(), LOG_COPY, StandardCopyOption.REPLACE_EXISTING);
       }
-    }
-
-    /** Fails at once, with the agent's log, when the agent has exited. */
-    void requireAlive(Supplier<String> diagnostics) {
-      if (!process.isAlive()) {
-        throw new IllegalStateException("the agent exited with status " + process.exitValue()
-            + diagnostics.get());
-      }
-    }
-
-    @Override
-    public void close() {
-      try {
-        process.destroy(); // SIGTERM: deregisters, bounded
-        if (!process.waitFor(STOP_SECONDS, TimeUnit.SECONDS)) {
-          process.destroyForcibly();
-          if (!process.waitFor(KILL_SECONDS, TimeUnit.SECONDS)) {
-            throw new IllegalStateException("the agent (pid " + process.pid()
-                + ") did not die within " + KILL_SECONDS + " s of SIGKILL");
-          }
-        }
-      } catch (InterruptedException e) {
-        process.destroyForcibly();
-        Thread.currentThread().interrupt();
-      } finally {
-        try {
-          Runtime.getRuntime().removeShutdownHook(killOnExit);
-        } catch (IllegalStateException shuttingDown) {
-          // the hook runs or ran
-        }
-        copyLog();
-      }
-    }
-
-    private void copyLog() {
-      try {
-        if (Files.isDirectory(LOG_COPY.getParent())) {
-          Files.copy(log, LOG_COPY, StandardCopyOption.REPLACE_EXISTING);
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot copy the agent's log to " + LOG_COPY, e);
-      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot copy the agent's log to " + LOG_COPY, e);
     }
   }
 }

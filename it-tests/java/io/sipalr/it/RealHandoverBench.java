@@ -396,7 +396,7 @@ class RealHandoverBench {
       return "\n---- network namespace ----\n" + net.describe()
           + "---- Kamailio bindings ----\n" + safeLookup()
           + "\n---- Kamailio log (tail) ----\n"
-          + LinuxRoamingIT.tail(LinuxRoamingIT.withoutRpcNoise(kamailio.logs()), 30)
+          + AgentProcess.tail(LinuxRoamingIT.withoutRpcNoise(kamailio.logs()), 30)
           + "\n---- agent log " + agent.logFile + " (tail) ----\n" + agent.logTail(120);
     }
 
@@ -534,13 +534,11 @@ class RealHandoverBench {
   // ---- the agent child --------------------------------------------------------------------
 
   /**
-   * The agent in the namespace, as {@link LinuxRoamingIT.AgentProcess} runs it but with the
+   * The agent in the namespace, as {@link LinuxRoamingIT#startAgent} runs it but with the
    * JVM's default options (as bin/sip-alr-agent) and a log whose time stamps are epoch
    * milliseconds plus microseconds, read incrementally by {@link LogTail}.
    */
   static final class BenchAgent implements AutoCloseable {
-    private static final long STOP_SECONDS = 15;
-    private static final long KILL_SECONDS = 5;
     private static final Path LOG_COPY = OUT.resolve("real-handover-agent.log");
 
     private static final String LOGBACK = """
@@ -559,41 +557,28 @@ class RealHandoverBench {
 
     final Path logFile;
     final LogTail log;
-    private final Process process;
-    private final Thread killOnExit;
+    private final AgentProcess process;
 
-    private BenchAgent(Process process, Path logFile) {
+    private BenchAgent(AgentProcess process) {
       this.process = process;
-      this.logFile = logFile;
+      this.logFile = process.outputFile();
       this.log = new LogTail(logFile);
-      this.killOnExit = new Thread(process::destroyForcibly, "kill-bench-agent");
-      Runtime.getRuntime().addShutdownHook(killOnExit);
     }
 
     static BenchAgent start(Path dir, KamailioRegistrar kamailio) throws IOException {
       Path conf = dir.resolve("agent.conf");
       Path logback = dir.resolve("logback.xml");
-      Path log = dir.resolve("agent.log");
-      Files.writeString(conf, NetnsTopology.agentConfig(dir.resolve("data"), kamailio, USER, PASSWORD), StandardCharsets.UTF_8);
+      Files.writeString(conf,
+          NetnsTopology.agentConfig(dir.resolve("data"), kamailio, USER, PASSWORD),
+          StandardCharsets.UTF_8);
       Files.writeString(logback, LOGBACK, StandardCharsets.UTF_8);
-      List<String> command = List.of("ip", "netns", "exec", NAMESPACE, javaBinary(),
-          "-Dlogback.configurationFile=" + logback,
-          "-cp", System.getProperty("java.class.path"),
-          "io.sipalr.agent.Main", "run", "--config", conf.toString());
-      Process process = new ProcessBuilder(command)
-          .redirectErrorStream(true)
-          .redirectOutput(log.toFile())
-          .start();
-      process.getOutputStream().close();
-      return new BenchAgent(process, log);
+      return new BenchAgent(AgentProcess.start(dir.resolve("agent.log"), java.util.Map.of(),
+          NAMESPACE, List.of("-Dlogback.configurationFile=" + logback),
+          "run", "--config", conf.toString()));
     }
 
     String logTail(int lines) {
-      try {
-        return LinuxRoamingIT.tail(Files.readString(logFile, StandardCharsets.UTF_8), lines);
-      } catch (IOException e) {
-        return "(cannot read " + logFile + ": " + e + ")";
-      }
+      return process.outputTail(lines);
     }
 
     /** The agent JVM's open descriptors and threads (ip netns exec execs java in place). */
@@ -610,32 +595,15 @@ class RealHandoverBench {
     }
 
     void requireAlive(java.util.function.Supplier<String> diagnostics) {
-      if (!process.isAlive()) {
-        throw new IllegalStateException("the agent exited with status " + process.exitValue()
-            + diagnostics.get());
-      }
+      process.requireAlive(diagnostics);
     }
 
+    /** SIGTERM (the agent deregisters, bounded), then SIGKILL; keeps the log. */
     @Override
-    public void close() {
+    public void close() throws InterruptedException {
       try {
-        process.destroy(); // SIGTERM: the agent deregisters, bounded
-        if (!process.waitFor(STOP_SECONDS, TimeUnit.SECONDS)) {
-          process.destroyForcibly();
-          if (!process.waitFor(KILL_SECONDS, TimeUnit.SECONDS)) {
-            throw new IllegalStateException("the agent (pid " + process.pid()
-                + ") did not die within " + KILL_SECONDS + " s of SIGKILL");
-          }
-        }
-      } catch (InterruptedException e) {
-        process.destroyForcibly();
-        Thread.currentThread().interrupt();
+        process.close();
       } finally {
-        try {
-          Runtime.getRuntime().removeShutdownHook(killOnExit);
-        } catch (IllegalStateException shuttingDown) {
-          // the hook runs or ran
-        }
         try {
           Files.createDirectories(OUT);
           Files.copy(logFile, LOG_COPY, StandardCopyOption.REPLACE_EXISTING);
