@@ -102,7 +102,8 @@ final class AlrHarness implements AutoCloseable {
     iaps = new ScriptedIapProvider(all);
     mobility = new MobilityManager(config, iaps, pool);
     alr = new SipAlr(registry, mobility,
-        new AlrConfig(order, registerRate, 50, Duration.ofSeconds(2)), pool, timers);
+        new AlrConfig(order, registerRate, 50, AlrConfig.DEFAULT_REGISTER_WINDOW,
+            Duration.ofSeconds(2)), pool, timers);
     alr.addListener(new AlrObserver() {
       @Override
       public void alrEvent(AlrEvent event, String profileId, int snapId, int iapId) {

@@ -56,7 +56,8 @@ final class MassAgent implements AutoCloseable {
   private final ExecutorService pool = Executors.newFixedThreadPool(2);
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor();
 
-  MassAgent(Path dataDir, int registerRate, int registerBurst) throws Exception {
+  MassAgent(Path dataDir, int registerRate, int registerBurst, int registerWindow)
+      throws Exception {
     this.dataDir = dataDir;
     store = ProfileStore.open(dataDir);
     registry = new SipProfileRegistry(store, productSipConfig());
@@ -68,7 +69,8 @@ final class MassAgent implements AutoCloseable {
     iaps = new ScriptedIapProvider(all);
     mobility = new MobilityManager(config, iaps, pool);
     alr = new SipAlr(registry, mobility,
-        new AlrConfig(MigrationOrder.MAKE_BEFORE_BREAK, registerRate, registerBurst), pool, timers);
+        new AlrConfig(MigrationOrder.MAKE_BEFORE_BREAK, registerRate, registerBurst,
+            registerWindow, AlrConfig.DEFAULT_RETRY_REJECTED_AFTER), pool, timers);
     alr.start();
     registry.start();
   }

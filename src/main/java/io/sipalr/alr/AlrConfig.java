@@ -13,18 +13,24 @@ import java.util.Locale;
  * @param registerRate REGISTERs per second at most when many profiles move at once, so that a
  *     carrier change of thousands of profiles does not flood the registrar
  * @param registerBurst how many may go at once before the rate applies
+ * @param registerWindow REGISTER exchanges in flight at most (each from its first REGISTER to its
+ *     final answer, challenge included): the registrar's own pace bounds a mass move
  * @param retryRejectedAfter with no usable IAP left, how long a SNAP waits before it tries the
  *     IAPs it rejected or refused again (a refresh), so that one bad moment does not keep a
  *     working uplink out for good; once per wait, never a storm
  */
 public record AlrConfig(MigrationOrder order, int registerRate, int registerBurst,
-    Duration retryRejectedAfter) {
+    int registerWindow, Duration retryRejectedAfter) {
 
   public static final Duration DEFAULT_RETRY_REJECTED_AFTER = Duration.ofSeconds(30);
+  public static final int DEFAULT_REGISTER_RATE = 2000;
+  public static final int DEFAULT_REGISTER_BURST = 200;
+  public static final int DEFAULT_REGISTER_WINDOW = 200;
 
   public AlrConfig {
-    if (registerRate < 1 || registerBurst < 1) {
-      throw new IllegalArgumentException("alr.register-rate and alr.register-burst: must be ≥ 1");
+    if (registerRate < 1 || registerBurst < 1 || registerWindow < 1) {
+      throw new IllegalArgumentException(
+          "alr.register-rate, alr.register-burst and alr.register-window: must be ≥ 1");
     }
     if (retryRejectedAfter.toMillis() < 100) {
       throw new IllegalArgumentException("alr.retry-rejected-after: must be at least 100 ms");
@@ -32,11 +38,13 @@ public record AlrConfig(MigrationOrder order, int registerRate, int registerBurs
   }
 
   public AlrConfig(MigrationOrder order, int registerRate, int registerBurst) {
-    this(order, registerRate, registerBurst, DEFAULT_RETRY_REJECTED_AFTER);
+    this(order, registerRate, registerBurst, DEFAULT_REGISTER_WINDOW,
+        DEFAULT_RETRY_REJECTED_AFTER);
   }
 
   public static AlrConfig defaults() {
-    return new AlrConfig(MigrationOrder.MAKE_BEFORE_BREAK, 2000, 200);
+    return new AlrConfig(MigrationOrder.MAKE_BEFORE_BREAK, DEFAULT_REGISTER_RATE,
+        DEFAULT_REGISTER_BURST);
   }
 
   public static AlrConfig from(Config root) {
@@ -50,7 +58,7 @@ public record AlrConfig(MigrationOrder order, int registerRate, int registerBurs
     };
     try {
       return new AlrConfig(parsed, c.getInt("register-rate"), c.getInt("register-burst"),
-          c.getDuration("retry-rejected-after"));
+          c.getInt("register-window"), c.getDuration("retry-rejected-after"));
     } catch (IllegalArgumentException e) {
       throw new ConfigException.BadValue(c.origin(), "alr", e.getMessage());
     }

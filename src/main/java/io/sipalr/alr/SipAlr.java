@@ -10,10 +10,12 @@ import io.sipalr.sip.SipProfileRegistry;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,7 +53,8 @@ public final class SipAlr implements AutoCloseable {
     this.mobility = mobility;
     this.config = config;
     this.pool = pool;
-    this.pacer = new RegisterPacer(config.registerRate(), config.registerBurst(), timers);
+    this.pacer = new RegisterPacer(config.registerRate(), config.registerBurst(),
+        config.registerWindow(), timers);
     this.timers = timers;
     this.membershipExecutor = new SerialExecutor(pool);
   }
@@ -133,7 +136,8 @@ public final class SipAlr implements AutoCloseable {
     return timers;
   }
 
-  void pace(Runnable registerWork) {
+  /** {@code registerWork}'s stage completes when its REGISTER exchange is over. */
+  void pace(Supplier<? extends CompletionStage<?>> registerWork) {
     pacer.submit(registerWork);
   }
 

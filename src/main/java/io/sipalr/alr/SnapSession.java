@@ -17,6 +17,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -474,9 +475,10 @@ final class SnapSession implements MobilityListener {
   private void rebind(String id, String address) {
     alr.pace(() -> {
       try {
-        registry.rebind(id, address);
+        return registry.rebind(id, address);
       } catch (Exception e) {
         log.warn("profile {}: cannot bind to {}: {}", id, address, e.getMessage());
+        return CompletableFuture.completedFuture(null);
       }
     });
   }

@@ -34,6 +34,28 @@ public final class SerialExecutor implements Executor {
     pool.execute(this::drain);
   }
 
+  /**
+   * Runs {@code task} on the calling thread when this executor has nothing running or waiting,
+   * else queues it as {@link #execute} does; either way after everything submitted before it.
+   * For hot paths (a SIP answer on a stack thread, a move): a thread hop less is tens of
+   * microseconds less. The caller must hold no lock and may run queued tasks of this executor.
+   */
+  public void executeHere(Runnable task) {
+    synchronized (tasks) {
+      if (scheduled) {
+        tasks.add(task);
+        return;
+      }
+      scheduled = true;
+    }
+    try {
+      task.run();
+    } catch (RuntimeException | Error e) {
+      log.error("task failed in serial executor", e);
+    }
+    drain(); // what was queued meanwhile, then idle again
+  }
+
   private void drain() {
     while (true) {
       Runnable next;

@@ -129,6 +129,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   private Instant expiresAt;
   private RegistrationError lastError;
   private final List<CompletableFuture<Void>> stopWaiters = new ArrayList<>();
+  /** Who waits for the REGISTER exchange in flight to be over (the ALR pacer's window). */
+  private final List<CompletableFuture<Void>> exchangeWaiters = new ArrayList<>();
 
   private volatile RegistrationInfo info;
 
@@ -284,7 +286,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   CompletableFuture<MigrationOutcome> migrate(SipEngine.Endpoint target, MigrationOrder order,
       Runnable registerSent) {
     CompletableFuture<MigrationOutcome> outcome = new CompletableFuture<>();
-    executor.execute(() -> beginMigration(new PendingMove(target, order, registerSent, outcome)));
+    executor.executeHere(
+        () -> beginMigration(new PendingMove(target, order, registerSent, outcome)));
     return outcome;
   }
 
@@ -359,8 +362,27 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
    * old address is gone (a lost carrier, rule 7) or changed (rule 15). Any REGISTER in flight
    * on the old address is abandoned at once (rule 13).
    */
-  void rebind(SipEngine.Endpoint target) {
-    executor.execute(() -> rebindNow(target));
+  CompletableFuture<Void> rebind(SipEngine.Endpoint target) {
+    CompletableFuture<Void> over = new CompletableFuture<>();
+    executor.execute(() -> {
+      rebindNow(target);
+      whenExchangeOver(over);
+    });
+    return over;
+  }
+
+  /** Completes {@code over} once no REGISTER exchange is in flight (now, or at a transition). */
+  private void whenExchangeOver(CompletableFuture<Void> over) {
+    if (exchangeInFlight(state)) {
+      exchangeWaiters.add(over);
+    } else {
+      over.complete(null);
+    }
+  }
+
+  private static boolean exchangeInFlight(State s) {
+    return s == State.REGISTERING || s == State.REFRESHING || s == State.MIGRATING
+        || s == State.DEREGISTERING;
   }
 
   private void rebindNow(SipEngine.Endpoint target) {
@@ -522,7 +544,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
 
   @Override
   public void onResponse(ClientTransaction transaction, Response response) {
-    executor.execute(() -> handleResponse(transaction, response));
+    executor.executeHere(() -> handleResponse(transaction, response));
   }
 
   @Override
@@ -561,6 +583,11 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     State previous = state;
     state = next;
     publishInfo();
+    if (!exchangeWaiters.isEmpty() && !exchangeInFlight(next)) {
+      List<CompletableFuture<Void>> over = List.copyOf(exchangeWaiters);
+      exchangeWaiters.clear();
+      over.forEach(f -> f.complete(null));
+    }
     ProfileStatus from = status(previous);
     ProfileStatus to = status(next);
     if (from != to) {

@@ -49,6 +49,8 @@ final class SipEngine implements SipListener, AutoCloseable {
   /** Methods this agent answers itself; listed in Allow. */
   static final String ALLOW = "OPTIONS";
   static final String SUPPORTED = "outbound, path";
+  /** Largest SIP message received (bytes); see the stack properties. */
+  static final int MAX_MESSAGE_SIZE = 16 * 1024;
 
   /** What a client transaction's owner wants to hear about it. */
   interface TransactionHandler {
@@ -119,6 +121,13 @@ final class SipEngine implements SipListener, AutoCloseable {
     p.setProperty("gov.nist.javax.sip.MAX_CLIENT_TRANSACTIONS", "100000");
     p.setProperty("gov.nist.javax.sip.MAX_SERVER_TRANSACTIONS", "100000");
     p.setProperty("gov.nist.javax.sip.AGGRESSIVE_CLEANUP", "true");
+    // The UDP reader allocates a buffer of this size for every datagram (64 KiB by default:
+    // over a gigabyte a second, and most of the CPU, in a storm of 20,000 answers a second).
+    // A registering agent's messages are far smaller; it also caps a TCP message's size.
+    p.setProperty("gov.nist.javax.sip.MAX_MESSAGE_SIZE", Integer.toString(MAX_MESSAGE_SIZE));
+    // The stack asks for a 64 KiB socket receive buffer, below Linux's default: a window of a
+    // few hundred answers arriving together overflows it. The kernel caps this at rmem_max.
+    p.setProperty("gov.nist.javax.sip.RECEIVE_UDP_BUFFER_SIZE", Integer.toString(1 << 20));
     try {
       stack = factory.createSipStack(p);
       addresses = factory.createAddressFactory();

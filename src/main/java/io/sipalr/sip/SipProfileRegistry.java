@@ -184,11 +184,13 @@ public final class SipProfileRegistry implements AutoCloseable {
   /**
    * Registers a profile through {@code address} at once, without asking anyone, or makes it
    * wait when {@code address} is {@code null}: its network was lost or changed (rules 7, 8, 15),
-   * or it gets its first one. Fails only when the address cannot be bound.
+   * or it gets its first one. Fails only when the address cannot be bound. The stage completes
+   * when the REGISTER exchange this starts is over (answered for good, failed or abandoned), at
+   * once when none starts.
    */
-  public void rebind(String id, String address) throws SipException {
+  public CompletableFuture<Void> rebind(String id, String address) throws SipException {
     Registration r = registration(id);
-    r.rebind(address == null ? null : engine.acquire(address));
+    return r.rebind(address == null ? null : engine.acquire(address));
   }
 
   /** The local address a profile registers from now, if any. */
