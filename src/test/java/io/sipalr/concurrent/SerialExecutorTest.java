@@ -41,7 +41,7 @@ class SerialExecutorTest {
     List<String> order = new ArrayList<>(); // touched only by the executor's tasks
     CountDownLatch done = new CountDownLatch(1);
     serial.execute(() -> {
-      await(release);
+      awaitQuietly(release);
       order.add("first");
     });
     serial.executeHere(() -> order.add("second")); // busy: queued, returns at once
@@ -93,7 +93,7 @@ class SerialExecutorTest {
     assertFalse(running.get());
   }
 
-  private static void await(CountDownLatch latch) {
+  private static void awaitQuietly(CountDownLatch latch) {
     try {
       latch.await(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
