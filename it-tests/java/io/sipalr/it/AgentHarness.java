@@ -44,7 +44,7 @@ final class AgentHarness implements AutoCloseable {
     store = ProfileStore.open(dataDir);
     registry = new SipProfileRegistry(store, new SipConfig(localAddress, 0, "sip-alr-agent-it",
         registerTimeout, new SipConfig.Backoff(backoffBase, backoffBase, backoffMax),
-        keepAlive, 4, 2));
+        keepAlive, 4, 2, Duration.ofSeconds(60)));
     registry.addListener(events::add);
     registry.start();
   }

@@ -134,6 +134,8 @@ class MassBench {
       // CPU time of this JVM per profile (ms): create phase, migration (without the main
       // thread, which polls and parses ul.dump then), restart
       double cpuReg, double cpuMove, double cpuRestart,
+      // Kamailio's CPU time per profile (ms), same phases (the migration's includes the dumps)
+      double kamCpuReg, double kamCpuMove, double kamCpuRestart,
       Map<String, Integer> agentErrors, int alrErrors, int deregisteredInMove,
       long kamailioErrors, Sipp.Result sipp, Cost cost) {
 
@@ -190,6 +192,14 @@ class MassBench {
     ColdStarts cold;
     try {
       Sipp sipp = Sipp.find(Path.of("target", "bench", "sipp"));
+      // A gateway's agent runs for days: its JIT has compiled the REGISTER path long before a
+      // storm. One unreported round first, so that the figures are not the compiler's.
+      int warmUp = Integer.getInteger("bench.mass.warm-up", 2000);
+      if (warmUp > 0) {
+        run(warmUp, WINDOW_ONLY, null, false);
+        System.out.printf(Locale.ROOT, "MassBench: warm-up with N=%d done (%.0f s)%n", warmUp,
+            (System.nanoTime() - benchStart) / 1e9);
+      }
       for (int n : sizes) {
         for (Pacing pacing : pacings) {
           Run r = run(n, pacing, pacing == DEFAULT ? sipp : null, pacing == DEFAULT);
@@ -237,6 +247,8 @@ class MassBench {
       long[] dropsReg;
       long[] dropsMove;
       double cpuReg;
+      double kamCpuReg;
+      double kamCpuMove;
       double cpuMove;
       BeforeAgent before = measureCost ? beforeAgent() : null;
       try (MassAgent agent = new MassAgent(data, pacing.rate(), pacing.burst(), pacing.window())) {
@@ -249,6 +261,7 @@ class MassBench {
         // Registration: from the first create to the last REGISTERED.
         phase(n, pacing, "registration (create)");
         long cpu0 = processCpu();
+        long kam0 = kamailio.cpuNanos();
         long t0 = System.nanoTime();
         for (int i = 0; i < n; i++) {
           probe.createdAt.set(i, System.nanoTime());
@@ -272,6 +285,7 @@ class MassBench {
         }
         toRegistered = (probe.last(probe.registeredAt) - t0) / 1e9;
         cpuReg = (processCpu() - cpu0) / 1e6 / n;
+        kamCpuReg = (kamailio.cpuNanos() - kam0) / 1e6 / n;
         afterReg = awaitDump(kamailio, ids, MassAgent.CELL_ADDRESS, 10);
         countsAfterReg = kamailioCounts(kamailio);
         dropsReg = drops(kamailio, MassAgent.CELL_ADDRESS);
@@ -284,6 +298,7 @@ class MassBench {
         probe.migrating = true;
         phase(n, pacing, "migration");
         long cpu1 = processCpu() - mainCpu();
+        long kam1 = kamailio.cpuNanos();
         long trigger = System.nanoTime();
         agent.iaps.up(MassAgent.WLAN);
         long deadline = trigger + bound.toNanos();
@@ -308,6 +323,7 @@ class MassBench {
         toCompleted = probe.settled() >= n ? (Math.max(probe.last(probe.completedAt),
             probe.last(probe.recoveredAt)) - trigger) / 1e9 : Double.NaN;
         cpuMove = (processCpu() - mainCpu() - cpu1) / 1e6 / n;
+        kamCpuMove = (kamailio.cpuNanos() - kam1) / 1e6 / n;
         afterMove = last != null && last.onAddress() == n ? last
             : check(kamailio, ids, MassAgent.WLAN_ADDRESS);
         countsAfterMove = kamailioCounts(kamailio);
@@ -323,16 +339,19 @@ class MassBench {
       long[] countsAfterRestart;
       long[] dropsRestart;
       double cpuRestart;
+      double kamCpuRestart;
       try (MassAgent again = new MassAgent(data, pacing.rate(), pacing.burst(), pacing.window())) {
         again.registry.addListener(restart::registryEvent);
         again.alr.addListener(restart);
         Thread.sleep(500 + n / 20); // every profile joins its SNAP session first (bounded)
         phase(n, pacing, "restart");
         long cpu2 = processCpu();
+        long kam2 = kamailio.cpuNanos();
         long up = System.nanoTime();
         again.iaps.up(MassAgent.CELL);
         awaitCount(restart.registered::get, n, bound);
         cpuRestart = (processCpu() - cpu2) / 1e6 / n;
+        kamCpuRestart = (kamailio.cpuNanos() - kam2) / 1e6 / n;
         toRestartRegistered = (restart.last(restart.registeredAt) - up) / 1e9;
         afterRestart = awaitDump(kamailio, ids, MassAgent.CELL_ADDRESS, 10);
         countsAfterRestart = kamailioCounts(kamailio);
@@ -365,6 +384,7 @@ class MassBench {
           toRestartRegistered, restart.registered.get(), afterRestart,
           (double) (countsAfterRestart[0] - countsAfterMove[0]) / n,
           dropsReg, dropsMove, dropsRestart, cpuReg, cpuMove, cpuRestart,
+          kamCpuReg, kamCpuMove, kamCpuRestart,
           errors, probe.alrErrors.get() + restart.alrErrors.get(), probe.deregistered.get(),
           kamailioErrors, sippResult, measureCost ? new Cost(n, baseline, loaded) : null);
     } finally {
@@ -714,20 +734,21 @@ class MassBench {
         .append("| profiles | pacing | users over RPC s | create loop s | create → last"
             + " REGISTERED s | registrations/s | create→REGISTERED p50 / p99 ms | REGISTERs per"
             + " profile | restart: cellular up → last REGISTERED s | registrations/s (restart) |"
-            + " REGISTERs per profile (restart) | agent JVM CPU ms per profile: create, restart |"
+            + " REGISTERs per profile (restart) | CPU ms per profile, agent JVM / Kamailio: create,"
+            + " restart |"
             + " UDP drops agent / Kamailio: create, restart | lost / duplicate |\n")
         .append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
             + " ---: | ---: | ---: |\n");
     for (Run r : runs) {
       md.append(String.format(Locale.ROOT,
-          "| %,d | %s | %s | %s | %s%s | %s | %s / %s | %s | %s%s | %s | %s | %s, %s |"
-              + " %d / %d, %d / %d | %d / %d |%n",
+          "| %,d | %s | %s | %s | %s%s | %s | %s / %s | %s | %s%s | %s | %s | %s / %s, %s / %s"
+              + " | %d / %d, %d / %d | %d / %d |%n",
           r.n(), r.pacing().name(), f(r.usersSeconds(), 2), f(r.createSeconds(), 2),
           f(r.toRegistered(), 2), partial(r.registered(), r.n()), f(r.registrationRate(), 0),
           f(r.p50RegMs(), 0), f(r.p99RegMs(), 0), f(r.registersPerReg(), 2),
           f(r.toRestartRegistered(), 2), partial(r.restartRegistered(), r.n()),
           f(r.restartRate(), 0), f(r.registersPerRestart(), 2), f(r.cpuReg(), 2),
-          f(r.cpuRestart(), 2), r.dropsReg()[0],
+          f(r.kamCpuReg(), 2), f(r.cpuRestart(), 2), f(r.kamCpuRestart(), 2), r.dropsReg()[0],
           r.dropsReg()[1], r.dropsRestart()[0], r.dropsRestart()[1] - r.dropsMove()[1],
           r.afterReg().lost() + r.afterRestart().lost(),
           r.afterReg().duplicate() + r.afterRestart().duplicate()));
@@ -737,8 +758,8 @@ class MassBench {
             + " dump's duration (in parentheses).\n\n")
         .append("| profiles | pacing | wlan up → all registered through wlan (events) s |"
             + " MIGRATION_COMPLETED / failed, then REGISTERED through wlan | wlan up → ul.dump"
-            + " all on wlan s (dump s) | migrations/s | REGISTERs per move (401s) | agent JVM CPU"
-            + " ms per move | UDP drops agent / Kamailio | lost | duplicate | DEREGISTERED events |"
+            + " all on wlan s (dump s) | migrations/s | REGISTERs per move (401s) | CPU ms per"
+            + " move, agent JVM / Kamailio (with the dumps) | UDP drops agent / Kamailio | lost | duplicate | DEREGISTERED events |"
             + " agent errors (whole row) | Kamailio ERROR lines |\n")
         .append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---:"
             + " | --- | ---: |\n");
@@ -754,7 +775,8 @@ class MassBench {
           r.n(), r.pacing().name(), f(r.toCompleted(), 2),
           partial(r.completed() + r.recovered(), r.n()), r.completed(), r.recovered(),
           f(r.toDumpOnWlan(), 2), f(r.afterMove().nanos() / 1e9, 2), f(r.migrationRate(), 0),
-          f(r.registersPerMove(), 2), f(r.challengesPerMove(), 2), f(r.cpuMove(), 2),
+          f(r.registersPerMove(), 2), f(r.challengesPerMove(), 2),
+          f(r.cpuMove(), 2) + " / " + f(r.kamCpuMove(), 2),
           r.dropsMove()[0],
           r.dropsMove()[1] - r.dropsReg()[1], r.afterMove().lost(),
           r.afterMove().duplicate(), r.deregisteredInMove(), errors, r.kamailioErrors()));
@@ -770,6 +792,9 @@ class MassBench {
       csvRow(csv, s, r.n(), v, "cpu_per_profile_registration", r.cpuReg(), "ms");
       csvRow(csv, s, r.n(), v, "cpu_per_profile_migration_without_main", r.cpuMove(), "ms");
       csvRow(csv, s, r.n(), v, "cpu_per_profile_restart", r.cpuRestart(), "ms");
+      csvRow(csv, s, r.n(), v, "kamailio_cpu_per_profile_registration", r.kamCpuReg(), "ms");
+      csvRow(csv, s, r.n(), v, "kamailio_cpu_per_profile_migration", r.kamCpuMove(), "ms");
+      csvRow(csv, s, r.n(), v, "kamailio_cpu_per_profile_restart", r.kamCpuRestart(), "ms");
       csvRow(csv, s, r.n(), v, "create_to_registered_p50", r.p50RegMs(), "ms");
       csvRow(csv, s, r.n(), v, "create_to_registered_p99", r.p99RegMs(), "ms");
       csvRow(csv, s, r.n(), v, "registers_per_profile_registration", r.registersPerReg(),
@@ -822,10 +847,11 @@ class MassBench {
             + " first registration), other users on the same Kamailio right after the"
             + " default-pacing row, -r 100000 -rp 1000 -l ").append(SIPP_LIMIT)
         .append(". Ours: registrations/s from the tables above.\n\n")
-        .append("| profiles | sipp registrations/s | sipp failed | sipp retransmissions | ours"
+        .append("| profiles | sipp registrations/s | sipp failed | sipp retransmissions | CPU ms"
+            + " per registration, sipp / Kamailio | ours"
             + " create, default / window only | ours restart, default / window only | ours/sipp"
             + " create, default / window only | ours/sipp restart, default / window only |\n")
-        .append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        .append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     String sippCommand = null;
     for (Run r : runs) {
       if (r.sipp() == null) {
@@ -838,8 +864,9 @@ class MassBench {
       double createU = u == null ? Double.NaN : u.registrationRate();
       double restartU = u == null ? Double.NaN : u.restartRate();
       md.append(String.format(Locale.ROOT,
-          "| %,d | %s | %d | %d | %s / %s | %s / %s | %s / %s | %s / %s |%n",
-          r.n(), f(s.rate(), 0), s.failed(), s.retransmissions(),
+          "| %,d | %s | %d | %d | %s / %s | %s / %s | %s / %s | %s / %s | %s / %s |%n",
+          r.n(), f(s.rate(), 0), s.failed(), s.retransmissions(), f(s.sippCpuMsPerCall(), 3),
+          f(s.kamailioCpuMsPerCall(), 3),
           f(r.registrationRate(), 0), f(createU, 0), f(r.restartRate(), 0), f(restartU, 0),
           f(r.registrationRate() / s.rate(), 2), f(createU / s.rate(), 2),
           f(r.restartRate() / s.rate(), 2), f(restartU / s.rate(), 2)));
@@ -850,6 +877,9 @@ class MassBench {
       csvRow(csv, "sipp", r.n(), "sipp", "retransmissions", s.retransmissions(), "messages");
       csvRow(csv, "sipp", r.n(), "sipp", "duration", s.seconds(), "s");
       csvRow(csv, "sipp", r.n(), "sipp", "exit_code", s.exitCode(), "");
+      csvRow(csv, "sipp", r.n(), "sipp", "sipp_cpu_per_registration", s.sippCpuMsPerCall(), "ms");
+      csvRow(csv, "sipp", r.n(), "sipp", "kamailio_cpu_per_registration",
+          s.kamailioCpuMsPerCall(), "ms");
       csvRow(csv, "sipp", r.n(), "default", "ours_create_over_sipp",
           r.registrationRate() / s.rate(), "ratio");
       csvRow(csv, "sipp", r.n(), "window", "ours_create_over_sipp", createU / s.rate(),

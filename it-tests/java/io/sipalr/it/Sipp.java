@@ -30,7 +30,18 @@ final class Sipp {
 
   /** The outcome of one run; {@code rate} is successful calls per second of its run. */
   record Result(int calls, long successful, long failed, long retransmissions, double seconds,
-      double rate, double sippCallRate, int exitCode, String commandLine) {}
+      double rate, double sippCallRate, int exitCode, String commandLine,
+      // CPU time (s) SIPp used (user + system), and Kamailio during the run; NaN: unknown
+      double sippCpuSeconds, double kamailioCpuSeconds) {
+
+    double sippCpuMsPerCall() {
+      return sippCpuSeconds * 1000 / successful;
+    }
+
+    double kamailioCpuMsPerCall() {
+      return kamailioCpuSeconds * 1000 / successful;
+    }
+  }
 
   private final Path executable;
   private final Path dir;
@@ -133,12 +144,20 @@ final class Sipp {
         "-timeout", timeout.toSeconds() + "s",
         "-nostdin",
         "-trace_stat", "-fd", "1", "-stf", stat.toString()));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true)
+    // bash's "times" after SIPp exits: its CPU time (second line: children's user and system).
+    Path cpu = dir.resolve("cpu-" + tag + ".txt");
+    Files.deleteIfExists(cpu);
+    List<String> timed = new ArrayList<>(List.of("bash", "-c",
+        "\"$@\"; rc=$?; times > " + cpu + "; exit $rc", "sipp"));
+    timed.addAll(command);
+    long kamailioCpu0 = registrar.cpuNanos();
+    Process p = new ProcessBuilder(timed).redirectErrorStream(true)
         .redirectOutput(out.toFile()).start();
     p.getOutputStream().close();
     if (!p.waitFor(timeout.plusSeconds(30).toMillis(), TimeUnit.MILLISECONDS)) {
       p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
+    long kamailioCpu1 = registrar.cpuNanos();
     int exit = p.isAlive() ? -1 : p.exitValue();
     String commandLine = String.join(" ", command);
     if (!Files.exists(stat)) {
@@ -150,7 +169,24 @@ final class Sipp {
     double seconds = epoch(last.get("CurrentTime")) - epoch(last.get("StartTime"));
     return new Result(calls, ok, Long.parseLong(last.get("FailedCall(C)")),
         Long.parseLong(last.get("Retransmissions(C)")), seconds, ok / seconds,
-        Double.parseDouble(last.get("CallRate(C)")), exit, commandLine);
+        Double.parseDouble(last.get("CallRate(C)")), exit, commandLine, childrenCpu(cpu),
+        kamailioCpu0 < 0 || kamailioCpu1 < 0 ? Double.NaN : (kamailioCpu1 - kamailioCpu0) / 1e9);
+  }
+
+  /** "0m0.001s 0m0.002s" then "0m1.234s 0m0.567s": the children's user + system seconds. */
+  private static double childrenCpu(Path times) {
+    try {
+      List<String> lines = Files.readAllLines(times);
+      double total = 0;
+      for (String t : lines.get(1).trim().split("\\s+")) {
+        int m = t.indexOf('m');
+        total += Integer.parseInt(t.substring(0, m)) * 60
+            + Double.parseDouble(t.substring(m + 1, t.length() - 1));
+      }
+      return total;
+    } catch (IOException | RuntimeException e) {
+      return Double.NaN;
+    }
   }
 
   /** The last row of a -trace_stat file (';'-separated, header first) by column name. */

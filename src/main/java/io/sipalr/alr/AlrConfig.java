@@ -23,8 +23,8 @@ public record AlrConfig(MigrationOrder order, int registerRate, int registerBurs
     int registerWindow, Duration retryRejectedAfter) {
 
   public static final Duration DEFAULT_RETRY_REJECTED_AFTER = Duration.ofSeconds(30);
-  public static final int DEFAULT_REGISTER_RATE = 2000;
-  public static final int DEFAULT_REGISTER_BURST = 200;
+  public static final int DEFAULT_REGISTER_RATE = 5000;
+  public static final int DEFAULT_REGISTER_BURST = 500;
   public static final int DEFAULT_REGISTER_WINDOW = 200;
 
   public AlrConfig {

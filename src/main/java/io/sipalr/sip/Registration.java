@@ -364,7 +364,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
    */
   CompletableFuture<Void> rebind(SipEngine.Endpoint target) {
     CompletableFuture<Void> over = new CompletableFuture<>();
-    executor.execute(() -> {
+    executor.executeHere(() -> {
       rebindNow(target);
       whenExchangeOver(over);
     });

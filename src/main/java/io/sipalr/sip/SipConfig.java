@@ -16,6 +16,8 @@ import java.time.Duration;
  *     Flow-Timer (RFC 5626 §4.4)
  * @param stackThreads threads the SIP stack uses to deliver events (not per profile)
  * @param workerThreads threads of the shared pool that runs every profile's state machine
+ * @param endpointLinger how long a local address nobody registers from any more stays bound
+ *     (its TCP connections are closed at once): a carrier back within it moves without a bind
  */
 public record SipConfig(
     String localAddress,
@@ -25,7 +27,8 @@ public record SipConfig(
     Backoff backoff,
     Duration keepAliveInterval,
     int stackThreads,
-    int workerThreads) {
+    int workerThreads,
+    Duration endpointLinger) {
 
   public SipConfig {
     if (port < 0 || port > 65535) {
@@ -36,6 +39,9 @@ public record SipConfig(
     }
     if (keepAliveInterval.toMillis() < 100) {
       throw new IllegalArgumentException("sip.keepalive-interval: must be at least 100 ms");
+    }
+    if (endpointLinger.isNegative()) {
+      throw new IllegalArgumentException("sip.endpoint-linger: must not be negative");
     }
     if (stackThreads < 1 || workerThreads < 1) {
       throw new IllegalArgumentException("sip.stack-threads and sip.worker-threads: must be ≥ 1");
@@ -79,7 +85,8 @@ public record SipConfig(
               c.getDuration("backoff.max")),
           c.getDuration("keepalive-interval"),
           c.getInt("stack-threads"),
-          c.getInt("worker-threads"));
+          c.getInt("worker-threads"),
+          c.getDuration("endpoint-linger"));
     } catch (IllegalArgumentException e) {
       throw new ConfigException.BadValue(c.origin(), "sip", e.getMessage());
     }

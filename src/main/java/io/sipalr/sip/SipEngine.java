@@ -6,8 +6,12 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.text.ParseException;
+import java.time.Duration;
 import java.util.Properties;
 import java.util.TooManyListenersException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sip.ClientTransaction;
 import javax.sip.DialogTerminatedEvent;
@@ -66,6 +70,8 @@ final class SipEngine implements SipListener, AutoCloseable {
     final int port;
     private final SipProvider provider;
     private int users;
+    /** The close of an idle endpoint, pending until its linger is over; null when in use. */
+    private ScheduledFuture<?> closing;
 
     private Endpoint(String address, int port, SipProvider provider) {
       this.address = address;
@@ -99,8 +105,17 @@ final class SipEngine implements SipListener, AutoCloseable {
    * reuse the old endpoint's connection, and its source address (DESIGN.md).
    */
   private final java.util.Map<String, Endpoint> tcpSenders = new java.util.HashMap<>();
+  private final ScheduledExecutorService timers;
+  private final Duration linger;
 
   SipEngine(SipConfig config) throws SipException {
+    this(config, null);
+  }
+
+  /** @param timers closes idle endpoints after {@code sip.endpoint-linger}; null: at once */
+  SipEngine(SipConfig config, ScheduledExecutorService timers) throws SipException {
+    this.timers = timers;
+    this.linger = config.endpointLinger();
     SipFactory factory = SipFactory.getInstance();
     factory.setPathName("gov.nist");
     Properties p = new Properties();
@@ -120,7 +135,10 @@ final class SipEngine implements SipListener, AutoCloseable {
     // Thousands of profiles may each have a REGISTER in flight.
     p.setProperty("gov.nist.javax.sip.MAX_CLIENT_TRANSACTIONS", "100000");
     p.setProperty("gov.nist.javax.sip.MAX_SERVER_TRANSACTIONS", "100000");
-    p.setProperty("gov.nist.javax.sip.AGGRESSIVE_CLEANUP", "true");
+    // A finished transaction lets go of its request (memory during a storm of thousands), and,
+    // unlike AGGRESSIVE_CLEANUP ("Normal"), keeps no copy of it encoded to bytes for reparsing:
+    // we never read a transaction's request back, and that copy cost an encode per REGISTER.
+    p.setProperty("gov.nist.javax.sip.RELEASE_REFERENCES_STRATEGY", "Aggressive");
     // The UDP reader allocates a buffer of this size for every datagram (64 KiB by default:
     // over a gigabyte a second, and most of the CPU, in a storm of 20,000 answers a second).
     // A registering agent's messages are far smaller; it also caps a TCP message's size.
@@ -178,6 +196,10 @@ final class SipEngine implements SipListener, AutoCloseable {
    */
   synchronized Endpoint acquire(String address) throws SipException {
     Endpoint e = endpoints.get(address);
+    if (e != null && e.closing != null) {
+      e.closing.cancel(false); // back within the linger: no bind, no new threads
+      e.closing = null;
+    }
     if (e == null) {
       long started = System.nanoTime();
       try {
@@ -198,6 +220,36 @@ final class SipEngine implements SipListener, AutoCloseable {
     if (--e.users > 0 || e == anchor) {
       return;
     }
+    if (linger.isZero() || timers == null) {
+      close(e);
+      return;
+    }
+    // Idle: its TCP connections go now (the network under them may be gone), its sockets stay
+    // bound for a while, so that a carrier coming back (a roaming device's daily back and
+    // forth, a flapping link) needs no bind and no new stack threads before its REGISTER.
+    tcpSenders.entrySet().removeIf(sender -> {
+      if (sender.getValue() != e) {
+        return false;
+      }
+      String remote = sender.getKey();
+      int colon = remote.lastIndexOf(':');
+      ((gov.nist.javax.sip.stack.SIPTransactionStack) stack).closeReliableConnection(e.address,
+          e.port, ListeningPoint.TCP, remote.substring(0, colon),
+          Integer.parseInt(remote.substring(colon + 1)));
+      return true;
+    });
+    e.closing = timers.schedule(() -> closeIfIdle(e), linger.toMillis(), TimeUnit.MILLISECONDS);
+    log.debug("SIP endpoint {} idle; closed in {} unless used again", e, linger);
+  }
+
+  private synchronized void closeIfIdle(Endpoint e) {
+    if (e.users == 0 && e.closing != null && endpoints.get(e.address) == e) {
+      e.closing = null;
+      close(e);
+    }
+  }
+
+  private void close(Endpoint e) {
     endpoints.remove(e.address, e);
     tcpSenders.values().removeIf(sender -> sender == e);
     try {
@@ -230,8 +282,13 @@ final class SipEngine implements SipListener, AutoCloseable {
     }
   }
 
-  /** Endpoints alive now, the anchor included (for leak checks). */
+  /** Endpoints in use now, the anchor included (for leak checks); idle ones are not counted. */
   synchronized int endpointCount() {
+    return (int) endpoints.values().stream().filter(e -> e.users > 0 || e == anchor).count();
+  }
+
+  /** Endpoints bound now, idle ones waiting out their linger included. */
+  synchronized int boundEndpointCount() {
     return endpoints.size();
   }
 

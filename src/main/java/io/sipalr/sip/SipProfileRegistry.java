@@ -63,13 +63,13 @@ public final class SipProfileRegistry implements AutoCloseable {
   public SipProfileRegistry(ProfileStore store, SipConfig config) throws SipException {
     this.store = store;
     this.config = config;
-    this.engine = new SipEngine(config);
+    this.timers = new ScheduledThreadPoolExecutor(1, daemonThreads("sip-timer"));
+    this.timers.setRemoveOnCancelPolicy(true); // cancelled refresh timers must not pile up
+    this.engine = new SipEngine(config, timers);
     // Bounded: at most one drain task per profile is ever queued (see SerialExecutor).
     this.pool = new ThreadPoolExecutor(config.workerThreads(), config.workerThreads(), 0,
         TimeUnit.SECONDS, new ArrayBlockingQueue<>(1 << 16), daemonThreads("sip-worker"),
         new ThreadPoolExecutor.CallerRunsPolicy());
-    this.timers = new ScheduledThreadPoolExecutor(1, daemonThreads("sip-timer"));
-    this.timers.setRemoveOnCancelPolicy(true); // cancelled refresh timers must not pile up
     this.keepAlive = new FlowKeepAlive(engine, timers, config.keepAliveInterval(),
         config.registerTimeout());
     for (SipProfile p : store.list()) {
@@ -198,9 +198,14 @@ public final class SipProfileRegistry implements AutoCloseable {
     return Optional.ofNullable(registration(id).info().localAddress());
   }
 
-  /** Local endpoints (SipProviders) alive, the anchor included: for leak checks. */
+  /** Local endpoints (SipProviders) in use, the anchor included: for leak checks. */
   public int endpointCount() {
     return engine.endpointCount();
+  }
+
+  /** Local endpoints bound, idle ones within {@code sip.endpoint-linger} included. */
+  public int boundEndpointCount() {
+    return engine.boundEndpointCount();
   }
 
   public ProfileStatus status(String id) {

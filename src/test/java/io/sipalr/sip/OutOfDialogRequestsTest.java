@@ -21,7 +21,8 @@ class OutOfDialogRequestsTest {
   static void start() throws Exception {
     engine = new SipEngine(new SipConfig("127.0.0.1", 0, "sip-alr-agent-test",
         Duration.ofSeconds(1), new SipConfig.Backoff(Duration.ofSeconds(1),
-        Duration.ofSeconds(1), Duration.ofSeconds(2)), Duration.ofSeconds(30), 2, 1));
+        Duration.ofSeconds(1), Duration.ofSeconds(2)), Duration.ofSeconds(30), 2, 1,
+        Duration.ZERO));
   }
 
   @AfterAll
