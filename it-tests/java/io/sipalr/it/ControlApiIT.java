@@ -400,6 +400,68 @@ class ControlApiIT {
   }
 
   @Test
+  void anArrayOfProfilesIsCreatedWholeOrNotAtAll() throws Exception {
+    kamailio.addUser("ari", PASSWORD);
+    try (AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {
+      Api api = new Api(agent.controlServer(agent.policyController(new AlrPolicy.Auto()), true,
+          64));
+      assertEquals(200, api.post("/v1/iaps/" + CELL + "/up", null).status());
+
+      Answer created = api.post("/v1/profiles", "[" + profileJson("ari", SNAP_WLAN_CELL, true)
+          + ", " + profileJson("bea", null, false) + ", " + profileJson("cal", null, false) + "]");
+      assertEquals(201, created.status(), created.json()::toString);
+      assertTrue(created.json().isArray(), created.json()::toString);
+      List<String> ids = new ArrayList<>();
+      created.json().forEach(p -> {
+        ids.add(p.path("id").asText());
+        assertFalse(p.has("password"), p::toString);
+        assertTrue(p.path("instanceId").asText().startsWith("urn:uuid:"), p::toString);
+      });
+      assertEquals(List.of("ari", "bea", "cal"), ids, "in the order given");
+      assertEquals(3, api.get("/v1/profiles").json().size());
+      // As for a single create, an auto-register profile registers at once; the others wait.
+      api.awaitProfile("ari", "REGISTERED", CELL);
+      assertOneBindingFrom(kamailio, "ari", CELL_ADDRESS);
+      assertEquals("UNREGISTERED", api.profile("bea").path("status").asText());
+
+      // A bad element: 400 naming its index and field; the valid ones are not created either.
+      Answer bad = api.post("/v1/profiles", "[" + profileJson("kit", null, false) + ", "
+          + profileJson("lou", null, false).replace("\"sip:lou@" + kamailio.realm() + "\"",
+              "\"lou\"") + ", " + profileJson("max", null, false) + "]");
+      assertEquals(400, bad.status(), bad.json()::toString);
+      assertEquals(1, bad.json().path("index").asInt(), bad.json()::toString);
+      assertEquals("aor", bad.json().path("field").asText());
+      assertTrue(bad.message().startsWith("element 1 of the array: profile \"lou\": aor: "),
+          bad.message());
+      Answer wrongType = api.post("/v1/profiles", "[" + profileJson("kit", null, false)
+          + ", " + profileJson("max", null, false).replace("\"expires\": 600",
+              "\"expires\": \"long\"") + "]");
+      assertEquals(400, wrongType.status(), wrongType.json()::toString);
+      assertEquals(1, wrongType.json().path("index").asInt());
+      assertEquals("expires", wrongType.json().path("field").asText());
+      assertEquals(400, api.post("/v1/profiles", "[" + profileJson("kit", null, false)
+          + ", 7]").status());
+
+      // A conflict with a stored id, or an id twice: 409 naming the id.
+      Answer stored = api.post("/v1/profiles", "[" + profileJson("kit", null, false) + ", "
+          + profileJson("bea", null, false) + "]");
+      assertEquals(409, stored.status(), stored.json()::toString);
+      assertEquals(1, stored.json().path("index").asInt());
+      assertTrue(stored.message().contains("\"bea\""), stored.message());
+      Answer twice = api.post("/v1/profiles", "[" + profileJson("kit", null, false) + ", "
+          + profileJson("kit", null, false) + "]");
+      assertEquals(409, twice.status(), twice.json()::toString);
+      assertEquals(1, twice.json().path("index").asInt());
+      assertTrue(twice.message().contains("\"kit\""), twice.message());
+
+      assertEquals(3, api.get("/v1/profiles").json().size(), "nothing was created");
+      for (String id : List.of("kit", "lou", "max")) {
+        assertEquals(404, api.get("/v1/profiles/" + id).status(), id);
+      }
+    }
+  }
+
+  @Test
   void manualDecisionsThroughTheApiAndTheEventStream() throws Exception {
     kamailio.addUser("dora", PASSWORD);
     try (AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK)) {

@@ -30,6 +30,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -204,7 +205,15 @@ final class ControlApi {
   }
 
   private ApiResponse createProfile(Call c) {
-    SipProfile p = ProfileJson.forCreate(body(c));
+    JsonNode body = body(c);
+    if (body != null && body.isArray()) {
+      return createProfiles((ArrayNode) body);
+    }
+    if (body == null || !body.isObject()) {
+      throw ApiException.badRequest("bad_request", "the body must be a JSON object with the"
+          + " profile's fields, or an array of such objects");
+    }
+    SipProfile p = ProfileJson.forCreate(body);
     checkNetworks(p);
     SipProfile stored;
     try {
@@ -217,6 +226,53 @@ final class ControlApi {
     }
     return new ApiResponse(HttpResponseStatus.CREATED, profileJson(stored),
         Map.of("Location", "/v1/profiles/" + stored.id()));
+  }
+
+  /**
+   * A POST of an array of profiles: all are created, in one store batch, or, on any error,
+   * none. An error names the element's index (in the message and as {@code index}).
+   */
+  private ApiResponse createProfiles(ArrayNode array) {
+    List<SipProfile> batch = new ArrayList<>(array.size());
+    Map<String, Integer> indexOf = new HashMap<>();
+    for (int i = 0; i < array.size(); i++) {
+      try {
+        if (!array.get(i).isObject()) {
+          throw ApiException.badRequest("bad_request",
+              "must be a JSON object with a profile's fields");
+        }
+        SipProfile p = ProfileJson.forCreate(array.get(i));
+        Integer first = indexOf.putIfAbsent(p.id(), i);
+        if (first != null) {
+          throw ApiException.conflict("conflict", "profile " + ApiException.quote(p.id())
+              + " is element " + first + " too: an id can be created only once");
+        }
+        checkNetworks(p);
+        batch.add(p);
+      } catch (ApiException e) {
+        throw e.at(i);
+      }
+    }
+    List<SipProfile> stored;
+    try {
+      stored = registry.createAll(batch);
+    } catch (ProfileValidationException e) {
+      throw at(ProfileJson.invalid(e), indexOf.get(e.profileId()));
+    } catch (ProfileConflictException e) {
+      throw at(ApiException.conflict("conflict", e.getMessage() + "; change it with PUT"
+          + " /v1/profiles/" + e.profileId()), indexOf.get(e.profileId()));
+    }
+    ArrayNode created = JSON.createArrayNode();
+    for (SipProfile p : stored) {
+      ObjectNode json = profileJson(p);
+      // Null if it was deleted meanwhile: then it has no registration to show.
+      created.add(json != null ? json : ProfileJson.toJson(p, null, null));
+    }
+    return new ApiResponse(HttpResponseStatus.CREATED, created, Map.of());
+  }
+
+  private static ApiException at(ApiException e, Integer index) {
+    return index == null ? e : e.at(index);
   }
 
   private ApiResponse updateProfile(Call c) {

@@ -186,6 +186,9 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     if (e.field != null) {
       body.put("field", e.field);
     }
+    if (e.index != null) {
+      body.put("index", e.index);
+    }
     return new ApiResponse(e.status, body, e.headers);
   }
 

@@ -1,6 +1,9 @@
 package io.sipalr.profile;
 
-/** {@link ProfileStore#create} was asked for an id that the store already holds. */
+/**
+ * {@link ProfileStore#create} or {@link ProfileStore#createAll} was asked for an id that the
+ * store already holds, or createAll for one id twice.
+ */
 public final class ProfileConflictException extends RuntimeException {
 
   private static final long serialVersionUID = 1L;

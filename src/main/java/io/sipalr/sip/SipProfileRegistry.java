@@ -105,12 +105,18 @@ public final class SipProfileRegistry implements AutoCloseable {
   /** Stores a new profile (CREATED) and registers it if it is auto-register. */
   public SipProfile create(SipProfile profile) {
     SipProfile stored = store.create(profile);
-    Registration r = newRegistration(stored);
-    registrations.put(stored.id(), r);
-    r.executor.execute(() -> emit(RegistryEvent.Type.CREATED, stored.id(), r.info().status(), null));
-    if (stored.autoRegister()) {
-      r.start();
-    }
+    added(stored);
+    return stored;
+  }
+
+  /**
+   * Stores new profiles in one batch ({@link ProfileStore#createAll}: all or, on a conflict or
+   * an invalid profile, none), then for each, in order, does what {@link #create} does: CREATED,
+   * and registers it if it is auto-register. Returns them as stored, in order.
+   */
+  public List<SipProfile> createAll(List<SipProfile> profiles) {
+    List<SipProfile> stored = store.createAll(profiles);
+    stored.forEach(this::added);
     return stored;
   }
 
@@ -257,6 +263,16 @@ public final class SipProfileRegistry implements AutoCloseable {
       throw new NoSuchElementException("no profile with id \"" + id + "\"");
     }
     return r;
+  }
+
+  /** A profile the store has just created: its registration, CREATED, its start. */
+  private void added(SipProfile stored) {
+    Registration r = newRegistration(stored);
+    registrations.put(stored.id(), r);
+    r.executor.execute(() -> emit(RegistryEvent.Type.CREATED, stored.id(), r.info().status(), null));
+    if (stored.autoRegister()) {
+      r.start();
+    }
   }
 
   private Registration newRegistration(SipProfile p) {

@@ -95,7 +95,7 @@ class ProfileStoreDurabilityTest {
     }
 
     // Not asserted (it depends on timing), but shows whether kills landed mid-write.
-    System.out.printf("%d profiles acknowledged over %d kills; %d kills left a temp file%n",
+    System.out.printf("%d profiles acknowledged over %d kills; the kills left %d temp files%n",
         ackedVersions.size(), ACKS_BEFORE_KILL.length, leftoverTempFiles);
     assertTrue(ackedVersions.values().stream().anyMatch(version -> version > 1),
         "the writers re-saved no profile");

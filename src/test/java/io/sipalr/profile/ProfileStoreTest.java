@@ -137,6 +137,120 @@ class ProfileStoreTest {
   }
 
   @Test
+  void createAllStoresTheBatchInOrderWithInstanceIds() throws IOException {
+    List<SipProfile> created;
+    try (ProfileStore store = ProfileStore.open(dataDir())) {
+      store.create(profile("alice").build());
+
+      created = store.createAll(List.of(profile("carol").build(), profile("bob").snapId(2)
+          .build(), profile("dave").instanceId("urn:uuid:00000000-0000-4000-8000-000000000009")
+          .build()));
+
+      assertEquals(List.of("carol", "bob", "dave"), created.stream().map(SipProfile::id)
+          .toList(), "in the order given");
+      assertEquals(3, created.stream().map(SipProfile::instanceId).distinct().count());
+      for (SipProfile p : created) {
+        assertTrue(p.instanceId().matches("urn:uuid:[0-9a-f-]{36}"), p.instanceId());
+        assertEquals(1, p.regId());
+        assertEquals(Optional.of(p), store.get(p.id()));
+      }
+      assertEquals("urn:uuid:00000000-0000-4000-8000-000000000009", created.get(2).instanceId(),
+          "a brought instance is kept");
+      assertEquals(List.of("alice", "bob", "carol", "dave"),
+          store.list().stream().map(SipProfile::id).toList());
+      assertEquals(List.of(), store.createAll(List.of()));
+    }
+    try (Stream<Path> files = Files.list(dataDir().resolve("profiles"))) {
+      assertEquals(4, files.filter(f -> f.toString().endsWith(".json")).count());
+    }
+
+    try (ProfileStore reopened = ProfileStore.open(dataDir())) {
+      for (SipProfile p : created) {
+        assertEquals(Optional.of(p), reopened.get(p.id()));
+      }
+      assertEquals(4, reopened.list().size());
+    }
+  }
+
+  @Test
+  void createAllWithAStoredIdStoresNone() {
+    try (ProfileStore store = ProfileStore.open(dataDir())) {
+      SipProfile alice = store.create(profile("alice").build());
+
+      ProfileConflictException e = assertThrows(ProfileConflictException.class,
+          () -> store.createAll(List.of(profile("bob").build(), profile("alice").expires(60)
+              .build(), profile("carol").build())));
+
+      assertEquals("alice", e.profileId());
+      assertEquals("profile \"alice\" already exists", e.getMessage());
+      assertEquals(List.of(alice), store.list());
+      assertFalse(Files.exists(profileFile("bob")));
+      assertFalse(Files.exists(profileFile("carol")));
+    }
+  }
+
+  @Test
+  void createAllWithAnIdTwiceStoresNone() {
+    try (ProfileStore store = ProfileStore.open(dataDir())) {
+      ProfileConflictException e = assertThrows(ProfileConflictException.class,
+          () -> store.createAll(List.of(profile("bob").build(), profile("carol").build(),
+              profile("bob").expires(60).build())));
+
+      assertEquals("bob", e.profileId());
+      assertEquals(List.of(), store.list());
+      assertFalse(Files.exists(profileFile("bob")));
+      assertFalse(Files.exists(profileFile("carol")));
+    }
+  }
+
+  @Test
+  void createAllWithAnInvalidProfileStoresNoneAndNamesProfileAndField() throws IOException {
+    try (ProfileStore store = ProfileStore.open(dataDir())) {
+      ProfileValidationException e = assertThrows(ProfileValidationException.class,
+          () -> store.createAll(List.of(profile("bob").build(), profile("carol").expires(0)
+              .build(), profile("dave").build())));
+
+      assertEquals("carol", e.profileId());
+      assertEquals("expires", e.field());
+      // As create says it of a single profile.
+      assertEquals(assertThrows(ProfileValidationException.class,
+          () -> store.create(profile("carol").expires(0).build())).getMessage(), e.getMessage());
+      assertThrows(ProfileValidationException.class,
+          () -> store.createAll(List.of(profile("bob").build(), profile("../escape").build())));
+
+      assertEquals(List.of(), store.list());
+      try (Stream<Path> files = Files.list(dataDir().resolve("profiles"))) {
+        assertEquals(List.of(), files.toList());
+      }
+    }
+    assertFalse(Files.exists(tmp.resolve("escape.json")));
+  }
+
+  @Test
+  void aBatchThatFailsOnDiskIsUndone() throws IOException {
+    try (ProfileStore store = ProfileStore.open(dataDir())) {
+      // carol's file cannot be renamed into place: a directory has its name.
+      Files.createDirectory(profileFile("carol"));
+
+      ProfileStoreException e = assertThrows(ProfileStoreException.class,
+          () -> store.createAll(List.of(profile("bob").build(), profile("carol").build(),
+              profile("dave").build())));
+
+      assertTrue(e.getMessage().contains("cannot write a batch of 3 profile files, so none is"
+          + " stored"), e.getMessage());
+      assertEquals(List.of(), store.list());
+      try (Stream<Path> files = Files.list(dataDir().resolve("profiles"))) {
+        assertEquals(List.of(profileFile("carol")), files.toList(),
+            "bob's file, renamed before the failure, is removed again; no temp file is left");
+      }
+
+      Files.delete(profileFile("carol"));
+      assertEquals(3, store.createAll(List.of(profile("bob").build(), profile("carol").build(),
+          profile("dave").build())).size());
+    }
+  }
+
+  @Test
   void anInvalidProfileIsNotStored() {
     try (ProfileStore store = ProfileStore.open(dataDir())) {
       ProfileValidationException e = assertThrows(ProfileValidationException.class,
@@ -369,6 +483,8 @@ class ProfileStoreTest {
 
     assertThrows(IllegalStateException.class, store::list);
     assertThrows(IllegalStateException.class, () -> store.create(profile("alice").build()));
+    assertThrows(IllegalStateException.class,
+        () -> store.createAll(List.of(profile("alice").build())));
   }
 
   @Test

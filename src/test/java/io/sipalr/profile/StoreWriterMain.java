@@ -9,9 +9,10 @@ import java.util.Random;
 
 /**
  * The child process of {@link ProfileStoreDurabilityTest}: opens the store and writes until
- * killed (or {@code maxWrites}), creating profiles and re-saving existing ones with a higher
- * version. After each {@code save()}/{@code create()} returns it prints {@code ACK <id> <version>}:
- * from then on the write must survive a kill.
+ * killed (or {@code maxWrites}), creating profiles (one by one, and in batches) and re-saving
+ * existing ones with a higher version. After each {@code save()}/{@code create()}/{@code
+ * createAll()} returns it prints {@code ACK <id> <version>} for each profile written: from then
+ * on the write must survive a kill.
  *
  * <p>Arguments: data directory, random seed, maximum number of writes.
  */
@@ -46,17 +47,28 @@ public final class StoreWriterMain {
       List<String> ids = new ArrayList<>(store.list().stream().map(SipProfile::id).toList());
       int nextNumber = ids.stream().mapToInt(id -> Integer.parseInt(id.substring(1))).max().orElse(0) + 1;
       for (int i = 0; i < maxWrites; i++) {
-        SipProfile written;
-        if (ids.isEmpty() || random.nextInt(4) == 0) {
+        List<SipProfile> written;
+        int choice = random.nextInt(8);
+        if (ids.isEmpty() || choice < 2) {
           String id = "p" + nextNumber++;
-          written = store.create(versionOf(id, 1));
+          written = List.of(store.create(versionOf(id, 1)));
           ids.add(id);
+        } else if (choice == 2) {
+          List<SipProfile> batch = new ArrayList<>();
+          for (int n = 2 + random.nextInt(30); n > 0; n--) {
+            String id = "p" + nextNumber++;
+            batch.add(versionOf(id, 1));
+            ids.add(id);
+          }
+          written = store.createAll(batch);
         } else {
           String id = ids.get(random.nextInt(ids.size()));
           int version = store.get(id).orElseThrow().expires() + 1;
-          written = store.save(versionOf(id, version));
+          written = List.of(store.save(versionOf(id, version)));
         }
-        out.println("ACK " + written.id() + " " + written.expires());
+        for (SipProfile w : written) {
+          out.println("ACK " + w.id() + " " + w.expires());
+        }
         out.flush();
       }
     }
