@@ -359,6 +359,14 @@ public final class SnapConnection implements AutoCloseable {
       blacklist.add(offered.offered().id());
       return offered.current() != null ? settle(offered.current()) : downgrade(offered.from());
     }
+    if (answer == Answer.ACCEPT && state instanceof Settled settled && decision.iapId() != null
+        && decision.iapId() != settled.carrier().iap().id()) {
+      // The listener accepted a new carrier that went away before its answer got here: it is
+      // told carrierLost after its accept, so it now has no carrier and waits for a downgrade
+      // (rule 7). The old carrier this connection stayed on is that downgrade.
+      IapState lost = view.get(decision.iapId());
+      return downgrade(lost != null ? lost.iap() : settled.carrier().iap());
+    }
     if (!(state instanceof Migrating migrating) || !about(decision, migrating.to().iap())) {
       return ignored(state, decision);
     }

@@ -383,6 +383,30 @@ class SnapConnectionTest {
   }
 
   @Test
+  void anAcceptOfANewCarrierLostMeanwhileIsAnsweredWithTheOldOneAsADowngrade()
+      throws Exception {
+    // The listener accepted IAP 1 before it heard "lost 1" (two executors race): it has no
+    // carrier now and waits for a downgrade, which must come.
+    iaps.up(LTE.id());
+    Recorder recorder = new Recorder();
+    SnapConnection connection = settledOn(LTE, BearerFilter.ANY, recorder);
+    iaps.up(WLAN.id());
+    recorder.expect("offer 2->1 upgrade");
+    connection.migrateToPreferredCarrier();
+    recorder.expect("active 1 127.0.0.11");
+    iaps.down(WLAN.id());
+    recorder.expect("lost 1");
+    connection.newCarrierAccepted(WLAN.id());
+    recorder.expect("offer 1->2 downgrade");
+    connection.migrateToPreferredCarrier();
+    recorder.expect("active 2 127.0.0.12");
+    connection.newCarrierAccepted(LTE.id());
+    awaitCarrier(connection, LTE);
+    iaps.up(WLAN.id());
+    recorder.expect("offer 2->1 upgrade");
+  }
+
+  @Test
   void oldCarrierLostDuringTheMigrationLeavesTheNewOne() throws Exception {
     iaps.up(LTE.id());
     Recorder recorder = new Recorder();

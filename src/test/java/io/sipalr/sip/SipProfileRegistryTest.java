@@ -50,7 +50,8 @@ class SipProfileRegistryTest {
     store = ProfileStore.open(tmp.resolve("data"));
     registry = new SipProfileRegistry(store, new SipConfig("127.0.0.1", 0,
         "sip-alr-agent-test", Duration.ofSeconds(5), new SipConfig.Backoff(Duration.ofSeconds(30),
-        Duration.ofSeconds(30), Duration.ofSeconds(60)), Duration.ofSeconds(30), 2, 1));
+        Duration.ofSeconds(30), Duration.ofSeconds(60)), Duration.ofSeconds(30), 2, 1,
+        Duration.ZERO));
     registry.addListener(events::add);
     registry.start();
   }
