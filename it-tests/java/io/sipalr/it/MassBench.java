@@ -10,6 +10,7 @@ import io.sipalr.alr.AlrEvent;
 import io.sipalr.alr.AlrObserver;
 import io.sipalr.it.KamailioRegistrar.Binding;
 import io.sipalr.profile.ProfileStore;
+import io.sipalr.profile.SipProfile;
 import io.sipalr.profile.SipProfileBuilder;
 import io.sipalr.profile.Transport;
 import io.sipalr.sip.RegistryEvent;
@@ -48,17 +49,20 @@ import org.slf4j.LoggerFactory;
  * Mass registration and mass migration on loopback, with SIPp as the reference client, and what
  * 10,000 registered profiles cost. Writes target/bench/mass.{md,csv} and prints the Markdown.
  *
- * <p>For each N (1,000, 5,000, 10,000; {@code -Dbench.mass.sizes=1000,5000} to choose) and each
- * pacing (the default {@code alr.register-rate} 2000/s after a burst of 200, and unpaced:
- * 100000/100000), on a fresh Kamailio ({@code largeMemory()}):
+ * <p>After an unreported warm-up round (N = 2,000, {@code -Dbench.mass.warm-up=0} to skip: a
+ * running agent's JIT has long compiled the REGISTER path), for each N (1,000, 5,000, 10,000;
+ * {@code -Dbench.mass.sizes=1000,5000} to choose) and each pacing ({@code -Dbench.mass.pacings}:
+ * the product's default {@code alr} pacing, and the window alone with no rate limit, which is
+ * the registrar's own pace; {@code unpaced}, with no window either, on request), on a fresh
+ * Kamailio ({@code largeMemory()}):
  * <ol>
  *   <li>N users are added over JSON-RPC ({@code htable.sets creds}, a bounded loop over 4
  *       connections: about 3 s for 10,000, so no wildcard credential rule is needed), timed;
  *   <li><b>registration</b>: the agent ({@link MassAgent}: product SIP defaults, one SNAP,
- *       cellular 127.0.0.3 up) creates N roaming profiles; timed from the first {@code create}
+ *       cellular 127.0.0.3 up) creates N roaming profiles in batches of 500 ({@code
+ *       registry.createAll}, one durable store write per batch); timed from the first batch
  *       to the last REGISTERED event. A SNAP profile's first REGISTER goes through the ALR
- *       pacer (its session rebinds it when it joins), so this phase is paced; each {@code
- *       create} also writes the profile durably (two fsyncs) on the calling thread. Then {@code
+ *       pacer (its session rebinds it when it joins), so this phase is paced. Then {@code
  *       ul.dump} must show every profile bound once, from 127.0.0.3;
  *   <li><b>migration</b>: wlan 127.0.0.2 comes up (an upgrade; no controller, so every move is
  *       allowed): timed until every profile is registered through wlan, by MIGRATION_COMPLETED
@@ -66,8 +70,8 @@ import org.slf4j.LoggerFactory;
  *       profile retries through it), by the REGISTERED of that retry; and, independently, to
  *       the first {@code ul.dump} in which all N bindings were received from 127.0.0.2 (polled
  *       at most half the time, so that the dumps do not steal the registrar's CPU: the
- *       resolution is two to three times a dump's duration). Lost (0 bindings) and duplicate (more than 1) bindings are counted from
- *       that dump, expired entries filtered;
+ *       resolution is two to three times a dump's duration). Lost (0 bindings) and duplicate
+ *       (more than 1) bindings are counted from that dump, expired entries filtered;
  *   <li><b>restart</b>: the same store in a new agent (the first one stopped without
  *       deregistering, as after a crash), no IAP up, then cellular up: timed to the last
  *       REGISTERED. The REGISTER path alone (401 + 200 per profile, no store writes), paced:
@@ -75,7 +79,9 @@ import org.slf4j.LoggerFactory;
  *   <li>with the default pacing only: SIPp registers N other users with MD5 digest against the
  *       same Kamailio ({@link Sipp}), for the achieved rate to compare with.
  * </ol>
- * Per phase also: this JVM's CPU time per profile, REGISTERs and 401s per profile from
+ * Per phase also: this JVM's and Kamailio's CPU time per profile (Kamailio's from its
+ * container's cgroup; SIPp's own and Kamailio's during the SIPp run too: with both clients
+ * bound by the machine's cores, these explain the rates), REGISTERs and 401s per profile from
  * Kamailio's counters, registration failures and ALR errors, the datagrams the kernel dropped on
  * the agent's and Kamailio's UDP sockets ({@link UdpDrops}), Kamailio's ERROR lines. A phase
  * waits at most 90 s (a failed REGISTER's first backoff is 30-60 s with the product defaults);
@@ -100,6 +106,7 @@ class MassBench {
   private static final int RPC_CONNECTIONS = 4;
   private static final int SIPP_LIMIT = Integer.getInteger("bench.sipp.limit", 200);
   private static final int COLD_STARTS = 3;
+  private static final int CREATE_BATCH = 500;
 
   private record Pacing(String key, String name, int rate, int burst, int window) {}
 
@@ -263,9 +270,18 @@ class MassBench {
         long cpu0 = processCpu();
         long kam0 = kamailio.cpuNanos();
         long t0 = System.nanoTime();
-        for (int i = 0; i < n; i++) {
-          probe.createdAt.set(i, System.nanoTime());
-          agent.registry.create(MassAgent.profile(ids.get(i), kamailio, PASSWORD));
+        // As a gateway provisions its lines: in batches (registry.createAll, one durable store
+        // write per batch), so that registrations start while later batches are written.
+        for (int from = 0; from < n; from += CREATE_BATCH) { // bounded: n / CREATE_BATCH
+          List<SipProfile> batch = new ArrayList<>();
+          for (int i = from; i < Math.min(n, from + CREATE_BATCH); i++) {
+            batch.add(MassAgent.profile(ids.get(i), kamailio, PASSWORD));
+          }
+          long at = System.nanoTime();
+          for (int i = from; i < from + batch.size(); i++) {
+            probe.createdAt.set(i, at);
+          }
+          agent.registry.createAll(batch);
         }
         createSeconds = (System.nanoTime() - t0) / 1e9;
         awaitCount(probe.registered::get, n, bound);
@@ -728,10 +744,11 @@ class MassBench {
         .append(" cores; one SNAP (cellular 127.0.0.3, wlan 127.0.0.2), UDP, make-before-break,"
             + " no ALR controller, product SIP defaults; a fresh Kamailio (-m 256 -M 32) per"
             + " row; whole run ").append(f(totalSeconds, 0)).append(" s\n\n")
-        .append("Registration. Create: cellular up, then N creates (each persisted by the store)"
+        .append("Registration. Create: cellular up, then N profiles created in batches of ")
+        .append(CREATE_BATCH).append(" (registry.createAll: one durable store write per batch)"
             + " while registrations run. Restart: the same store in a new agent with no IAP up,"
             + " then cellular up (the REGISTER path without store writes).\n\n")
-        .append("| profiles | pacing | users over RPC s | create loop s | create → last"
+        .append("| profiles | pacing | users over RPC s | createAll loop s | create → last"
             + " REGISTERED s | registrations/s | create→REGISTERED p50 / p99 ms | REGISTERs per"
             + " profile | restart: cellular up → last REGISTERED s | registrations/s (restart) |"
             + " REGISTERs per profile (restart) | CPU ms per profile, agent JVM / Kamailio: create,"
