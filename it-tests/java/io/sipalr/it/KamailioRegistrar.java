@@ -76,6 +76,7 @@ public final class KamailioRegistrar implements AutoCloseable {
     static final String LABEL = "io.sipalr.it.registrar";
 
     private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
+    private static final int RPC_ATTEMPTS = 3;
     private static final Duration RPC_TIMEOUT = Duration.ofSeconds(10);
     private static final int START_ATTEMPTS = 3;
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -539,20 +540,28 @@ public final class KamailioRegistrar implements AutoCloseable {
                 .put("method", method)
                 .put("id", rpcIds.incrementAndGet());
         request.set("params", JSON.valueToTree(Arrays.asList(params)));
-        HttpResponse<String> response;
-        try {
-            response = http.send(
-                    HttpRequest.newBuilder(rpcUri)
-                            .timeout(RPC_TIMEOUT)
-                            .header("Content-Type", "application/json")
-                            .POST(HttpRequest.BodyPublishers.ofString(request.toString()))
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new UncheckedIOException("RPC " + method + " to " + rpcUri + " failed", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted during RPC " + method, e);
+        HttpResponse<String> response = null;
+        // Kamailio's HTTP server may close a kept-alive connection just as the client reuses it
+        // ("header parser received no bytes"): the calls used here set or read, so one is
+        // simply made again, at most RPC_ATTEMPTS times.
+        for (int attempt = 1; response == null; attempt++) {
+            try {
+                response = http.send(
+                        HttpRequest.newBuilder(rpcUri)
+                                .timeout(RPC_TIMEOUT)
+                                .header("Content-Type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString(request.toString()))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+            } catch (IOException e) {
+                if (attempt >= RPC_ATTEMPTS) {
+                    throw new UncheckedIOException("RPC " + method + " to " + rpcUri + " failed"
+                            + " (" + attempt + " attempts)", e);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted during RPC " + method, e);
+            }
         }
         JsonNode body;
         try {
