@@ -82,6 +82,12 @@ final class SnapSession implements MobilityListener {
   private int attempt;
   /** True when profiles were moved with {@code migrate} (an upgrade with votes or fallbacks). */
   private boolean migrating;
+  /**
+   * Whether a first carrier's trial waits for its members' registrations ({@code TRYING}, not
+   * migrating): readable from any thread, so that the registry's events, thousands in a storm,
+   * need no hop to this session's executor when nothing here waits for them.
+   */
+  private volatile boolean trialListening;
   private int outstanding;
   private int moved;
   private final Set<String> registeredAtStart = new HashSet<>();
@@ -178,6 +184,9 @@ final class SnapSession implements MobilityListener {
   }
 
   void registryEvent(RegistryEvent event) {
+    if (!trialListening) {
+      return; // set on this executor before the trial's first REGISTER can leave
+    }
     executor.execute(() -> {
       if (phase != Phase.TRYING || migrating || !untried.contains(event.profileId())
           || !tryingAddress.equals(registry.localAddressOf(event.profileId()).orElse(null))) {
@@ -260,6 +269,7 @@ final class SnapSession implements MobilityListener {
     }
     log.debug("SNAP {} ({}): {} -> {}", snapId, filter, phase, next);
     phase = next;
+    trialListening = phase == Phase.TRYING && !migrating;
   }
 
   private void offer(Iap newIap, boolean isUpgrade) {
@@ -424,6 +434,7 @@ final class SnapSession implements MobilityListener {
       // The old carrier went away while moving to the new one, which stays: everyone
       // registers through the new one now, and the trial is judged as a first carrier's.
       migrating = false;
+      trialListening = true;
       attempt++;
       for (String id : members) {
         if (registry.status(id) != ProfileStatus.UNREGISTERED) {
