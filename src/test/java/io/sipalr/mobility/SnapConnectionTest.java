@@ -126,13 +126,8 @@ class SnapConnectionTest {
 
   @Test
   void upgradeIsOfferedThenMigratedThenAccepted() throws Exception {
-    iaps.up(LTE.id());
     Recorder recorder = new Recorder();
-    SnapConnection connection = settledOn(LTE, BearerFilter.ANY, recorder);
-    iaps.up(WLAN.id());
-    recorder.expect("offer 2->1 upgrade");
-    connection.migrateToPreferredCarrier();
-    recorder.expect("active 1 127.0.0.11");
+    SnapConnection connection = migratingFromLteToWlan(recorder);
     assertEquals(Optional.of(LTE), connection.carrier()); // the old one until accepted
     connection.newCarrierAccepted();
     awaitCarrier(connection, WLAN);
@@ -162,13 +157,8 @@ class SnapConnectionTest {
 
   @Test
   void rejectedIapIsBlacklistedAndTheCarrierKept() throws Exception {
-    iaps.up(LTE.id());
     Recorder recorder = new Recorder();
-    SnapConnection connection = settledOn(LTE, BearerFilter.ANY, recorder);
-    iaps.up(WLAN.id());
-    recorder.expect("offer 2->1 upgrade");
-    connection.migrateToPreferredCarrier();
-    recorder.expect("active 1 127.0.0.11");
+    SnapConnection connection = migratingFromLteToWlan(recorder);
     connection.newCarrierRejected();
     awaitCarrier(connection, LTE);
     iaps.up(LTE.id(), InetAddress.getByName("127.0.1.12")); // blacklisted WLAN: no offer
@@ -302,13 +292,8 @@ class SnapConnectionTest {
 
   @Test
   void addressChangesDuringAMigrationNameTheirIap() throws Exception {
-    iaps.up(LTE.id());
     Recorder recorder = new Recorder();
-    SnapConnection connection = settledOn(LTE, BearerFilter.ANY, recorder);
-    iaps.up(WLAN.id());
-    recorder.expect("offer 2->1 upgrade");
-    connection.migrateToPreferredCarrier();
-    recorder.expect("active 1 127.0.0.11");
+    SnapConnection connection = migratingFromLteToWlan(recorder);
     iaps.up(LTE.id(), InetAddress.getByName("127.0.1.12"));
     recorder.expect("address 2 127.0.1.12");
     iaps.up(WLAN.id(), InetAddress.getByName("127.0.1.11"));
@@ -365,15 +350,21 @@ class SnapConnectionTest {
     recorder.expect("active 1 127.0.0.11");
   }
 
-  @Test
-  void newCarrierLostDuringTheMigrationLeavesTheOldOne() throws Exception {
+  /** Settled on LTE, then WLAN offered and migrated to: newCarrierActive(WLAN) outstanding. */
+  private SnapConnection migratingFromLteToWlan(Recorder recorder) throws InterruptedException {
     iaps.up(LTE.id());
-    Recorder recorder = new Recorder();
     SnapConnection connection = settledOn(LTE, BearerFilter.ANY, recorder);
     iaps.up(WLAN.id());
     recorder.expect("offer 2->1 upgrade");
     connection.migrateToPreferredCarrier();
     recorder.expect("active 1 127.0.0.11");
+    return connection;
+  }
+
+  @Test
+  void newCarrierLostDuringTheMigrationLeavesTheOldOne() throws Exception {
+    Recorder recorder = new Recorder();
+    SnapConnection connection = migratingFromLteToWlan(recorder);
     iaps.down(WLAN.id());
     recorder.expect("lost 1");
     assertEquals(Optional.of(LTE), connection.carrier());
@@ -387,13 +378,8 @@ class SnapConnectionTest {
       throws Exception {
     // The listener accepted IAP 1 before it heard "lost 1" (two executors race): it has no
     // carrier now and waits for a downgrade, which must come.
-    iaps.up(LTE.id());
     Recorder recorder = new Recorder();
-    SnapConnection connection = settledOn(LTE, BearerFilter.ANY, recorder);
-    iaps.up(WLAN.id());
-    recorder.expect("offer 2->1 upgrade");
-    connection.migrateToPreferredCarrier();
-    recorder.expect("active 1 127.0.0.11");
+    SnapConnection connection = migratingFromLteToWlan(recorder);
     iaps.down(WLAN.id());
     recorder.expect("lost 1");
     connection.newCarrierAccepted(WLAN.id());
@@ -408,13 +394,8 @@ class SnapConnectionTest {
 
   @Test
   void oldCarrierLostDuringTheMigrationLeavesTheNewOne() throws Exception {
-    iaps.up(LTE.id());
     Recorder recorder = new Recorder();
-    SnapConnection connection = settledOn(LTE, BearerFilter.ANY, recorder);
-    iaps.up(WLAN.id());
-    recorder.expect("offer 2->1 upgrade");
-    connection.migrateToPreferredCarrier();
-    recorder.expect("active 1 127.0.0.11");
+    SnapConnection connection = migratingFromLteToWlan(recorder);
     iaps.down(LTE.id());
     recorder.expect("lost 2");
     assertEquals(Optional.of(WLAN), connection.carrier());
