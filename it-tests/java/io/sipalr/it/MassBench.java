@@ -286,20 +286,6 @@ class MassBench {
         }
         createSeconds = (System.nanoTime() - t0) / 1e9;
         awaitCount(probe.registered::get, n, bound);
-        if (Boolean.getBoolean("bench.mass.debug")) {
-          int[] perSecond = new int[30];
-          for (int i = 0; i < n; i++) {
-            perSecond[(int) Math.min(29, (probe.registeredAt.get(i) - t0) / 1_000_000_000L)]++;
-          }
-          System.out.println("MassBench debug: REGISTERED per second since the first create: "
-              + Arrays.toString(perSecond));
-          int[] createdPerSecond = new int[30];
-          for (int i = 0; i < n; i++) {
-            createdPerSecond[(int) Math.min(29, (probe.createdAt.get(i) - t0) / 1_000_000_000L)]++;
-          }
-          System.out.println("MassBench debug: created per second: "
-              + Arrays.toString(createdPerSecond));
-        }
         toRegistered = (probe.last(probe.registeredAt) - t0) / 1e9;
         cpuReg = (processCpu() - cpu0) / 1e6 / n;
         kamCpuReg = (kamailio.cpuNanos() - kam0) / 1e6 / n;
