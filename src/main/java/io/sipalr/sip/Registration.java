@@ -2,7 +2,6 @@ package io.sipalr.sip;
 
 import io.sipalr.concurrent.SerialExecutor;
 import io.sipalr.profile.SipProfile;
-import io.sipalr.profile.Transport;
 import java.text.ParseException;
 import java.time.Duration;
 import java.time.Instant;
@@ -10,7 +9,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.ListIterator;
-import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
@@ -21,17 +19,9 @@ import javax.sip.ClientTransaction;
 import javax.sip.ListeningPoint;
 import javax.sip.ObjectInUseException;
 import javax.sip.SipException;
-import javax.sip.address.Address;
-import javax.sip.address.SipURI;
-import javax.sip.address.URI;
-import javax.sip.header.CSeqHeader;
-import javax.sip.header.ContactHeader;
-import javax.sip.header.ExpiresHeader;
 import javax.sip.header.Header;
 import javax.sip.header.MinExpiresHeader;
 import javax.sip.header.RequireHeader;
-import javax.sip.header.RetryAfterHeader;
-import javax.sip.header.ViaHeader;
 import javax.sip.message.Request;
 import javax.sip.message.Response;
 import org.slf4j.Logger;
@@ -110,6 +100,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   private long cseq;
   private int requestedExpires;
 
+  /** The profile's REGISTERs, built from its URIs parsed once; renewed when it changes. */
+  private RegisterRequests requests;
   private ClientTransaction inFlight;
   /** The profile changed while a REGISTER was in flight: refresh once it is answered. */
   private boolean resendWhenAnswered;
@@ -640,7 +632,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       sendRegister();
     } else if (code == Response.SERVICE_UNAVAILABLE) {
       attemptFailed(new RegistrationError(RegistrationError.Kind.SERVICE_UNAVAILABLE, code,
-          response.getReasonPhrase(), null), retryAfter(response));
+          response.getReasonPhrase(), null), RegisterRequests.retryAfter(response));
     } else {
       attemptFailed(new RegistrationError(RegistrationError.Kind.REJECTED, code,
           response.getReasonPhrase(), null), null);
@@ -660,17 +652,17 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       }
       return;
     }
-    outbound = hasOption(response, RequireHeader.NAME, "outbound");
-    grantedExpires = grantedExpires(response);
+    outbound = RegisterRequests.hasOption(response, RequireHeader.NAME, "outbound");
+    grantedExpires = requests.grantedExpires(response, contact, requestedExpires);
     expiresAt = Instant.now().plusSeconds(grantedExpires);
     // Without outbound the registrar adds a new contact beside the old one: keep removing the
     // old ones (expires=0 in the next REGISTER) until the registrar no longer lists them.
-    Set<String> listed = listedContacts(response);
+    Set<String> listed = requests.listed(response, staleContacts);
     staleContacts.retainAll(listed);
     boolean refreshNow = !outbound && !staleContacts.isEmpty();
     if (outbound) {
       staleContacts.clear(); // replaced atomically by instance and reg-id
-      keepFlowAlive(flow, flowTimer(response));
+      keepFlowAlive(flow, RegisterRequests.flowTimer(response));
     } else {
       keepFlowAlive(null, 0);
     }
@@ -708,7 +700,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
         : "Proxy-Authenticate";
     ListIterator<?> it = response.getHeaders(name);
     while (it.hasNext()) {
-      challenges.add(headerValue((Header) it.next()));
+      challenges.add(RegisterRequests.headerValue((Header) it.next()));
     }
     // Credentials for a nonce the registrar still considered valid were refused: wrong
     // credentials (rule 16). A stale nonce, or none sent yet, is answered silently.
@@ -872,163 +864,33 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
 
   private Request buildRegister(boolean removing)
       throws ParseException, javax.sip.InvalidArgumentException, SipException {
-    Transport transport = profile.transport();
-    String lpTransport = transport == Transport.TCP ? ListeningPoint.TCP : ListeningPoint.UDP;
-    ListeningPoint lp = endpoint.listeningPoint(lpTransport);
-    if (lp == null) {
-      throw new SipException("no " + lpTransport + " listening point");
+    if (requests == null || requests.profile() != profile) {
+      requests = new RegisterRequests(profile, engine); // the profile's URIs, parsed once
     }
-    SipURI requestUri = (SipURI) engine.addresses.createURI(profile.registrar());
-    Address aor = engine.addresses.createAddress(profile.aor());
-
+    ListeningPoint lp = endpoint.listeningPoint(requests.transport());
+    if (lp == null) {
+      throw new SipException("no " + requests.transport() + " listening point");
+    }
     if (callId == null || !profile.registrar().equals(callIdRegistrar)) {
       // One Call-ID per profile and registrar for the agent's boot; CSeq rises across it.
       callId = engine.newCallId();
       callIdRegistrar = profile.registrar();
       cseq = 0;
     }
-    List<ViaHeader> vias = new ArrayList<>();
-    ViaHeader via = engine.headers.createViaHeader(lp.getIPAddress(), lp.getPort(), lpTransport,
-        null);
-    via.setRPort();
-    vias.add(via);
-
-    Request request = engine.messages.createRequest(requestUri, Request.REGISTER,
-        engine.headers.createCallIdHeader(callId),
-        engine.headers.createCSeqHeader(++cseq, Request.REGISTER),
-        engine.headers.createFromHeader(aor, Long.toHexString(ThreadLocalRandom.current().nextLong())),
-        engine.headers.createToHeader(aor, null),
-        vias,
-        engine.headers.createMaxForwardsHeader(70));
-
-    if (profile.outboundProxy() != null) {
-      SipURI proxy = (SipURI) engine.addresses.createURI(profile.outboundProxy());
-      proxy.setLrParam();
-      if (transport == Transport.TCP) {
-        proxy.setTransportParam(ListeningPoint.TCP);
-      }
-      request.addHeader(engine.headers.createRouteHeader(engine.addresses.createAddress(proxy)));
-    } else if (transport == Transport.TCP) {
-      ((SipURI) request.getRequestURI()).setTransportParam(ListeningPoint.TCP);
-    }
-    SipURI nextHop = profile.outboundProxy() != null
-        ? (SipURI) engine.addresses.createURI(profile.outboundProxy()) : requestUri;
-    flow = new FlowKeepAlive.Flow(endpoint, lpTransport, nextHop.getHost(), portOf(nextHop));
-
-    String current = contactUri(lp, transport);
+    flow = requests.flow(endpoint);
+    String current = requests.contactUri(lp);
     if (contact != null && !contact.equals(current) && !removing) {
       staleContacts.add(contact);
     }
     contact = current;
     int expires = removing ? 0 : requestedExpires;
-    request.addHeader(contactHeader(current, expires, true));
     // The registrar without outbound keeps old contacts beside the new one: remove ours. Only
     // when it has said so (outbound == false): with outbound, instance and reg-id replace them.
-    if (Boolean.FALSE.equals(outbound) || removing) {
-      for (String stale : staleContacts) {
-        request.addHeader(contactHeader(stale, 0, false));
-      }
-    }
-    request.addHeader(engine.headers.createExpiresHeader(expires));
-    request.addHeader(engine.headers.createSupportedHeader(SipEngine.SUPPORTED));
-    request.addHeader(engine.headers.createHeader("User-Agent", engine.userAgent()));
+    boolean removeStale = Boolean.FALSE.equals(outbound) || removing;
+    Request request = requests.register(lp, callId, ++cseq, current, expires,
+        removeStale ? staleContacts : List.of());
     publishInfo();
     return request;
-  }
-
-  private String contactUri(ListeningPoint lp, Transport transport) {
-    String user = profile.id();
-    String uri = "sip:" + user + "@" + lp.getIPAddress() + ":" + lp.getPort();
-    return transport == Transport.TCP ? uri + ";transport=tcp" : uri;
-  }
-
-  private ContactHeader contactHeader(String uri, int expires, boolean withInstance)
-      throws ParseException, javax.sip.InvalidArgumentException {
-    ContactHeader header = engine.headers.createContactHeader(
-        engine.addresses.createAddress(engine.addresses.createURI(uri)));
-    header.setExpires(expires);
-    if (withInstance) {
-      header.setParameter("+sip.instance", "\"<" + profile.instanceId() + ">\"");
-      header.setParameter("reg-id", Integer.toString(profile.regId()));
-    }
-    return header;
-  }
-
-  // ---------------------------------------------------------------- response parsing
-
-  /** The expiry granted to our contact: its expires param, else the Expires header. */
-  private int grantedExpires(Response response) {
-    ListIterator<?> it = response.getHeaders(ContactHeader.NAME);
-    while (it.hasNext()) {
-      ContactHeader c = (ContactHeader) it.next();
-      if (sameContact(c.getAddress().getURI(), contact) && c.getExpires() >= 0) {
-        return c.getExpires();
-      }
-    }
-    ExpiresHeader expires = response.getExpires();
-    return expires != null ? expires.getExpires() : requestedExpires;
-  }
-
-  private Set<String> listedContacts(Response response) {
-    Set<String> listed = new LinkedHashSet<>();
-    ListIterator<?> it = response.getHeaders(ContactHeader.NAME);
-    while (it.hasNext()) {
-      ContactHeader c = (ContactHeader) it.next();
-      for (String stale : staleContacts) {
-        if (sameContact(c.getAddress().getURI(), stale)) {
-          listed.add(stale);
-        }
-      }
-    }
-    return listed;
-  }
-
-  /** Compares a contact the registrar lists with one of ours by user, host, port, transport. */
-  private boolean sameContact(URI listed, String ours) {
-    if (ours == null || !(listed instanceof SipURI a)) {
-      return false;
-    }
-    try {
-      SipURI b = (SipURI) engine.addresses.createURI(ours);
-      return java.util.Objects.equals(a.getUser(), b.getUser())
-          && a.getHost().equalsIgnoreCase(b.getHost())
-          && portOf(a) == portOf(b)
-          && transportOf(a).equals(transportOf(b));
-    } catch (ParseException e) {
-      return false;
-    }
-  }
-
-  private static int portOf(SipURI uri) {
-    return uri.getPort() > 0 ? uri.getPort() : 5060;
-  }
-
-  private static String transportOf(SipURI uri) {
-    String t = uri.getTransportParam();
-    return t == null ? "udp" : t.toLowerCase(Locale.ROOT);
-  }
-
-  private static boolean hasOption(Response response, String headerName, String option) {
-    ListIterator<?> it = response.getHeaders(headerName);
-    while (it.hasNext()) {
-      for (String token : headerValue((Header) it.next()).split(",")) {
-        if (token.trim().equalsIgnoreCase(option)) {
-          return true;
-        }
-      }
-    }
-    return false;
-  }
-
-  private static String headerValue(Header header) {
-    String text = header.toString().trim();
-    int colon = text.indexOf(':');
-    return colon < 0 ? text : text.substring(colon + 1).trim();
-  }
-
-  private static Duration retryAfter(Response response) {
-    RetryAfterHeader h = (RetryAfterHeader) response.getHeader(RetryAfterHeader.NAME);
-    return h == null || h.getRetryAfter() <= 0 ? null : Duration.ofSeconds(h.getRetryAfter());
   }
 
   // ---------------------------------------------------------------- helpers
@@ -1042,18 +904,6 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     if (target != null) {
       keepAlive.join(target, this, flowTimer);
       keptAlive = target;
-    }
-  }
-
-  private static int flowTimer(Response response) {
-    Header h = response.getHeader("Flow-Timer");
-    if (h == null) {
-      return 0;
-    }
-    try {
-      return Integer.parseInt(headerValue(h));
-    } catch (NumberFormatException e) {
-      return 0;
     }
   }
 

@@ -1,0 +1,227 @@
+package io.sipalr.sip;
+
+import io.sipalr.profile.SipProfile;
+import io.sipalr.profile.Transport;
+import java.text.ParseException;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.ListIterator;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import javax.sip.InvalidArgumentException;
+import javax.sip.ListeningPoint;
+import javax.sip.address.Address;
+import javax.sip.address.SipURI;
+import javax.sip.address.URI;
+import javax.sip.header.ContactHeader;
+import javax.sip.header.ExpiresHeader;
+import javax.sip.header.Header;
+import javax.sip.header.RetryAfterHeader;
+import javax.sip.header.ViaHeader;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+
+/**
+ * One profile's REGISTER requests, and what its answers say. The profile's URIs are parsed once
+ * (a changed profile gets a new one) and cloned into each request: a storm of thousands of
+ * REGISTERs does not parse the same registrar, AOR and headers again for each.
+ * {@link Registration} decides what to send (Call-ID, CSeq, which contacts); this only writes
+ * it down and reads the answers.
+ */
+final class RegisterRequests {
+  private final SipProfile profile;
+  private final SipEngine engine;
+  private final SipURI registrar;
+  private final Address aor;
+  /** The outbound proxy with ;lr (and ;transport=tcp), or null. */
+  private final SipURI proxy;
+  private final Header supported;
+  private final Header userAgent;
+
+  RegisterRequests(SipProfile profile, SipEngine engine) throws ParseException {
+    this.profile = profile;
+    this.engine = engine;
+    this.registrar = (SipURI) engine.addresses.createURI(profile.registrar());
+    if (profile.transport() == Transport.TCP && profile.outboundProxy() == null) {
+      registrar.setTransportParam(ListeningPoint.TCP);
+    }
+    this.aor = engine.addresses.createAddress(profile.aor());
+    if (profile.outboundProxy() != null) {
+      proxy = (SipURI) engine.addresses.createURI(profile.outboundProxy());
+      proxy.setLrParam();
+      if (profile.transport() == Transport.TCP) {
+        proxy.setTransportParam(ListeningPoint.TCP);
+      }
+    } else {
+      proxy = null;
+    }
+    this.supported = engine.headers.createSupportedHeader(SipEngine.SUPPORTED);
+    this.userAgent = engine.headers.createHeader("User-Agent", engine.userAgent());
+  }
+
+  /** The profile these requests are for: a different one needs a new instance. */
+  SipProfile profile() {
+    return profile;
+  }
+
+  /** The listening point's transport name for the profile's transport. */
+  String transport() {
+    return profile.transport() == Transport.TCP ? ListeningPoint.TCP : ListeningPoint.UDP;
+  }
+
+  /** The flow a REGISTER from {@code endpoint} goes over: to the proxy, else the registrar. */
+  FlowKeepAlive.Flow flow(SipEngine.Endpoint endpoint) {
+    SipURI nextHop = proxy != null ? proxy : registrar;
+    return new FlowKeepAlive.Flow(endpoint, transport(), nextHop.getHost(), portOf(nextHop));
+  }
+
+  /** Our contact through {@code lp}: sip:id@address:port, ;transport=tcp over TCP. */
+  String contactUri(ListeningPoint lp) {
+    String uri = "sip:" + profile.id() + "@" + lp.getIPAddress() + ":" + lp.getPort();
+    return profile.transport() == Transport.TCP ? uri + ";transport=tcp" : uri;
+  }
+
+  /**
+   * A REGISTER through {@code lp} binding {@code contact} (with +sip.instance and reg-id) for
+   * {@code expires} seconds, and removing each of {@code removed} (expires=0).
+   */
+  Request register(ListeningPoint lp, String callId, long cseq, String contact, int expires,
+      Collection<String> removed) throws ParseException, InvalidArgumentException {
+    ViaHeader via = engine.headers.createViaHeader(lp.getIPAddress(), lp.getPort(), transport(),
+        null);
+    via.setRPort();
+    Request request = engine.messages.createRequest((SipURI) registrar.clone(),
+        Request.REGISTER,
+        engine.headers.createCallIdHeader(callId),
+        engine.headers.createCSeqHeader(cseq, Request.REGISTER),
+        engine.headers.createFromHeader((Address) aor.clone(),
+            Long.toHexString(ThreadLocalRandom.current().nextLong())),
+        engine.headers.createToHeader((Address) aor.clone(), null),
+        List.of(via),
+        engine.headers.createMaxForwardsHeader(70));
+    if (proxy != null) {
+      request.addHeader(engine.headers.createRouteHeader(
+          engine.addresses.createAddress((SipURI) proxy.clone())));
+    }
+    request.addHeader(contactHeader(contact, expires, true));
+    for (String old : removed) {
+      request.addHeader(contactHeader(old, 0, false));
+    }
+    request.addHeader(engine.headers.createExpiresHeader(expires));
+    request.addHeader((Header) supported.clone());
+    request.addHeader((Header) userAgent.clone());
+    return request;
+  }
+
+  private ContactHeader contactHeader(String uri, int expires, boolean withInstance)
+      throws ParseException, InvalidArgumentException {
+    ContactHeader header = engine.headers.createContactHeader(
+        engine.addresses.createAddress(engine.addresses.createURI(uri)));
+    header.setExpires(expires);
+    if (withInstance) {
+      header.setParameter("+sip.instance", "\"<" + profile.instanceId() + ">\"");
+      header.setParameter("reg-id", Integer.toString(profile.regId()));
+    }
+    return header;
+  }
+
+  // ---------------------------------------------------------------- answers
+
+  /** The expiry granted to {@code contact}: its expires param, else the Expires header. */
+  int grantedExpires(Response response, String contact, int asked) {
+    SipURI ours = parse(contact);
+    ListIterator<?> it = response.getHeaders(ContactHeader.NAME);
+    while (it.hasNext()) {
+      ContactHeader c = (ContactHeader) it.next();
+      if (sameContact(c.getAddress().getURI(), ours) && c.getExpires() >= 0) {
+        return c.getExpires();
+      }
+    }
+    ExpiresHeader expires = response.getExpires();
+    return expires != null ? expires.getExpires() : asked;
+  }
+
+  /** Those of {@code contacts} the registrar still lists. */
+  Set<String> listed(Response response, Collection<String> contacts) {
+    Set<String> listed = new LinkedHashSet<>();
+    for (String contact : contacts) {
+      SipURI ours = parse(contact);
+      ListIterator<?> it = response.getHeaders(ContactHeader.NAME);
+      while (it.hasNext()) {
+        if (sameContact(((ContactHeader) it.next()).getAddress().getURI(), ours)) {
+          listed.add(contact);
+          break;
+        }
+      }
+    }
+    return listed;
+  }
+
+  private SipURI parse(String contact) {
+    try {
+      return contact == null ? null : (SipURI) engine.addresses.createURI(contact);
+    } catch (ParseException | ClassCastException e) {
+      return null;
+    }
+  }
+
+  /** A contact the registrar lists is ours when user, host, port and transport match. */
+  private static boolean sameContact(URI listed, SipURI ours) {
+    return ours != null && listed instanceof SipURI a
+        && Objects.equals(a.getUser(), ours.getUser())
+        && a.getHost().equalsIgnoreCase(ours.getHost())
+        && portOf(a) == portOf(ours)
+        && transportOf(a).equals(transportOf(ours));
+  }
+
+  static int portOf(SipURI uri) {
+    return uri.getPort() > 0 ? uri.getPort() : 5060;
+  }
+
+  private static String transportOf(SipURI uri) {
+    String t = uri.getTransportParam();
+    return t == null ? "udp" : t.toLowerCase(Locale.ROOT);
+  }
+
+  /** Whether a header (e.g. Require, Supported) lists {@code option}. */
+  static boolean hasOption(Response response, String headerName, String option) {
+    ListIterator<?> it = response.getHeaders(headerName);
+    while (it.hasNext()) {
+      for (String token : headerValue((Header) it.next()).split(",")) {
+        if (token.trim().equalsIgnoreCase(option)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** A header's value as received, without its name. */
+  static String headerValue(Header header) {
+    String text = header.toString().trim();
+    int colon = text.indexOf(':');
+    return colon < 0 ? text : text.substring(colon + 1).trim();
+  }
+
+  static Duration retryAfter(Response response) {
+    RetryAfterHeader h = (RetryAfterHeader) response.getHeader(RetryAfterHeader.NAME);
+    return h == null || h.getRetryAfter() <= 0 ? null : Duration.ofSeconds(h.getRetryAfter());
+  }
+
+  /** RFC 5626 §4.4 Flow-Timer (seconds), 0 when absent or unreadable. */
+  static int flowTimer(Response response) {
+    Header h = response.getHeader("Flow-Timer");
+    if (h == null) {
+      return 0;
+    }
+    try {
+      return Integer.parseInt(headerValue(h));
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+}
