@@ -42,18 +42,13 @@ public final class SerialExecutor implements Executor {
    */
   public void executeHere(Runnable task) {
     synchronized (tasks) {
+      tasks.add(task);
       if (scheduled) {
-        tasks.add(task);
         return;
       }
       scheduled = true;
     }
-    try {
-      task.run();
-    } catch (RuntimeException | Error e) {
-      log.error("task failed in serial executor", e);
-    }
-    drain(); // what was queued meanwhile, then idle again
+    drain(); // this task (the only one queued), what is queued meanwhile, then idle again
   }
 
   private void drain() {

@@ -575,10 +575,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     State previous = state;
     state = next;
     publishInfo();
-    if (!exchangeWaiters.isEmpty() && !exchangeInFlight(next)) {
-      List<CompletableFuture<Void>> over = List.copyOf(exchangeWaiters);
-      exchangeWaiters.clear();
-      over.forEach(f -> f.complete(null));
+    if (!exchangeInFlight(next)) {
+      completeAll(exchangeWaiters);
     }
     ProfileStatus from = status(previous);
     ProfileStatus to = status(next);
@@ -800,9 +798,17 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     expiresAt = null;
     grantedExpires = 0;
     transition(State.IDLE);
-    List<CompletableFuture<Void>> waiters = List.copyOf(stopWaiters);
-    stopWaiters.clear();
-    waiters.forEach(w -> w.complete(null));
+    completeAll(stopWaiters);
+  }
+
+  /** Completes and forgets every waiter (copied first: completing runs the waiters' code). */
+  private static void completeAll(List<CompletableFuture<Void>> waiters) {
+    if (waiters.isEmpty()) {
+      return;
+    }
+    List<CompletableFuture<Void>> now = List.copyOf(waiters);
+    waiters.clear();
+    now.forEach(w -> w.complete(null));
   }
 
   private void scheduleRefresh() {
