@@ -99,12 +99,20 @@ final class SipEngine implements SipListener, AutoCloseable {
   final String localAddress;
   final int port;
   private final java.util.Map<String, Endpoint> endpoints = new java.util.HashMap<>();
+  /** A TCP peer: the registrar or outbound proxy a connection goes to. */
+  private record Remote(String host, int port) {
+    @Override
+    public String toString() {
+      return host + ":" + port;
+    }
+  }
+
   /**
-   * Which endpoint last sent over TCP to each remote "host:port". JAIN-SIP caches outgoing TCP
-   * connections by remote address only, so a REGISTER from a new endpoint would otherwise
-   * reuse the old endpoint's connection, and its source address (DESIGN.md).
+   * Which endpoint last sent over TCP to each remote. JAIN-SIP caches outgoing TCP connections
+   * by remote address only, so a REGISTER from a new endpoint would otherwise reuse the old
+   * endpoint's connection, and its source address (DESIGN.md).
    */
-  private final java.util.Map<String, Endpoint> tcpSenders = new java.util.HashMap<>();
+  private final java.util.Map<Remote, Endpoint> tcpSenders = new java.util.HashMap<>();
   private final ScheduledExecutorService timers;
   private final Duration linger;
 
@@ -228,15 +236,11 @@ final class SipEngine implements SipListener, AutoCloseable {
     // bound for a while, so that a carrier coming back (a roaming device's daily back and
     // forth, a flapping link) needs no bind and no new stack threads before its REGISTER.
     tcpSenders.entrySet().removeIf(sender -> {
-      if (sender.getValue() != e) {
-        return false;
+      boolean ours = sender.getValue() == e;
+      if (ours) {
+        closeTcpConnection(e, sender.getKey());
       }
-      String remote = sender.getKey();
-      int colon = remote.lastIndexOf(':');
-      ((gov.nist.javax.sip.stack.SIPTransactionStack) stack).closeReliableConnection(e.address,
-          e.port, ListeningPoint.TCP, remote.substring(0, colon),
-          Integer.parseInt(remote.substring(colon + 1)));
-      return true;
+      return ours;
     });
     e.closing = timers.schedule(() -> closeIfIdle(e), linger.toMillis(), TimeUnit.MILLISECONDS);
     log.debug("SIP endpoint {} idle; closed in {} unless used again", e, linger);
@@ -271,15 +275,19 @@ final class SipEngine implements SipListener, AutoCloseable {
 
   /** Closes another endpoint's TCP connection to the remote before {@code endpoint} uses it. */
   private synchronized void claimTcpConnection(Endpoint endpoint, String host, int remotePort) {
-    String remote = host + ":" + remotePort;
+    Remote remote = new Remote(host, remotePort);
     Endpoint previous = tcpSenders.put(remote, endpoint);
     if (previous != null && previous != endpoint) {
-      boolean closed = ((gov.nist.javax.sip.stack.SIPTransactionStack) stack)
-          .closeReliableConnection(previous.address, previous.port, ListeningPoint.TCP, host,
-              remotePort);
+      boolean closed = closeTcpConnection(previous, remote);
       log.debug("TCP to {} moves from {} to {} (old connection closed: {})", remote, previous,
           endpoint, closed);
     }
+  }
+
+  /** Closes {@code from}'s cached TCP connection to {@code remote}; false if there was none. */
+  private boolean closeTcpConnection(Endpoint from, Remote remote) {
+    return ((gov.nist.javax.sip.stack.SIPTransactionStack) stack).closeReliableConnection(
+        from.address, from.port, ListeningPoint.TCP, remote.host(), remote.port());
   }
 
   /** Endpoints in use now, the anchor included (for leak checks); idle ones are not counted. */
