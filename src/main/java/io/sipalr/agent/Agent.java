@@ -7,6 +7,7 @@ import io.sipalr.alr.AlrConfig;
 import io.sipalr.alr.AlrPolicy;
 import io.sipalr.alr.PolicyController;
 import io.sipalr.alr.SipAlr;
+import io.sipalr.concurrent.DaemonThreads;
 import io.sipalr.control.ControlConfig;
 import io.sipalr.control.ControlServer;
 import io.sipalr.mobility.IapProvider;
@@ -34,11 +35,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import javax.sip.SipException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -136,9 +135,9 @@ public final class Agent implements AutoCloseable {
       });
 
       // Mobility and ALR share one small pool and one timer thread, whatever the profile count.
-      pool = Executors.newFixedThreadPool(2, daemon("alr-worker"));
+      pool = Executors.newFixedThreadPool(2, DaemonThreads.named("alr-worker"));
       opened.push(pool::shutdownNow);
-      timers = Executors.newSingleThreadScheduledExecutor(daemon("alr-timer"));
+      timers = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("alr-timer"));
       opened.push(timers::shutdownNow);
       IapProvider provider = IapProvider.create(mobilityConfig, timers);
       scriptedIaps = provider instanceof ScriptedIapProvider s ? s : null;
@@ -343,14 +342,5 @@ public final class Agent implements AutoCloseable {
     } catch (Exception e) {
       log.warn("stopping: closing {} failed", c.getClass().getSimpleName(), e);
     }
-  }
-
-  private static ThreadFactory daemon(String name) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, name + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
   }
 }

@@ -1,5 +1,6 @@
 package io.sipalr.sip;
 
+import io.sipalr.concurrent.DaemonThreads;
 import io.sipalr.concurrent.SerialExecutor;
 import io.sipalr.profile.ProfileStore;
 import io.sipalr.profile.SipProfile;
@@ -15,11 +16,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import javax.sip.SipException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -63,12 +62,12 @@ public final class SipProfileRegistry implements AutoCloseable {
   public SipProfileRegistry(ProfileStore store, SipConfig config) throws SipException {
     this.store = store;
     this.config = config;
-    this.timers = new ScheduledThreadPoolExecutor(1, daemonThreads("sip-timer"));
+    this.timers = new ScheduledThreadPoolExecutor(1, DaemonThreads.named("sip-timer"));
     this.timers.setRemoveOnCancelPolicy(true); // cancelled refresh timers must not pile up
     this.engine = new SipEngine(config, timers);
     // Bounded: at most one drain task per profile is ever queued (see SerialExecutor).
     this.pool = new ThreadPoolExecutor(config.workerThreads(), config.workerThreads(), 0,
-        TimeUnit.SECONDS, new ArrayBlockingQueue<>(1 << 16), daemonThreads("sip-worker"),
+        TimeUnit.SECONDS, new ArrayBlockingQueue<>(1 << 16), DaemonThreads.named("sip-worker"),
         new ThreadPoolExecutor.CallerRunsPolicy());
     this.keepAlive = new FlowKeepAlive(engine, timers, config.keepAliveInterval(),
         config.registerTimeout());
@@ -293,14 +292,5 @@ public final class SipProfileRegistry implements AutoCloseable {
         log.warn("registry listener failed on {}", event, e);
       }
     }
-  }
-
-  private static ThreadFactory daemonThreads(String prefix) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
   }
 }
