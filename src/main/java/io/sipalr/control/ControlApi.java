@@ -221,8 +221,7 @@ final class ControlApi {
     } catch (ProfileValidationException e) {
       throw ProfileJson.invalid(e);
     } catch (ProfileConflictException e) {
-      throw ApiException.conflict("conflict", e.getMessage()
-          + "; change it with PUT /v1/profiles/" + p.id());
+      throw conflict(e);
     }
     return new ApiResponse(HttpResponseStatus.CREATED, profileJson(stored),
         Map.of("Location", "/v1/profiles/" + stored.id()));
@@ -259,8 +258,7 @@ final class ControlApi {
     } catch (ProfileValidationException e) {
       throw at(ProfileJson.invalid(e), indexOf.get(e.profileId()));
     } catch (ProfileConflictException e) {
-      throw at(ApiException.conflict("conflict", e.getMessage() + "; change it with PUT"
-          + " /v1/profiles/" + e.profileId()), indexOf.get(e.profileId()));
+      throw at(conflict(e), indexOf.get(e.profileId()));
     }
     ArrayNode created = JSON.createArrayNode();
     for (SipProfile p : stored) {
@@ -269,6 +267,12 @@ final class ControlApi {
       created.add(json != null ? json : ProfileJson.toJson(p, null, null));
     }
     return new ApiResponse(HttpResponseStatus.CREATED, created, Map.of());
+  }
+
+  /** 409 for a profile id the store holds: change that one instead. */
+  private static ApiException conflict(ProfileConflictException e) {
+    return ApiException.conflict("conflict", e.getMessage() + "; change it with PUT"
+        + " /v1/profiles/" + e.profileId());
   }
 
   private static ApiException at(ApiException e, Integer index) {
