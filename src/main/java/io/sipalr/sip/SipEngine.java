@@ -1,6 +1,10 @@
 package io.sipalr.sip;
 
+import gov.nist.javax.sip.ListeningPointImpl;
+import gov.nist.javax.sip.stack.UDPMessageProcessor;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -13,6 +17,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import javax.sip.ClientTransaction;
 import javax.sip.DialogTerminatedEvent;
 import javax.sip.IOExceptionEvent;
@@ -49,6 +54,20 @@ import org.slf4j.LoggerFactory;
 final class SipEngine implements SipListener, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SipEngine.class);
   private static final AtomicInteger stackCount = new AtomicInteger();
+  /** UDPMessageProcessor.messageChannels, set by the receiver's thread when it starts. */
+  private static final VarHandle UDP_CHANNELS;
+  private static final Duration RECEIVER_START_LIMIT = Duration.ofSeconds(2);
+  private static final long RECEIVER_START_POLL_NANOS = 50_000;
+
+  static {
+    try {
+      UDP_CHANNELS = MethodHandles.privateLookupIn(UDPMessageProcessor.class,
+          MethodHandles.lookup()).findVarHandle(UDPMessageProcessor.class, "messageChannels",
+          java.util.LinkedList.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   /** Methods this agent answers itself; listed in Allow. */
   static final String ALLOW = "OPTIONS";
@@ -115,6 +134,8 @@ final class SipEngine implements SipListener, AutoCloseable {
   private final java.util.Map<Remote, Endpoint> tcpSenders = new java.util.HashMap<>();
   private final ScheduledExecutorService timers;
   private final Duration linger;
+  /** JAIN-SIP's UDP channel threads per endpoint ({@code sip.stack-threads}). */
+  private final int stackThreads;
 
   SipEngine(SipConfig config) throws SipException {
     this(config, null);
@@ -124,6 +145,7 @@ final class SipEngine implements SipListener, AutoCloseable {
   SipEngine(SipConfig config, ScheduledExecutorService timers) throws SipException {
     this.timers = timers;
     this.linger = config.endpointLinger();
+    this.stackThreads = config.stackThreads();
     SipFactory factory = SipFactory.getInstance();
     factory.setPathName("gov.nist");
     Properties p = new Properties();
@@ -183,7 +205,8 @@ final class SipEngine implements SipListener, AutoCloseable {
       try {
         tcp = stack.createListeningPoint(address, portNumber, ListeningPoint.TCP);
       } catch (javax.sip.InvalidArgumentException e) {
-        stack.deleteListeningPoint(udp);
+        deleteListeningPoint(udp);
+        deleteFailedListeningPoint(address, portNumber, ListeningPoint.TCP);
         throw e;
       }
       SipProvider provider = stack.createSipProvider(udp);
@@ -213,6 +236,8 @@ final class SipEngine implements SipListener, AutoCloseable {
       try {
         e = createEndpoint(address, port);
       } catch (SipException portTaken) {
+        log.debug("SIP endpoint on {}:{} failed ({}); trying a free port", address, port,
+            portTaken.getMessage());
         e = createEndpoint(address, freePort(address));
       }
       endpoints.put(address, e);
@@ -265,12 +290,76 @@ final class SipEngine implements SipListener, AutoCloseable {
       stack.deleteSipProvider(e.provider);
       // Deleting the listening points closes their sockets and cached TCP connections.
       for (ListeningPoint lp : points) {
-        stack.deleteListeningPoint(lp);
+        deleteListeningPoint(lp);
       }
       log.info("SIP endpoint {} closed", e);
     } catch (javax.sip.ObjectInUseException ex) {
       log.warn("SIP endpoint {} not fully closed: {}", e, ex.getMessage());
     }
+  }
+
+  /** Deletes a listening point, its socket and threads, however recently it was created. */
+  private void deleteListeningPoint(ListeningPoint lp) throws javax.sip.ObjectInUseException {
+    awaitUdpReceiverStarted(lp, stackThreads);
+    try {
+      stack.deleteListeningPoint(lp);
+    } catch (RuntimeException stopFailed) {
+      // The processor's stop() threw after the stack had dropped it from its processors, but
+      // before the listening point left the stack's table: a second delete only does the latter.
+      log.debug("SIP listening point {}:{}/{} stopped with {}; deleting it again",
+          lp.getIPAddress(), lp.getPort(), lp.getTransport(), stopFailed.toString());
+      stack.deleteListeningPoint(lp);
+    }
+  }
+
+  /**
+   * JAIN-SIP registers a TCP listening point before binding its socket and keeps it when the
+   * bind fails ("Address already in use": a socket closed a moment ago may still hold the port,
+   * its close deferred until the accept thread wakes). Left there, the next listen on that
+   * address and port would get this socket-less point back.
+   */
+  private void deleteFailedListeningPoint(String address, int portNumber, String transport)
+      throws javax.sip.ObjectInUseException {
+    java.util.Iterator<?> points = stack.getListeningPoints();
+    java.util.List<ListeningPoint> failed = new java.util.ArrayList<>();
+    while (points.hasNext()) {
+      ListeningPoint lp = (ListeningPoint) points.next();
+      if (lp.getPort() == portNumber && lp.getTransport().equalsIgnoreCase(transport)
+          && lp.getIPAddress().equals(address)) {
+        failed.add(lp);
+      }
+    }
+    for (ListeningPoint lp : failed) {
+      deleteListeningPoint(lp);
+    }
+  }
+
+  /**
+   * Waits until JAIN-SIP's UDP receiver of {@code lp} has started. The receiver creates its
+   * channel list (one thread per {@code sip.stack-threads}) on its own thread, and a stop() before
+   * or while it does throws half-way (NPE, ConcurrentModificationException), leaving the listening
+   * point registered and channel threads blocked for ever: an endpoint released right after its
+   * bind hit it. Takes microseconds after a bind; bounded, so a stuck thread cannot hang a close.
+   */
+  private static void awaitUdpReceiverStarted(ListeningPoint lp, int channels) {
+    if (!(lp instanceof ListeningPointImpl impl)
+        || !(impl.getMessageProcessor() instanceof UDPMessageProcessor udp)) {
+      return;
+    }
+    long deadline = System.nanoTime() + RECEIVER_START_LIMIT.toNanos();
+    while (!receiverStarted(udp, channels)) {
+      if (System.nanoTime() > deadline) {
+        log.warn("SIP UDP receiver on {}:{} has not started after {}; closing it anyway",
+            lp.getIPAddress(), lp.getPort(), RECEIVER_START_LIMIT);
+        return;
+      }
+      LockSupport.parkNanos(RECEIVER_START_POLL_NANOS);
+    }
+  }
+
+  private static boolean receiverStarted(UDPMessageProcessor udp, int channels) {
+    java.util.LinkedList<?> list = (java.util.LinkedList<?>) UDP_CHANNELS.getVolatile(udp);
+    return list != null && list.size() >= channels; // complete: nothing adds to it afterwards
   }
 
   /** Closes another endpoint's TCP connection to the remote before {@code endpoint} uses it. */
@@ -404,6 +493,10 @@ final class SipEngine implements SipListener, AutoCloseable {
 
   @Override
   public void close() {
+    synchronized (this) {
+      endpoints.values().forEach(e -> awaitUdpReceiverStarted(e.listeningPoint(ListeningPoint.UDP),
+          stackThreads));
+    }
     stack.stop();
     log.info("SIP stack on {}:{} stopped", localAddress, port);
   }

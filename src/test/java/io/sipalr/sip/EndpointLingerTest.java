@@ -2,9 +2,14 @@ package io.sipalr.sip;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -14,6 +19,7 @@ import org.junit.jupiter.api.Test;
 /** An idle endpoint stays bound for sip.endpoint-linger, then closes (SipEngine). */
 class EndpointLingerTest {
   private static final String IAP_ADDRESS = "127.0.0.2";
+  private static final int STACK_THREADS = 2;
 
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor();
   private SipEngine engine;
@@ -29,7 +35,7 @@ class EndpointLingerTest {
   private SipEngine engine(Duration linger) throws Exception {
     engine = new SipEngine(new SipConfig("127.0.0.1", 0, "sip-alr-agent-test",
         Duration.ofSeconds(1), new SipConfig.Backoff(Duration.ofSeconds(1),
-        Duration.ofSeconds(1), Duration.ofSeconds(2)), Duration.ofSeconds(30), 2, 1, linger),
+        Duration.ofSeconds(1), Duration.ofSeconds(2)), Duration.ofSeconds(30), STACK_THREADS, 1, linger),
         timers);
     return engine;
   }
@@ -66,5 +72,48 @@ class EndpointLingerTest {
     SipEngine.Endpoint first = engine.acquire(IAP_ADDRESS);
     engine.release(first);
     assertEquals(1, engine.boundEndpointCount());
+  }
+
+  @Test
+  void anEndpointReleasedRightAfterItsBindClosesCleanly() throws Exception {
+    // JAIN-SIP starts a UDP receiver on a thread of its own; a close before that thread had set
+    // up its channels failed half-way, left the listening point behind and leaked its threads.
+    SipEngine engine = engine(Duration.ZERO);
+    for (int i = 0; i < 200; i++) {
+      SipEngine.Endpoint endpoint = engine.acquire(IAP_ADDRESS);
+      engine.release(endpoint);
+      assertEquals(1, engine.boundEndpointCount(), "round " + i);
+    }
+    String channelThread = engine.stack.getStackName() + "-UDPMessageChannelThread-";
+    await().atMost(Duration.ofSeconds(10)).until(() -> threadsNamed(IAP_ADDRESS + "/") == 0
+        && threadsNamed(channelThread) == STACK_THREADS); // the anchor's only
+  }
+
+  @Test
+  void aPortStillTakenAtBindLeavesNoDeadListeningPointBehind() throws Exception {
+    SipEngine engine = engine(Duration.ZERO);
+    SipEngine.Endpoint elsewhere;
+    try (ServerSocket blocker = new ServerSocket()) {
+      blocker.bind(new InetSocketAddress(IAP_ADDRESS, engine.port));
+      elsewhere = engine.acquire(IAP_ADDRESS);
+    }
+    assertNotEquals(engine.port, elsewhere.port, "TCP port taken: another port");
+    engine.release(elsewhere);
+
+    // JAIN-SIP kept the TCP listening point whose bind failed; reused, it had no socket.
+    SipEngine.Endpoint again = engine.acquire(IAP_ADDRESS);
+    assertEquals(engine.port, again.port);
+    try (ServerSocket probe = new ServerSocket()) {
+      assertThrows(BindException.class,
+          () -> probe.bind(new InetSocketAddress(IAP_ADDRESS, again.port)),
+          "the endpoint's TCP socket holds its port");
+    }
+    engine.release(again);
+  }
+
+  private static long threadsNamed(String part) {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().contains(part))
+        .count();
   }
 }
