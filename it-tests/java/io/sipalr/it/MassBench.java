@@ -103,7 +103,8 @@ class MassBench {
   private static final String PASSWORD = AgentHarness.REALM_PASSWORD;
   private static final String SIPP_PASSWORD = "sipp-pw";
   private static final int RPC_CONNECTIONS = 4;
-  private static final int SIPP_LIMIT = Integer.getInteger("bench.sipp.limit", 200);
+  private static final int SIPP_LIMIT = Integer.getInteger("bench.sipp.limit",
+      AlrConfig.DEFAULT_REGISTER_WINDOW); // as many in flight as the agent's window
   private static final int COLD_STARTS = 3;
   private static final int CREATE_BATCH = 500;
   private static final int SIPP_RUNS = Integer.getInteger("bench.sipp.runs", 3);

@@ -25,7 +25,7 @@ public record AlrConfig(MigrationOrder order, int registerRate, int registerBurs
   public static final Duration DEFAULT_RETRY_REJECTED_AFTER = Duration.ofSeconds(30);
   public static final int DEFAULT_REGISTER_RATE = 5000;
   public static final int DEFAULT_REGISTER_BURST = 500;
-  public static final int DEFAULT_REGISTER_WINDOW = 200;
+  public static final int DEFAULT_REGISTER_WINDOW = 100;
 
   public AlrConfig {
     if (registerRate < 1 || registerBurst < 1 || registerWindow < 1) {
