@@ -359,7 +359,9 @@ final class SipEngine implements SipListener, AutoCloseable {
 
   private static boolean receiverStarted(UDPMessageProcessor udp, int channels) {
     java.util.LinkedList<?> list = (java.util.LinkedList<?>) UDP_CHANNELS.getVolatile(udp);
-    return list != null && list.size() >= channels; // complete: nothing adds to it afterwards
+    // Complete once it holds them all: nothing adds to it afterwards. The size is re-read after
+    // each park; should a stale one slip through, deleteListeningPoint's retry still cleans up.
+    return list != null && list.size() >= channels;
   }
 
   /** Closes another endpoint's TCP connection to the remote before {@code endpoint} uses it. */
