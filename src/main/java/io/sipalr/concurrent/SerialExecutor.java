@@ -24,14 +24,9 @@ public final class SerialExecutor implements Executor {
 
   @Override
   public void execute(Runnable task) {
-    synchronized (tasks) {
-      tasks.add(task);
-      if (scheduled) {
-        return;
-      }
-      scheduled = true;
+    if (queue(task)) {
+      pool.execute(this::drain);
     }
-    pool.execute(this::drain);
   }
 
   /**
@@ -41,14 +36,21 @@ public final class SerialExecutor implements Executor {
    * microseconds less. The caller must hold no lock and may run queued tasks of this executor.
    */
   public void executeHere(Runnable task) {
+    if (queue(task)) {
+      drain(); // this task (the only one queued), what is queued meanwhile, then idle again
+    }
+  }
+
+  /** Queues {@code task}; true when no drain runs or is scheduled, and the caller starts one. */
+  private boolean queue(Runnable task) {
     synchronized (tasks) {
       tasks.add(task);
       if (scheduled) {
-        return;
+        return false;
       }
       scheduled = true;
+      return true;
     }
-    drain(); // this task (the only one queued), what is queued meanwhile, then idle again
   }
 
   private void drain() {
