@@ -288,47 +288,45 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       Runnable registerSent, CompletableFuture<MigrationOutcome> outcome) {}
 
   private void beginMigration(PendingMove move) {
-    SipEngine.Endpoint target = move.target();
-    MigrationOrder order = move.order();
-    Runnable registerSent = move.registerSent();
-    CompletableFuture<MigrationOutcome> outcome = move.outcome();
-    {
-      if (pendingMove != null && pendingMove != move) {
-        engine.release(target);
-        outcome.complete(MigrationOutcome.failed(new RegistrationError(
-            RegistrationError.Kind.TRANSPORT, 0, "a migration is already waiting", null)));
-        return;
-      }
-      if (inFlight != null && isBound() && migration == null) {
-        // A refresh is on its way: a REGISTER through the new address now could be overtaken
-        // at the registrar by that older one, which would win. Move once it is answered.
-        pendingMove = move;
-        return;
-      }
-      pendingMove = null;
-      if (migration != null || target == endpoint) {
-        engine.release(target);
-        outcome.complete(MigrationOutcome.failed(new RegistrationError(
-            RegistrationError.Kind.TRANSPORT, 0,
-            migration != null ? "a migration is already in progress" : "already there", null)));
-        return;
-      }
-      if (!isBound() || !wanted) {
-        rebindNow(target);
-        outcome.complete(MigrationOutcome.FOLLOWED);
-        return;
-      }
-      cancelTimers();
-      abandonInFlight();
-      migration = new Migration(target, endpoint, contact, order, registerSent, outcome);
-      if (order == MigrationOrder.MAKE_BEFORE_BREAK) {
-        endpoint = target;
-        transition(State.MIGRATING);
-      } else {
-        transition(State.DEREGISTERING); // through the old address first
-      }
-      sendRegister();
+    if (pendingMove != null && pendingMove != move) {
+      refuseMove(move, "a migration is already waiting");
+      return;
     }
+    if (inFlight != null && isBound() && migration == null) {
+      // A refresh is on its way: a REGISTER through the new address now could be overtaken
+      // at the registrar by that older one, which would win. Move once it is answered.
+      pendingMove = move;
+      return;
+    }
+    pendingMove = null;
+    SipEngine.Endpoint target = move.target();
+    if (migration != null || target == endpoint) {
+      refuseMove(move, migration != null ? "a migration is already in progress" : "already there");
+      return;
+    }
+    if (!isBound() || !wanted) {
+      rebindNow(target);
+      move.outcome().complete(MigrationOutcome.FOLLOWED);
+      return;
+    }
+    cancelTimers();
+    abandonInFlight();
+    migration = new Migration(target, endpoint, contact, move.order(), move.registerSent(),
+        move.outcome());
+    if (move.order() == MigrationOrder.MAKE_BEFORE_BREAK) {
+      endpoint = target;
+      transition(State.MIGRATING);
+    } else {
+      transition(State.DEREGISTERING); // through the old address first
+    }
+    sendRegister();
+  }
+
+  /** Ends a move that will not happen: its endpoint given back, its outcome a failure. */
+  private void refuseMove(PendingMove move, String why) {
+    engine.release(move.target());
+    move.outcome().complete(MigrationOutcome.failed(
+        new RegistrationError(RegistrationError.Kind.TRANSPORT, 0, why, null)));
   }
 
   /** Starts a move that waited for a REGISTER's answer, once nothing is in flight. */
@@ -343,9 +341,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     PendingMove move = pendingMove;
     if (move != null) {
       pendingMove = null;
-      engine.release(move.target());
-      move.outcome().complete(MigrationOutcome.failed(
-          new RegistrationError(RegistrationError.Kind.TRANSPORT, 0, why, null)));
+      refuseMove(move, why);
     }
   }
 
