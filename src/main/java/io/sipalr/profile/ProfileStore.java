@@ -238,8 +238,8 @@ public final class ProfileStore implements Closeable {
   private SipProfile write(SipProfile profile) {
     ProfileValidator.validate(profile);
     Path file = fileOf(profile.id());
+    byte[] json = json(profile, file);
     try {
-      byte[] json = JSON.writeValueAsBytes(ProfileDocument.of(profile));
       files.replace(file, json);
     } catch (IOException e) {
       throw new ProfileStoreException(file, "cannot write the profile file", e);
@@ -260,11 +260,7 @@ public final class ProfileStore implements Closeable {
     Map<Path, byte[]> contents = new LinkedHashMap<>();
     for (SipProfile profile : news) {
       Path file = fileOf(profile.id());
-      try {
-        contents.put(file, JSON.writeValueAsBytes(ProfileDocument.of(profile)));
-      } catch (IOException e) {
-        throw new ProfileStoreException(file, "cannot write the profile file", e);
-      }
+      contents.put(file, json(profile, file));
     }
     try {
       files.replaceAll(contents);
@@ -296,6 +292,15 @@ public final class ProfileStore implements Closeable {
       profiles.put(profile.id(), profile);
     }
     log.debug("Stored {} profiles", news.size());
+  }
+
+  /** The contents of {@code profile}'s file {@code file}. */
+  private static byte[] json(SipProfile profile, Path file) {
+    try {
+      return JSON.writeValueAsBytes(ProfileDocument.of(profile));
+    } catch (IOException e) {
+      throw new ProfileStoreException(file, "cannot write the profile file", e);
+    }
   }
 
   private static SipProfile withNewInstance(SipProfile profile) {
