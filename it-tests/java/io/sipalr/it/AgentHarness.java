@@ -28,6 +28,13 @@ import java.util.stream.Stream;
 final class AgentHarness implements AutoCloseable {
   static final String REALM_PASSWORD = "s3cret-pw";
 
+  /** Deletes {@code dir} and everything under it (an agent's data directory after a test). */
+  static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> files = Files.walk(dir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
   final Path dataDir;
   final ProfileStore store;
   final SipProfileRegistry registry;
@@ -83,8 +90,6 @@ final class AgentHarness implements AutoCloseable {
   public void close() throws IOException {
     registry.close();
     store.close();
-    try (Stream<Path> files = Files.walk(dataDir)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    deleteTree(dataDir);
   }
 }

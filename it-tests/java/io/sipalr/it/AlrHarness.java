@@ -33,13 +33,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.stream.Stream;
 
 /**
  * An agent with the whole ALR stack on loopback: the scripted provider plays three IAPs on
@@ -193,9 +191,7 @@ final class AlrHarness implements AutoCloseable {
     store.close();
     pool.shutdownNow();
     timers.shutdownNow();
-    try (Stream<Path> files = Files.walk(dataDir)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    AgentHarness.deleteTree(dataDir);
     if (failed != null) {
       throw new IOException("an option failed to close: " + failed, failed);
     }

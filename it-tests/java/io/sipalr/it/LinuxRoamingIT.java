@@ -10,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sipalr.it.KamailioRegistrar.Binding;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -166,17 +165,8 @@ class LinuxRoamingIT {
    * logging at DEBUG with the SIP trace to {@code <dir>/agent.log}.
    */
   static AgentProcess startAgent(Path dir, KamailioRegistrar kamailio) throws IOException {
-    Path conf = dir.resolve("agent.conf");
-    Path logback = dir.resolve("logback.xml");
-    Files.writeString(conf,
-        NetnsTopology.agentConfig(dir.resolve("data"), kamailio, USER, PASSWORD),
-        StandardCharsets.UTF_8);
-    Files.writeString(logback, LOGBACK, StandardCharsets.UTF_8);
-    return AgentProcess.start(dir.resolve("agent.log"), java.util.Map.of(),
-        NetnsTopology.NAMESPACE,
-        List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-            "-Dlogback.configurationFile=" + logback),
-        "run", "--config", conf.toString());
+    return NetnsTopology.startAgent(dir, kamailio, USER, PASSWORD, LOGBACK,
+        List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
   }
 
   /** Keeps the agent's log where a failed run can be read after the temporary dir is gone. */

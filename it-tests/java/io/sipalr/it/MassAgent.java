@@ -9,25 +9,17 @@ import io.sipalr.mobility.MobilityConfig;
 import io.sipalr.mobility.MobilityManager;
 import io.sipalr.mobility.ScriptedIapProvider;
 import io.sipalr.mobility.Snap;
-import io.sipalr.profile.BearerFilter;
 import io.sipalr.profile.ProfileStore;
-import io.sipalr.profile.SipProfile;
-import io.sipalr.profile.SipProfileBuilder;
-import io.sipalr.profile.Transport;
 import io.sipalr.sip.MigrationOrder;
 import io.sipalr.sip.SipConfig;
 import io.sipalr.sip.SipProfileRegistry;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.stream.Stream;
 
 /**
  * The ALR stack wired as {@link AlrHarness} wires it (scripted provider, wlan 127.0.0.2 and
@@ -81,14 +73,6 @@ final class MassAgent implements AutoCloseable {
         Map.of("sip.local-address", "127.0.0.1", "sip.port", 0))));
   }
 
-  /** A roaming UDP profile of SNAP 1 whose id, AOR user and auth user are {@code id}. */
-  static SipProfile profile(String id, KamailioRegistrar registrar, String password) {
-    return SipProfileBuilder.forId(id).aor("sip:" + id + "@" + registrar.realm())
-        .registrar(registrar.sipUri()).authUser(id).password(password)
-        .transport(Transport.UDP).expires(600).snapId(SNAP).bearerFilter(BearerFilter.ANY)
-        .autoRegister(true).build();
-  }
-
   /** Stops without deregistering (the bindings stay until they expire, as after a crash). */
   @Override
   public void close() {
@@ -98,11 +82,5 @@ final class MassAgent implements AutoCloseable {
     store.close();
     pool.shutdownNow();
     timers.shutdownNow();
-  }
-
-  static void deleteTree(Path dir) throws IOException {
-    try (Stream<Path> files = Files.walk(dir)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
   }
 }

@@ -9,6 +9,7 @@ import io.sipalr.alr.AlrError;
 import io.sipalr.alr.AlrEvent;
 import io.sipalr.alr.AlrObserver;
 import io.sipalr.it.KamailioRegistrar.Binding;
+import io.sipalr.profile.BearerFilter;
 import io.sipalr.profile.ProfileStore;
 import io.sipalr.profile.SipProfile;
 import io.sipalr.profile.SipProfileBuilder;
@@ -277,7 +278,8 @@ class MassBench {
         for (int from = 0; from < n; from += CREATE_BATCH) { // bounded: n / CREATE_BATCH
           List<SipProfile> batch = new ArrayList<>();
           for (int i = from; i < Math.min(n, from + CREATE_BATCH); i++) {
-            batch.add(MassAgent.profile(ids.get(i), kamailio, PASSWORD));
+            batch.add(AlrHarness.profile(ids.get(i), kamailio, MassAgent.SNAP, BearerFilter.ANY,
+                Transport.UDP));
           }
           long at = System.nanoTime();
           for (int i = from; i < from + batch.size(); i++) {
@@ -384,7 +386,7 @@ class MassBench {
           errors, probe.alrErrors.get() + restart.alrErrors.get(), probe.deregistered.get(),
           kamailioErrors, sippResult, measureCost ? new Cost(n, baseline, loaded) : null);
     } finally {
-      MassAgent.deleteTree(data);
+      AgentHarness.deleteTree(data);
     }
   }
 
@@ -673,7 +675,7 @@ class MassBench {
           child[i] = kamailio.lookup(user).isEmpty() ? -1 : System.nanoTime() - start;
           agent.terminate(Duration.ofSeconds(20));
         }
-        MassAgent.deleteTree(data);
+        AgentHarness.deleteTree(data);
       }
       for (int i = 0; i < COLD_STARTS; i++) {
         String user = "warm" + i;
@@ -695,7 +697,7 @@ class MassBench {
               .transport(Transport.UDP).expires(600).autoRegister(true).build());
           inProcess[i] = registered.await(30, TimeUnit.SECONDS) ? System.nanoTime() - start : -1;
         }
-        MassAgent.deleteTree(data);
+        AgentHarness.deleteTree(data);
       }
     }
     return new ColdStarts(child, inProcess, command);

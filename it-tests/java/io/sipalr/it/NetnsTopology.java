@@ -370,6 +370,24 @@ final class NetnsTopology implements AutoCloseable {
   }
 
   /**
+   * The agent as users run it ({@code Main run --config <dir>/agent.conf}), a child JVM in the
+   * namespace: {@link #agentConfig} with its data under {@code <dir>/data}, {@code logback} as its
+   * logging configuration, its output in {@code <dir>/agent.log}.
+   */
+  static AgentProcess startAgent(Path dir, KamailioRegistrar kamailio, String user,
+      String password, String logback, List<String> jvmOptions) throws IOException {
+    Path conf = dir.resolve("agent.conf");
+    Path logbackFile = dir.resolve("logback.xml");
+    Files.writeString(conf, agentConfig(dir.resolve("data"), kamailio, user, password),
+        StandardCharsets.UTF_8);
+    Files.writeString(logbackFile, logback, StandardCharsets.UTF_8);
+    List<String> options = new ArrayList<>(jvmOptions);
+    options.add("-Dlogback.configurationFile=" + logbackFile);
+    return AgentProcess.start(dir.resolve("agent.log"), java.util.Map.of(), NAMESPACE, options,
+        "run", "--config", conf.toString());
+  }
+
+  /**
    * The agent's configuration inside the namespace: the linux provider on wlan0 and cell0, one
    * SNAP preferring wlan, one profile; fast failure and backoff so that a failed move recovers.
    */

@@ -566,15 +566,8 @@ class RealHandoverBench {
     }
 
     static BenchAgent start(Path dir, KamailioRegistrar kamailio) throws IOException {
-      Path conf = dir.resolve("agent.conf");
-      Path logback = dir.resolve("logback.xml");
-      Files.writeString(conf,
-          NetnsTopology.agentConfig(dir.resolve("data"), kamailio, USER, PASSWORD),
-          StandardCharsets.UTF_8);
-      Files.writeString(logback, LOGBACK, StandardCharsets.UTF_8);
-      return new BenchAgent(AgentProcess.start(dir.resolve("agent.log"), java.util.Map.of(),
-          NAMESPACE, List.of("-Dlogback.configurationFile=" + logback),
-          "run", "--config", conf.toString()));
+      return new BenchAgent(
+          NetnsTopology.startAgent(dir, kamailio, USER, PASSWORD, LOGBACK, List.of()));
     }
 
     String logTail(int lines) {
