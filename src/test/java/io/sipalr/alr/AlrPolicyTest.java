@@ -2,14 +2,12 @@ package io.sipalr.alr;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
+import io.sipalr.config.AgentConfFile;
 import io.sipalr.mobility.Bearer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalTime;
@@ -22,20 +20,13 @@ class AlrPolicyTest {
   @TempDir Path dir;
 
   private Config load(String text) throws Exception {
-    Path file = dir.resolve("agent.conf");
-    Files.writeString(file, text);
-    return ConfigFactory.parseFile(file.toFile()).withFallback(ConfigFactory.defaultReference())
-        .resolve();
+    return AgentConfFile.load(dir, text);
   }
 
   /** Reads {@code text} expecting an error naming the file, a line and {@code keyPath}. */
   private String error(String text, String keyPath) throws Exception {
-    Config config = load(text);
-    ConfigException e = assertThrows(ConfigException.BadValue.class, () -> AlrPolicy.from(config));
-    String message = e.getMessage();
-    assertTrue(message.matches("(?s).*agent\\.conf: \\d+.*"), "names file and line: " + message);
-    assertTrue(message.contains("'" + keyPath + "'"), "names " + keyPath + ": " + message);
-    return message;
+    return AgentConfFile.error(dir, text, keyPath, ConfigException.BadValue.class,
+        AlrPolicy::from);
   }
 
   @Test

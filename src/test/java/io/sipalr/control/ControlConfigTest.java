@@ -11,7 +11,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
+import io.sipalr.config.AgentConfFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -38,20 +38,12 @@ class ControlConfigTest {
   }
 
   private Config load(String text) throws Exception {
-    Path file = dir.resolve("agent.conf");
-    Files.writeString(file, text);
-    return ConfigFactory.parseFile(file.toFile()).withFallback(ConfigFactory.defaultReference())
-        .resolve();
+    return AgentConfFile.load(dir, text);
   }
 
   private String error(String text, String keyPath) throws Exception {
-    Config config = load(text);
-    ConfigException e = assertThrows(ConfigException.BadValue.class,
-        () -> ControlConfig.from(config, dir.resolve("data")));
-    String message = e.getMessage();
-    assertTrue(message.matches("(?s).*agent\\.conf: \\d+.*"), "names file and line: " + message);
-    assertTrue(message.contains("'" + keyPath + "'"), "names " + keyPath + ": " + message);
-    return message;
+    return AgentConfFile.error(dir, text, keyPath, ConfigException.BadValue.class,
+        config -> ControlConfig.from(config, dir.resolve("data")));
   }
 
   @Test

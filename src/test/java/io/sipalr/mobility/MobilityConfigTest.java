@@ -2,14 +2,12 @@ package io.sipalr.mobility;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
+import io.sipalr.config.AgentConfFile;
 import io.sipalr.profile.BearerFilter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -20,21 +18,12 @@ class MobilityConfigTest {
   @TempDir Path dir;
 
   private Config load(String text) throws Exception {
-    Path file = dir.resolve("agent.conf");
-    Files.writeString(file, text);
-    return ConfigFactory.parseFile(file.toFile()).withFallback(ConfigFactory.defaultReference())
-        .resolve();
+    return AgentConfFile.load(dir, text);
   }
 
   /** Reads {@code text} expecting an error; checks it names the file, the line and the key. */
   private String error(String text, String keyPath) throws Exception {
-    Config config = load(text);
-    ConfigException e = assertThrows(ConfigException.class, () -> MobilityConfig.from(config));
-    String message = e.getMessage();
-    assertTrue(message.contains("agent.conf"), message);
-    assertTrue(message.matches("(?s).*agent\\.conf: \\d+.*"), "names a line: " + message);
-    assertTrue(message.contains("'" + keyPath + "'"), "names " + keyPath + ": " + message);
-    return message;
+    return AgentConfFile.error(dir, text, keyPath, ConfigException.class, MobilityConfig::from);
   }
 
   @Test

@@ -7,8 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
-import java.nio.file.Files;
+import io.sipalr.config.AgentConfFile;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -18,10 +17,7 @@ class SipConfigTest {
   @TempDir Path dir;
 
   private Config load(String text) throws Exception {
-    Path file = dir.resolve("agent.conf");
-    Files.writeString(file, text);
-    return ConfigFactory.parseFile(file.toFile()).withFallback(ConfigFactory.defaultReference())
-        .resolve();
+    return AgentConfFile.load(dir, text);
   }
 
   @Test
