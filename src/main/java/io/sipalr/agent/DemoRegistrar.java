@@ -120,10 +120,6 @@ final class DemoRegistrar implements AutoCloseable {
     throw last;
   }
 
-  int port() {
-    return port;
-  }
-
   /** The registrar as the profiles name it, e.g. {@code sip:127.0.0.1:40123}. */
   String sipUri() {
     return "sip:" + HOST + ":" + port;

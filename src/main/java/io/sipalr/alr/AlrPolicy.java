@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import io.sipalr.mobility.Bearer;
 import java.time.Duration;
 import java.time.LocalTime;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -13,6 +14,11 @@ import java.util.Objects;
  * mobility layer before any policy sees an offer.
  */
 public sealed interface AlrPolicy {
+
+  /** The policy's name as {@code alr.policy.mode} spells it: auto, manual or rules. */
+  default String mode() {
+    return getClass().getSimpleName().toLowerCase(Locale.ROOT);
+  }
 
   /** Allow every migration. */
   record Auto() implements AlrPolicy {}

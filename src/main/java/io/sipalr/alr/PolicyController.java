@@ -2,7 +2,6 @@ package io.sipalr.alr;
 
 import io.sipalr.mobility.Bearer;
 import io.sipalr.mobility.Iap;
-import io.sipalr.mobility.IapState;
 import io.sipalr.mobility.MobilityManager;
 import io.sipalr.mobility.Snap;
 import java.time.Clock;
@@ -153,8 +152,9 @@ public final class PolicyController implements AutoCloseable {
     if (policy instanceof AlrPolicy.Auto) {
       vote(profileId, iapId, true);
     } else if (policy instanceof AlrPolicy.Rules rules) {
-      AlrPolicy.Verdict verdict = rules.decide(bearerOf(iapId),
-          isUpgrade(profileId, snapId, iapId), LocalTime.now(clock));
+      // Only the upgrades-only rule reads the rank: no lookups per vote when it is off.
+      boolean upgrade = rules.upgradesOnly() && isUpgrade(profileId, snapId, iapId);
+      AlrPolicy.Verdict verdict = rules.decide(bearerOf(iapId), upgrade, LocalTime.now(clock));
       log.info("profile {}: move to IAP {} {} by the rules: {}", profileId, iapId,
           verdict.allow() ? "allowed" : "refused", verdict.reason());
       vote(profileId, iapId, verdict.allow());
@@ -171,10 +171,7 @@ public final class PolicyController implements AutoCloseable {
       if (closed) {
         return;
       }
-      Waiting replaced = waiting.remove(profileId);
-      if (replaced != null) {
-        replaced.timer().cancel(false);
-      }
+      ended(profileId); // a newer offer replaces a waiting one
       ScheduledFuture<?> timer = timers.schedule(() -> decideByDefault(decision, manual),
           manual.timeout().toNanos(), TimeUnit.NANOSECONDS);
       waiting.put(profileId, new Waiting(decision, timer));
@@ -203,8 +200,7 @@ public final class PolicyController implements AutoCloseable {
     synchronized (lock) {
       Waiting w = waiting.get(profileId);
       if (w != null && !voter().offerOpen(profileId, w.decision().iapId())) {
-        w.timer().cancel(false); // withdrawn meanwhile
-        waiting.remove(profileId);
+        ended(profileId); // withdrawn meanwhile
         w = null;
       }
       if (w == null || w.decision().iapId() != iapId) {
@@ -212,13 +208,13 @@ public final class PolicyController implements AutoCloseable {
             + iapId + " is waiting for a decision" + (w != null
                 ? " (its move to IAP " + w.decision().iapId() + " is)"
                 : policy instanceof AlrPolicy.Manual ? ""
-                    : " (the " + modeName() + " policy decides by itself)"));
+                    : " (the " + policy.mode() + " policy decides by itself)"));
       }
-      w.timer().cancel(false);
-      waiting.remove(profileId);
+      ended(profileId);
     }
   }
 
+  /** Forgets the offer waiting for the profile's decision, if any, and its default's timer. */
   private void ended(String profileId) {
     synchronized (lock) {
       Waiting w = waiting.remove(profileId);
@@ -246,10 +242,6 @@ public final class PolicyController implements AutoCloseable {
     return voter.join(); // waits only for the instant between newController() and complete()
   }
 
-  private String modeName() {
-    return policy.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
-  }
-
   // ------------------------------------------------------------ what the rules look at
 
   private Bearer bearerOf(int iapId) {
@@ -262,17 +254,11 @@ public final class PolicyController implements AutoCloseable {
    */
   private boolean isUpgrade(String profileId, int snapId, int iapId) {
     Optional<Snap> snap = mobility.config().snap(snapId);
-    Optional<Integer> current = voter().localAddressOf(profileId).flatMap(this::iapAt);
+    Optional<Integer> current = voter().localAddressOf(profileId).flatMap(mobility::iapAt);
     if (snap.isEmpty() || current.isEmpty() || snap.get().rank(current.get()) < 0) {
       return true;
     }
     int offered = snap.get().rank(iapId);
     return offered >= 0 && offered < snap.get().rank(current.get());
-  }
-
-  private Optional<Integer> iapAt(String address) {
-    return mobility.iaps().stream()
-        .filter(s -> s.available() && s.address().getHostAddress().equals(address))
-        .map(IapState::iap).map(Iap::id).findFirst();
   }
 }

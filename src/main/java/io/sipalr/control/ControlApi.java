@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.sipalr.alr.AlrPolicy;
 import io.sipalr.alr.PendingDecision;
 import io.sipalr.alr.PolicyController;
 import io.sipalr.mobility.Iap;
@@ -58,7 +57,7 @@ final class ControlApi {
   }
 
   /** What an endpoint gets of a request. */
-  record Call(HttpMethod method, String path, List<String> params, byte[] content) {
+  record Call(List<String> params, byte[] content) {
     String param(int i) {
       return params.get(i);
     }
@@ -180,7 +179,7 @@ final class ControlApi {
     o.put("status", "ok");
     o.put("profiles", all.size());
     o.put("registered", registered);
-    o.put("policy", policy == null ? null : modeOf(policy.policy()));
+    o.put("policy", policy == null ? null : policy.policy().mode());
     o.put("scriptedIaps", scripted != null);
     o.put("eventStreams", events.subscriberCount());
     o.put("eventsDropped", events.droppedCount());
@@ -270,7 +269,8 @@ final class ControlApi {
   }
 
   /** 409 for a profile id the store holds: change that one instead. */
-  private static ApiException conflict(ProfileConflictException e) {
+  /** 409 for an id the store holds; also the handler's answer should one escape elsewhere. */
+  static ApiException conflict(ProfileConflictException e) {
     return ApiException.conflict("conflict", e.getMessage() + "; change it with PUT"
         + " /v1/profiles/" + e.profileId());
   }
@@ -352,7 +352,7 @@ final class ControlApi {
     } catch (NoSuchElementException e) {
       return null;
     }
-    return ProfileJson.toJson(p, info, iapAt(info.localAddress()));
+    return ProfileJson.toJson(p, info, mobility.iapAt(info.localAddress()).orElse(null));
   }
 
   private ProfileStatus statusOf(String id) {
@@ -367,28 +367,12 @@ final class ControlApi {
   static Integer currentIap(SipProfileRegistry registry, MobilityManager mobility,
       String profileId) {
     try {
-      return iapAt(mobility, registry.info(profileId).localAddress());
+      return mobility.iapAt(registry.info(profileId).localAddress()).orElse(null);
     } catch (NoSuchElementException e) {
       return null;
     }
   }
 
-  private Integer iapAt(String address) {
-    return iapAt(mobility, address);
-  }
-
-  /** The available IAP whose current address is {@code address}, or null. */
-  private static Integer iapAt(MobilityManager mobility, String address) {
-    if (address == null) {
-      return null;
-    }
-    for (IapState s : mobility.iaps()) {
-      if (s.available() && s.address().getHostAddress().equals(address)) {
-        return s.iap().id();
-      }
-    }
-    return null;
-  }
 
   // ------------------------------------------------------------ ALR decisions
 
@@ -457,10 +441,6 @@ final class ControlApi {
           "this agent runs without a policy controller: nothing decides through the API");
     }
     return policy;
-  }
-
-  static String modeOf(AlrPolicy p) {
-    return p.getClass().getSimpleName().toLowerCase(Locale.ROOT);
   }
 
   // ------------------------------------------------------------ IAPs and SNAPs

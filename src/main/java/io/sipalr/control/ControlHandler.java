@@ -100,8 +100,7 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         return;
       }
       byte[] content = ByteBufUtil.getBytes(request.content());
-      answer = resolved.endpoint().handle(
-          new ControlApi.Call(method, path, resolved.params(), content));
+      answer = resolved.endpoint().handle(new ControlApi.Call(resolved.params(), content));
     } catch (RuntimeException e) {
       answer = CompletableFuture.failedFuture(e);
     }
@@ -172,7 +171,7 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     } else if (t instanceof ProfileValidationException invalid) {
       e = ProfileJson.invalid(invalid);
     } else if (t instanceof ProfileConflictException conflict) {
-      e = ApiException.conflict("conflict", conflict.getMessage());
+      e = ControlApi.conflict(conflict);
     } else if (t instanceof NoSuchElementException missing) {
       e = ApiException.notFound(missing.getMessage());
     } else {

@@ -179,7 +179,7 @@ final class ProfileJson {
         case "registrar" -> b.registrar(f.string(key, v));
         case "outboundProxy" -> b.outboundProxy(f.string(key, v));
         case "authUser" -> b.authUser(f.string(key, v));
-        case "password" -> b.password(f.secret(key, v));
+        case "password" -> b.password(f.string(key, v)); // errors never quote a value
         case "realm" -> b.realm(f.string(key, v));
         case "transport" -> b.transport(f.transport(key, v));
         case "expires" -> b.expires(f.integer(key, v, "a whole number of seconds"));
@@ -209,16 +209,6 @@ final class ProfileJson {
       }
       if (!v.isTextual()) {
         throw wrong(key, "must be a string");
-      }
-      return v.textValue();
-    }
-
-    String secret(String key, JsonNode v) {
-      if (v.isNull()) {
-        return null;
-      }
-      if (!v.isTextual()) {
-        throw wrong(key, "must be a string"); // the value is not quoted: it is a secret
       }
       return v.textValue();
     }

@@ -15,11 +15,6 @@ final class SipTrace {
 
   private SipTrace() {}
 
-  /** Whether tracing can be switched: logging goes through logback. */
-  static boolean switchable() {
-    return LoggerFactory.getILoggerFactory() instanceof LoggerContext;
-  }
-
   static boolean enabled() {
     return LoggerFactory.getLogger(LOGGER).isDebugEnabled();
   }

@@ -8,6 +8,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
@@ -108,6 +109,21 @@ public final class MobilityManager implements AutoCloseable {
     synchronized (lock) {
       return List.copyOf(view.values());
     }
+  }
+
+  /** The available IAP whose current address is {@code address} (a profile's local address). */
+  public Optional<Integer> iapAt(String address) {
+    if (address == null) {
+      return Optional.empty();
+    }
+    synchronized (lock) {
+      for (IapState s : view.values()) {
+        if (s.available() && s.address().getHostAddress().equals(address)) {
+          return Optional.of(s.iap().id());
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   /** Closes every connection (their listeners hear nothing more) and the provider. */

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.netty.handler.codec.http.HttpMethod;
 import io.sipalr.profile.BearerFilter;
 import io.sipalr.profile.ProfileValidationException;
 import io.sipalr.profile.SipProfile;
@@ -27,8 +26,7 @@ class ProfileJsonTest {
   static final String SECRET = "pa55-w0rd-never-shown";
 
   private static JsonNode json(String text) {
-    return ControlApi.body(new ControlApi.Call(HttpMethod.POST, "/", List.of(),
-        text.getBytes(StandardCharsets.UTF_8)));
+    return ControlApi.body(new ControlApi.Call(List.of(), text.getBytes(StandardCharsets.UTF_8)));
   }
 
   private static SipProfile stored() {
