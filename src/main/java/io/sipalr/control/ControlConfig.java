@@ -50,12 +50,12 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
   }
 
   /**
-   * Reads {@code control}; {@code dataDir} holds the generated token file. When no token is
-   * configured, the one in {@code dataDir/control.token} is used, generated first if absent
-   * (owner-only; the file's path is logged, never the token).
+   * Reads {@code control}; {@code dataDir} holds the generated token file. Only reads: when no
+   * token is configured, {@code token} is null and the {@link ControlServer} uses the one in
+   * {@code dataDir/control.token}, generated first if absent (so that {@code status}, which
+   * reads this too, never writes into an agent's data directory).
    *
    * @throws ConfigException naming the file and key of a bad value
-   * @throws java.io.UncheckedIOException when the token file cannot be read or written
    */
   public static ControlConfig from(Config root, Path dataDir) {
     ConfigValue blockValue = root.root().get(PATH);
@@ -85,10 +85,8 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
 
     Path tokenFile = dataDir.resolve(TOKEN_FILE);
     ConfigValue tokenValue = block.get("token");
-    String token;
-    if (tokenValue == null || tokenValue.valueType() == ConfigValueType.NULL) {
-      token = TokenFile.readOrCreate(tokenFile);
-    } else {
+    String token = null;
+    if (tokenValue != null && tokenValue.valueType() != ConfigValueType.NULL) {
       if (tokenValue.valueType() != ConfigValueType.STRING
           && tokenValue.valueType() != ConfigValueType.NUMBER) {
         throw bad(tokenValue.origin(), "token", "must be a string");

@@ -1,6 +1,7 @@
 package io.sipalr.agent;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,12 +13,15 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
@@ -32,6 +36,7 @@ class StatusCommandTest {
         {"id": "bob", "status": "UNREGISTERED", "localAddress": null} ]
       """;
 
+  @TempDir Path dataDir;
   private HttpServer server;
   private final AtomicReference<String> authorization = new AtomicReference<>();
 
@@ -112,6 +117,19 @@ class StatusCommandTest {
     assertEquals(1, o.exit());
     assertTrue(o.err().contains("no control API answers at http://127.0.0.1:" + closedPort),
         o.err());
+  }
+
+  @Test
+  void withNoTokenAnywhereTheMissingTokenFileIsNamedAndNothingIsWritten() throws IOException {
+    Path data = dataDir.resolve("data");
+    Path config = dataDir.resolve("agent.conf");
+    Files.writeString(config, "agent.data-dir = \"" + data + "\"\n");
+    MainTest.Outcome o = status(Map.of(), "--config", config.toString(), "--url", url());
+    assertEquals(Main.EXIT_USAGE, o.exit(), o.err());
+    assertTrue(o.err().contains("no token: " + data.resolve("control.token") + " does not exist"),
+        o.err());
+    assertFalse(Files.exists(data), "status writes nothing into an agent's data directory");
+    assertEquals(null, authorization.get(), "no request without a token");
   }
 
   @Test

@@ -3,6 +3,7 @@ package io.sipalr.control;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -54,8 +55,13 @@ class ControlConfigTest {
     assertEquals(8470, c.port());
     assertEquals(256, c.eventBuffer());
     assertEquals(data.resolve("control.token"), c.tokenFile());
-    assertTrue(c.token().matches("[A-Za-z0-9_-]{43}"), "32 bytes, base64url: " + c.token());
-    assertEquals(c.token(), Files.readString(c.tokenFile()).trim());
+    assertNull(c.token(), "none configured: the server reads or generates the file's");
+    assertFalse(Files.exists(data), "reading the configuration writes nothing");
+
+    // What the ControlServer does with it.
+    String token = TokenFile.readOrCreate(c.tokenFile());
+    assertTrue(token.matches("[A-Za-z0-9_-]{43}"), "32 bytes, base64url: " + token);
+    assertEquals(token, Files.readString(c.tokenFile()).trim());
     assertEquals("rw-------",
         PosixFilePermissions.toString(Files.getPosixFilePermissions(c.tokenFile())));
     assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(data)));
@@ -66,11 +72,12 @@ class ControlConfigTest {
     // The log names the file, never the token; toString hides it too.
     String log = logged.list.stream().map(ILoggingEvent::getFormattedMessage).toList().toString();
     assertTrue(log.contains(c.tokenFile().toAbsolutePath().toString()), log);
-    assertFalse(log.contains(c.token()), log);
-    assertFalse(c.toString().contains(c.token()), c.toString());
+    assertFalse(log.contains(token), log);
+    ControlConfig withToken = new ControlConfig(c.bindAddress(), c.port(), token, c.tokenFile(),
+        c.eventBuffer());
+    assertFalse(withToken.toString().contains(token), withToken.toString());
 
-    ControlConfig again = ControlConfig.from(load(""), data);
-    assertEquals(c.token(), again.token(), "the file's token is reused");
+    assertEquals(token, TokenFile.readOrCreate(c.tokenFile()), "the file's token is reused");
   }
 
   @Test
@@ -105,7 +112,7 @@ class ControlConfigTest {
   void aCorruptTokenFileIsNamed() throws Exception {
     Files.writeString(dir.resolve("control.token"), "short\n");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> ControlConfig.from(load(""), dir));
+        () -> TokenFile.readOrCreate(ControlConfig.from(load(""), dir).tokenFile()));
     assertTrue(e.getMessage().contains("control.token"), e.getMessage());
     assertFalse(e.getMessage().contains("short\n"), e.getMessage());
   }
