@@ -1,15 +1,11 @@
 package io.sipalr.control;
 
+import io.sipalr.profile.DurableFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
@@ -65,41 +61,15 @@ final class TokenFile {
 
   /**
    * Writes the token atomically: created owner-only from the start (never chmod-ed after, so it
-   * is never readable by others for an instant), forced to disk, then renamed into place. One
-   * writer at a time: the agent holds its data directory's lock.
+   * is never readable by others for an instant), forced to disk, then renamed into place, as
+   * the profile store writes its files. One writer at a time: the agent holds its data
+   * directory's lock.
    */
   private static void write(Path file, String token) throws IOException {
-    Path dir = file.toAbsolutePath().getParent();
-    boolean posix = dir.getFileSystem().supportedFileAttributeViews().contains("posix");
-    if (!Files.isDirectory(dir)) {
-      Files.createDirectories(dir, posix
-          ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(
-              PosixFilePermissions.fromString("rwx------"))}
-          : new FileAttribute<?>[0]);
-    }
-    FileAttribute<?>[] ownerOnly = posix
-        ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(
-            PosixFilePermissions.fromString("rw-------"))}
-        : new FileAttribute<?>[0];
-    Path temp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp", ownerOnly);
-    try {
-      try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
-        ByteBuffer buffer = ByteBuffer.wrap((token + "\n").getBytes(StandardCharsets.US_ASCII));
-        while (buffer.hasRemaining()) {
-          channel.write(buffer);
-        }
-        channel.force(true);
-      }
-      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE,
-          StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(temp);
-    }
-    try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-      channel.force(true); // the rename itself on disk
-    } catch (IOException e) {
-      // Some filesystems cannot sync a directory; the rename is as durable as they make it.
-    }
+    Path absolute = file.toAbsolutePath();
+    DurableFiles files = new DurableFiles(absolute);
+    files.createDirectories(absolute.getParent());
+    files.replace(absolute, (token + "\n").getBytes(StandardCharsets.US_ASCII));
   }
 
   private static void warnIfOpenToOthers(Path file) {

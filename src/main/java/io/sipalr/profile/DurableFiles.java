@@ -19,9 +19,9 @@ import java.util.Set;
 /**
  * Owner-only files replaced atomically and durably: a reader, or the store reopened after a
  * crash, sees a file's old content or its new content, never a mix, and a method that returned
- * has put its change on disk.
+ * has put its change on disk. The profile store's files, and the control API's token file.
  */
-final class DurableFiles {
+public final class DurableFiles {
 
   /** The suffix of a file being written; a leftover one is an interrupted write. */
   static final String TEMP_SUFFIX = ".tmp";
@@ -32,7 +32,7 @@ final class DurableFiles {
   private final FileAttribute<?>[] ownerOnlyFile;
   private final FileAttribute<?>[] ownerOnlyDirectory;
 
-  DurableFiles(Path anyPath) {
+  public DurableFiles(Path anyPath) {
     // The files hold passwords: created owner-only from the start, never chmod-ed afterwards.
     if (anyPath.getFileSystem().supportedFileAttributeViews().contains("posix")) {
       ownerOnlyFile = new FileAttribute<?>[] {
@@ -46,7 +46,7 @@ final class DurableFiles {
   }
 
   /** Creates {@code dir} and its missing parents owner-only, durably; nothing if it exists. */
-  void createDirectories(Path dir) throws IOException {
+  public void createDirectories(Path dir) throws IOException {
     if (Files.isDirectory(dir)) {
       return;
     }
@@ -72,7 +72,7 @@ final class DurableFiles {
    * Replaces {@code target} with {@code content}: written to a temp file beside it, forced to
    * disk, renamed over the target, and the rename forced to disk with the directory.
    */
-  void replace(Path target, byte[] content) throws IOException {
+  public void replace(Path target, byte[] content) throws IOException {
     replaceAll(Map.of(target, content));
   }
 
