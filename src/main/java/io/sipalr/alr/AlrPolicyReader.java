@@ -1,5 +1,7 @@
 package io.sipalr.alr;
 
+import static io.sipalr.config.ConfigChecks.originOf;
+
 import io.sipalr.config.ConfigChecks;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
@@ -45,18 +47,18 @@ final class AlrPolicyReader {
         try {
           timeout = policy.getDuration("manual.timeout");
         } catch (ConfigException e) {
-          throw bad(origin(manual, "timeout"), PATH + ".manual.timeout",
+          throw bad(originOf(manual, "timeout"), PATH + ".manual.timeout",
               "must be a duration such as 30s");
         }
         if (timeout.isZero() || timeout.isNegative()) {
-          throw bad(origin(manual, "timeout"), PATH + ".manual.timeout",
+          throw bad(originOf(manual, "timeout"), PATH + ".manual.timeout",
               "must be positive, was " + timeout);
         }
         String def = string(manual, "default", PATH + ".manual.default");
         return switch (def.trim().toLowerCase(Locale.ROOT)) {
           case "allow" -> new Manual(timeout, true);
           case "disallow" -> new Manual(timeout, false);
-          default -> throw bad(origin(manual, "default"), PATH + ".manual.default",
+          default -> throw bad(originOf(manual, "default"), PATH + ".manual.default",
               "must be allow or disallow, was \"" + def + "\"");
         };
       }
@@ -75,7 +77,7 @@ final class AlrPolicyReader {
         return new Rules(preferWlan, upgradesOnly, from, until);
       }
       default:
-        throw bad(origin(block, "mode"), PATH + ".mode",
+        throw bad(originOf(block, "mode"), PATH + ".mode",
             "must be auto, manual or rules, was \"" + mode + "\"");
     }
   }
@@ -83,8 +85,7 @@ final class AlrPolicyReader {
   private static ConfigObject object(ConfigObject parent, String key, String path) {
     ConfigValue value = parent.get(key);
     if (value == null || value.valueType() != ConfigValueType.OBJECT) {
-      throw bad(value == null ? parent.origin() : value.origin(), path,
-          "must be an object { ... }");
+      throw bad(originOf(parent, key), path, "must be an object { ... }");
     }
     return (ConfigObject) value;
   }
@@ -92,7 +93,7 @@ final class AlrPolicyReader {
   private static String string(ConfigObject object, String key, String path) {
     ConfigValue value = object.get(key);
     if (value == null || value.valueType() != ConfigValueType.STRING) {
-      throw bad(value == null ? object.origin() : value.origin(), path, "must be set (a word)");
+      throw bad(originOf(object, key), path, "must be set (a word)");
     }
     return (String) value.unwrapped();
   }
@@ -136,11 +137,6 @@ final class AlrPolicyReader {
       throw bad(value.origin(), path,
           "must be a time of day such as \"22:00\", was \"" + text + "\"");
     }
-  }
-
-  private static ConfigOrigin origin(ConfigObject object, String key) {
-    ConfigValue value = object.get(key);
-    return value == null ? object.origin() : value.origin();
   }
 
   private static ConfigException bad(ConfigOrigin origin, String path, String problem) {

@@ -2,12 +2,20 @@ package io.sipalr.config;
 
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigOrigin;
+import com.typesafe.config.ConfigValue;
 import java.util.Set;
 import java.util.TreeSet;
 
 /** Checks every configuration block shares, so that their errors read alike. */
 public final class ConfigChecks {
   private ConfigChecks() {}
+
+  /** Where {@code key} is set in {@code object}, or the object itself when it is missing. */
+  public static ConfigOrigin originOf(ConfigObject object, String key) {
+    ConfigValue value = object.get(key);
+    return value == null ? object.origin() : value.origin();
+  }
 
   /**
    * Refuses a key of {@code object} that is not in {@code known}: a misspelt setting would

@@ -1,12 +1,14 @@
 package io.sipalr.control;
 
-import io.sipalr.config.ConfigChecks;
+import static io.sipalr.config.ConfigChecks.originOf;
+
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
+import io.sipalr.config.ConfigChecks;
 import io.sipalr.mobility.IpLiterals;
 import java.nio.file.Path;
 import java.util.Objects;
@@ -70,16 +72,17 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
     try {
       IpLiterals.parse(address.trim());
     } catch (IllegalArgumentException e) {
-      throw bad(origin(block, "address"), "address",
+      throw bad(originOf(block, "address"), "address",
           "must be an IP address such as 127.0.0.1 (no host names), was \"" + address + "\"");
     }
     int port = integer(block, "port");
     if (port < 0 || port > 65_535) {
-      throw bad(origin(block, "port"), "port", "must be 0..65535 (0: any free port), was " + port);
+      throw bad(originOf(block, "port"), "port",
+          "must be 0..65535 (0: any free port), was " + port);
     }
     int eventBuffer = integer(block, "event-buffer");
     if (eventBuffer < 1 || eventBuffer > 1_000_000) {
-      throw bad(origin(block, "event-buffer"), "event-buffer",
+      throw bad(originOf(block, "event-buffer"), "event-buffer",
           "must be 1..1000000 events, was " + eventBuffer);
     }
 
@@ -124,7 +127,7 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
   private static String string(ConfigObject block, String key) {
     ConfigValue value = block.get(key);
     if (value == null || value.valueType() != ConfigValueType.STRING) {
-      throw bad(origin(block, key), key, "must be set (a string)");
+      throw bad(originOf(block, key), key, "must be set (a string)");
     }
     return (String) value.unwrapped();
   }
@@ -143,12 +146,7 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
         // reported below
       }
     }
-    throw bad(origin(block, key), key, "must be a whole number");
-  }
-
-  private static ConfigOrigin origin(ConfigObject block, String key) {
-    ConfigValue value = block.get(key);
-    return value == null ? block.origin() : value.origin();
+    throw bad(originOf(block, key), key, "must be a whole number");
   }
 
   private static ConfigException bad(ConfigOrigin origin, String key, String problem) {
