@@ -3,16 +3,14 @@ package io.sipalr.agent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sipalr.sip.FreePorts;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
-import java.net.DatagramSocket;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.http.HttpClient;
@@ -275,20 +273,8 @@ final class DemoRegistrar implements AutoCloseable {
 
   /** A port free for both UDP and TCP on 127.0.0.1 at the time of asking. */
   private static int freeUdpAndTcpPort() throws IOException {
-    InetAddress host = InetAddress.getByName(HOST);
-    for (int i = 0; i < 50; i++) {
-      try (ServerSocket tcp = new ServerSocket()) {
-        tcp.setReuseAddress(false);
-        tcp.bind(new InetSocketAddress(host, 0));
-        try (DatagramSocket udp = new DatagramSocket(new InetSocketAddress(host,
-            tcp.getLocalPort()))) {
-          return udp.getLocalPort();
-        } catch (IOException taken) {
-          // the UDP side is in use: next candidate
-        }
-      }
-    }
-    throw new IOException("no port free for both UDP and TCP on " + HOST);
+    return FreePorts.udpAndTcp(InetAddress.getByName(HOST)).orElseThrow(
+        () -> new IOException("no port free for both UDP and TCP on " + HOST));
   }
 
   // ---- JSON-RPC and docker -----------------------------------------------------------------

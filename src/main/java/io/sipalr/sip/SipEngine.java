@@ -5,12 +5,10 @@ import gov.nist.javax.sip.stack.UDPMessageProcessor;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.net.DatagramSocket;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.text.ParseException;
 import java.time.Duration;
+import java.util.OptionalInt;
 import java.util.Properties;
 import java.util.TooManyListenersException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -393,24 +391,16 @@ final class SipEngine implements SipListener, AutoCloseable {
 
   /** A port free for both UDP and TCP on {@code address}, for {@code sip.port = 0}. */
   static int freePort(String address) throws SipException {
+    OptionalInt free;
     try {
-      InetAddress inet = InetAddress.getByName(address);
-      for (int attempt = 0; attempt < 50; attempt++) {
-        try (ServerSocket tcp = new ServerSocket()) {
-          tcp.setReuseAddress(false);
-          tcp.bind(new InetSocketAddress(inet, 0));
-          int candidate = tcp.getLocalPort();
-          try (DatagramSocket udp = new DatagramSocket(new InetSocketAddress(inet, candidate))) {
-            return udp.getLocalPort();
-          } catch (IOException taken) {
-            // UDP side taken: try another.
-          }
-        }
-      }
+      free = FreePorts.udpAndTcp(InetAddress.getByName(address));
     } catch (IOException e) {
       throw new SipException("no free port on " + address + ": " + e.getMessage(), e);
     }
-    throw new SipException("no port free for both UDP and TCP on " + address);
+    if (free.isEmpty()) {
+      throw new SipException("no port free for both UDP and TCP on " + address);
+    }
+    return free.getAsInt();
   }
 
   /**
