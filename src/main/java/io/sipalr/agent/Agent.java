@@ -61,9 +61,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Agent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
-  /** {@link #close()}'s bound for deregistering every profile. */
-  public static final Duration DEFAULT_SHUTDOWN_BOUND = Duration.ofSeconds(10);
-
+  /** {@link #close()}'s bound for deregistering every profile ({@code agent.shutdown-timeout}). */
+  private final Duration shutdownBound;
   private final Path dataDir;
   private final AlrConfig alrConfig;
   private final ProfileStore store;
@@ -111,6 +110,7 @@ public final class Agent implements AutoCloseable {
     // Whatever was opened is closed again, last first, if a later part fails.
     Deque<AutoCloseable> opened = new ArrayDeque<>();
     try {
+      shutdownBound = config.getDuration("agent.shutdown-timeout");
       MobilityConfig mobilityConfig = MobilityConfig.from(config);
       alrConfig = AlrConfig.from(config);
       SipConfig sipConfig = SipConfig.from(config);
@@ -221,10 +221,10 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  /** {@link #shutdown(Duration)} within {@link #DEFAULT_SHUTDOWN_BOUND}. */
+  /** {@link #shutdown(Duration)} within {@code agent.shutdown-timeout}. */
   @Override
   public void close() {
-    shutdown(DEFAULT_SHUTDOWN_BOUND);
+    shutdown(shutdownBound);
   }
 
   public SipProfileRegistry registry() {

@@ -168,7 +168,7 @@ final class Demo implements Callable<Integer> {
   private boolean shutdown() throws Exception {
     int mark = begin("5. shutdown", "the agent stops, as on SIGTERM: it deregisters first");
     timeline.action("agent.shutdown()");
-    agent.shutdown(Agent.DEFAULT_SHUTDOWN_BOUND);
+    agent.close();
     boolean done = timeline.seenSince(mark, "DEREGISTERED", 0);
     return end(mark, done, "DEREGISTERED", null);
   }

@@ -2,7 +2,6 @@ package io.sipalr.agent;
 
 import com.typesafe.config.Config;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -25,20 +24,20 @@ final class RunCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     Config settings = Agent.loadConfig(config);
-    Duration bound = settings.getDuration("agent.shutdown-timeout");
     // Before anything registers, so that a signal during the start is not lost.
     StopSignals stop = StopSignals.install();
     Agent agent = Agent.create(settings);
     // Any other way out of the JVM (SIGHUP, System.exit elsewhere) still deregisters.
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> agent.shutdown(bound), "agent-stop"));
+    // Each stop deregisters within agent.shutdown-timeout (Agent.close).
+    Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "agent-stop"));
     try {
       agent.start();
     } catch (RuntimeException e) {
-      agent.shutdown(bound);
+      agent.close();
       throw e;
     }
     stop.await();
-    agent.shutdown(bound);
+    agent.close();
     return Main.EXIT_OK;
   }
 }
