@@ -181,12 +181,13 @@ final class ProfileJson {
         case "authUser" -> b.authUser(f.string(key, v));
         case "password" -> b.password(f.string(key, v)); // errors never quote a value
         case "realm" -> b.realm(f.string(key, v));
-        case "transport" -> b.transport(f.transport(key, v));
+        case "transport" -> b.transport(f.choice(key, v, Transport.values(), "\"udp\" or \"tcp\""));
         case "expires" -> b.expires(f.integer(key, v, "a whole number of seconds"));
         case "autoRegister" -> b.autoRegister(f.bool(key, v));
         case "snap" -> b.snapId(f.optionalId(key, v, "a SNAP id"));
         case "fixedIap" -> b.iapId(f.optionalId(key, v, "an IAP id"));
-        case "bearerFilter" -> b.bearerFilter(f.filter(key, v));
+        case "bearerFilter" -> b.bearerFilter(f.choice(key, v, BearerFilter.values(),
+            "\"any\", \"wlan-only\" or \"cellular-only\""));
         default -> throw new IllegalStateException("unhandled key " + key);
       }
     }
@@ -231,26 +232,16 @@ final class ProfileJson {
       return v.booleanValue();
     }
 
-    Transport transport(String key, JsonNode v) {
-      String text = v.isTextual() ? v.textValue().trim().toUpperCase(Locale.ROOT) : "";
-      for (Transport t : Transport.values()) {
-        if (t.name().equals(text)) {
-          return t;
-        }
-      }
-      throw wrong(key, "must be \"udp\" or \"tcp\"" + (v.isTextual() ? ", was "
-          + ApiException.quote(v.textValue()) : ""));
-    }
-
-    BearerFilter filter(String key, JsonNode v) {
+    /** One of {@code values}, spelt as its name in lower case with - for _ ({@code allowed}). */
+    <E extends Enum<E>> E choice(String key, JsonNode v, E[] values, String allowed) {
       String text = v.isTextual()
           ? v.textValue().trim().toUpperCase(Locale.ROOT).replace('-', '_') : "";
-      for (BearerFilter bf : BearerFilter.values()) {
-        if (bf.name().equals(text)) {
-          return bf;
+      for (E value : values) {
+        if (value.name().equals(text)) {
+          return value;
         }
       }
-      throw wrong(key, "must be \"any\", \"wlan-only\" or \"cellular-only\""
+      throw wrong(key, "must be " + allowed
           + (v.isTextual() ? ", was " + ApiException.quote(v.textValue()) : ""));
     }
   }

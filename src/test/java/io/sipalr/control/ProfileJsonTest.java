@@ -108,6 +108,18 @@ class ProfileJsonTest {
     assertFalse(e.getMessage().contains("12345"));
   }
 
+  @Test
+  void aChoiceIsReadInAnyCaseAndAWrongOneNamesWhatIsAllowed() {
+    SipProfile p = ProfileJson.forCreate(json("{\"id\": \"a\", \"aor\": \"sip:a@b\","
+        + " \"registrar\": \"sip:b\", \"transport\": \" TCP \", \"bearerFilter\": \"wlan-only\"}"));
+    assertEquals(Transport.TCP, p.transport());
+    assertEquals(BearerFilter.WLAN_ONLY, p.bearerFilter());
+    assertField("transport", "{\"id\": \"a\", \"transport\": \"sctp\"}",
+        "transport: must be \"udp\" or \"tcp\", was \"sctp\"");
+    assertField("bearerFilter", "{\"id\": \"a\", \"bearerFilter\": 5}",
+        "bearerFilter: must be \"any\", \"wlan-only\" or \"cellular-only\"");
+  }
+
   private static ApiException assertField(String field, String body, String problem) {
     ApiException e = assertThrows(ApiException.class, () -> ProfileJson.forCreate(json(body)));
     assertEquals(field, e.field, e.getMessage());
