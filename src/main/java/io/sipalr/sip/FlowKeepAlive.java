@@ -11,9 +11,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import javax.sip.ClientTransaction;
 import javax.sip.ListeningPoint;
-import javax.sip.ObjectInUseException;
 import javax.sip.SipException;
 import javax.sip.address.Address;
 import javax.sip.address.SipURI;
@@ -46,7 +44,7 @@ final class FlowKeepAlive {
     void flowFailed(Flow flow);
   }
 
-  private final SipEngine engine;
+  private final SipWire engine;
   private final ScheduledExecutorService timers;
   private final Duration defaultInterval;
   private final Duration probeTimeout;
@@ -59,7 +57,7 @@ final class FlowKeepAlive {
     Probe probe;
   }
 
-  FlowKeepAlive(SipEngine engine, ScheduledExecutorService timers, Duration defaultInterval,
+  FlowKeepAlive(SipWire engine, ScheduledExecutorService timers, Duration defaultInterval,
       Duration probeTimeout) {
     this.engine = engine;
     this.timers = timers;
@@ -118,7 +116,7 @@ final class FlowKeepAlive {
 
   /** One keep-alive in flight; compared by identity so that a late answer is ignored. */
   private static final class Probe {
-    ClientTransaction transaction;
+    SipWire.Exchange transaction;
     ScheduledFuture<?> timer;
   }
 
@@ -135,16 +133,16 @@ final class FlowKeepAlive {
     }
     // Sent outside the lock: the stack may deliver the answer on another thread at once.
     try {
-      probe.transaction = engine.send(flow.endpoint(), options(flow),  new SipEngine.TransactionHandler() {
+      probe.transaction = engine.send(flow.endpoint(), options(flow),  new SipWire.Handler() {
         @Override
-        public void onResponse(ClientTransaction transaction, Response response) {
+        public void onResponse(SipWire.Exchange transaction, Response response) {
           if (response.getStatusCode() >= 200) {
             probeAnswered(flow, probe);
           }
         }
 
         @Override
-        public void onTimeout(ClientTransaction transaction) {
+        public void onTimeout(SipWire.Exchange transaction) {
           probeFailed(flow, probe);
         }
       }, flow.transport(), flow.host(), flow.port());
@@ -182,24 +180,24 @@ final class FlowKeepAlive {
   private Request options(Flow flow)
       throws ParseException, javax.sip.InvalidArgumentException, SipException {
     ListeningPoint lp = flow.endpoint().listeningPoint(flow.transport());
-    SipURI target = engine.addresses.createSipURI(null, flow.host());
+    SipURI target = engine.addresses().createSipURI(null, flow.host());
     target.setPort(flow.port());
     if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
       target.setTransportParam(flow.transport().toLowerCase(java.util.Locale.ROOT));
     }
-    Address agent = engine.addresses.createAddress(
-        engine.addresses.createSipURI(null, lp.getIPAddress()));
-    ViaHeader via = engine.headers.createViaHeader(lp.getIPAddress(), lp.getPort(),
+    Address agent = engine.addresses().createAddress(
+        engine.addresses().createSipURI(null, lp.getIPAddress()));
+    ViaHeader via = engine.headers().createViaHeader(lp.getIPAddress(), lp.getPort(),
         flow.transport(), null);
     via.setRPort();
-    Request request = engine.messages.createRequest(target, Request.OPTIONS,
-        engine.headers.createCallIdHeader(engine.newCallId()),
-        engine.headers.createCSeqHeader(1L, Request.OPTIONS),
-        engine.headers.createFromHeader(agent,
+    Request request = engine.messages().createRequest(target, Request.OPTIONS,
+        engine.headers().createCallIdHeader(engine.newCallId()),
+        engine.headers().createCSeqHeader(1L, Request.OPTIONS),
+        engine.headers().createFromHeader(agent,
             Long.toHexString(ThreadLocalRandom.current().nextLong())),
-        engine.headers.createToHeader(engine.addresses.createAddress(target), null),
-        List.of(via), engine.headers.createMaxForwardsHeader(70));
-    request.addHeader(engine.headers.createHeader("User-Agent", engine.userAgent()));
+        engine.headers().createToHeader(engine.addresses().createAddress(target), null),
+        List.of(via), engine.headers().createMaxForwardsHeader(70));
+    request.addHeader(engine.headers().createHeader("User-Agent", engine.userAgent()));
     return request;
   }
 
@@ -209,13 +207,9 @@ final class FlowKeepAlive {
     }
   }
 
-  private static void terminate(ClientTransaction transaction) {
+  private static void terminate(SipWire.Exchange transaction) {
     if (transaction != null) {
-      try {
-        transaction.terminate();
-      } catch (ObjectInUseException e) {
-        log.debug("could not terminate keep-alive transaction", e);
-      }
+      transaction.abandon();
     }
   }
 }

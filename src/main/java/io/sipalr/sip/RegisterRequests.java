@@ -34,7 +34,7 @@ import javax.sip.message.Response;
  */
 final class RegisterRequests {
   private final SipProfile profile;
-  private final SipEngine engine;
+  private final SipWire engine;
   private final SipURI registrar;
   private final Address aor;
   /** The outbound proxy with ;lr (and ;transport=tcp), or null. */
@@ -42,16 +42,16 @@ final class RegisterRequests {
   private final Header supported;
   private final Header userAgent;
 
-  RegisterRequests(SipProfile profile, SipEngine engine) throws ParseException {
+  RegisterRequests(SipProfile profile, SipWire engine) throws ParseException {
     this.profile = profile;
     this.engine = engine;
-    this.registrar = (SipURI) engine.addresses.createURI(profile.registrar());
+    this.registrar = (SipURI) engine.addresses().createURI(profile.registrar());
     if (profile.transport() == Transport.TCP && profile.outboundProxy() == null) {
       registrar.setTransportParam(ListeningPoint.TCP);
     }
-    this.aor = engine.addresses.createAddress(profile.aor());
+    this.aor = engine.addresses().createAddress(profile.aor());
     if (profile.outboundProxy() != null) {
-      proxy = (SipURI) engine.addresses.createURI(profile.outboundProxy());
+      proxy = (SipURI) engine.addresses().createURI(profile.outboundProxy());
       proxy.setLrParam();
       if (profile.transport() == Transport.TCP) {
         proxy.setTransportParam(ListeningPoint.TCP);
@@ -59,8 +59,8 @@ final class RegisterRequests {
     } else {
       proxy = null;
     }
-    this.supported = engine.headers.createSupportedHeader(SipEngine.SUPPORTED);
-    this.userAgent = engine.headers.createHeader("User-Agent", engine.userAgent());
+    this.supported = engine.headers().createSupportedHeader(SipEngine.SUPPORTED);
+    this.userAgent = engine.headers().createHeader("User-Agent", engine.userAgent());
   }
 
   /** The profile these requests are for: a different one needs a new instance. */
@@ -91,27 +91,27 @@ final class RegisterRequests {
    */
   Request register(ListeningPoint lp, String callId, long cseq, String contact, int expires,
       Collection<String> removed) throws ParseException, InvalidArgumentException {
-    ViaHeader via = engine.headers.createViaHeader(lp.getIPAddress(), lp.getPort(), transport(),
+    ViaHeader via = engine.headers().createViaHeader(lp.getIPAddress(), lp.getPort(), transport(),
         null);
     via.setRPort();
-    Request request = engine.messages.createRequest((SipURI) registrar.clone(),
+    Request request = engine.messages().createRequest((SipURI) registrar.clone(),
         Request.REGISTER,
-        engine.headers.createCallIdHeader(callId),
-        engine.headers.createCSeqHeader(cseq, Request.REGISTER),
-        engine.headers.createFromHeader((Address) aor.clone(),
+        engine.headers().createCallIdHeader(callId),
+        engine.headers().createCSeqHeader(cseq, Request.REGISTER),
+        engine.headers().createFromHeader((Address) aor.clone(),
             Long.toHexString(ThreadLocalRandom.current().nextLong())),
-        engine.headers.createToHeader((Address) aor.clone(), null),
+        engine.headers().createToHeader((Address) aor.clone(), null),
         List.of(via),
-        engine.headers.createMaxForwardsHeader(70));
+        engine.headers().createMaxForwardsHeader(70));
     if (proxy != null) {
-      request.addHeader(engine.headers.createRouteHeader(
-          engine.addresses.createAddress((SipURI) proxy.clone())));
+      request.addHeader(engine.headers().createRouteHeader(
+          engine.addresses().createAddress((SipURI) proxy.clone())));
     }
     request.addHeader(contactHeader(contact, expires, true));
     for (String old : removed) {
       request.addHeader(contactHeader(old, 0, false));
     }
-    request.addHeader(engine.headers.createExpiresHeader(expires));
+    request.addHeader(engine.headers().createExpiresHeader(expires));
     request.addHeader((Header) supported.clone());
     request.addHeader((Header) userAgent.clone());
     return request;
@@ -119,8 +119,8 @@ final class RegisterRequests {
 
   private ContactHeader contactHeader(String uri, int expires, boolean withInstance)
       throws ParseException, InvalidArgumentException {
-    ContactHeader header = engine.headers.createContactHeader(
-        engine.addresses.createAddress(engine.addresses.createURI(uri)));
+    ContactHeader header = engine.headers().createContactHeader(
+        engine.addresses().createAddress(engine.addresses().createURI(uri)));
     header.setExpires(expires);
     if (withInstance) {
       header.setParameter("+sip.instance", "\"<" + profile.instanceId() + ">\"");
@@ -163,7 +163,7 @@ final class RegisterRequests {
 
   private SipURI parse(String contact) {
     try {
-      return contact == null ? null : (SipURI) engine.addresses.createURI(contact);
+      return contact == null ? null : (SipURI) engine.addresses().createURI(contact);
     } catch (ParseException | ClassCastException e) {
       return null;
     }

@@ -3,9 +3,11 @@ package io.sipalr.sip;
 import io.sipalr.concurrent.SerialExecutor;
 import io.sipalr.profile.SipProfile;
 import java.text.ParseException;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.ListIterator;
@@ -15,9 +17,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import javax.sip.ClientTransaction;
 import javax.sip.ListeningPoint;
-import javax.sip.ObjectInUseException;
 import javax.sip.SipException;
 import javax.sip.header.Header;
 import javax.sip.header.MinExpiresHeader;
@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * callbacks are re-posted there, so no field needs a lock. {@link #transition(State)} is the one
  * place where the state changes and where status events are derived.
  */
-final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.Member {
+final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   private static final Logger log = LoggerFactory.getLogger(Registration.class);
 
   /** Internal states; {@link #status(State)} maps them to what clients see. */
@@ -58,7 +58,10 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     BACKING_OFF,
     /** Our contact is being removed (expires=0). */
     DEREGISTERING,
-    /** Wrong credentials: no retry until the profile changes or is enabled again (rule 16). */
+    /**
+     * Credentials refused (after a fresh challenge was answered once) or 403: the next attempt
+     * waits {@code sip.auth-retry}, or for the profile to change or be enabled again (rule 16).
+     */
     AUTH_FAILED
   }
 
@@ -71,11 +74,17 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
 
   /** Challenges answered within one attempt before we call it a loop. */
   private static final int MAX_CHALLENGES_PER_ATTEMPT = 3;
+  /** The largest Min-Expires of a 423 we follow (a day); more is the registrar's error. */
+  private static final int MAX_MIN_EXPIRES = 86_400;
 
-  private final SipEngine engine;
+  private final SipWire engine;
   private final FlowKeepAlive keepAlive;
   private final SipConfig config;
   private final ScheduledExecutorService timers;
+  private final Clock clock;
+  /** Send times of the last REGISTERs, oldest at {@link #sentNext}: the per-minute bound. */
+  private final long[] sentAt;
+  private int sentNext;
   final SerialExecutor executor;
   private final Sink sink;
 
@@ -91,7 +100,9 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   private PendingMove pendingMove;
   /** A profile change that arrived during a migration, applied after it (rule 9). */
   private SipProfile pendingUpdate;
+  /** Answers the registrar's 401 (Authorization) and a proxy's 407 (Proxy-Authorization). */
   private DigestAuthenticator digest;
+  private DigestAuthenticator proxyDigest;
   private State state = State.IDLE;
   private boolean wanted;
 
@@ -102,10 +113,14 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
 
   /** The profile's REGISTERs, built from its URIs parsed once; renewed when it changes. */
   private RegisterRequests requests;
-  private ClientTransaction inFlight;
+  private SipWire.Exchange inFlight;
+  /** Renewed at every send and abandon: a deferred send or late timer of an older one is void. */
+  private long attemptSeq;
   /** The profile changed while a REGISTER was in flight: refresh once it is answered. */
   private boolean resendWhenAnswered;
   private int challengesThisAttempt;
+  /** Status codes (401, 407) whose fresh challenge this attempt has answered already. */
+  private final Set<Integer> freshChallengeAnswered = new java.util.HashSet<>();
   private int intervalTooBriefThisAttempt;
   private ScheduledFuture<?> attemptTimer;
   private ScheduledFuture<?> nextAttempt;
@@ -113,6 +128,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
 
   private String contact;
   private final Set<String> staleContacts = new LinkedHashSet<>();
+  /** Stale contacts whose removal was asked for again once already: the next time, give up. */
+  private final Set<String> staleRetried = new LinkedHashSet<>();
   private Boolean outbound;
   /** The flow the last REGISTER went over, and whether we are a member of its keep-alive. */
   private FlowKeepAlive.Flow flow;
@@ -151,8 +168,8 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
    * @param endpoint where to register from, or {@code null} to wait for {@link #rebind} (a
    *     profile whose network the mobility layer chooses)
    */
-  Registration(SipProfile profile, SipEngine engine, SipEngine.Endpoint endpoint,
-      FlowKeepAlive keepAlive, SipConfig config, ScheduledExecutorService timers,
+  Registration(SipProfile profile, SipWire engine, SipEngine.Endpoint endpoint,
+      FlowKeepAlive keepAlive, SipConfig config, ScheduledExecutorService timers, Clock clock,
       SerialExecutor executor, Sink sink) {
     this.profile = profile;
     this.engine = engine;
@@ -160,9 +177,13 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     this.endpoint = endpoint;
     this.config = config;
     this.timers = timers;
+    this.clock = clock;
+    this.sentAt = new long[config.limits().perMinute()];
+    java.util.Arrays.fill(sentAt, Long.MIN_VALUE);
     this.executor = executor;
     this.sink = sink;
     this.digest = newDigest(profile);
+    this.proxyDigest = newDigest(profile);
     this.requestedExpires = profile.expires();
     publishInfo();
   }
@@ -173,12 +194,13 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
 
   // ---------------------------------------------------------------- commands (any thread)
 
-  /** Registers (enable). Clears a wrong-credentials stop (rule 16). */
+  /** Registers (enable). Ends a wrong-credentials wait at once (rule 16). */
   void start() {
     executor.execute(() -> {
       wanted = true;
       if (state == State.IDLE || state == State.AUTH_FAILED) {
         failures = 0;
+        cancelTimers();
         registerNowOrWait();
       }
     });
@@ -265,6 +287,7 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     requestedExpires = updated.expires();
     if (credentialsChanged) {
       digest = newDigest(updated);
+      proxyDigest = newDigest(updated);
     }
     publishInfo();
   }
@@ -531,12 +554,12 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   // ---------------------------------------------------------------- stack callbacks
 
   @Override
-  public void onResponse(ClientTransaction transaction, Response response) {
+  public void onResponse(SipWire.Exchange transaction, Response response) {
     executor.executeHere(() -> handleResponse(transaction, response));
   }
 
   @Override
-  public void onTimeout(ClientTransaction transaction) {
+  public void onTimeout(SipWire.Exchange transaction) {
     executor.execute(() -> {
       if (transaction == inFlight) {
         attemptFailed(new RegistrationError(RegistrationError.Kind.TIMEOUT, 0,
@@ -598,12 +621,17 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     return isBound() || state == State.REGISTERING;
   }
 
-  private void handleResponse(ClientTransaction transaction, Response response) {
+  private void handleResponse(SipWire.Exchange transaction, Response response) {
     if (transaction != inFlight) {
       return; // an abandoned attempt's late answer
     }
     try {
       handleFinalResponse(response);
+    } catch (RuntimeException unusable) {
+      // An answer we cannot make sense of must not leave the profile without a next attempt.
+      log.debug("{}: unusable response", profile.id(), unusable);
+      attemptFailed(new RegistrationError(RegistrationError.Kind.REJECTED,
+          response.getStatusCode(), "unusable response: " + unusable.getMessage(), null), null);
     } finally {
       startPendingMove();
     }
@@ -622,11 +650,11 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       challenged(response);
     } else if (code == Response.FORBIDDEN) {
       authenticationFailed(code, response.getReasonPhrase());
-    } else if (code == Response.INTERVAL_TOO_BRIEF && intervalTooBrief(response)) {
-      sendRegister();
+    } else if (code == Response.INTERVAL_TOO_BRIEF) {
+      intervalTooBrief(response);
     } else if (code == Response.SERVICE_UNAVAILABLE) {
       attemptFailed(new RegistrationError(RegistrationError.Kind.SERVICE_UNAVAILABLE, code,
-          response.getReasonPhrase(), null), RegisterRequests.retryAfter(response));
+          response.getReasonPhrase(), null), retryAfter(response));
     } else {
       attemptFailed(new RegistrationError(RegistrationError.Kind.REJECTED, code,
           response.getReasonPhrase(), null), null);
@@ -634,11 +662,23 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   }
 
   private void succeeded(Response response) {
-    challengesThisAttempt = 0;
-    intervalTooBriefThisAttempt = 0;
+    if (state != State.DEREGISTERING) {
+      int granted = requests.grantedExpires(response, contact, requestedExpires);
+      if (granted < config.limits().minGrantedExpires().toSeconds()) {
+        // Refreshing at once would be a storm (a refresh every 100 ms for expires=0): this is
+        // the registrar's error, and it gets the backoff of any other error.
+        attemptFailed(new RegistrationError(RegistrationError.Kind.REJECTED, response
+            .getStatusCode(), "the registrar granted expires=" + granted + ", below "
+            + "sip.min-granted-expires (" + config.limits().minGrantedExpires().toSeconds()
+            + "s)", null), null);
+        return;
+      }
+    }
+    endAttempt();
     failures = 0;
     if (state == State.DEREGISTERING) {
       staleContacts.clear();
+      staleRetried.clear();
       if (migration != null) {
         breakDone();
       } else {
@@ -647,15 +687,14 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       return;
     }
     outbound = RegisterRequests.hasOption(response, RequireHeader.NAME, "outbound");
-    grantedExpires = requests.grantedExpires(response, contact, requestedExpires);
-    expiresAt = Instant.now().plusSeconds(grantedExpires);
-    // Without outbound the registrar adds a new contact beside the old one: keep removing the
-    // old ones (expires=0 in the next REGISTER) until the registrar no longer lists them.
-    Set<String> listed = requests.listed(response, staleContacts);
-    staleContacts.retainAll(listed);
-    boolean refreshNow = !outbound && !staleContacts.isEmpty();
+    // Never more than we asked for: a registrar granting 68 years would stop our refreshes.
+    grantedExpires = Math.min(requests.grantedExpires(response, contact, requestedExpires),
+        requestedExpires);
+    expiresAt = clock.instant().plusSeconds(grantedExpires);
+    boolean refreshNow = !outbound && removeStaleOnceMore(response);
     if (outbound) {
       staleContacts.clear(); // replaced atomically by instance and reg-id
+      staleRetried.clear();
       keepFlowAlive(flow, RegisterRequests.flowTimer(response));
     } else {
       keepFlowAlive(null, 0);
@@ -677,6 +716,28 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     }
   }
 
+  /**
+   * Without outbound the registrar adds a new contact beside the old one, which the REGISTER
+   * asked to remove (expires=0). A registrar still listing one is asked once more; one that
+   * lists it after that keeps it whatever we send, and is left to let it expire.
+   *
+   * @return whether to send a REGISTER now to remove some again
+   */
+  private boolean removeStaleOnceMore(Response response) {
+    staleContacts.retainAll(requests.listed(response, staleContacts));
+    staleRetried.retainAll(staleContacts);
+    for (Iterator<String> it = staleContacts.iterator(); it.hasNext(); ) {
+      String stale = it.next();
+      if (staleRetried.remove(stale)) {
+        log.warn("{}: the registrar keeps listing {} after two removals; left to expire",
+            profile.id(), stale);
+        it.remove();
+      }
+    }
+    staleRetried.addAll(staleContacts);
+    return !staleContacts.isEmpty();
+  }
+
   /** Break-before-make: the old binding is gone (or given up on); register through the new. */
   private void breakDone() {
     contact = null;
@@ -689,46 +750,77 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   }
 
   private void challenged(Response response) {
+    int code = response.getStatusCode();
+    boolean proxy = code == Response.PROXY_AUTHENTICATION_REQUIRED;
     List<String> challenges = new ArrayList<>();
-    String name = response.getStatusCode() == Response.UNAUTHORIZED ? "WWW-Authenticate"
-        : "Proxy-Authenticate";
-    ListIterator<?> it = response.getHeaders(name);
+    ListIterator<?> it = response.getHeaders(proxy ? "Proxy-Authenticate" : "WWW-Authenticate");
     while (it.hasNext()) {
       challenges.add(RegisterRequests.headerValue((Header) it.next()));
     }
-    // Credentials for a nonce the registrar still considered valid were refused: wrong
-    // credentials (rule 16). A stale nonce, or none sent yet, is answered silently.
-    if (digest.refusesCredentials(challenges)) {
-      authenticationFailed(response.getStatusCode(), response.getReasonPhrase());
+    DigestAuthenticator auth = proxy ? proxyDigest : digest;
+    boolean refused = auth.refusesCredentials(challenges);
+    if (auth.accept(challenges).isEmpty()) {
+      // Nothing we can answer (no nonce, broken quoting, an unknown algorithm): the
+      // registrar's error, not our credentials'. Back off and ask again.
+      auth.reset();
+      attemptFailed(new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code,
+          "no usable digest challenge in the " + code, null), null);
       return;
     }
-    if (digest.accept(challenges).isEmpty()) {
-      authenticationFailed(response.getStatusCode(), "no supported digest challenge");
+    // Rule 16: a refusal of credentials computed for a challenge of this very attempt means
+    // wrong credentials. The first refusal may only mean an expired nonce without stale=true
+    // (a stock Kamailio, or one restarted with a new secret): answer that fresh challenge once.
+    boolean firstOfAttempt = freshChallengeAnswered.add(code);
+    if (refused && !firstOfAttempt) {
+      authenticationFailed(code, response.getReasonPhrase());
       return;
     }
     if (++challengesThisAttempt > MAX_CHALLENGES_PER_ATTEMPT) {
-      authenticationFailed(response.getStatusCode(), "challenge loop");
+      attemptFailed(new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code,
+          "challenged again and again (" + challengesThisAttempt + " times in one attempt)",
+          null), null);
       return;
     }
     sendRegister();
   }
 
-  private boolean intervalTooBrief(Response response) {
+  /** 423: ask again with the registrar's Min-Expires, or fail (one failure, one timer). */
+  private void intervalTooBrief(Response response) {
     MinExpiresHeader min = (MinExpiresHeader) response.getHeader(MinExpiresHeader.NAME);
-    if (min == null || ++intervalTooBriefThisAttempt > 2 || min.getExpires() <= requestedExpires) {
+    if (min == null || ++intervalTooBriefThisAttempt > 2 || min.getExpires() <= requestedExpires
+        || min.getExpires() > MAX_MIN_EXPIRES) {
       attemptFailed(new RegistrationError(RegistrationError.Kind.REJECTED,
           Response.INTERVAL_TOO_BRIEF, "Interval Too Brief without a usable Min-Expires", null),
           null);
-      return false;
+      return;
     }
     requestedExpires = min.getExpires();
     log.debug("{}: 423, retrying with expires {}", profile.id(), requestedExpires);
-    return true;
+    sendRegister();
+  }
+
+  /** A registrar's Retry-After, kept within [1 s, backoff.max]: a value of 49 days is a bug. */
+  private Duration retryAfter(Response response) {
+    Duration asked = RegisterRequests.retryAfter(response);
+    if (asked == null) {
+      return null;
+    }
+    Duration max = config.backoff().max();
+    return asked.compareTo(max) > 0 ? max : asked.compareTo(Duration.ofSeconds(1)) < 0
+        ? Duration.ofSeconds(1) : asked;
+  }
+
+  /** Forgets what the last attempt counted; the next REGISTER starts a new attempt. */
+  private void endAttempt() {
+    challengesThisAttempt = 0;
+    intervalTooBriefThisAttempt = 0;
+    freshChallengeAnswered.clear();
   }
 
   private void authenticationFailed(int code, String reason) {
-    challengesThisAttempt = 0;
+    endAttempt();
     digest.reset();
+    proxyDigest.reset();
     if (state == State.DEREGISTERING) {
       if (migration != null) {
         breakDone();
@@ -742,18 +834,27 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
           null));
       return;
     }
-    lastError = new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code, reason, null);
     keepFlowAlive(null, 0);
+    resendWhenAnswered = false;
+    // Long, but never for ever: the registrar may have been the one in the wrong (rule 16).
+    long retry = config.limits().authRetry().toMillis();
+    Duration wait = Duration.ofMillis(
+        retry - (long) (retry * 0.25 * ThreadLocalRandom.current().nextDouble()));
+    lastError = new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code, reason, wait);
+    expiresAt = null;
     transition(State.AUTH_FAILED);
     sink.failed(this, lastError);
+    nextAttempt = schedule(wait, () -> {
+      if (state == State.AUTH_FAILED && wanted) {
+        registerNowOrWait();
+      }
+    });
   }
 
   /** One attempt failed; back off (RFC 5626 §4.5) unless we were only deregistering. */
   private void attemptFailed(RegistrationError error, Duration retryAfter) {
     abandonInFlight();
-    cancel(attemptTimer);
-    challengesThisAttempt = 0;
-    intervalTooBriefThisAttempt = 0;
+    endAttempt();
     if (state == State.DEREGISTERING && migration != null) {
       breakDone(); // the old binding expires on its own (or is replaced by instance and reg-id)
       return;
@@ -830,21 +931,40 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
       transition(State.WAITING_FOR_NETWORK);
       return;
     }
+    long wait = rateLimitWait();
+    if (wait > 0) {
+      // The per-minute bound: whatever the registrar answers, this profile does not storm.
+      long deferred = attemptSeq;
+      log.debug("{}: {} REGISTERs in the last minute; the next waits {} ms", profile.id(),
+          sentAt.length, wait);
+      attemptTimer = schedule(Duration.ofMillis(wait), () -> {
+        if (attemptSeq == deferred && inFlight == null && endpoint != null) {
+          sendRegister();
+        }
+      });
+      return;
+    }
     boolean removing = state == State.DEREGISTERING;
     try {
       Request request = buildRegister(removing);
+      String uri = request.getRequestURI().toString();
       if (digest.hasCredentials()) {
-        String uri = request.getRequestURI().toString();
-        request.addHeader(engine.headers.createHeader("Authorization",
+        request.addHeader(engine.headers().createHeader("Authorization",
             digest.authorization(Request.REGISTER, uri)));
       }
+      if (proxyDigest.hasCredentials()) {
+        request.addHeader(engine.headers().createHeader("Proxy-Authorization",
+            proxyDigest.authorization(Request.REGISTER, uri)));
+      }
+      sentAt[sentNext] = clock.millis();
+      sentNext = (sentNext + 1) % sentAt.length;
       inFlight = engine.send(endpoint, request, this, flow.transport(), flow.host(),
           flow.port());
       if (migration != null && endpoint == migration.target && !migration.announced) {
         migration.announced = true;
         migration.registerSent.run(); // MIGRATION_STARTED (rule 4)
       }
-      ClientTransaction sent = inFlight;
+      SipWire.Exchange sent = inFlight;
       attemptTimer = schedule(config.registerTimeout(), () -> {
         if (inFlight == sent) {
           attemptFailed(new RegistrationError(RegistrationError.Kind.TIMEOUT, 0,
@@ -895,6 +1015,15 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
     return request;
   }
 
+  /** How long the next REGISTER must wait to keep the per-minute bound; 0 to send now. */
+  private long rateLimitWait() {
+    long oldest = sentAt[sentNext];
+    if (oldest == Long.MIN_VALUE) {
+      return 0; // fewer than the limit sent so far
+    }
+    return Math.max(0, oldest + 60_000 - clock.millis());
+  }
+
   // ---------------------------------------------------------------- helpers
 
   /** Makes {@code target} (or none) the one flow this registration is kept alive on. */
@@ -910,13 +1039,9 @@ final class Registration implements SipEngine.TransactionHandler, FlowKeepAlive.
   }
 
   private void abandonInFlight() {
+    attemptSeq++;
     if (inFlight != null) {
-      // Rule 13: an abandoned REGISTER never holds anything up until Timer F.
-      try {
-        inFlight.terminate();
-      } catch (ObjectInUseException e) {
-        log.debug("{}: could not terminate abandoned REGISTER", profile.id(), e);
-      }
+      inFlight.abandon(); // rule 13: an abandoned REGISTER never holds anything up
       inFlight = null;
     }
     cancel(attemptTimer);

@@ -18,6 +18,7 @@ import java.time.Duration;
  * @param workerThreads threads of the shared pool that runs every profile's state machine
  * @param endpointLinger how long a local address nobody registers from any more stays bound
  *     (its TCP connections are closed at once): a carrier back within it moves without a bind
+ * @param limits what keeps a misbehaving registrar from making a profile storm or stop
  */
 public record SipConfig(
     String localAddress,
@@ -28,7 +29,16 @@ public record SipConfig(
     Duration keepAliveInterval,
     int stackThreads,
     int workerThreads,
-    Duration endpointLinger) {
+    Duration endpointLinger,
+    RegisterLimits limits) {
+
+  /** The settings of before the register limits existed, with the default limits. */
+  public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
+      Backoff backoff, Duration keepAliveInterval, int stackThreads, int workerThreads,
+      Duration endpointLinger) {
+    this(localAddress, port, userAgent, registerTimeout, backoff, keepAliveInterval,
+        stackThreads, workerThreads, endpointLinger, RegisterLimits.DEFAULTS);
+  }
 
   public SipConfig {
     if (port < 0 || port > 65535) {
@@ -45,6 +55,32 @@ public record SipConfig(
     }
     if (stackThreads < 1 || workerThreads < 1) {
       throw new IllegalArgumentException("sip.stack-threads and sip.worker-threads: must be ≥ 1");
+    }
+  }
+
+  /**
+   * The bounds every profile's registration keeps, whatever the registrar answers (README,
+   * "Self-healing").
+   *
+   * @param authRetry how long after credentials were refused (or a 403) the profile tries again
+   * @param minGrantedExpires a granted expiry below this is the registrar's error, not a reason
+   *     to refresh sooner: the attempt fails and backs off
+   * @param perMinute at most this many REGISTERs per profile in any 60 s; one more waits
+   */
+  public record RegisterLimits(Duration authRetry, Duration minGrantedExpires, int perMinute) {
+    public static final RegisterLimits DEFAULTS =
+        new RegisterLimits(Duration.ofMinutes(5), Duration.ofSeconds(10), 20);
+
+    public RegisterLimits {
+      if (authRetry.toMillis() < 1000) {
+        throw new IllegalArgumentException("sip.auth-retry: must be at least 1s");
+      }
+      if (minGrantedExpires.isNegative() || minGrantedExpires.toSeconds() > 3600) {
+        throw new IllegalArgumentException("sip.min-granted-expires: must be 0s..3600s");
+      }
+      if (perMinute < 4 || perMinute > 1000) {
+        throw new IllegalArgumentException("sip.register-limit-per-minute: must be 4..1000");
+      }
     }
   }
 
@@ -86,7 +122,11 @@ public record SipConfig(
           c.getDuration("keepalive-interval"),
           c.getInt("stack-threads"),
           c.getInt("worker-threads"),
-          c.getDuration("endpoint-linger"));
+          c.getDuration("endpoint-linger"),
+          new RegisterLimits(
+              c.getDuration("auth-retry"),
+              c.getDuration("min-granted-expires"),
+              c.getInt("register-limit-per-minute")));
     } catch (IllegalArgumentException e) {
       throw new ConfigException.BadValue(c.origin(), "sip", e.getMessage());
     }

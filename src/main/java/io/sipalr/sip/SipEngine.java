@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The one JAIN-SIP stack of the agent: its factories, one {@link Endpoint} (a SipProvider with
  * a UDP and a TCP listening point) per local address in use, and the dispatch of what the stack
- * delivers. Responses and timeouts go to the {@link TransactionHandler} attached to each client
+ * delivers. Responses and timeouts go to the {@link SipWire.Handler} attached to each client
  * transaction; requests from outside are answered here (OPTIONS 200, everything else a proper
  * final response).
  *
@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * addresses (an IAP's) are reference-counted and deleted, with their TCP connections, when the
  * last registration has left them.
  */
-final class SipEngine implements SipListener, AutoCloseable {
+final class SipEngine implements SipListener, SipWire, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SipEngine.class);
   private static final AtomicInteger stackCount = new AtomicInteger();
   /** UDPMessageProcessor.messageChannels, set by the receiver's thread when it starts. */
@@ -73,12 +73,16 @@ final class SipEngine implements SipListener, AutoCloseable {
   /** Largest SIP message received (bytes); see the stack properties. */
   static final int MAX_MESSAGE_SIZE = 16 * 1024;
 
-  /** What a client transaction's owner wants to hear about it. */
-  interface TransactionHandler {
-    void onResponse(ClientTransaction transaction, Response response);
-
-    /** The stack gave up on the transaction (Timer F/B, or a transport error). */
-    void onTimeout(ClientTransaction transaction);
+  /** A request sent through a JAIN-SIP client transaction, and who hears its answers. */
+  private record Sent(ClientTransaction transaction, Handler handler) implements Exchange {
+    @Override
+    public void abandon() {
+      try {
+        transaction.terminate();
+      } catch (javax.sip.ObjectInUseException e) {
+        log.debug("could not terminate an abandoned transaction", e);
+      }
+    }
   }
 
   /** One local address the agent listens and registers on. */
@@ -86,6 +90,8 @@ final class SipEngine implements SipListener, AutoCloseable {
     final String address;
     final int port;
     private final SipProvider provider;
+    /** Where listening points come from when there is no provider (a scripted wire). */
+    private final java.util.function.Function<String, ListeningPoint> detached;
     private int users;
     /** The close of an idle endpoint, pending until its linger is over; null when in use. */
     private ScheduledFuture<?> closing;
@@ -94,10 +100,21 @@ final class SipEngine implements SipListener, AutoCloseable {
       this.address = address;
       this.port = port;
       this.provider = provider;
+      this.detached = null;
+    }
+
+    /** An endpoint of no stack, for a {@link SipWire} other than the engine (tests). */
+    Endpoint(String address, int port,
+        java.util.function.Function<String, ListeningPoint> listeningPoints) {
+      this.address = address;
+      this.port = port;
+      this.provider = null;
+      this.detached = listeningPoints;
     }
 
     ListeningPoint listeningPoint(String transport) {
-      return provider.getListeningPoint(transport);
+      return provider != null ? provider.getListeningPoint(transport)
+          : detached.apply(transport);
     }
 
     @Override
@@ -247,7 +264,8 @@ final class SipEngine implements SipListener, AutoCloseable {
   }
 
   /** Gives an endpoint back; the last user of a non-anchor endpoint deletes it. */
-  synchronized void release(Endpoint e) {
+  @Override
+  public synchronized void release(Endpoint e) {
     if (--e.users > 0 || e == anchor) {
       return;
     }
@@ -407,30 +425,49 @@ final class SipEngine implements SipListener, AutoCloseable {
    * Sends {@code request} from {@code endpoint} in a new client transaction whose events go to
    * {@code handler}.
    */
-  ClientTransaction send(Endpoint endpoint, Request request, TransactionHandler handler,
+  @Override
+  public Exchange send(Endpoint endpoint, Request request, Handler handler,
       String transport, String remoteHost, int remotePort) throws SipException {
     if (ListeningPoint.TCP.equalsIgnoreCase(transport)) {
       claimTcpConnection(endpoint, remoteHost, remotePort);
     }
     ClientTransaction transaction = endpoint.provider.getNewClientTransaction(request);
-    transaction.setApplicationData(handler);
+    Sent sent = new Sent(transaction, handler);
+    transaction.setApplicationData(sent); // before sending: the answer may come at once
     transaction.sendRequest();
-    return transaction;
+    return sent;
   }
 
-  String newCallId() {
+  @Override
+  public AddressFactory addresses() {
+    return addresses;
+  }
+
+  @Override
+  public HeaderFactory headers() {
+    return headers;
+  }
+
+  @Override
+  public MessageFactory messages() {
+    return messages;
+  }
+
+  @Override
+  public String newCallId() {
     return anchor.provider.getNewCallId().getCallId();
   }
 
-  String userAgent() {
+  @Override
+  public String userAgent() {
     return userAgent;
   }
 
   @Override
   public void processResponse(ResponseEvent event) {
     ClientTransaction transaction = event.getClientTransaction();
-    if (transaction != null && transaction.getApplicationData() instanceof TransactionHandler h) {
-      h.onResponse(transaction, event.getResponse());
+    if (transaction != null && transaction.getApplicationData() instanceof Sent sent) {
+      sent.handler().onResponse(sent, event.getResponse());
     } else {
       log.debug("response without a transaction of ours: {}", event.getResponse().getStatusCode());
     }
@@ -439,8 +476,8 @@ final class SipEngine implements SipListener, AutoCloseable {
   @Override
   public void processTimeout(TimeoutEvent event) {
     ClientTransaction transaction = event.getClientTransaction();
-    if (transaction != null && transaction.getApplicationData() instanceof TransactionHandler h) {
-      h.onTimeout(transaction);
+    if (transaction != null && transaction.getApplicationData() instanceof Sent sent) {
+      sent.handler().onTimeout(sent);
     }
   }
 

@@ -279,7 +279,7 @@ public final class SipProfileRegistry implements AutoCloseable {
     // (rebind); the others use the configured local address.
     SipEngine.Endpoint initial = p.snapId() == null && p.iapId() == null ? engine.anchor : null;
     return new Registration(p, engine, initial, keepAlive, config, timers,
-        new SerialExecutor(pool), sink);
+        java.time.Clock.systemUTC(), new SerialExecutor(pool), sink);
   }
 
   private void emit(RegistryEvent.Type type, String id, ProfileStatus status,

@@ -27,7 +27,19 @@ class SipConfigTest {
     assertEquals(Duration.ofSeconds(5), c.registerTimeout());
     assertEquals(Duration.ofSeconds(30), c.backoff().baseAllFailed());
     assertEquals(Duration.ofSeconds(90), c.backoff().baseSomeFailed());
-    assertEquals(Duration.ofSeconds(1800), c.backoff().max());
+    assertEquals(Duration.ofSeconds(300), c.backoff().max());
+    assertEquals(SipConfig.RegisterLimits.DEFAULTS, c.limits());
+  }
+
+  @Test
+  void registerLimitsAreReadAndChecked() throws Exception {
+    SipConfig c = SipConfig.from(load(
+        "sip { auth-retry = 2m, min-granted-expires = 30s, register-limit-per-minute = 12 }"));
+    assertEquals(new SipConfig.RegisterLimits(Duration.ofMinutes(2), Duration.ofSeconds(30), 12),
+        c.limits());
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> SipConfig.from(load("sip { register-limit-per-minute = 2 }")));
+    assertTrue(e.getMessage().contains("register-limit-per-minute"), e.getMessage());
   }
 
   @Test

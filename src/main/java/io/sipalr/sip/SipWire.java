@@ -1,0 +1,51 @@
+package io.sipalr.sip;
+
+import javax.sip.SipException;
+import javax.sip.address.AddressFactory;
+import javax.sip.header.HeaderFactory;
+import javax.sip.message.MessageFactory;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+
+/**
+ * The seam under the SIP core's state machines ({@link Registration}, {@link FlowKeepAlive}):
+ * the message factories and one way to send a request and hear its answers. {@link SipEngine}
+ * is the one implementation in the agent (JAIN-SIP, real sockets); the unit tests put a
+ * scripted registrar and a virtual clock here, so that every rule runs without sockets.
+ */
+interface SipWire {
+
+  /** A request on its way; its answers go to the {@link Handler} it was sent with. */
+  interface Exchange {
+    /** Stops waiting for answers (rule 13: an abandoned REGISTER holds nothing up). */
+    void abandon();
+  }
+
+  /** What the sender of a request wants to hear about it. */
+  interface Handler {
+    void onResponse(Exchange exchange, Response response);
+
+    /** No final answer will come (Timer F/B, or a transport error). */
+    void onTimeout(Exchange exchange);
+  }
+
+  AddressFactory addresses();
+
+  HeaderFactory headers();
+
+  MessageFactory messages();
+
+  String newCallId();
+
+  String userAgent();
+
+  /**
+   * Sends {@code request} from {@code from} to {@code host:port} over {@code transport}. The
+   * handler may be called on any thread, also before this method returns.
+   */
+  Exchange send(SipEngine.Endpoint from, Request request, Handler handler, String transport,
+      String host, int port) throws SipException;
+
+  /** Gives back one reference to {@code endpoint} (see SipEngine.acquire). */
+  void release(SipEngine.Endpoint endpoint);
+}
