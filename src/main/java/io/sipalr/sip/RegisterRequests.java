@@ -131,15 +131,27 @@ final class RegisterRequests {
 
   // ---------------------------------------------------------------- answers
 
-  /** The expiry granted to {@code contact}: its expires param, else the Expires header. */
+  /**
+   * The expiry granted to {@code contact}: its expires param, else the Expires header; 0 when
+   * the 200 lists contacts but not ours (the binding is not there, whatever else it says).
+   */
   int grantedExpires(Response response, String contact, int asked) {
     SipURI ours = parse(contact);
     ListIterator<?> it = response.getHeaders(ContactHeader.NAME);
+    boolean listsOthers = false;
     while (it.hasNext()) {
       ContactHeader c = (ContactHeader) it.next();
-      if (sameContact(c.getAddress().getURI(), ours) && c.getExpires() >= 0) {
-        return c.getExpires();
+      if (sameContact(c.getAddress().getURI(), ours)) {
+        if (c.getExpires() >= 0) {
+          return c.getExpires();
+        }
+        listsOthers = false; // ours, without its own expires: the Expires header says
+        break;
       }
+      listsOthers = true;
+    }
+    if (listsOthers) {
+      return 0; // RFC 3261 §10.3: the 200 lists every binding, and ours is not among them
     }
     ExpiresHeader expires = response.getExpires();
     return expires != null ? expires.getExpires() : asked;

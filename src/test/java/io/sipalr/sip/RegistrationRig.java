@@ -1,0 +1,150 @@
+package io.sipalr.sip;
+
+import io.sipalr.concurrent.SerialExecutor;
+import io.sipalr.profile.SipProfile;
+import io.sipalr.profile.Transport;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One profile's {@link Registration} wired to a {@link ScriptedRegistrar} and a
+ * {@link VirtualClock}: the whole SIP core of a profile, run on the test's thread. Two local
+ * endpoints stand for two uplinks (198.18.0.10 "wlan", 198.18.1.10 "cell").
+ */
+final class RegistrationRig implements Registration.Sink {
+  static final String AOR = "sip:alice@" + ScriptedRegistrar.REALM;
+  static final String PASSWORD = "correct horse";
+
+  /** Short enough for tests to reach every bound quickly, long enough to mean something. */
+  static final SipConfig CONFIG = new SipConfig("127.0.0.1", 5070, "test",
+      Duration.ofSeconds(5),
+      new SipConfig.Backoff(Duration.ofSeconds(30), Duration.ofSeconds(90),
+          Duration.ofSeconds(300)),
+      Duration.ofSeconds(25), 1, 1, Duration.ofSeconds(1), SipConfig.RegisterLimits.DEFAULTS);
+
+  final VirtualClock clock = new VirtualClock();
+  final ScriptedRegistrar registrar = new ScriptedRegistrar(clock).user("alice", PASSWORD);
+  final SipEngine.Endpoint wlan = ScriptedRegistrar.endpoint("198.18.0.10");
+  final SipEngine.Endpoint cell = ScriptedRegistrar.endpoint("198.18.1.10");
+  final SipConfig config;
+  final Registration registration;
+  final List<ProfileStatus> statuses = new ArrayList<>();
+  final List<RegistrationError> errors = new ArrayList<>();
+
+  RegistrationRig() {
+    this(CONFIG, profile(600, PASSWORD));
+  }
+
+  RegistrationRig(SipConfig config, SipProfile profile) {
+    this.config = config;
+    FlowKeepAlive keepAlive = new FlowKeepAlive(registrar, clock, config.keepAliveInterval(),
+        config.registerTimeout());
+    registration = new Registration(profile, registrar, wlan, keepAlive, config, clock,
+        clock.clock, new SerialExecutor(clock), this);
+  }
+
+  static SipProfile profile(int expires, String password) {
+    return new SipProfile("alice", AOR, "sip:198.18.0.1", null, "alice", password, null,
+        Transport.UDP, expires, true, 1, null, null,
+        "urn:uuid:00000000-0000-4000-8000-000000000001", 1);
+  }
+
+  @Override
+  public void statusChanged(Registration r, ProfileStatus from, ProfileStatus to) {
+    statuses.add(to);
+  }
+
+  @Override
+  public void failed(Registration r, RegistrationError error) {
+    errors.add(error);
+  }
+
+  ProfileStatus status() {
+    return registration.info().status();
+  }
+
+  void start() {
+    registration.start();
+    clock.runDue();
+  }
+
+  <T> T run(CompletableFuture<T> command) {
+    clock.runDue();
+    return command.getNow(null);
+  }
+
+  /** The next REGISTER in flight, answered with {@code answer}; fails when there is none. */
+  ScriptedRegistrar.Sent answer(ScriptedRegistrar.Answer answer) {
+    clock.runDue();
+    ScriptedRegistrar.Sent s = registrar.nextPending();
+    if (s == null) {
+      throw new AssertionError("no request in flight at " + clock.now() + " ms; status "
+          + status() + ", errors " + errors);
+    }
+    registrar.answer(s, answer);
+    clock.runDue();
+    return s;
+  }
+
+  /**
+   * Lets time pass with a correct registrar, answering every request at once, until
+   * {@code limit} has passed; returns when the profile first became REGISTERED (ms since the
+   * call), or -1 when it never did.
+   */
+  long timeToRegistered(Duration limit) {
+    long start = clock.now();
+    long end = start + limit.toMillis();
+    while (true) {
+      clock.runDue();
+      registrar.answerAllCorrectly();
+      clock.runDue();
+      if (status() == ProfileStatus.REGISTERED) {
+        return clock.now() - start;
+      }
+      long due = clock.nextDue();
+      if (due < 0 || due > end) {
+        return -1;
+      }
+      clock.advance(Duration.ofMillis(due - clock.now()));
+    }
+  }
+
+  /** Lets {@code d} pass with a correct registrar answering everything. */
+  void runCorrectly(Duration d) {
+    long end = clock.now() + d.toMillis();
+    while (true) {
+      clock.runDue();
+      registrar.answerAllCorrectly();
+      clock.runDue();
+      long due = clock.nextDue();
+      if (due < 0 || due > end) {
+        clock.advance(Duration.ofMillis(Math.max(0, end - clock.now())));
+        registrar.answerAllCorrectly();
+        clock.runDue();
+        return;
+      }
+      clock.advance(Duration.ofMillis(due - clock.now()));
+    }
+  }
+
+  /** REGISTERs sent within the last {@code windowMillis} up to each send: the highest count. */
+  int mostRegistersInAnyWindow(long windowMillis) {
+    List<Long> times = registrar.sent.stream()
+        .filter(s -> s.method().equals("REGISTER")).map(s -> s.at).toList();
+    int most = 0;
+    int first = 0;
+    for (int i = 0; i < times.size(); i++) {
+      while (times.get(i) - times.get(first) >= windowMillis) {
+        first++;
+      }
+      most = Math.max(most, i - first + 1);
+    }
+    return most;
+  }
+
+  long registersSent() {
+    return registrar.sent.stream().filter(s -> s.method().equals("REGISTER")).count();
+  }
+}

@@ -1,0 +1,219 @@
+package io.sipalr.sip;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sipalr.sip.ScriptedRegistrar.Answer;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The registration state machine against a scripted registrar on virtual time: one test per
+ * rule of self-healing (README, "Self-healing: the bounds") and per bug of issue 11.
+ */
+class RegistrationTest {
+  /** max(backoff.max, auth-retry) + a minute of rate limit + two attempts: the README bound. */
+  static final Duration RECOVERY_BOUND = Duration.ofSeconds(300 + 60 + 10);
+
+  private final RegistrationRig rig = new RegistrationRig();
+
+  private void registerFirst() {
+    rig.start();
+    assertTrue(rig.timeToRegistered(Duration.ofSeconds(10)) >= 0, "registered at first");
+  }
+
+  @Test
+  void aStockChallengeAfterTheNonceExpiredIsAnsweredAndTheProfileStaysRegistered() {
+    // Kamailio's defaults: nonces live 300 s, no stale=true. Expires 600: every refresh carries
+    // an expired nonce and gets a fresh 401. Once, this ended in AUTH_FAILED at 514 s.
+    rig.registrar.staleAware = false;
+    registerFirst();
+    int before = rig.statuses.size();
+
+    rig.runCorrectly(Duration.ofHours(2));
+
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+    assertEquals(List.of(), rig.statuses.subList(before, rig.statuses.size()),
+        "never left REGISTERED over a dozen refreshes");
+    assertEquals(List.of(), rig.errors);
+    assertEquals(1, rig.registrar.bindings(RegistrationRig.AOR).size());
+  }
+
+  @Test
+  void aRegistrarRestartedEmptyIsRegisteredWithAgainAtTheNextRefresh() {
+    registerFirst();
+    rig.registrar.restart(); // bindings and nonce secret gone
+
+    rig.runCorrectly(Duration.ofSeconds(600));
+
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+    assertEquals(List.of(), rig.errors, "the fresh challenge was answered once, silently");
+    assertEquals(List.of(rig.registration.info().contact()),
+        rig.registrar.bindings(RegistrationRig.AOR));
+  }
+
+  @Test
+  void wrongCredentialsBackOffLongAndAreTriedAgain() {
+    rig.registrar.user("alice", "another password");
+    rig.start();
+    rig.runCorrectly(Duration.ofSeconds(60));
+
+    assertEquals(ProfileStatus.UNREGISTERED, rig.status());
+    assertEquals(2, rig.registersSent(), "the challenge answered once, then wrong: no loop");
+    RegistrationError error = rig.errors.get(0);
+    assertEquals(RegistrationError.Kind.AUTHENTICATION, error.kind());
+    assertNotNull(error.retryIn(), "tried again, after sip.auth-retry");
+    assertTrue(error.retryIn().compareTo(Duration.ofMinutes(5)) <= 0, error.toString());
+
+    rig.registrar.user("alice", RegistrationRig.PASSWORD); // the operator fixed the account
+    assertTrue(rig.timeToRegistered(RECOVERY_BOUND) >= 0);
+  }
+
+  @Test
+  void a403IsTriedAgainAfterTheAuthRetry() {
+    rig.start();
+    rig.answer(Answer.FORBIDDEN_403);
+    assertEquals(ProfileStatus.UNREGISTERED, rig.status());
+    assertNotNull(rig.errors.get(0).retryIn());
+
+    assertTrue(rig.timeToRegistered(RECOVERY_BOUND) >= 0);
+  }
+
+  @Test
+  void enablingAgainRetriesAtOnceAfterAuthFailure() {
+    rig.start();
+    rig.answer(Answer.FORBIDDEN_403);
+    long sent = rig.registersSent();
+    rig.start();
+    assertEquals(sent + 1, rig.registersSent());
+  }
+
+  @Test
+  void aGrantOfExpiresZeroIsAnErrorWithBackoffNotARefreshLoop() {
+    rig.start();
+    long end = rig.clock.now() + 20_000;
+    while (rig.clock.now() < end) {
+      rig.clock.runDue();
+      while (rig.registrar.nextPending() != null) {
+        rig.registrar.answer(rig.registrar.nextPending(), Answer.OK_EXPIRES_0);
+        rig.clock.runDue();
+      }
+      long due = rig.clock.nextDue();
+      if (due < 0 || due > end) {
+        break;
+      }
+      rig.clock.advance(Duration.ofMillis(due - rig.clock.now()));
+    }
+    assertEquals(1, rig.registersSent(), "once 187 REGISTERs in 20 s");
+    assertNotEquals(ProfileStatus.REGISTERED, rig.status());
+    assertEquals(RegistrationError.Kind.REJECTED, rig.errors.get(0).kind());
+    assertTrue(rig.errors.get(0).reason().contains("min-granted-expires"),
+        rig.errors.get(0).reason());
+    assertTrue(rig.timeToRegistered(RECOVERY_BOUND) >= 0);
+  }
+
+  @Test
+  void aGrantLongerThanAskedIsCappedAtWhatWasAsked() {
+    rig.start();
+    rig.answer(Answer.OK_HUGE_EXPIRES);
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+    Instant latest = rig.clock.clock.instant().plusSeconds(600);
+    assertFalse(rig.registration.info().expiresAt().isAfter(latest),
+        "expires at " + rig.registration.info().expiresAt());
+  }
+
+  @Test
+  void a200ThatListsOthersButNotUsIsNotRegistered() {
+    rig.start();
+    rig.answer(Answer.OK_WITHOUT_OUR_CONTACT);
+    assertNotEquals(ProfileStatus.REGISTERED, rig.status());
+    assertNotNull(rig.errors.get(0).retryIn());
+  }
+
+  @Test
+  void aHugeRetryAfterIsClampedToTheBackoffMaximum() {
+    rig.start();
+    rig.answer(Answer.UNAVAILABLE_503_HUGE_RETRY);
+    assertEquals(Duration.ofSeconds(300), rig.errors.get(0).retryIn());
+    assertTrue(rig.timeToRegistered(RECOVERY_BOUND) >= 0);
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = Answer.class, names = {"NONCE_LESS_401", "UNKNOWN_ALGORITHM_401",
+      "NO_CHALLENGE_401", "SERVER_ERROR_500", "REDIRECT_302", "BRIEF_423_WITHOUT_MIN",
+      "TIMEOUT"})
+  void anAnswerThatCannotBeUsedBacksOffAndRecovers(Answer answer) {
+    rig.start();
+    rig.answer(answer);
+    assertEquals(1, rig.errors.size(), "one failure: " + rig.errors);
+    assertNotNull(rig.errors.get(0).retryIn(), "never stopped for good: " + rig.errors);
+    assertEquals(ProfileStatus.REGISTRATION_IN_PROGRESS, rig.status());
+    assertTrue(rig.timeToRegistered(RECOVERY_BOUND) >= 0);
+  }
+
+  @Test
+  void aProxyChallengeIsAnsweredWithProxyAuthorization() {
+    rig.start();
+    rig.answer(Answer.PROXY_407);
+    rig.clock.runDue();
+    ScriptedRegistrar.Sent next = rig.registrar.nextPending();
+    assertNotNull(next.request.getHeader("Proxy-Authorization"));
+    assertNull(next.request.getHeader("Authorization"));
+    rig.answer(Answer.CORRECT); // the registrar's own 401
+    rig.clock.runDue();
+    ScriptedRegistrar.Sent third = rig.registrar.nextPending();
+    assertNotNull(third.request.getHeader("Proxy-Authorization"), "both, each in its header");
+    assertNotNull(third.request.getHeader("Authorization"));
+    rig.answer(Answer.CORRECT);
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+  }
+
+  @Test
+  void aRegistrarThatKeepsListingARemovedContactIsAskedOnceMoreThenLeftAlone() {
+    registerFirst();
+    rig.registration.migrate(rig.cell, MigrationOrder.MAKE_BEFORE_BREAK, () -> { });
+    long before = rig.registersSent();
+    long end = rig.clock.now() + 60_000;
+    while (rig.clock.now() < end) {
+      rig.clock.runDue();
+      ScriptedRegistrar.Sent s = rig.registrar.nextPending();
+      if (s != null) {
+        rig.registrar.answer(s, s.request.getHeader("Authorization") == null
+            ? Answer.CORRECT : Answer.OK_KEEPS_REMOVED);
+        continue;
+      }
+      long due = rig.clock.nextDue();
+      if (due < 0 || due > end) {
+        break;
+      }
+      rig.clock.advance(Duration.ofMillis(due - rig.clock.now()));
+    }
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+    assertTrue(rig.registersSent() - before <= 3,
+        (rig.registersSent() - before) + " REGISTERs after the move (once: one per 200)");
+  }
+
+  @Test
+  void noMoreThanTheLimitOfRegistersInAnyMinuteWhateverHappens() {
+    registerFirst();
+    for (int i = 0; i < 60; i++) {
+      rig.registration.migrate(i % 2 == 0 ? rig.cell : rig.wlan,
+          MigrationOrder.MAKE_BEFORE_BREAK, () -> { });
+      rig.runCorrectly(Duration.ofMillis(500));
+    }
+    rig.runCorrectly(Duration.ofSeconds(120));
+    assertTrue(rig.mostRegistersInAnyWindow(60_000) <= 20,
+        rig.mostRegistersInAnyWindow(60_000) + " REGISTERs in one minute");
+    assertEquals(ProfileStatus.REGISTERED, rig.status(), "the last move still happened");
+    assertEquals(List.of(rig.registration.info().contact()),
+        rig.registrar.bindings(RegistrationRig.AOR));
+  }
+}
