@@ -896,6 +896,9 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     grantedExpires = 0;
     transition(State.IDLE);
     completeAll(stopWaiters);
+    if (wanted) {
+      registerNowOrWait(); // enabled again while the removal was on its way
+    }
   }
 
   /** Completes and forgets every waiter (copied first: completing runs the waiters' code). */

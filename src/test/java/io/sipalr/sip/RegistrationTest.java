@@ -216,4 +216,13 @@ class RegistrationTest {
     assertEquals(List.of(rig.registration.info().contact()),
         rig.registrar.bindings(RegistrationRig.AOR));
   }
+
+  /** Found by RegistrationProperties (shrunk to [Disables]): an enable during a disable. */
+  @Test
+  void enabledAgainWhileTheRemovalIsInFlightRegistersOnceItIsDone() {
+    rig.start(); // REGISTER in flight
+    rig.registration.stop(); // its binding may exist: removed (expires=0)
+    rig.registration.start(); // wanted again before that removal is answered
+    assertTrue(rig.timeToRegistered(Duration.ofSeconds(10)) >= 0, rig.status().toString());
+  }
 }
