@@ -211,7 +211,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     CompletableFuture<Void> done = new CompletableFuture<>();
     executor.execute(() -> {
       wanted = false;
-      cancelTimers();
+      cancel(nextAttempt); // not the attempt timer: a removal in flight still needs its bound
       dropPendingMove("the profile was disabled");
       returnToFallback();
       abandonMigration("the profile was disabled");
@@ -1008,6 +1008,10 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       staleContacts.add(contact);
     }
     contact = current;
+    if (!removing) {
+      staleContacts.remove(current); // binding it again, not removing it (a move back)
+      staleRetried.remove(current);
+    }
     int expires = removing ? 0 : requestedExpires;
     // The registrar without outbound keeps old contacts beside the new one: remove ours. Only
     // when it has said so (outbound == false): with outbound, instance and reg-id replace them.

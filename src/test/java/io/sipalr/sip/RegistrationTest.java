@@ -225,4 +225,29 @@ class RegistrationTest {
     rig.registration.start(); // wanted again before that removal is answered
     assertTrue(rig.timeToRegistered(Duration.ofSeconds(10)) >= 0, rig.status().toString());
   }
+
+  /** Found by RegistrationProperties (shrunk to [Disables, DROP, Disables]). */
+  @Test
+  void aSecondDisableKeepsTheBoundOfTheRemovalInFlight() {
+    rig.start();
+    rig.registration.stop();
+    rig.answer(Answer.DROP); // the removal is lost
+    rig.registration.stop(); // once cancelled the removal's timer: UNREGISTRATION for ever
+    rig.clock.advance(Duration.ofSeconds(10));
+    assertEquals(ProfileStatus.UNREGISTERED, rig.status());
+  }
+
+  /**
+   * Found by RegistrationProperties (shrunk to [CORRECT, CORRECT, Moves, Disables, Rebinds
+   * cell]): a contact once stale and bound again was removed in the same REGISTER that bound it.
+   */
+  @Test
+  void aContactBoundAgainIsNotRemovedInTheSameRegister() {
+    registerFirst();
+    rig.registration.migrate(rig.cell, MigrationOrder.MAKE_BEFORE_BREAK, () -> { });
+    rig.registration.stop(); // back to wlan to deregister; the cell contact is stale
+    rig.registration.rebind(rig.cell); // wlan is gone
+    rig.registration.start();
+    assertTrue(rig.timeToRegistered(RECOVERY_BOUND) >= 0, rig.errors.toString());
+  }
 }
