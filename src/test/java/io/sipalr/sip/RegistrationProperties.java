@@ -122,6 +122,14 @@ class RegistrationProperties {
     }
   }
 
+  /** Whether the registrar supports outbound (and so whether flows are kept alive). */
+  record Outbound(boolean on) implements Step {
+    @Override
+    public void apply(Run run) {
+      run.rig.registrar.outbound = on;
+    }
+  }
+
   /** Whether the registrar says stale=true on an expired nonce. */
   record StaleAware(boolean on) implements Step {
     @Override
@@ -143,6 +151,8 @@ class RegistrationProperties {
           "two REGISTERs in flight after " + step);
     }
     Statistics.label("ended").collect(rig.status());
+    Statistics.label("keep-alives").collect(
+        rig.registrar.sent.stream().anyMatch(s -> s.method().equals("OPTIONS")) ? "some" : "none");
 
     // The fault is gone: a correct registrar, a working uplink, the profile wanted.
     rig.registrar.unreachableFrom.clear();
@@ -179,7 +189,8 @@ class RegistrationProperties {
         net.jqwik.api.Tuple.of(1, Arbitraries.just(new Disables())),
         net.jqwik.api.Tuple.of(1, Arbitraries.just(new Enables())),
         net.jqwik.api.Tuple.of(1, Arbitraries.just(new RegistrarRestarts())),
-        net.jqwik.api.Tuple.of(1, Arbitraries.of(true, false).map(StaleAware::new)));
+        net.jqwik.api.Tuple.of(1, Arbitraries.of(true, false).map(StaleAware::new)),
+        net.jqwik.api.Tuple.of(1, Arbitraries.of(true, false).map(Outbound::new)));
     return step.list().ofMinSize(1).ofMaxSize(60);
   }
 }

@@ -1,0 +1,72 @@
+package io.sipalr.sip;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sipalr.sip.ScriptedRegistrar.Answer;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** RFC 5626 keep-alives of an outbound flow, on the scripted registrar and virtual time. */
+class FlowKeepAliveTest {
+  private final RegistrationRig rig = new RegistrationRig();
+
+  private void registerWithOutbound() {
+    rig.registrar.outbound = true;
+    rig.start();
+    assertTrue(rig.timeToRegistered(Duration.ofSeconds(10)) >= 0);
+    assertTrue(rig.registration.info().outbound());
+  }
+
+  /** Lets time pass until the next OPTIONS is sent; returns it. */
+  private ScriptedRegistrar.Sent nextProbe() {
+    for (int i = 0; i < 100; i++) {
+      ScriptedRegistrar.Sent s = rig.registrar.nextPending();
+      if (s != null && s.method().equals("OPTIONS")) {
+        return s;
+      }
+      long due = rig.clock.nextDue();
+      if (due < 0) {
+        break;
+      }
+      rig.clock.advance(Duration.ofMillis(due - rig.clock.now()));
+    }
+    throw new AssertionError("no keep-alive sent");
+  }
+
+  @Test
+  void anOutboundFlowIsProbedWithinItsIntervalAndStaysRegistered() {
+    registerWithOutbound();
+    long registeredAt = rig.clock.now();
+    ScriptedRegistrar.Sent probe = nextProbe();
+    long after = probe.at - registeredAt;
+    assertTrue(after >= 20_000 && after <= 25_000, "80-100 % of 25 s, was " + after + " ms");
+    rig.registrar.answer(probe, Answer.CORRECT);
+    ScriptedRegistrar.Sent second = nextProbe();
+    assertNotNull(second);
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+  }
+
+  @Test
+  void aProbeWithoutAnswerFailsTheFlowAndTheProfileRegistersAgainAtOnce() {
+    registerWithOutbound();
+    long sent = rig.registersSent();
+    rig.registrar.answer(nextProbe(), Answer.DROP);
+    rig.clock.advance(rig.config.registerTimeout());
+
+    assertEquals(ProfileStatus.REGISTRATION_IN_PROGRESS, rig.status(),
+        "not REGISTERED through a flow known to have failed");
+    assertEquals(RegistrationError.Kind.TRANSPORT, rig.errors.get(0).kind());
+    assertEquals(sent + 1, rig.registersSent(), "a REGISTER at once, through the same uplink");
+    assertTrue(rig.timeToRegistered(Duration.ofSeconds(10)) >= 0);
+  }
+
+  @Test
+  void noProbesWithoutOutbound() {
+    rig.start();
+    rig.timeToRegistered(Duration.ofSeconds(10));
+    rig.runCorrectly(Duration.ofSeconds(120));
+    assertTrue(rig.registrar.sent.stream().noneMatch(s -> s.method().equals("OPTIONS")));
+  }
+}
