@@ -240,7 +240,8 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
    * there, else on a free one). Each call must be paired with one {@link #release}. Fails when
    * the address is not (yet) local: bind only once the mobility layer says the IAP is active.
    */
-  synchronized Endpoint acquire(String address) throws SipException {
+  @Override
+  public synchronized Endpoint acquire(String address) throws SipException {
     Endpoint e = endpoints.get(address);
     if (e != null && e.closing != null) {
       e.closing.cancel(false); // back within the linger: no bind, no new threads
@@ -398,12 +399,14 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   }
 
   /** Endpoints in use now, the anchor included (for leak checks); idle ones are not counted. */
-  synchronized int endpointCount() {
+  @Override
+  public synchronized int endpointCount() {
     return (int) endpoints.values().stream().filter(e -> e.users > 0 || e == anchor).count();
   }
 
   /** Endpoints bound now, idle ones waiting out their linger included. */
-  synchronized int boundEndpointCount() {
+  @Override
+  public synchronized int boundEndpointCount() {
     return endpoints.size();
   }
 
@@ -436,6 +439,21 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     transaction.setApplicationData(sent); // before sending: the answer may come at once
     transaction.sendRequest();
     return sent;
+  }
+
+  @Override
+  public Endpoint anchor() {
+    return anchor;
+  }
+
+  @Override
+  public String localAddress() {
+    return localAddress;
+  }
+
+  @Override
+  public int port() {
+    return port;
   }
 
   @Override

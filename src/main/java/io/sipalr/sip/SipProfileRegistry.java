@@ -4,6 +4,7 @@ import io.sipalr.concurrent.DaemonThreads;
 import io.sipalr.concurrent.SerialExecutor;
 import io.sipalr.profile.ProfileStore;
 import io.sipalr.profile.SipProfile;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -15,6 +16,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -35,10 +38,11 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   private final ProfileStore store;
   private final SipConfig config;
-  private final SipEngine engine;
+  private final SipWire engine;
   private final FlowKeepAlive keepAlive;
-  private final ThreadPoolExecutor pool;
-  private final ScheduledThreadPoolExecutor timers;
+  private final ExecutorService pool;
+  private final ScheduledExecutorService timers;
+  private final Clock clock;
   private final Map<String, Registration> registrations = new ConcurrentHashMap<>();
   private final List<RegistryListener> listeners = new CopyOnWriteArrayList<>();
   private final Registration.Sink sink = new Registration.Sink() {
@@ -60,20 +64,43 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   /** Starts the SIP stack and loads every stored profile; nothing registers until {@link #start()}. */
   public SipProfileRegistry(ProfileStore store, SipConfig config) throws SipException {
+    this(store, config, newTimers());
+  }
+
+  private SipProfileRegistry(ProfileStore store, SipConfig config,
+      ScheduledThreadPoolExecutor timers) throws SipException {
+    // Bounded: at most one drain task per profile is ever queued (see SerialExecutor).
+    this(store, config, new SipEngine(config, timers), timers,
+        new ThreadPoolExecutor(config.workerThreads(), config.workerThreads(), 0,
+            TimeUnit.SECONDS, new ArrayBlockingQueue<>(1 << 16),
+            DaemonThreads.named("sip-worker"), new ThreadPoolExecutor.CallerRunsPolicy()),
+        Clock.systemUTC());
+  }
+
+  /**
+   * The registry on any transport, timers, pool and clock: the unit tests' scripted registrar
+   * and virtual clock (ScriptedSip), without sockets or threads.
+   */
+  SipProfileRegistry(ProfileStore store, SipConfig config, SipWire wire,
+      ScheduledExecutorService timers, ExecutorService pool, Clock clock) {
     this.store = store;
     this.config = config;
-    this.timers = new ScheduledThreadPoolExecutor(1, DaemonThreads.named("sip-timer"));
-    this.timers.setRemoveOnCancelPolicy(true); // cancelled refresh timers must not pile up
-    this.engine = new SipEngine(config, timers);
-    // Bounded: at most one drain task per profile is ever queued (see SerialExecutor).
-    this.pool = new ThreadPoolExecutor(config.workerThreads(), config.workerThreads(), 0,
-        TimeUnit.SECONDS, new ArrayBlockingQueue<>(1 << 16), DaemonThreads.named("sip-worker"),
-        new ThreadPoolExecutor.CallerRunsPolicy());
+    this.engine = wire;
+    this.timers = timers;
+    this.pool = pool;
+    this.clock = clock;
     this.keepAlive = new FlowKeepAlive(engine, timers, config.keepAliveInterval(),
         config.registerTimeout());
     for (SipProfile p : store.list()) {
       registrations.put(p.id(), newRegistration(p));
     }
+  }
+
+  private static ScheduledThreadPoolExecutor newTimers() {
+    ScheduledThreadPoolExecutor timers =
+        new ScheduledThreadPoolExecutor(1, DaemonThreads.named("sip-timer"));
+    timers.setRemoveOnCancelPolicy(true); // cancelled refresh timers must not pile up
+    return timers;
   }
 
   /** Registers every profile whose auto-register flag is set. */
@@ -222,11 +249,11 @@ public final class SipProfileRegistry implements AutoCloseable {
   }
 
   public String localAddress() {
-    return engine.localAddress;
+    return engine.localAddress();
   }
 
   public int port() {
-    return engine.port;
+    return engine.port();
   }
 
   /**
@@ -277,14 +304,14 @@ public final class SipProfileRegistry implements AutoCloseable {
   private Registration newRegistration(SipProfile p) {
     // A profile that names a SNAP or an IAP registers only where the mobility layer puts it
     // (rebind); the others use the configured local address.
-    SipEngine.Endpoint initial = p.snapId() == null && p.iapId() == null ? engine.anchor : null;
-    return new Registration(p, engine, initial, keepAlive, config, timers,
-        java.time.Clock.systemUTC(), new SerialExecutor(pool), sink);
+    SipEngine.Endpoint initial = p.snapId() == null && p.iapId() == null ? engine.anchor() : null;
+    return new Registration(p, engine, initial, keepAlive, config, timers, clock,
+        new SerialExecutor(pool), sink);
   }
 
   private void emit(RegistryEvent.Type type, String id, ProfileStatus status,
       RegistrationError error) {
-    RegistryEvent event = new RegistryEvent(type, id, status, error, Instant.now());
+    RegistryEvent event = new RegistryEvent(type, id, status, error, clock.instant());
     for (RegistryListener l : listeners) {
       try {
         l.onEvent(event);

@@ -46,6 +46,29 @@ interface SipWire {
   Exchange send(SipEngine.Endpoint from, Request request, Handler handler, String transport,
       String host, int port) throws SipException;
 
-  /** Gives back one reference to {@code endpoint} (see SipEngine.acquire). */
+  /**
+   * One more reference to the local endpoint on {@code address}, bound on first use; pair each
+   * with one {@link #release}. Fails when the address is not (yet) local.
+   */
+  SipEngine.Endpoint acquire(String address) throws SipException;
+
+  /** Gives back one reference to {@code endpoint}. */
   void release(SipEngine.Endpoint endpoint);
+
+  /** The endpoint on the configured local address, for profiles without SNAP or IAP. */
+  SipEngine.Endpoint anchor();
+
+  /** Endpoints in use now, the anchor included (for leak checks); idle ones are not counted. */
+  int endpointCount();
+
+  /** Endpoints bound now, idle ones waiting out their linger included. */
+  int boundEndpointCount();
+
+  /** The configured local address and the port SIP listens on there. */
+  String localAddress();
+
+  int port();
+
+  /** Stops the transport; nothing is sent or heard after it. */
+  void close();
 }

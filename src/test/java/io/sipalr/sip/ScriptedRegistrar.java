@@ -185,8 +185,50 @@ final class ScriptedRegistrar implements SipWire {
     return s;
   }
 
+  /** Endpoints by address, and how many references each has (for leak checks). */
+  private final Map<String, SipEngine.Endpoint> endpoints = new HashMap<>();
+  private final Map<SipEngine.Endpoint, Integer> users = new HashMap<>();
+  private final SipEngine.Endpoint anchor = endpoint("198.18.0.2");
+
+  @Override
+  public SipEngine.Endpoint acquire(String address) {
+    SipEngine.Endpoint e = endpoints.computeIfAbsent(address, ScriptedRegistrar::endpoint);
+    users.merge(e, 1, Integer::sum);
+    return e;
+  }
+
   @Override
   public void release(SipEngine.Endpoint endpoint) {
+    users.computeIfPresent(endpoint, (e, n) -> n > 1 ? n - 1 : null);
+  }
+
+  @Override
+  public SipEngine.Endpoint anchor() {
+    return anchor;
+  }
+
+  @Override
+  public int endpointCount() {
+    return users.size() + 1;
+  }
+
+  @Override
+  public int boundEndpointCount() {
+    return endpoints.size() + 1;
+  }
+
+  @Override
+  public String localAddress() {
+    return anchor.address;
+  }
+
+  @Override
+  public int port() {
+    return anchor.port;
+  }
+
+  @Override
+  public void close() {
   }
 
   /** A local endpoint with UDP and TCP listening points at {@code address}. */
