@@ -2,12 +2,12 @@ package io.sipalr.agent;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
 import io.sipalr.alr.AlrConfig;
 import io.sipalr.alr.AlrPolicy;
 import io.sipalr.alr.PolicyController;
 import io.sipalr.alr.SipAlr;
 import io.sipalr.concurrent.DaemonThreads;
+import io.sipalr.config.ConfigLoader;
 import io.sipalr.control.ControlConfig;
 import io.sipalr.control.ControlServer;
 import io.sipalr.mobility.IapProvider;
@@ -21,7 +21,6 @@ import io.sipalr.profile.SipProfile;
 import io.sipalr.sip.ProfileStatus;
 import io.sipalr.sip.SipConfig;
 import io.sipalr.sip.SipProfileRegistry;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -29,6 +28,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -80,17 +80,22 @@ public final class Agent implements AutoCloseable {
   /**
    * The configuration as typesafe-config users expect it: system properties ({@code
    * -Dsip.port=5080}) over {@code file} over the defaults (reference.conf, whose {@code ${?VAR}}
-   * substitutions read the environment), resolved.
+   * substitutions read the environment), resolved, after the checks of {@link ConfigLoader}.
    *
    * @throws ConfigException naming the file when it is missing or invalid
    */
   public static Config loadConfig(Path file) {
-    if (!Files.isRegularFile(file)) {
-      throw new ConfigException.Generic(file + ": no such configuration file");
-    }
-    // load(Config) puts ConfigFactory.defaultOverrides() (system properties) over the file and
-    // reference.conf under it, exactly as ConfigFactory.load() does for application.conf.
-    return ConfigFactory.load(ConfigFactory.parseFile(file.toFile()));
+    return loadConfig(file, System.getenv());
+  }
+
+  /**
+   * {@link #loadConfig(Path)} with {@code env} for the environment variables: strict (see
+   * {@link ConfigLoader}: an unknown key or block, a byte that is not UTF-8 or a missing
+   * required include is an error naming file, line and key), and a value taken from a variable
+   * names that variable in errors.
+   */
+  public static Config loadConfig(Path file, Map<String, String> env) {
+    return ConfigLoader.load(file, env);
   }
 
   /**

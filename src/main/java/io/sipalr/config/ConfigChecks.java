@@ -4,6 +4,9 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigValue;
+import java.util.Collection;
+import java.util.Locale;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -27,7 +30,51 @@ public final class ConfigChecks {
     if (!unknown.isEmpty()) {
       String key = unknown.iterator().next();
       throw new ConfigException.BadValue(object.get(key).origin(), path + "." + key,
-          "unknown key; the keys are " + String.join(", ", new TreeSet<>(known)));
+          "unknown key" + suggestion(key, known).map(s -> " (did you mean '" + s + "'?)")
+              .orElse("") + "; the keys are " + String.join(", ", new TreeSet<>(known)));
     }
+  }
+
+  /**
+   * The known key {@code key} was most likely meant to be: the nearest by edit distance (case,
+   * '_' for '-' and a transposition or two forgiven), or empty when none is near enough.
+   */
+  public static Optional<String> suggestion(String key, Collection<String> known) {
+    String wanted = normal(key);
+    String best = null;
+    int bestDistance = Integer.MAX_VALUE;
+    for (String candidate : new TreeSet<>(known)) {
+      int d = distance(wanted, normal(candidate));
+      if (d < bestDistance) {
+        best = candidate;
+        bestDistance = d;
+      }
+    }
+    int allowed = Math.max(1, Math.min(3, wanted.length() / 3));
+    return best != null && bestDistance <= allowed ? Optional.of(best) : Optional.empty();
+  }
+
+  private static String normal(String key) {
+    return key.toLowerCase(Locale.ROOT).replace('_', '-');
+  }
+
+  /** Levenshtein distance. */
+  private static int distance(String a, String b) {
+    int[] previous = new int[b.length() + 1];
+    int[] current = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      previous[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      current[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        int substitution = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+        current[j] = Math.min(substitution, Math.min(previous[j], current[j - 1]) + 1);
+      }
+      int[] swap = previous;
+      previous = current;
+      current = swap;
+    }
+    return previous[b.length()];
   }
 }

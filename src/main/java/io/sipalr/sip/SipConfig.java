@@ -131,33 +131,34 @@ public record SipConfig(
    * typesafe-config's own for a wrong type, the key's origin for a value out of range.
    */
   public static SipConfig from(Config root) {
-    Config c = root.getConfig("sip");
+    // Full paths, so that typesafe-config's own errors (a wrong type) name sip.<key>.
+    Config c = root.getConfig("sip").atKey("sip");
     try {
       return new SipConfig(
-          c.getString("local-address"),
-          c.getInt("port"),
-          c.getString("user-agent"),
-          c.getDuration("register-timeout"),
+          c.getString("sip.local-address"),
+          c.getInt("sip.port"),
+          c.getString("sip.user-agent"),
+          c.getDuration("sip.register-timeout"),
           new Backoff(
-              c.getDuration("backoff.base-all-failed"),
-              c.getDuration("backoff.base-some-failed"),
-              c.getDuration("backoff.max")),
-          c.getDuration("keepalive-interval"),
-          c.getInt("stack-threads"),
-          c.getInt("worker-threads"),
-          c.getDuration("endpoint-linger"),
+              c.getDuration("sip.backoff.base-all-failed"),
+              c.getDuration("sip.backoff.base-some-failed"),
+              c.getDuration("sip.backoff.max")),
+          c.getDuration("sip.keepalive-interval"),
+          c.getInt("sip.stack-threads"),
+          c.getInt("sip.worker-threads"),
+          c.getDuration("sip.endpoint-linger"),
           new RegisterLimits(
-              c.getDuration("auth-retry"),
-              c.getDuration("min-granted-expires"),
-              c.getInt("register-limit-per-minute")));
+              c.getDuration("sip.auth-retry"),
+              c.getDuration("sip.min-granted-expires"),
+              c.getInt("sip.register-limit-per-minute")));
     } catch (IllegalArgumentException e) {
       // The checks' messages read "sip.<key>: <problem>"; locate that key where it was set.
       Matcher m = CHECK_MESSAGE.matcher(e.getMessage());
-      if (m.matches() && c.hasPath(m.group(1))) {
-        throw new ConfigException.BadValue(c.getValue(m.group(1)).origin(), "sip." + m.group(1),
-            m.group(2));
+      if (m.matches() && c.hasPath("sip." + m.group(1))) {
+        throw new ConfigException.BadValue(c.getValue("sip." + m.group(1)).origin(),
+            "sip." + m.group(1), m.group(2));
       }
-      throw new ConfigException.BadValue(c.origin(), "sip", e.getMessage());
+      throw new ConfigException.BadValue(c.getValue("sip").origin(), "sip", e.getMessage());
     }
   }
 }
