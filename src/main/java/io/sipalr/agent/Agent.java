@@ -16,6 +16,7 @@ import io.sipalr.mobility.MobilityManager;
 import io.sipalr.mobility.ScriptedIapProvider;
 import io.sipalr.profile.ProfileSeeds;
 import io.sipalr.profile.ProfileStore;
+import io.sipalr.profile.ProfileStoreException;
 import io.sipalr.profile.ProfileValidationException;
 import io.sipalr.profile.SipProfile;
 import io.sipalr.sip.ProfileStatus;
@@ -120,14 +121,20 @@ public final class Agent implements AutoCloseable {
       alrConfig = AlrConfig.from(config);
       SipConfig sipConfig = SipConfig.from(config);
       boolean controlEnabled = config.getBoolean("control.enabled");
-
+      AlrPolicy alrPolicy = AlrPolicy.from(config);
       dataDir = Path.of(config.getString("agent.data-dir"));
-      store = ProfileStore.open(dataDir);
+      ControlConfig controlConfig = controlEnabled ? ControlConfig.from(config, dataDir) : null;
+      // Every seed, its SNAP or IAP included, is checked before the store is even opened: a
+      // configuration refused at start leaves nothing behind to delete by hand.
+      List<SipProfile> seeds = ProfileSeeds.fromConfig(config, "profiles",
+          id -> mobilityConfig.snap(id).isPresent(), id -> mobilityConfig.iap(id).isPresent());
+
+      store = openStore(dataDir, config);
       opened.push(store);
-      int imported = store.importSeeds(ProfileSeeds.fromConfig(config, "profiles"));
+      checkNetworks(store, mobilityConfig);
+      int imported = store.importSeeds(seeds);
       log.info("profile store {}: {} profiles ({} imported from the configuration)", dataDir,
           store.list().size(), imported);
-      checkNetworks(store, mobilityConfig);
 
       registry = newRegistry(store, sipConfig);
       opened.push(registry);
@@ -151,12 +158,10 @@ public final class Agent implements AutoCloseable {
       alr = new SipAlr(registry, mobility, alrConfig, pool, timers);
       opened.push(alr);
 
-      policy = new PolicyController(alr, AlrPolicy.from(config), mobility, timers,
-          Clock.systemUTC());
+      policy = new PolicyController(alr, alrPolicy, mobility, timers, Clock.systemUTC());
       opened.push(policy);
       if (controlEnabled) {
-        control = new ControlServer(ControlConfig.from(config, dataDir), registry, mobility,
-            scriptedIaps, alr, policy);
+        control = new ControlServer(controlConfig, registry, mobility, scriptedIaps, alr, policy);
         opened.push(control);
       } else {
         control = null;
@@ -314,16 +319,31 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  /** A profile naming a SNAP or IAP that the configuration lacks could never register. */
+  /** The store at {@code agent.data-dir}; a failure names that setting and where it is set. */
+  private static ProfileStore openStore(Path dataDir, Config config) {
+    try {
+      return ProfileStore.open(dataDir);
+    } catch (ProfileStoreException e) {
+      throw e.forSetting(config.getValue("agent.data-dir").origin().description(),
+          "agent.data-dir");
+    }
+  }
+
+  /**
+   * A stored profile naming a SNAP or IAP that the configuration lacks could never register
+   * (seeds were checked where they are written; these came from the control API).
+   */
   private static void checkNetworks(ProfileStore store, MobilityConfig mobility) {
     for (SipProfile p : store.list()) {
+      String where = " (profile stored in " + store.fileOf(p.id()) + ": define it in the "
+          + "configuration, or change or delete the profile through the control API)";
       if (p.snapId() != null && mobility.snap(p.snapId()).isEmpty()) {
         throw new ProfileValidationException(p.id(), "snap",
-            "names SNAP " + p.snapId() + ", which mobility.snaps does not define");
+            "names SNAP " + p.snapId() + ", which mobility.snaps does not define" + where);
       }
       if (p.iapId() != null && mobility.iap(p.iapId()).isEmpty()) {
         throw new ProfileValidationException(p.id(), "iap",
-            "names IAP " + p.iapId() + ", which mobility.iaps does not define");
+            "names IAP " + p.iapId() + ", which mobility.iaps does not define" + where);
       }
     }
   }

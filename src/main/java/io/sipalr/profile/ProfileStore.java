@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import java.io.Closeable;
+import io.sipalr.config.IoReasons;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -96,7 +97,8 @@ public final class ProfileStore implements Closeable {
       try {
         files.createDirectories(profilesDir);
       } catch (IOException e) {
-        throw new ProfileStoreException(profilesDir, "cannot create the directory", e);
+        throw new ProfileStoreException(profilesDir,
+            "cannot create the directory: " + IoReasons.of(e), e);
       }
       warnIfOpenToOthers(dataDir);
       warnIfOpenToOthers(profilesDir);
@@ -311,7 +313,8 @@ public final class ProfileStore implements Closeable {
     return profile.withInstance("urn:uuid:" + UUID.randomUUID(), 1);
   }
 
-  private Path fileOf(String id) {
+  /** The file that holds (or would hold) profile {@code id}. */
+  public Path fileOf(String id) {
     if (!ProfileValidator.ID.matcher(id).matches()) {
       // Checked before a path is built from it: "../x" must never reach the filesystem.
       throw new ProfileValidationException(id, "id", "is not a valid profile id");
@@ -470,7 +473,8 @@ public final class ProfileStore implements Closeable {
       files.createDirectories(dataDir);
       files.createFileIfAbsent(lockFile);
     } catch (IOException e) {
-      throw new ProfileStoreException(dataDir, "cannot create the data directory", e);
+      throw new ProfileStoreException(dataDir,
+          "cannot create the data directory: " + IoReasons.of(e), e);
     }
     FileChannel channel = null;
     try {
@@ -485,7 +489,8 @@ public final class ProfileStore implements Closeable {
       throw new ProfileStoreException(lockFile, "this profile store is already open in this process");
     } catch (IOException e) {
       closeQuietly(channel);
-      throw new ProfileStoreException(lockFile, "cannot lock the profile store", e);
+      throw new ProfileStoreException(lockFile, "cannot lock the profile store: " + IoReasons.of(e),
+          e);
     } catch (RuntimeException e) {
       closeQuietly(channel);
       throw e;
