@@ -52,6 +52,12 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theShippedConfigurationPassesTheChecks() {
+    Config c = ConfigLoader.load(Path.of("conf/agent.conf"), Map.of());
+    assertEquals(1, c.getList("profiles").size());
+  }
+
+  @Test
   void anUnknownKeyInAnyBlockIsRefusedWithASuggestion() throws Exception {
     String[][] cases = {
         {"sip {\n  port = 5080\n  user-agnet = x\n}\n", "agent.conf: 3", "sip.user-agnet",
