@@ -41,7 +41,8 @@ import java.util.regex.Pattern;
  *       file or a file it includes;
  *   <li>a required include that is missing: named with the line of the include;
  *   <li>a key that reference.conf does not define, in any block, or a top-level block it does
- *       not define, with the nearest known key as a suggestion ("did you mean");
+ *       not define, with the nearest known key as a suggestion ("did you mean"); in a system
+ *       property under one of those blocks ({@code -Dsip.prot=5080}) too;
  *   <li>a value taken from an environment variable names that variable
  *       ("environment variable SIPALR_SIP_PORT: ...") instead of "env variables".
  * </ul>
@@ -75,7 +76,9 @@ public final class ConfigLoader {
     for (Path included : filesOf(parsed.root(), file)) {
       checkUtf8(included);
     }
-    rejectUnknownKeys(parsed.root(), ConfigFactory.defaultReferenceUnresolved().root());
+    ConfigObject reference = ConfigFactory.defaultReferenceUnresolved().root();
+    rejectUnknownKeys(parsed.root(), reference);
+    rejectUnknownKeys(ourSystemProperties(reference), reference);
     ConfigResolveOptions options = ConfigResolveOptions.defaults()
         .setUseSystemEnvironment(false)
         .appendResolver(new Environment(Map.copyOf(env), null));
@@ -231,12 +234,28 @@ public final class ConfigLoader {
       return;
     }
     unknown.sort(Comparator.comparing((Unknown u) -> String.valueOf(u.origin().filename()))
-        .thenComparingInt(u -> u.origin().lineNumber()));
+        .thenComparingInt(u -> u.origin().lineNumber()).thenComparing(Unknown::path));
     Unknown first = unknown.get(0);
     String more = unknown.size() == 1 ? "" : " (and " + (unknown.size() - 1) + " more: "
         + String.join(", ", unknown.subList(1, unknown.size()).stream().map(Unknown::path)
             .toList()) + ")";
     throw new ConfigException.BadValue(first.origin(), first.path(), first.problem() + more);
+  }
+
+  /**
+   * The system properties under the blocks reference.conf defines ({@code -Dsip.prot=5080}
+   * would otherwise be ignored); the JVM's own ({@code java.*}, {@code user.*}) are no concern.
+   */
+  private static ConfigObject ourSystemProperties(ConfigObject reference) {
+    ConfigObject properties = ConfigFactory.systemProperties().root();
+    ConfigObject ours = properties.withOnlyKey("\u0000none");
+    for (String block : reference.keySet()) {
+      ConfigValue value = properties.get(block);
+      if (value != null) {
+        ours = ours.withValue(block, value);
+      }
+    }
+    return ours;
   }
 
   private record Unknown(ConfigOrigin origin, String path, String problem) {}

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
 import io.sipalr.sip.SipConfig;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -79,6 +80,22 @@ class ConfigLoaderTest {
         assertTrue(message.contains("did you mean '" + c[3] + "'?"), message);
       }
     }
+  }
+
+  @Test
+  void anUnknownKeyInASystemPropertyIsRefused() throws Exception {
+    Path file = write("sip.port = 5080\n");
+    System.setProperty("sip.prot", "5090");
+    ConfigFactory.invalidateCaches(); // system properties are cached
+    try {
+      String message = refused(file).getMessage();
+      assertTrue(message.startsWith("system properties: Invalid value at 'sip.prot': unknown key "
+          + "(did you mean 'sip.port'?)"), message);
+    } finally {
+      System.clearProperty("sip.prot");
+      ConfigFactory.invalidateCaches();
+    }
+    assertEquals(5080, ConfigLoader.load(file, Map.of()).getInt("sip.port"));
   }
 
   @Test
