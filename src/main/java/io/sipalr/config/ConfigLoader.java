@@ -248,7 +248,7 @@ public final class ConfigLoader {
    */
   private static ConfigObject ourSystemProperties(ConfigObject reference) {
     ConfigObject properties = ConfigFactory.systemProperties().root();
-    ConfigObject ours = properties.withOnlyKey("\u0000none");
+    ConfigObject ours = ConfigFactory.empty("system properties").root();
     for (String block : reference.keySet()) {
       ConfigValue value = properties.get(block);
       if (value != null) {
