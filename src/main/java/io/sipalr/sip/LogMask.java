@@ -15,8 +15,9 @@ public final class LogMask {
   // The header name (kept), then the rest of its line and any folded continuation lines.
   private static final Pattern CREDENTIAL_HEADER = Pattern.compile(
       "(?i)((?:Proxy-)?Authorization[ \\t]*:)[^\\r\\n]*(?:\\r?\\n[ \\t]+[^\\r\\n]*)*");
+  // Quoted as RFC 2617 writes them, or a bare hex digest: not "response = SIP/2.0 200 OK".
   private static final Pattern DIGEST_SECRET = Pattern.compile(
-      "(?i)\\b(response|cnonce)([ \\t]*=[ \\t]*)(\"[^\"\\r\\n]*\"?|[^\\s,;\"]+)");
+      "(?i)\\b(response|cnonce)([ \\t]*=[ \\t]*)(\"[^\"\\r\\n]*\"?|[0-9a-f]{8,}\\b)");
 
   private LogMask() {}
 

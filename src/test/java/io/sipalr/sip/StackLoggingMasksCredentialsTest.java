@@ -124,6 +124,13 @@ class StackLoggingMasksCredentialsTest {
   }
 
   @Test
+  void whatIsNoCredentialStaysReadable() {
+    assertEquals("response = SIP/2.0 200 OK", LogMask.mask("response = SIP/2.0 200 OK"));
+    assertEquals("WWW-Authenticate: Digest realm=\"a\", nonce=\"b\"",
+        LogMask.mask("WWW-Authenticate: Digest realm=\"a\", nonce=\"b\""));
+  }
+
+  @Test
   void anExceptionWithoutCredentialsIsLoggedAsItIs() {
     IllegalStateException plain = new IllegalStateException("no route");
     assertTrue(LogMask.mask(plain) == plain);
