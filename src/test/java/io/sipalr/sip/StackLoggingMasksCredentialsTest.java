@@ -59,12 +59,17 @@ class StackLoggingMasksCredentialsTest {
     captured.start();
     stack.addAppender(captured);
     trace.addAppender(captured);
+    // Only into the capture: the console of the build stays quiet.
+    stack.setAdditive(false);
+    trace.setAdditive(false);
   }
 
   @AfterEach
   void restore() {
     stack.detachAppender(captured);
     trace.detachAppender(captured);
+    stack.setAdditive(true);
+    trace.setAdditive(true);
     stack.setLevel(stackLevel);
     trace.setLevel(traceLevel);
   }
