@@ -30,6 +30,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -52,6 +53,8 @@ import java.util.regex.Pattern;
  */
 public final class ConfigLoader {
   private static final Pattern REQUIRED_INCLUDE = Pattern.compile("\\binclude\\s+required\\s*\\(");
+  private static final Pattern ANY_INCLUDE =
+      Pattern.compile("\\binclude\\s+(?:required\\s*\\(\\s*)?(?:file\\s*\\(\\s*)?\"([^\"]+)\"");
 
   private ConfigLoader() {}
 
@@ -196,7 +199,10 @@ public final class ConfigLoader {
 
   // --- includes -------------------------------------------------------------------------------
 
-  /** A missing {@code include required(...)}: named with the file and line of the include. */
+  /**
+   * A missing {@code include required(...)}: named with the file and line of the include, in
+   * {@code file} or in a file it includes.
+   */
   private static ConfigException missingInclude(Path file, ConfigException.IO e) {
     String name = e.origin() == null ? null : e.origin().description();
     if (name == null || sameFile(name, file)) {
@@ -204,24 +210,48 @@ public final class ConfigLoader {
           "cannot read: " + (e.getCause() instanceof IOException io ? IoReasons.of(io)
               : e.getMessage()), e);
     }
-    Path dir = file.toAbsolutePath().getParent();
-    String where = dir == null ? name : dir.resolve(name).normalize().toString();
+    Optional<ConfigException> located = locateInclude(file, name, e, new LinkedHashSet<>());
+    return located.orElseGet(() -> new ConfigException.IO(
+        ConfigOriginFactory.newFile(file.toString()),
+        "required include \"" + name + "\" (here or in a file it includes) not found: "
+            + (e.getCause() == null ? e.getMessage() : e.getCause().getMessage()), e));
+  }
+
+  private static Optional<ConfigException> locateInclude(Path file, String name,
+      ConfigException.IO e, Set<Path> seen) {
+    if (!seen.add(file.toAbsolutePath().normalize()) || seen.size() > 20) {
+      return Optional.empty();
+    }
+    List<String> lines;
     try {
-      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-      for (int i = 0; i < lines.size(); i++) {
-        String text = lines.get(i);
-        if (REQUIRED_INCLUDE.matcher(text).find() && text.contains("\"" + name + "\"")) {
-          return new ConfigException.IO(
-              ConfigOriginFactory.newFile(file.toString()).withLineNumber(i + 1),
-              text.strip() + ": required include not found (" + where + ")", e);
+      lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    } catch (IOException | RuntimeException unreadable) {
+      return Optional.empty();
+    }
+    Path dir = file.toAbsolutePath().getParent();
+    for (int i = 0; i < lines.size(); i++) {
+      String text = lines.get(i);
+      if (REQUIRED_INCLUDE.matcher(text).find() && text.contains("\"" + name + "\"")) {
+        String where = dir == null ? name : dir.resolve(name).normalize().toString();
+        return Optional.of(new ConfigException.IO(
+            ConfigOriginFactory.newFile(file.toString()).withLineNumber(i + 1),
+            text.strip() + ": required include not found (" + where + ")", e));
+      }
+    }
+    // Not here: look in the files this one includes (that exist).
+    for (String text : lines) {
+      Matcher m = ANY_INCLUDE.matcher(text);
+      if (m.find() && dir != null) {
+        Path included = dir.resolve(m.group(1));
+        if (Files.isRegularFile(included)) {
+          Optional<ConfigException> found = locateInclude(included, name, e, seen);
+          if (found.isPresent()) {
+            return found;
+          }
         }
       }
-    } catch (IOException ignored) {
-      // Read a moment ago: fall through to the message without a line.
     }
-    return new ConfigException.IO(ConfigOriginFactory.newFile(file.toString()),
-        "required include \"" + name + "\" (here or in a file it includes) not found: "
-            + (e.getCause() == null ? e.getMessage() : e.getCause().getMessage()), e);
+    return Optional.empty();
   }
 
   // --- unknown keys ---------------------------------------------------------------------------

@@ -162,6 +162,15 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aMissingIncludeOfAnIncludedFileIsNamedWhereItIsWritten() throws Exception {
+    Path site = dir.resolve("site.conf");
+    Files.writeString(site, "sip.port = 5081\n\ninclude required(\"secrets.conf\")\n");
+    String message = refused(write("include \"site.conf\"\n")).getMessage();
+    assertTrue(message.contains("site.conf: 3: include required(\"secrets.conf\"): required "
+        + "include not found (" + dir.resolve("secrets.conf") + ")"), message);
+  }
+
+  @Test
   void aValueFromAnEnvironmentVariableNamesTheVariable() throws Exception {
     Config c = ConfigLoader.load(write(""), Map.of("SIPALR_SIP_PORT", "fifty"));
     ConfigException e = assertThrows(ConfigException.class, () -> SipConfig.from(c));
