@@ -2,6 +2,7 @@ package io.sipalr.agent;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigOrigin;
 import io.sipalr.alr.AlrConfig;
 import io.sipalr.alr.AlrPolicy;
 import io.sipalr.alr.PolicyController;
@@ -324,8 +325,11 @@ public final class Agent implements AutoCloseable {
     try {
       return ProfileStore.open(dataDir);
     } catch (ProfileStoreException e) {
-      throw e.forSetting(config.getValue("agent.data-dir").origin().description(),
-          "agent.data-dir");
+      ConfigOrigin origin = config.getValue("agent.data-dir").origin();
+      // The default needs no jar path: saying that it is the default tells where to set it.
+      String where = origin.resource() != null && origin.resource().endsWith("reference.conf")
+          ? "the default" : origin.description();
+      throw e.forSetting(where, "agent.data-dir");
     }
   }
 
