@@ -197,7 +197,8 @@ public final class ProfileStore implements Closeable {
       try {
         files.delete(file);
       } catch (IOException e) {
-        throw new ProfileStoreException(file, "cannot delete the profile file", e);
+        throw new ProfileStoreException(file,
+            "cannot delete the profile file: " + IoReasons.of(e), e);
       }
       profiles.remove(id);
       log.info("Destroyed profile {}", id);
@@ -244,7 +245,7 @@ public final class ProfileStore implements Closeable {
     try {
       files.replace(file, json);
     } catch (IOException e) {
-      throw new ProfileStoreException(file, "cannot write the profile file", e);
+      throw new ProfileStoreException(file, "cannot write the profile file: " + IoReasons.of(e), e);
     }
     profiles.put(profile.id(), profile);
     log.debug("Stored profile {}", profile.id());
@@ -301,7 +302,7 @@ public final class ProfileStore implements Closeable {
     try {
       return JSON.writeValueAsBytes(ProfileDocument.of(profile));
     } catch (IOException e) {
-      throw new ProfileStoreException(file, "cannot write the profile file", e);
+      throw new ProfileStoreException(file, "cannot write the profile file: " + IoReasons.of(e), e);
     }
   }
 
@@ -343,7 +344,8 @@ public final class ProfileStore implements Closeable {
         }
       }
     } catch (IOException e) {
-      throw new ProfileStoreException(profilesDir, "cannot list the profile files", e);
+      throw new ProfileStoreException(profilesDir,
+          "cannot list the profile files: " + IoReasons.of(e), e);
     }
     for (Path leftover : leftovers) {
       try {
@@ -351,7 +353,8 @@ public final class ProfileStore implements Closeable {
         files.delete(leftover);
         log.info("Deleted {}, left over from an interrupted write", leftover);
       } catch (IOException e) {
-        throw new ProfileStoreException(leftover, "cannot delete this leftover temp file", e);
+        throw new ProfileStoreException(leftover,
+            "cannot delete this leftover temp file: " + IoReasons.of(e), e);
       }
     }
   }
@@ -361,7 +364,7 @@ public final class ProfileStore implements Closeable {
     try {
       bytes = Files.readAllBytes(file);
     } catch (IOException e) {
-      throw new ProfileStoreException(file, "cannot read the profile file", e);
+      throw new ProfileStoreException(file, "cannot read the profile file: " + IoReasons.of(e), e);
     }
     checkFormatVersion(file, readTree(file, bytes));
     ProfileDocument document;
@@ -395,7 +398,8 @@ public final class ProfileStore implements Closeable {
       try {
         bytes = Files.readAllBytes(storeFile);
       } catch (IOException e) {
-        throw new ProfileStoreException(storeFile, "cannot read the store file", e);
+        throw new ProfileStoreException(storeFile,
+            "cannot read the store file: " + IoReasons.of(e), e);
       }
       JsonNode root = readTree(storeFile, bytes);
       checkFormatVersion(storeFile, root);
@@ -410,7 +414,8 @@ public final class ProfileStore implements Closeable {
     try {
       files.replace(storeFile, JSON.writeValueAsBytes(Map.of("formatVersion", FORMAT_VERSION)));
     } catch (IOException e) {
-      throw new ProfileStoreException(storeFile, "cannot write the store file", e);
+      throw new ProfileStoreException(storeFile,
+          "cannot write the store file: " + IoReasons.of(e), e);
     }
   }
 
@@ -455,7 +460,7 @@ public final class ProfileStore implements Closeable {
     } else if (e instanceof JsonProcessingException) {
       problem.append(": not valid JSON");
     } else {
-      return new ProfileStoreException(file, "cannot read the file", e);
+      return new ProfileStoreException(file, "cannot read the file: " + IoReasons.of(e), e);
     }
     if (e instanceof JsonProcessingException processing) {
       JsonLocation at = processing.getLocation();
