@@ -162,6 +162,12 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aMissingOptionalIncludeIsNoError() throws Exception {
+    Config c = ConfigLoader.load(write("include \"local.conf\"\nsip.port = 5082\n"), Map.of());
+    assertEquals(5082, c.getInt("sip.port"));
+  }
+
+  @Test
   void aMissingIncludeOfAnIncludedFileIsNamedWhereItIsWritten() throws Exception {
     Path site = dir.resolve("site.conf");
     Files.writeString(site, "sip.port = 5081\n\ninclude required(\"secrets.conf\")\n");
