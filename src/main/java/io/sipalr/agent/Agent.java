@@ -2,12 +2,13 @@ package io.sipalr.agent;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigOrigin;
 import io.sipalr.alr.AlrConfig;
 import io.sipalr.alr.AlrPolicy;
 import io.sipalr.alr.PolicyController;
 import io.sipalr.alr.SipAlr;
 import io.sipalr.concurrent.DaemonThreads;
+import io.sipalr.config.ConfigLoader;
 import io.sipalr.control.ControlConfig;
 import io.sipalr.control.ControlServer;
 import io.sipalr.mobility.IapProvider;
@@ -16,12 +17,12 @@ import io.sipalr.mobility.MobilityManager;
 import io.sipalr.mobility.ScriptedIapProvider;
 import io.sipalr.profile.ProfileSeeds;
 import io.sipalr.profile.ProfileStore;
+import io.sipalr.profile.ProfileStoreException;
 import io.sipalr.profile.ProfileValidationException;
 import io.sipalr.profile.SipProfile;
 import io.sipalr.sip.ProfileStatus;
 import io.sipalr.sip.SipConfig;
 import io.sipalr.sip.SipProfileRegistry;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -29,6 +30,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -80,17 +82,22 @@ public final class Agent implements AutoCloseable {
   /**
    * The configuration as typesafe-config users expect it: system properties ({@code
    * -Dsip.port=5080}) over {@code file} over the defaults (reference.conf, whose {@code ${?VAR}}
-   * substitutions read the environment), resolved.
+   * substitutions read the environment), resolved, after the checks of {@link ConfigLoader}.
    *
    * @throws ConfigException naming the file when it is missing or invalid
    */
   public static Config loadConfig(Path file) {
-    if (!Files.isRegularFile(file)) {
-      throw new ConfigException.Generic(file + ": no such configuration file");
-    }
-    // load(Config) puts ConfigFactory.defaultOverrides() (system properties) over the file and
-    // reference.conf under it, exactly as ConfigFactory.load() does for application.conf.
-    return ConfigFactory.load(ConfigFactory.parseFile(file.toFile()));
+    return loadConfig(file, System.getenv());
+  }
+
+  /**
+   * {@link #loadConfig(Path)} with {@code env} for the environment variables: strict (see
+   * {@link ConfigLoader}: an unknown key or block, a byte that is not UTF-8 or a missing
+   * required include is an error naming file, line and key), and a value taken from a variable
+   * names that variable in errors.
+   */
+  public static Config loadConfig(Path file, Map<String, String> env) {
+    return ConfigLoader.load(file, env);
   }
 
   /**
@@ -115,14 +122,20 @@ public final class Agent implements AutoCloseable {
       alrConfig = AlrConfig.from(config);
       SipConfig sipConfig = SipConfig.from(config);
       boolean controlEnabled = config.getBoolean("control.enabled");
-
+      AlrPolicy alrPolicy = AlrPolicy.from(config);
       dataDir = Path.of(config.getString("agent.data-dir"));
-      store = ProfileStore.open(dataDir);
+      ControlConfig controlConfig = controlEnabled ? ControlConfig.from(config, dataDir) : null;
+      // Every seed, its SNAP or IAP included, is checked before the store is even opened: a
+      // configuration refused at start leaves nothing behind to delete by hand.
+      List<SipProfile> seeds = ProfileSeeds.fromConfig(config, "profiles",
+          id -> mobilityConfig.snap(id).isPresent(), id -> mobilityConfig.iap(id).isPresent());
+
+      store = openStore(dataDir, config);
       opened.push(store);
-      int imported = store.importSeeds(ProfileSeeds.fromConfig(config, "profiles"));
+      checkNetworks(store, mobilityConfig);
+      int imported = store.importSeeds(seeds);
       log.info("profile store {}: {} profiles ({} imported from the configuration)", dataDir,
           store.list().size(), imported);
-      checkNetworks(store, mobilityConfig);
 
       registry = newRegistry(store, sipConfig);
       opened.push(registry);
@@ -146,12 +159,10 @@ public final class Agent implements AutoCloseable {
       alr = new SipAlr(registry, mobility, alrConfig, pool, timers);
       opened.push(alr);
 
-      policy = new PolicyController(alr, AlrPolicy.from(config), mobility, timers,
-          Clock.systemUTC());
+      policy = new PolicyController(alr, alrPolicy, mobility, timers, Clock.systemUTC());
       opened.push(policy);
       if (controlEnabled) {
-        control = new ControlServer(ControlConfig.from(config, dataDir), registry, mobility,
-            scriptedIaps, alr, policy);
+        control = new ControlServer(controlConfig, registry, mobility, scriptedIaps, alr, policy);
         opened.push(control);
       } else {
         control = null;
@@ -309,16 +320,34 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  /** A profile naming a SNAP or IAP that the configuration lacks could never register. */
+  /** The store at {@code agent.data-dir}; a failure names that setting and where it is set. */
+  private static ProfileStore openStore(Path dataDir, Config config) {
+    try {
+      return ProfileStore.open(dataDir);
+    } catch (ProfileStoreException e) {
+      ConfigOrigin origin = config.getValue("agent.data-dir").origin();
+      // The default needs no jar path: saying that it is the default tells where to set it.
+      String where = origin.resource() != null && origin.resource().endsWith("reference.conf")
+          ? "the default" : origin.description();
+      throw e.forSetting(where, "agent.data-dir");
+    }
+  }
+
+  /**
+   * A stored profile naming a SNAP or IAP that the configuration lacks could never register
+   * (seeds were checked where they are written; these came from the control API).
+   */
   private static void checkNetworks(ProfileStore store, MobilityConfig mobility) {
     for (SipProfile p : store.list()) {
+      String where = " (profile stored in " + store.fileOf(p.id()) + ": define it in the "
+          + "configuration, or change or delete the profile through the control API)";
       if (p.snapId() != null && mobility.snap(p.snapId()).isEmpty()) {
         throw new ProfileValidationException(p.id(), "snap",
-            "names SNAP " + p.snapId() + ", which mobility.snaps does not define");
+            "names SNAP " + p.snapId() + ", which mobility.snaps does not define" + where);
       }
       if (p.iapId() != null && mobility.iap(p.iapId()).isEmpty()) {
         throw new ProfileValidationException(p.id(), "iap",
-            "names IAP " + p.iapId() + ", which mobility.iaps does not define");
+            "names IAP " + p.iapId() + ", which mobility.iaps does not define" + where);
       }
     }
   }

@@ -7,6 +7,7 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
+import io.sipalr.config.ConfigChecks;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -17,6 +18,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
+import java.util.function.IntPredicate;
 
 /**
  * Profiles declared in the agent's HOCON configuration, imported by
@@ -60,6 +62,16 @@ public final class ProfileSeeds {
    * ids are unique.
    */
   public static List<SipProfile> fromConfig(Config config, String path) {
+    return fromConfig(config, path, snap -> true, iap -> true);
+  }
+
+  /**
+   * {@link #fromConfig(Config, String)}, and every seed's {@code snap} and {@code iap} must
+   * pass {@code knownSnap} and {@code knownIap} (the mobility configuration defines them): all
+   * seeds are checked before any is stored, each error naming file, line and key.
+   */
+  public static List<SipProfile> fromConfig(Config config, String path, IntPredicate knownSnap,
+      IntPredicate knownIap) {
     Config resolved = config.resolve();
     if (!resolved.hasPath(path)) {
       return List.of();
@@ -81,6 +93,14 @@ public final class ProfileSeeds {
       }
       SeedReader seed = new SeedReader((ConfigObject) element, keyPath);
       SipProfile profile = seed.read();
+      if (profile.snapId() != null && !knownSnap.test(profile.snapId())) {
+        throw seed.invalid("snap", "names SNAP " + profile.snapId()
+            + ", which mobility.snaps does not define");
+      }
+      if (profile.iapId() != null && !knownIap.test(profile.iapId())) {
+        throw seed.invalid("iap", "names IAP " + profile.iapId()
+            + ", which mobility.iaps does not define");
+      }
       ConfigOrigin first = originOfId.putIfAbsent(profile.id(), element.origin());
       if (first != null) {
         throw new ProfileValidationException(profile.id(), "id",
@@ -119,7 +139,10 @@ public final class ProfileSeeds {
       if (!unknown.isEmpty()) {
         String key = unknown.iterator().next();
         throw new ProfileValidationException(id, key,
-            "unknown key; the keys are " + String.join(", ", FIELD_OF_KEY.keySet()), locate(key));
+            "unknown key; the keys are " + String.join(", ", FIELD_OF_KEY.keySet())
+                + ConfigChecks.suggestion(key, FIELD_OF_KEY.keySet())
+                    .map(known -> "; did you mean " + known + "?").orElse(""),
+            locate(key));
       }
       SipProfileBuilder builder = SipProfileBuilder.forId(id)
           .aor(string("aor"))
@@ -217,7 +240,7 @@ public final class ProfileSeeds {
       }
     }
 
-    private ProfileValidationException invalid(String key, String problem) {
+    ProfileValidationException invalid(String key, String problem) {
       return new ProfileValidationException(id, FIELD_OF_KEY.getOrDefault(key, key), problem,
           locate(key));
     }

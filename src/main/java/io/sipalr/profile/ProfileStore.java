@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import java.io.Closeable;
+import io.sipalr.config.IoReasons;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -96,7 +97,8 @@ public final class ProfileStore implements Closeable {
       try {
         files.createDirectories(profilesDir);
       } catch (IOException e) {
-        throw new ProfileStoreException(profilesDir, "cannot create the directory", e);
+        throw new ProfileStoreException(profilesDir,
+            "cannot create the directory: " + IoReasons.of(e), e);
       }
       warnIfOpenToOthers(dataDir);
       warnIfOpenToOthers(profilesDir);
@@ -195,7 +197,8 @@ public final class ProfileStore implements Closeable {
       try {
         files.delete(file);
       } catch (IOException e) {
-        throw new ProfileStoreException(file, "cannot delete the profile file", e);
+        throw new ProfileStoreException(file,
+            "cannot delete the profile file: " + IoReasons.of(e), e);
       }
       profiles.remove(id);
       log.info("Destroyed profile {}", id);
@@ -242,7 +245,7 @@ public final class ProfileStore implements Closeable {
     try {
       files.replace(file, json);
     } catch (IOException e) {
-      throw new ProfileStoreException(file, "cannot write the profile file", e);
+      throw new ProfileStoreException(file, "cannot write the profile file: " + IoReasons.of(e), e);
     }
     profiles.put(profile.id(), profile);
     log.debug("Stored profile {}", profile.id());
@@ -299,7 +302,7 @@ public final class ProfileStore implements Closeable {
     try {
       return JSON.writeValueAsBytes(ProfileDocument.of(profile));
     } catch (IOException e) {
-      throw new ProfileStoreException(file, "cannot write the profile file", e);
+      throw new ProfileStoreException(file, "cannot write the profile file: " + IoReasons.of(e), e);
     }
   }
 
@@ -311,7 +314,8 @@ public final class ProfileStore implements Closeable {
     return profile.withInstance("urn:uuid:" + UUID.randomUUID(), 1);
   }
 
-  private Path fileOf(String id) {
+  /** The file that holds (or would hold) profile {@code id}. */
+  public Path fileOf(String id) {
     if (!ProfileValidator.ID.matcher(id).matches()) {
       // Checked before a path is built from it: "../x" must never reach the filesystem.
       throw new ProfileValidationException(id, "id", "is not a valid profile id");
@@ -340,7 +344,8 @@ public final class ProfileStore implements Closeable {
         }
       }
     } catch (IOException e) {
-      throw new ProfileStoreException(profilesDir, "cannot list the profile files", e);
+      throw new ProfileStoreException(profilesDir,
+          "cannot list the profile files: " + IoReasons.of(e), e);
     }
     for (Path leftover : leftovers) {
       try {
@@ -348,7 +353,8 @@ public final class ProfileStore implements Closeable {
         files.delete(leftover);
         log.info("Deleted {}, left over from an interrupted write", leftover);
       } catch (IOException e) {
-        throw new ProfileStoreException(leftover, "cannot delete this leftover temp file", e);
+        throw new ProfileStoreException(leftover,
+            "cannot delete this leftover temp file: " + IoReasons.of(e), e);
       }
     }
   }
@@ -358,7 +364,7 @@ public final class ProfileStore implements Closeable {
     try {
       bytes = Files.readAllBytes(file);
     } catch (IOException e) {
-      throw new ProfileStoreException(file, "cannot read the profile file", e);
+      throw new ProfileStoreException(file, "cannot read the profile file: " + IoReasons.of(e), e);
     }
     checkFormatVersion(file, readTree(file, bytes));
     ProfileDocument document;
@@ -392,7 +398,8 @@ public final class ProfileStore implements Closeable {
       try {
         bytes = Files.readAllBytes(storeFile);
       } catch (IOException e) {
-        throw new ProfileStoreException(storeFile, "cannot read the store file", e);
+        throw new ProfileStoreException(storeFile,
+            "cannot read the store file: " + IoReasons.of(e), e);
       }
       JsonNode root = readTree(storeFile, bytes);
       checkFormatVersion(storeFile, root);
@@ -407,7 +414,8 @@ public final class ProfileStore implements Closeable {
     try {
       files.replace(storeFile, JSON.writeValueAsBytes(Map.of("formatVersion", FORMAT_VERSION)));
     } catch (IOException e) {
-      throw new ProfileStoreException(storeFile, "cannot write the store file", e);
+      throw new ProfileStoreException(storeFile,
+          "cannot write the store file: " + IoReasons.of(e), e);
     }
   }
 
@@ -452,7 +460,7 @@ public final class ProfileStore implements Closeable {
     } else if (e instanceof JsonProcessingException) {
       problem.append(": not valid JSON");
     } else {
-      return new ProfileStoreException(file, "cannot read the file", e);
+      return new ProfileStoreException(file, "cannot read the file: " + IoReasons.of(e), e);
     }
     if (e instanceof JsonProcessingException processing) {
       JsonLocation at = processing.getLocation();
@@ -470,7 +478,8 @@ public final class ProfileStore implements Closeable {
       files.createDirectories(dataDir);
       files.createFileIfAbsent(lockFile);
     } catch (IOException e) {
-      throw new ProfileStoreException(dataDir, "cannot create the data directory", e);
+      throw new ProfileStoreException(dataDir,
+          "cannot create the data directory: " + IoReasons.of(e), e);
     }
     FileChannel channel = null;
     try {
@@ -485,7 +494,8 @@ public final class ProfileStore implements Closeable {
       throw new ProfileStoreException(lockFile, "this profile store is already open in this process");
     } catch (IOException e) {
       closeQuietly(channel);
-      throw new ProfileStoreException(lockFile, "cannot lock the profile store", e);
+      throw new ProfileStoreException(lockFile, "cannot lock the profile store: " + IoReasons.of(e),
+          e);
     } catch (RuntimeException e) {
       closeQuietly(channel);
       throw e;

@@ -22,6 +22,21 @@ public final class ProfileStoreException extends RuntimeException {
     this.file = file;
   }
 
+  private ProfileStoreException(String message, Path file, Throwable cause) {
+    super(message, cause);
+    this.file = file;
+  }
+
+  /**
+   * The same failure, naming the setting that chose the path, e.g. {@code "conf/agent.conf: 3:
+   * agent.data-dir: data: cannot create the data directory: ..."}.
+   *
+   * @param origin where the setting was written ({@code ConfigOrigin.description()})
+   */
+  public ProfileStoreException forSetting(String origin, String key) {
+    return new ProfileStoreException(origin + ": " + key + ": " + getMessage(), file, this);
+  }
+
   /** The file (or directory) at fault. */
   public Path file() {
     return file;

@@ -2,7 +2,10 @@ package io.sipalr.sip;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import io.sipalr.mobility.IpLiterals;
 import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The SIP side of the agent's configuration (the {@code sip} block of {@code conf/agent.conf}).
@@ -32,6 +35,8 @@ public record SipConfig(
     Duration endpointLinger,
     RegisterLimits limits) {
 
+  private static final Pattern CHECK_MESSAGE = Pattern.compile("sip\\.([a-z.-]+): (.*)");
+
   /** The settings of before the register limits existed, with the default limits. */
   public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
       Backoff backoff, Duration keepAliveInterval, int stackThreads, int workerThreads,
@@ -41,6 +46,12 @@ public record SipConfig(
   }
 
   public SipConfig {
+    // An IP literal, never a host name: a typo must not become a DNS lookup at start.
+    if (localAddress == null || !isIpLiteral(localAddress)) {
+      throw new IllegalArgumentException("sip.local-address: must be an IP address such as "
+          + "127.0.0.1 (no host names), was "
+          + (localAddress == null ? "nothing" : "\"" + localAddress + "\""));
+    }
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("sip.port: must be 0..65535, was " + port);
     }
@@ -106,29 +117,48 @@ public record SipConfig(
     }
   }
 
-  /** Reads the {@code sip} block; errors name the file and the key (typesafe-config's own). */
+  private static boolean isIpLiteral(String text) {
+    try {
+      IpLiterals.parse(text);
+      return true;
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Reads the {@code sip} block; errors name the file (or environment variable), line and key:
+   * typesafe-config's own for a wrong type, the key's origin for a value out of range.
+   */
   public static SipConfig from(Config root) {
-    Config c = root.getConfig("sip");
+    // Full paths, so that typesafe-config's own errors (a wrong type) name sip.<key>.
+    Config c = root.getConfig("sip").atKey("sip");
     try {
       return new SipConfig(
-          c.getString("local-address"),
-          c.getInt("port"),
-          c.getString("user-agent"),
-          c.getDuration("register-timeout"),
+          c.getString("sip.local-address"),
+          c.getInt("sip.port"),
+          c.getString("sip.user-agent"),
+          c.getDuration("sip.register-timeout"),
           new Backoff(
-              c.getDuration("backoff.base-all-failed"),
-              c.getDuration("backoff.base-some-failed"),
-              c.getDuration("backoff.max")),
-          c.getDuration("keepalive-interval"),
-          c.getInt("stack-threads"),
-          c.getInt("worker-threads"),
-          c.getDuration("endpoint-linger"),
+              c.getDuration("sip.backoff.base-all-failed"),
+              c.getDuration("sip.backoff.base-some-failed"),
+              c.getDuration("sip.backoff.max")),
+          c.getDuration("sip.keepalive-interval"),
+          c.getInt("sip.stack-threads"),
+          c.getInt("sip.worker-threads"),
+          c.getDuration("sip.endpoint-linger"),
           new RegisterLimits(
-              c.getDuration("auth-retry"),
-              c.getDuration("min-granted-expires"),
-              c.getInt("register-limit-per-minute")));
+              c.getDuration("sip.auth-retry"),
+              c.getDuration("sip.min-granted-expires"),
+              c.getInt("sip.register-limit-per-minute")));
     } catch (IllegalArgumentException e) {
-      throw new ConfigException.BadValue(c.origin(), "sip", e.getMessage());
+      // The checks' messages read "sip.<key>: <problem>"; locate that key where it was set.
+      Matcher m = CHECK_MESSAGE.matcher(e.getMessage());
+      if (m.matches() && c.hasPath("sip." + m.group(1))) {
+        throw new ConfigException.BadValue(c.getValue("sip." + m.group(1)).origin(),
+            "sip." + m.group(1), m.group(2));
+      }
+      throw new ConfigException.BadValue(c.getValue("sip").origin(), "sip", e.getMessage());
     }
   }
 }

@@ -3,7 +3,6 @@ package io.sipalr.sip;
 import gov.nist.core.ServerLogger;
 import gov.nist.javax.sip.message.SIPMessage;
 import java.util.Properties;
-import java.util.regex.Pattern;
 import javax.sip.SipStack;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,15 +15,11 @@ import org.slf4j.LoggerFactory;
 public final class Slf4jServerLogger implements ServerLogger {
   static final Logger trace = LoggerFactory.getLogger("io.sipalr.sip.trace");
 
-  // Authorization and Proxy-Authorization values (response, cnonce, nonce) never reach a log.
-  private static final Pattern CREDENTIALS =
-      Pattern.compile("(?im)^((?:Proxy-)?Authorization\\s*:).*$");
-
   public Slf4jServerLogger() {}
 
   /** The text of a SIP message with every credential header's value masked. */
   public static String mask(String message) {
-    return CREDENTIALS.matcher(message).replaceAll("$1 ***");
+    return LogMask.mask(message);
   }
 
   /** The stack reports some received messages twice, on the same thread: trace them once. */
@@ -57,7 +52,9 @@ public final class Slf4jServerLogger implements ServerLogger {
     log(message, from, to, sender);
   }
 
-  @Override public void logException(Exception e) { trace.debug("SIP stack exception", e); }
+  @Override public void logException(Exception e) {
+    trace.debug("SIP stack exception", LogMask.mask(e));
+  }
   @Override public void setStackProperties(Properties properties) {}
   @Override public void setSipStack(SipStack sipStack) {}
 }

@@ -8,7 +8,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Routes JAIN-SIP's own diagnostics to SLF4J (logger {@code gov.nist}), so the stack needs no
  * log4j 1.x. Named in the stack property {@code gov.nist.javax.sip.STACK_LOGGER}; the stack
- * instantiates it reflectively, hence the public no-argument constructor.
+ * instantiates it reflectively, hence the public no-argument constructor. At DEBUG the stack
+ * writes whole messages: every line (and exception message) goes through {@link LogMask}
+ * first, so that no Authorization or Proxy-Authorization value reaches a log at any level.
  */
 public final class Slf4jStackLogger implements StackLogger {
   private static final Logger log = LoggerFactory.getLogger("gov.nist");
@@ -18,12 +20,12 @@ public final class Slf4jStackLogger implements StackLogger {
   @Override public void logStackTrace() { if (log.isDebugEnabled()) log.debug("stack trace", new Throwable()); }
   @Override public void logStackTrace(int level) { logStackTrace(); }
   @Override public int getLineCount() { return 0; }
-  @Override public void logException(Throwable t) { log.warn("SIP stack exception", t); }
-  @Override public void logDebug(String message) { log.debug(message); }
-  @Override public void logDebug(String message, Exception e) { log.debug(message, e); }
-  @Override public void logTrace(String message) { log.trace(message); }
-  @Override public void logFatalError(String message) { log.error(message); }
-  @Override public void logError(String message) { log.error(message); }
+  @Override public void logException(Throwable t) { log.warn("SIP stack exception", LogMask.mask(t)); }
+  @Override public void logDebug(String message) { if (log.isDebugEnabled()) log.debug(LogMask.mask(message)); }
+  @Override public void logDebug(String message, Exception e) { if (log.isDebugEnabled()) log.debug(LogMask.mask(message), LogMask.mask(e)); }
+  @Override public void logTrace(String message) { if (log.isTraceEnabled()) log.trace(LogMask.mask(message)); }
+  @Override public void logFatalError(String message) { log.error(LogMask.mask(message)); }
+  @Override public void logError(String message) { log.error(LogMask.mask(message)); }
   @Override public boolean isLoggingEnabled() { return log.isInfoEnabled(); }
 
   @Override
@@ -38,9 +40,9 @@ public final class Slf4jStackLogger implements StackLogger {
     return log.isErrorEnabled();
   }
 
-  @Override public void logError(String message, Exception e) { log.error(message, e); }
-  @Override public void logWarning(String message) { log.warn(message); }
-  @Override public void logInfo(String message) { log.info(message); }
+  @Override public void logError(String message, Exception e) { log.error(LogMask.mask(message), LogMask.mask(e)); }
+  @Override public void logWarning(String message) { if (log.isWarnEnabled()) log.warn(LogMask.mask(message)); }
+  @Override public void logInfo(String message) { if (log.isInfoEnabled()) log.info(LogMask.mask(message)); }
   @Override public void disableLogging() {}
   @Override public void enableLogging() {}
   @Override public void setBuildTimeStamp(String buildTimeStamp) {}

@@ -2,15 +2,17 @@ package io.sipalr.agent;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigException;
 import io.sipalr.profile.ProfileStore;
+import io.sipalr.profile.ProfileStoreException;
 import io.sipalr.profile.ProfileValidationException;
 import io.sipalr.sip.ProfileStatus;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -85,16 +87,99 @@ class AgentTest {
   }
 
   @Test
-  void aProfileOnAnUnknownSnapFailsAndReleasesWhatWasOpened() throws Exception {
+  void aSeedOnAnUnknownSnapIsNamedAndNothingIsWritten() throws Exception {
+    // Before: the seed was imported, then refused without file or key; fixing the file did not
+    // help until the stored profile was deleted by hand.
     Config c = Agent.loadConfig(write(base() + """
-        profiles = [ { id = bob, aor = "sip:bob@sipalr.test", registrar = "sip:127.0.0.1:9",
-                       password = pw, snap = 7 } ]
+        profiles = [
+          { id = ann, aor = "sip:ann@sipalr.test", registrar = "sip:127.0.0.1:9", password = pw,
+            snap = 1 }
+          { id = bob, aor = "sip:bob@sipalr.test", registrar = "sip:127.0.0.1:9", password = pw,
+            snap = 7 }
+        ]
         """));
     ProfileValidationException e = assertThrows(ProfileValidationException.class,
         () -> Agent.create(c));
     assertTrue(e.getMessage().contains("SNAP 7"), e.getMessage());
-    try (ProfileStore store = ProfileStore.open(dir.resolve("data"))) {
-      assertFalse(store.list().isEmpty(), "the seed was imported before the check");
+    assertTrue(e.getMessage().contains(dir.resolve("agent.conf") + ": 13: profiles[1].snap"),
+        e.getMessage());
+    assertNothingStored();
+
+    // The file fixed, the agent starts with both seeds.
+    Config fixed = Agent.loadConfig(write(base() + """
+        profiles = [
+          { id = ann, aor = "sip:ann@sipalr.test", registrar = "sip:127.0.0.1:9", password = pw,
+            snap = 1 }
+          { id = bob, aor = "sip:bob@sipalr.test", registrar = "sip:127.0.0.1:9", password = pw,
+            snap = 1 }
+        ]
+        """));
+    try (Agent agent = Agent.create(fixed)) {
+      assertEquals(2, agent.registry().profiles().size());
+    }
+  }
+
+  @Test
+  void aSeedOnAnUnknownIapIsNamedAndNothingIsWritten() throws Exception {
+    Config c = Agent.loadConfig(write(base() + """
+        profiles = [ { id = ann, aor = "sip:ann@sipalr.test", registrar = "sip:127.0.0.1:9",
+                       password = pw, iap = 3 } ]
+        """));
+    ProfileValidationException e = assertThrows(ProfileValidationException.class,
+        () -> Agent.create(c));
+    assertTrue(e.getMessage().contains(dir.resolve("agent.conf") + ": 10: profiles[0].iap"),
+        e.getMessage());
+    assertTrue(e.getMessage().contains("IAP 3"), e.getMessage());
+    assertNothingStored();
+  }
+
+  @Test
+  void aBadSettingAfterTheSeedsLeavesNothingStored() throws Exception {
+    // A control block refused at start: the seeds (valid) must not be in the store either.
+    Config c = Agent.loadConfig(write(base().replace("control.enabled = false",
+        "control { enabled = true, token = short }") + """
+        profiles = [ { id = ann, aor = "sip:ann@sipalr.test", registrar = "sip:127.0.0.1:9",
+                       password = pw, snap = 1 } ]
+        """));
+    assertThrows(RuntimeException.class, () -> Agent.create(c));
+    assertNothingStored();
+  }
+
+  @Test
+  void anUncreatableDataDirectoryNamesTheSettingThePathAndTheReason() throws Exception {
+    Path blocker = Files.writeString(dir.resolve("blocker"), "a file, not a directory");
+    Config c = Agent.loadConfig(write(base().replace(dir.resolve("data").toString(),
+        blocker.resolve("data").toString())));
+    ProfileStoreException e = assertThrows(ProfileStoreException.class, () -> Agent.create(c));
+    String m = e.getMessage();
+    assertTrue(m.startsWith(dir.resolve("agent.conf") + ": 1: agent.data-dir: "), m);
+    assertTrue(m.contains(blocker.resolve("data") + ": cannot create the data directory"), m);
+    assertTrue(m.contains("a file of that name is in the way (" + blocker + ")"), m);
+  }
+
+  @Test
+  void theFileIsCheckedStrictly() throws Exception {
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> Agent.loadConfig(write(base() + "alr.register-rat = 10\n")));
+    assertTrue(e.getMessage().contains("agent.conf: 9: Invalid value at 'alr.register-rat': "
+        + "unknown key (did you mean 'alr.register-rate'?)"), e.getMessage());
+    e = assertThrows(ConfigException.class,
+        () -> Agent.loadConfig(write(base() + "profile = []\n")));
+    assertTrue(e.getMessage().contains("agent.conf: 9: Invalid value at 'profile': unknown "
+        + "top-level block (did you mean 'profiles'?)"), e.getMessage());
+    Path latin1 = dir.resolve("agent.conf");
+    Files.write(latin1, (base() + "sip.user-agent = \"caf\u00e9\"\n")
+        .getBytes(StandardCharsets.ISO_8859_1));
+    e = assertThrows(ConfigException.class, () -> Agent.loadConfig(latin1));
+    assertTrue(e.getMessage().contains("agent.conf: 9: Invalid value at 'sip.user-agent': not "
+        + "valid UTF-8"), e.getMessage());
+  }
+
+  private void assertNothingStored() throws Exception {
+    if (Files.exists(dir.resolve("data"))) {
+      try (ProfileStore store = ProfileStore.open(dir.resolve("data"))) {
+        assertTrue(store.list().isEmpty(), "nothing stored: " + store.list());
+      }
     }
   }
 

@@ -3,9 +3,13 @@ package io.sipalr.agent;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -88,5 +92,64 @@ class MainTest {
     assertEquals(2, o.exit());
     assertEquals("sip-alr-agent run: " + missing + ": no such configuration file",
         o.err().strip());
+  }
+
+  private Path conf(String text) throws Exception {
+    Path file = dir.resolve("agent.conf");
+    Files.writeString(file, "agent.data-dir = \"" + dir.resolve("data") + "\"\n"
+        + "control.enabled = false\nsip.port = 0\n" + text);
+    return file;
+  }
+
+  @Test
+  void anUnknownKeyExits2NamingFileLineAndKey() throws Exception {
+    Path file = conf("sip.prot = 5080\n");
+    Outcome o = execute("status", "--config", file.toString());
+    assertEquals(2, o.exit(), o.err());
+    assertTrue(o.err().startsWith("sip-alr-agent status: " + file + ": 4: Invalid value at "
+        + "'sip.prot': unknown key (did you mean 'sip.port'?)"), o.err());
+  }
+
+  @Test
+  void aLocalAddressThatIsNoIpLiteralExits2WithoutADnsLookup() throws Exception {
+    // Before: looked up in DNS when the SIP stack started, and exit 1.
+    Path file = conf("sip.local-address = \"not-an-ip\"\n");
+    Outcome o = execute("run", "--config", file.toString());
+    assertEquals(2, o.exit(), o.err());
+    assertTrue(o.err().contains(file + ": 4: Invalid value at 'sip.local-address': must be an IP "
+        + "address"), o.err());
+  }
+
+  @Test
+  void aMissingRequiredIncludeExits2NamingTheLine() throws Exception {
+    Path file = conf("include required(\"site.conf\")\n");
+    Outcome o = execute("run", "--config", file.toString());
+    assertEquals(2, o.exit(), o.err());
+    assertTrue(o.err().contains(file + ": 4: include required(\"site.conf\"): required include "
+        + "not found (" + dir.resolve("site.conf") + ")"), o.err());
+  }
+
+  @Test
+  void aBadSipPortVariableExits2NamingTheVariable() throws Exception {
+    // A real process: the variable must come from the environment, as in production.
+    Path file = conf("");
+    Files.writeString(file, Files.readString(file).replace("sip.port = 0\n", ""));
+    ProcessBuilder agent = new ProcessBuilder(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+        "-cp", System.getProperty("java.class.path"),
+        Main.class.getName(), "run", "--config", file.toString())
+        .redirectErrorStream(true);
+    agent.environment().put("SIPALR_SIP_PORT", "fifty");
+    Process process = agent.start();
+    try {
+      assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the agent did not exit");
+      String output = new String(process.getInputStream().readAllBytes(), UTF_8);
+      assertEquals(2, process.exitValue(), output);
+      assertTrue(output.contains("environment variable SIPALR_SIP_PORT: sip.port has type STRING "
+          + "rather than NUMBER"), output);
+    } finally {
+      process.destroyForcibly();
+    }
   }
 }

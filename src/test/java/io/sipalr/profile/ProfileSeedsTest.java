@@ -186,6 +186,7 @@ class ProfileSeedsTest {
     assertTrue(e.getMessage().startsWith(
         file + ": 3: profiles[0].auth_user (profile \"alice\"): unknown key; the keys are id, aor,"),
         e.getMessage());
+    assertTrue(e.getMessage().endsWith("; did you mean auth-user?"), e.getMessage());
   }
 
   @Test

@@ -59,6 +59,24 @@ class SipConfigTest {
   }
 
   @Test
+  void aLocalAddressThatIsNoIpLiteralIsRefusedWithoutDns() throws Exception {
+    // Before: accepted here, then looked up in DNS when the stack started (exit 1).
+    String message = AgentConfFile.error(dir, "sip {\n  local-address = \"not-an-ip\"\n}\n",
+        "sip.local-address", ConfigException.BadValue.class, SipConfig::from);
+    assertTrue(message.contains("agent.conf: 2"), message);
+    assertTrue(message.contains("must be an IP address"), message);
+    // A literal of either family is taken as it is.
+    assertEquals("::1", SipConfig.from(load("sip.local-address = \"::1\"")).localAddress());
+  }
+
+  @Test
+  void aValueOutOfRangeIsLocatedAtItsKeyNotTheBlock() throws Exception {
+    String message = AgentConfFile.error(dir, "sip {\n  user-agent = x\n  port = 70000\n}\n",
+        "sip.port", ConfigException.BadValue.class, SipConfig::from);
+    assertTrue(message.contains("agent.conf: 3"), message);
+  }
+
+  @Test
   void backoffFollowsRfc5626() {
     SipConfig.Backoff b = new SipConfig.Backoff(Duration.ofSeconds(30), Duration.ofSeconds(90),
         Duration.ofSeconds(1800));
