@@ -680,7 +680,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       staleContacts.clear();
       staleRetried.clear();
       if (migration != null) {
-        breakDone();
+        breakDone(true);
       } else {
         finishStop();
       }
@@ -739,7 +739,12 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   }
 
   /** Break-before-make: the old binding is gone (or given up on); register through the new. */
-  private void breakDone() {
+  private void breakDone(boolean oldRemoved) {
+    if (!oldRemoved && contact != null) {
+      // Its removal failed: ask again in the REGISTER through the new address (without
+      // outbound; with it, instance and reg-id replace it there anyway).
+      staleContacts.add(contact);
+    }
     contact = null;
     expiresAt = null;
     grantedExpires = 0;
@@ -823,7 +828,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     proxyDigest.reset();
     if (state == State.DEREGISTERING) {
       if (migration != null) {
-        breakDone();
+        breakDone(false);
       } else {
         finishStop();
       }
@@ -856,7 +861,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     abandonInFlight();
     endAttempt();
     if (state == State.DEREGISTERING && migration != null) {
-      breakDone(); // the old binding expires on its own (or is replaced by instance and reg-id)
+      breakDone(false);
       return;
     }
     if (state == State.DEREGISTERING || !wanted) {

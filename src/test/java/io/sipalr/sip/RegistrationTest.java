@@ -250,4 +250,21 @@ class RegistrationTest {
     rig.registration.start();
     assertTrue(rig.timeToRegistered(RECOVERY_BOUND) >= 0, rig.errors.toString());
   }
+
+  /**
+   * Found by a long RegistrationProperties run (45,019 sequences): break-before-make whose
+   * removal through the old address got an unusable answer left the old contact bound; the
+   * REGISTER through the new address now removes it.
+   */
+  @Test
+  void aFailedRemovalBeforeABreakBeforeMakeMoveIsAskedAgainThroughTheNewAddress() {
+    registerFirst();
+    String old = rig.registration.info().contact();
+    rig.registration.migrate(rig.cell, MigrationOrder.BREAK_BEFORE_MAKE, () -> { });
+    rig.answer(Answer.NONCE_LESS_401); // the removal through wlan
+    assertTrue(rig.timeToRegistered(Duration.ofSeconds(10)) >= 0);
+    List<String> bound = rig.registrar.bindings(RegistrationRig.AOR);
+    assertFalse(bound.contains(old), bound.toString());
+    assertEquals(List.of(rig.registration.info().contact()), bound);
+  }
 }
