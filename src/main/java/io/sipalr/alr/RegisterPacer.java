@@ -31,7 +31,8 @@ final class RegisterPacer {
   private final ScheduledExecutorService timers;
   private final ArrayDeque<Supplier<? extends CompletionStage<?>>> waiting = new ArrayDeque<>();
   private double tokens;
-  private long refilledAt = System.nanoTime();
+  private final java.util.function.LongSupplier nanoTime;
+  private long refilledAt;
   private int inFlight;
   private ScheduledFuture<?> tick;
   /** One thread at a time starts work; others that find it busy ask it to look again. */
@@ -39,6 +40,14 @@ final class RegisterPacer {
   private boolean drainAgain;
 
   RegisterPacer(int rate, int burst, int window, ScheduledExecutorService timers) {
+    this(rate, burst, window, timers, System::nanoTime);
+  }
+
+  /** With the time source of {@code nanoTime} (a virtual clock in tests). */
+  RegisterPacer(int rate, int burst, int window, ScheduledExecutorService timers,
+      java.util.function.LongSupplier nanoTime) {
+    this.nanoTime = nanoTime;
+    this.refilledAt = nanoTime.getAsLong();
     this.rate = rate;
     this.burst = burst;
     this.window = window;
@@ -135,7 +144,7 @@ final class RegisterPacer {
   }
 
   private void refill() {
-    long now = System.nanoTime();
+    long now = nanoTime.getAsLong();
     tokens = Math.min(burst, tokens + (now - refilledAt) / 1e9 * rate);
     refilledAt = now;
   }

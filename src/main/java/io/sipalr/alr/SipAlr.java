@@ -49,12 +49,18 @@ public final class SipAlr implements AutoCloseable {
 
   public SipAlr(SipProfileRegistry registry, MobilityManager mobility, AlrConfig config,
       Executor pool, ScheduledExecutorService timers) {
+    this(registry, mobility, config, pool, timers, System::nanoTime);
+  }
+
+  /** With the time source of {@code nanoTime}: a virtual clock in the unit tests. */
+  SipAlr(SipProfileRegistry registry, MobilityManager mobility, AlrConfig config,
+      Executor pool, ScheduledExecutorService timers, java.util.function.LongSupplier nanoTime) {
     this.registry = registry;
     this.mobility = mobility;
     this.config = config;
     this.pool = pool;
     this.pacer = new RegisterPacer(config.registerRate(), config.registerBurst(),
-        config.registerWindow(), timers);
+        config.registerWindow(), timers, nanoTime);
     this.timers = timers;
     this.membershipExecutor = new SerialExecutor(pool);
   }

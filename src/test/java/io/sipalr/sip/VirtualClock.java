@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * when the test advances the clock. Deterministic and fast: hours of registrar behaviour run in
  * microseconds, with no thread and no sleep.
  */
-final class VirtualClock extends AbstractExecutorService implements ScheduledExecutorService {
+public final class VirtualClock extends AbstractExecutorService implements ScheduledExecutorService {
   private static final Instant EPOCH = Instant.parse("2026-01-01T00:00:00Z");
 
   private final PriorityQueue<Task> queue = new PriorityQueue<>(
@@ -46,22 +46,32 @@ final class VirtualClock extends AbstractExecutorService implements ScheduledExe
   };
 
   /** Milliseconds since this clock started. */
-  long now() {
+  public long now() {
     return nowMillis;
   }
 
+  /** This clock as {@link System#nanoTime()} would read it. */
+  public long nanoTime() {
+    return nowMillis * 1_000_000L;
+  }
+
+  /** The {@link Clock} view, for code that takes one. */
+  public Clock clock() {
+    return clock;
+  }
+
   /** Runs every task due now, including those that they make due now. */
-  void runDue() {
+  public void runDue() {
     runUntil(nowMillis);
   }
 
   /** Moves time forward by {@code d}, running each task at its due time on the way. */
-  void advance(Duration d) {
+  public void advance(Duration d) {
     runUntil(nowMillis + d.toMillis());
   }
 
   /** When the next task is due, or -1 when nothing is scheduled. */
-  long nextDue() {
+  public long nextDue() {
     Task t = queue.peek();
     while (t != null && t.isCancelled()) {
       queue.poll();
@@ -167,12 +177,64 @@ final class VirtualClock extends AbstractExecutorService implements ScheduledExe
 
   @Override
   public ScheduledFuture<?> scheduleAtFixedRate(Runnable c, long i, long p, TimeUnit u) {
-    throw new UnsupportedOperationException();
+    return scheduleWithFixedDelay(c, i, p, u);
   }
 
+  /** Repeats until cancelled; the future returned stands for every run. */
   @Override
   public ScheduledFuture<?> scheduleWithFixedDelay(Runnable c, long i, long d, TimeUnit u) {
-    throw new UnsupportedOperationException();
+    Repeating r = new Repeating();
+    r.next = schedule(new Runnable() {
+      @Override
+      public void run() {
+        c.run();
+        if (!r.cancelled) {
+          r.next = schedule(this, d, u);
+        }
+      }
+    }, i, u);
+    return r;
+  }
+
+  private static final class Repeating implements ScheduledFuture<Object> {
+    ScheduledFuture<?> next;
+    boolean cancelled;
+
+    @Override
+    public boolean cancel(boolean mayInterrupt) {
+      cancelled = true;
+      return next.cancel(mayInterrupt);
+    }
+
+    @Override
+    public boolean isCancelled() {
+      return cancelled;
+    }
+
+    @Override
+    public boolean isDone() {
+      return cancelled;
+    }
+
+    @Override
+    public long getDelay(TimeUnit unit) {
+      return next.getDelay(unit);
+    }
+
+    @Override
+    public int compareTo(Delayed o) {
+      return next.compareTo(o);
+    }
+
+    @Override
+    public Object get() {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Object get(long timeout, TimeUnit unit) {
+      throw new UnsupportedOperationException();
+    }
   }
 
   @Override
