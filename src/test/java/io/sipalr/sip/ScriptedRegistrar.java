@@ -262,6 +262,14 @@ final class ScriptedRegistrar implements SipWire {
     return pending.stream().filter(s -> s.method().equals(method)).count();
   }
 
+  /** The most requests of {@code method} in flight for any one user (To user part). */
+  long inFlightByUser(String method) {
+    return pending.stream().filter(s -> s.method().equals(method))
+        .collect(java.util.stream.Collectors.groupingBy(s -> userOf(s.request),
+            java.util.stream.Collectors.counting()))
+        .values().stream().mapToLong(Long::longValue).max().orElse(0);
+  }
+
   /** Answers every request in flight correctly, until none is left. */
   void answerAllCorrectly() {
     for (int i = 0; i < 1000 && nextPending() != null; i++) {

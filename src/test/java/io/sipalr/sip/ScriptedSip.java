@@ -103,6 +103,22 @@ public final class ScriptedSip implements AutoCloseable {
     return registrar.inFlight("REGISTER");
   }
 
+  /** The most REGISTERs in flight for any one user now. */
+  public long mostRegistersInFlightPerUser() {
+    return registrar.inFlightByUser("REGISTER");
+  }
+
+  /** Sends from {@code address} fail at once (the interface went away under the stack). */
+  public void unreachableFrom(String address, boolean on) {
+    SipEngine.Endpoint e = registrar.acquire(address);
+    registrar.release(e);
+    if (on) {
+      registrar.unreachableFrom.add(e);
+    } else {
+      registrar.unreachableFrom.remove(e);
+    }
+  }
+
   @Override
   public void close() throws IOException {
     registry.close();
