@@ -65,6 +65,8 @@ final class MalformedRegistrar implements AutoCloseable {
   /** Per Call-ID (a profile): its offset and the CSeqs answered, each with its answer. */
   private final Map<String, Map<String, Answer>> answered = new LinkedHashMap<>();
   private final Map<Answer, Integer> given = new EnumMap<>(Answer.class);
+  /** The From user of each Call-ID. */
+  private final Map<String, String> users = new java.util.HashMap<>();
   private volatile boolean closed;
 
   private MalformedRegistrar(DatagramSocket socket) {
@@ -85,9 +87,17 @@ final class MalformedRegistrar implements AutoCloseable {
     }
   }
 
-  /** How many distinct REGISTERs (Call-ID and CSeq) each profile's Call-ID got answered. */
-  synchronized List<Integer> answersPerProfile() {
-    return answered.values().stream().map(Map::size).toList();
+  /** How many distinct REGISTERs (Call-ID and CSeq) were answered, by From user. */
+  synchronized Map<String, Integer> answersPerProfile() {
+    Map<String, Integer> n = new LinkedHashMap<>();
+    answered.forEach((callId, answers) -> n.put(users.get(callId), answers.size()));
+    return n;
+  }
+
+  /** The answers {@code user}'s REGISTERs got, in order. */
+  synchronized List<Answer> answersOf(String user) {
+    return answered.entrySet().stream().filter(e -> user.equals(users.get(e.getKey())))
+        .flatMap(e -> e.getValue().values().stream()).toList();
   }
 
   /** How many REGISTERs got each kind of answer. */
@@ -125,6 +135,7 @@ final class MalformedRegistrar implements AutoCloseable {
   private synchronized byte[] answer(Request request) {
     Map<String, Answer> ofProfile = answered.computeIfAbsent(request.callId,
         id -> new LinkedHashMap<>());
+    users.put(request.callId, request.fromUser());
     Answer answer = ofProfile.get(request.cseq);
     if (answer == null) {
       int profile = new ArrayList<>(answered.keySet()).indexOf(request.callId);
@@ -197,6 +208,13 @@ final class MalformedRegistrar implements AutoCloseable {
           default -> { }
         }
       }
+    }
+
+    /** The user part of From's URI ("sip:alice@..."), or the whole value. */
+    String fromUser() {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("sips?:([^@;>]+)@")
+          .matcher(from);
+      return m.find() ? m.group(1) : from;
     }
 
     String response(int code, String reason, String extraHeaders) {

@@ -45,8 +45,9 @@ import org.junit.jupiter.api.io.TempDir;
  * at the next refresh, which comes before the granted expiry: {@link #RESTART_HEAL}.
  *
  * <p>Registrar addresses: 127.0.0.51 with a fixed port where a registrar must come back at the
- * same place; the agent on 127.0.0.2 (or the scripted IAPs of {@link AlrHarness}); the loss test
- * in {@link NetnsTopology}'s namespace.
+ * same place, challenging as a stock Kamailio does ({@link #registrarAt}); the agent on
+ * 127.0.0.2 (or the scripted IAPs of {@link AlrHarness}); the loss test in
+ * {@link NetnsTopology}'s namespace.
  */
 class RegistrarFaultIT {
   private static final String AGENT = "127.0.0.2";
@@ -141,7 +142,7 @@ class RegistrarFaultIT {
   /**
    * Kamailio killed (docker kill) and a new one started at the same address and port: its
    * location table is empty and its nonce secret new, so the agent's pre-emptive credentials
-   * are refused with a plain 401. The agent is told nothing: at its next refresh each profile
+   * are refused with a plain 401 (a stock challenge, see {@link #registrarAt}). The agent is told nothing: at its next refresh each profile
    * answers that fresh challenge and is registered again, within {@link #RESTART_HEAL}.
    */
   @Test
@@ -248,8 +249,9 @@ class RegistrarFaultIT {
   /**
    * Nothing listens at the registrar's address and port any more (its container killed: ICMP
    * port unreachable), long enough for every profile to fail twice; then Kamailio listens there
-   * again, new and empty. Keep-alives every second notice the closed port without waiting for
-   * a refresh. Every profile is registered again within {@link #HEAL}.
+   * again, new and empty, refusing the old nonce with a plain 401 (see {@link #registrarAt}).
+   * Keep-alives every second notice the closed port without waiting for a refresh. Every
+   * profile is registered again within {@link #HEAL}.
    */
   @Test
   void registrarPortClosedThenOpenAgainHasEveryProfileRegisteredWithinTheBackoffBound()
@@ -307,8 +309,8 @@ class RegistrarFaultIT {
    * truncated, a missing CSeq, 401s without a nonce, with broken quoting, without a challenge,
    * a plausible 401 followed by more nonsense, 407 without a challenge, 302, 423 without
    * Min-Expires, 200 with expires=0, 403, 500, 503 for 49 days, 100 alone) until every profile
-   * has had three such answers; then Kamailio listens at that address and port. Every profile
-   * is registered within {@link #HEAL}.
+   * has had three such answers, none of which may make a profile give up; then Kamailio listens
+   * at that address and port. Every profile is registered within {@link #HEAL}.
    */
   @Test
   void malformedAnswersThenKamailioAtTheSameAddressHasEveryProfileRegisteredWithinTheBound()
@@ -322,16 +324,20 @@ class RegistrarFaultIT {
         for (String user : users) {
           agent.registry.create(profile(user, uri, null));
         }
+        // Three wrong answers for each profile, or (as before the fix) one that gave up.
         await("every profile answered wrongly three times").atMost(Duration.ofSeconds(60))
             .pollInterval(POLL).until(() -> {
-              List<Integer> answers = peer.answersPerProfile();
-              return answers.size() == users.size() && answers.stream().allMatch(n -> n >= 3);
+              Map<String, Integer> answers = peer.answersPerProfile();
+              return answers.size() == users.size() && users.stream().allMatch(
+                  u -> gaveUp(agent, u) || answers.getOrDefault(u, 0) >= 3);
             });
         System.out.println("RegistrarFaultIT: wrong answers given " + peer.given());
         for (String user : users) {
-          assertTrue(agent.registry.status(user) != ProfileStatus.REGISTERED
-                  || agent.registry.info(user).lastError() != null,
-              user + " is not registered by a wrong answer: " + agent.registry.info(user));
+          assertTrue(!gaveUp(agent, user), () -> user + " gave up: no retry after "
+              + agent.registry.info(user).lastError() + "; the wrong answers it got: "
+              + peer.answersOf(user));
+          assertTrue(agent.registry.status(user) != ProfileStatus.REGISTERED,
+              () -> user + " is not registered by a wrong answer: " + agent.registry.info(user));
         }
       }
 
@@ -345,10 +351,25 @@ class RegistrarFaultIT {
     }
   }
 
+  /** Not registered, and no attempt scheduled: only a change or an enable would help. */
+  private static boolean gaveUp(AgentHarness agent, String user) {
+    io.sipalr.sip.RegistrationInfo info = agent.registry.info(user);
+    return info.status() == ProfileStatus.UNREGISTERED && info.lastError() != null
+        && info.lastError().retryIn() == null;
+  }
+
   // ---- helpers ----------------------------------------------------------------------------
 
+  /**
+   * A registrar at {@link #REGISTRAR} and {@code port} that challenges as a stock configuration
+   * does, never with stale=true. The default variant of the test registrar says stale=true when
+   * credentials carry a nonce made before it started (Kamailio counts such a nonce as stale), but
+   * only when the restart took longer than about a second: tried, a REGISTER with the old nonce
+   * got 401 with stale=true after a 6 s gap and a plain 401 after an immediate restart. A stock
+   * one never says it, so the agent meets the hard case every time.
+   */
   private static KamailioRegistrar.Builder registrarAt(int port) {
-    return KamailioRegistrar.builder().listenAddress(REGISTRAR).port(port);
+    return KamailioRegistrar.builder().listenAddress(REGISTRAR).port(port).stockChallenge();
   }
 
   /**
