@@ -325,12 +325,20 @@ class RegistrarFaultIT {
           agent.registry.create(profile(user, uri, null));
         }
         // Three wrong answers for each profile, or (as before the fix) one that gave up.
-        await("every profile answered wrongly three times").atMost(Duration.ofSeconds(60))
-            .pollInterval(POLL).until(() -> {
-              Map<String, Integer> answers = peer.answersPerProfile();
-              return answers.size() == users.size() && users.stream().allMatch(
-                  u -> gaveUp(agent, u) || answers.getOrDefault(u, 0) >= 3);
-            });
+        Duration phase = Duration.ofSeconds(45);
+        try {
+          await("every profile answered wrongly three times").atMost(phase)
+              .pollInterval(POLL).until(() -> {
+                Map<String, Integer> answers = peer.answersPerProfile();
+                return answers.size() == users.size() && users.stream().allMatch(
+                    u -> gaveUp(agent, u) || answers.getOrDefault(u, 0) >= 3);
+              });
+        } catch (ConditionTimeoutException e) {
+          throw new AssertionError("Not every profile kept asking the malformed peer (three"
+              + " REGISTERs each within " + phase.toSeconds() + " s):\n" + users.stream()
+              .map(u -> u + " got " + peer.answersOf(u) + ": " + agent.registry.info(u))
+              .collect(Collectors.joining("\n")), e);
+        }
         System.out.println("RegistrarFaultIT: wrong answers given " + peer.given());
         for (String user : users) {
           assertTrue(!gaveUp(agent, user), () -> user + " gave up: no retry after "
