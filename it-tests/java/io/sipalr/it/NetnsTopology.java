@@ -473,15 +473,18 @@ final class NetnsTopology implements AutoCloseable {
    */
   static String agentConfig(java.nio.file.Path dataDir, KamailioRegistrar kamailio, String user,
       String password) {
-    return agentConfig(dataDir, kamailio, List.of(user), password, Duration.ofSeconds(2), 600);
+    return agentConfig(dataDir, kamailio, List.of(user), password, Duration.ofSeconds(2), 600, 0);
   }
 
   /**
    * The same with one profile per user (id, AOR user and authentication user alike), all in the
-   * one SNAP, each with {@code expires}; {@code registerTimeout} bounds one REGISTER attempt.
+   * one SNAP, each with {@code expires}; {@code registerTimeout} bounds one REGISTER attempt. The
+   * control API listens on the namespace's 127.0.0.1 and {@code controlPort} (0: a free one),
+   * which only a process in the namespace reaches (e.g. {@code Main status} there).
    */
   static String agentConfig(java.nio.file.Path dataDir, KamailioRegistrar kamailio,
-      List<String> users, String password, Duration registerTimeout, int expires) {
+      List<String> users, String password, Duration registerTimeout, int expires,
+      int controlPort) {
     StringBuilder profiles = new StringBuilder();
     for (String user : users) {
       profiles.append("""
@@ -491,7 +494,7 @@ final class NetnsTopology implements AutoCloseable {
     }
     return """
         agent.data-dir = "%s"
-        control { address = "127.0.0.1", port = 0 }
+        control { address = "127.0.0.1", port = %d }
         sip {
           local-address = "127.0.0.1"   # the anchor, on the namespace's loopback
           port = 0
@@ -509,6 +512,6 @@ final class NetnsTopology implements AutoCloseable {
         }
         profiles = [
         %s]
-        """.formatted(dataDir, registerTimeout.toMillis(), profiles);
+        """.formatted(dataDir, controlPort, registerTimeout.toMillis(), profiles);
   }
 }

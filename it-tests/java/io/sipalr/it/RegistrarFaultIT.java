@@ -204,7 +204,8 @@ class RegistrarFaultIT {
    * 50 profiles in one SNAP, and nftables in the namespace dropping 20 % of the UDP datagrams to
    * the registrar and, independently, 20 % of those from it. All 50 register through wlan0, move
    * to cell0 when wlan0 goes down and back when it returns: one binding each, received from the
-   * uplink's address, after each step.
+   * uplink's address, after each step, and every profile REGISTERED in the agent's own view
+   * ({@code Main status}, run in the namespace).
    */
   @Test
   void twentyPercentLossInANamespaceFiftyProfilesRegisterAndMoveWithOneBindingEach(
@@ -219,7 +220,7 @@ class RegistrarFaultIT {
       net.randomLoss(LOSS_PERCENT);
       AgentProcess agent = NetnsTopology.startAgent(dir,
           NetnsTopology.agentConfig(dir.resolve("data"), kamailio, users, PASSWORD,
-              LOSSY_REGISTER_TIMEOUT, 600),
+              LOSSY_REGISTER_TIMEOUT, 600, LOSSY_CONTROL_PORT),
           LOSS_LOGBACK, List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
       try (agent) {
         Table table = new Table(kamailio, null, users)
@@ -229,10 +230,13 @@ class RegistrarFaultIT {
             .check(() -> agent.requireAlive(() -> ""));
         table.awaitAll("first registration through wlan0", NetnsTopology.WLAN_ADDRESS,
             LOSSY_FIRST_REGISTRATION, false);
+        awaitAgentSaysRegistered(dir, users, "after the first registration");
         net.wlanDown();
         table.awaitAll("after wlan0 went down", NetnsTopology.CELL_ADDRESS, LOSSY_MOVE, false);
+        awaitAgentSaysRegistered(dir, users, "after wlan0 went down");
         net.wlanUp();
         table.awaitAll("after wlan0 came back", NetnsTopology.WLAN_ADDRESS, LOSSY_MOVE, false);
+        awaitAgentSaysRegistered(dir, users, "after wlan0 came back");
         table.assertOneBindingEach(NetnsTopology.WLAN_ADDRESS, "at the end");
         long dropped = net.droppedPackets();
         assertTrue(dropped > 0, "the loss rules dropped datagrams: " + dropped);
@@ -241,6 +245,51 @@ class RegistrarFaultIT {
       } finally {
         copyLog(agent.outputFile());
       }
+    }
+  }
+
+  /** The agent's control API in the namespace (its own loopback: no other process uses it). */
+  private static final int LOSSY_CONTROL_PORT = 8470;
+  /** The agent's own view, once the bindings are right: its 200s may still be on their way. */
+  private static final Duration LOSSY_STATUS = Duration.ofSeconds(30);
+
+  /**
+   * Waits until the agent in the namespace says REGISTERED for every profile: its own
+   * {@code status} command, run in the namespace (the control API listens on its loopback).
+   */
+  private static void awaitAgentSaysRegistered(Path dir, List<String> users, String when) {
+    AtomicReference<Map<String, String>> last = new AtomicReference<>(Map.of());
+    try {
+      await("the agent says REGISTERED " + when).atMost(LOSSY_STATUS).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(500)).until(() -> {
+            last.set(agentStatuses(dir));
+            return users.stream().allMatch(u -> "REGISTERED".equals(last.get().get(u)));
+          });
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError("Not every profile REGISTERED in the agent's own view " + when
+          + " within " + LOSSY_STATUS.toSeconds() + " s: " + last.get(), e);
+    }
+  }
+
+  /** Profile id to status, from {@code Main status --config <dir>/agent.conf} in the namespace. */
+  private static Map<String, String> agentStatuses(Path dir) throws Exception {
+    Path out = Files.createTempFile(dir, "status", ".out");
+    try (AgentProcess status = AgentProcess.start(out, Map.of(), NetnsTopology.NAMESPACE,
+        List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"), "status", "--config",
+        dir.resolve("agent.conf").toString())) {
+      int exit = status.awaitExit(Duration.ofSeconds(20));
+      String text = status.output();
+      assertEquals(0, exit, () -> "`status` exited with " + exit + ": " + text);
+      Map<String, String> statuses = new HashMap<>();
+      for (String line : text.lines().skip(1).toList()) {
+        String[] columns = line.trim().split("\\s+");
+        if (columns.length >= 2) {
+          statuses.put(columns[0], columns[1]);
+        }
+      }
+      return statuses;
+    } finally {
+      Files.deleteIfExists(out);
     }
   }
 
