@@ -142,8 +142,9 @@ class RegistrarFaultIT {
   /**
    * Kamailio killed (docker kill) and a new one started at the same address and port: its
    * location table is empty and its nonce secret new, so the agent's pre-emptive credentials
-   * are refused with a plain 401 (a stock challenge, see {@link #registrarAt}). The agent is told nothing: at its next refresh each profile
-   * answers that fresh challenge and is registered again, within {@link #RESTART_HEAL}.
+   * are refused with a plain 401 (a stock challenge, see {@link #registrarAt}). The agent is
+   * told nothing: at its next refresh each profile answers that fresh challenge and is
+   * registered again, within {@link #RESTART_HEAL}.
    */
   @Test
   void registrarKilledAndRestartedEmptyHasEveryProfileAgainAfterTheNextRefresh()
