@@ -47,11 +47,16 @@ final class AgentHarness implements AutoCloseable {
 
   AgentHarness(String localAddress, Duration registerTimeout, Duration backoffBase,
       Duration backoffMax, Duration keepAlive) throws Exception {
+    this(new SipConfig(localAddress, 0, "sip-alr-agent-it", registerTimeout,
+        new SipConfig.Backoff(backoffBase, backoffBase, backoffMax), keepAlive, 4, 2,
+        Duration.ofSeconds(60)));
+  }
+
+  /** An agent with exactly these SIP settings (e.g. short register limits). */
+  AgentHarness(SipConfig config) throws Exception {
     dataDir = Files.createTempDirectory("sipalr-it");
     store = ProfileStore.open(dataDir);
-    registry = new SipProfileRegistry(store, new SipConfig(localAddress, 0, "sip-alr-agent-it",
-        registerTimeout, new SipConfig.Backoff(backoffBase, backoffBase, backoffMax),
-        keepAlive, 4, 2, Duration.ofSeconds(60)));
+    registry = new SipProfileRegistry(store, config);
     registry.addListener(events::add);
     registry.start();
   }

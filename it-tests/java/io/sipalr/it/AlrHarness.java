@@ -82,11 +82,17 @@ final class AlrHarness implements AutoCloseable {
   }
 
   AlrHarness(MigrationOrder order, Duration registerTimeout, int registerRate) throws Exception {
+    this(order, new SipConfig("127.0.0.1", 0, "sip-alr-agent-it", registerTimeout,
+        new SipConfig.Backoff(Duration.ofMillis(300), Duration.ofMillis(300),
+            Duration.ofSeconds(2)), Duration.ofSeconds(30), 4, 2, Duration.ofSeconds(60)),
+        registerRate);
+  }
+
+  /** With these SIP settings; the anchor is {@code sip.localAddress()} (127.0.0.1 above). */
+  AlrHarness(MigrationOrder order, SipConfig sip, int registerRate) throws Exception {
     dataDir = Files.createTempDirectory("sipalr-alr-it");
     store = ProfileStore.open(dataDir);
-    registry = new SipProfileRegistry(store, new SipConfig("127.0.0.1", 0, "sip-alr-agent-it",
-        registerTimeout, new SipConfig.Backoff(Duration.ofMillis(300), Duration.ofMillis(300),
-        Duration.ofSeconds(2)), Duration.ofSeconds(30), 4, 2, Duration.ofSeconds(60)));
+    registry = new SipProfileRegistry(store, sip);
     registry.addListener(e -> seen.add(new Seen(e.type().name(), e.profileId(), 0, false)));
     List<Iap> all = List.of(
         new Iap(WLAN, "wlan", null, WLAN_ADDRESS, Bearer.WLAN, 1),

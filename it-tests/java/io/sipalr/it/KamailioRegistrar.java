@@ -112,6 +112,7 @@ public final class KamailioRegistrar implements AutoCloseable {
         private String listenAddress = "127.0.0.1";
         private String realm = DEFAULT_REALM;
         private boolean largeMemory;
+        private int port;
 
         private Builder() {}
 
@@ -155,6 +156,14 @@ public final class KamailioRegistrar implements AutoCloseable {
         /** Lifetime of a nonce (Kamailio's default 300 s), to provoke stale=true. */
         public Builder nonceExpire(int seconds) {
             return define("NONCE_EXPIRE=" + seconds);
+        }
+
+        /**
+         * Challenges as a stock configuration does: never {@code stale=true}, so an expired
+         * nonce (see {@link #nonceExpire}) gets the same 401 as wrong credentials.
+         */
+        public Builder stockChallenge() {
+            return define("STOCK_CHALLENGE");
         }
 
         /** Flow-Timer header in the 200 (outbound variants only). */
@@ -216,6 +225,19 @@ public final class KamailioRegistrar implements AutoCloseable {
             return octets[0] == 127 || (octets[0] == 198 && octets[1] == 19);
         }
 
+        /**
+         * Listens on this port (UDP and TCP) instead of a free one picked at start: a registrar
+         * that comes back where the agent knew it (a restart, or after something else answered
+         * there). Start fails when the port is taken.
+         */
+        public Builder port(int port) {
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("port must be 1..65535, was " + port);
+            }
+            this.port = port;
+            return this;
+        }
+
         private Builder define(String define) {
             defines.add(define);
             return this;
@@ -228,7 +250,7 @@ public final class KamailioRegistrar implements AutoCloseable {
             RuntimeException last = null;
             // A free port can be taken between the probe and Kamailio's bind: try another.
             for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-                int port = freeUdpAndTcpPort(listenAddress);
+                int port = this.port != 0 ? this.port : freeUdpAndTcpPort(listenAddress);
                 GenericContainer<?> container = new GenericContainer<>(DockerImageName.parse(IMAGE))
                         .withNetworkMode("host")
                         .withLabel(LABEL, "true")
@@ -241,7 +263,7 @@ public final class KamailioRegistrar implements AutoCloseable {
                     container.stop();
                     last = new IllegalStateException("Kamailio did not start: "
                             + String.join(" ", command(port)), e);
-                    if (!causeMentions(e, "Address already in use")) {
+                    if (this.port != 0 || !causeMentions(e, "Address already in use")) {
                         throw last;
                     }
                 }

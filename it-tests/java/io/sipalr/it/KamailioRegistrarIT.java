@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -174,6 +175,34 @@ class KamailioRegistrarIT {
             assertEquals(401, ua.register(60).status());
             await().atMost(SETTLE).untilAsserted(() -> assertEquals(2, r.challengeCount("dave")));
             assertEquals(4, r.registerCount("dave"));
+        }
+    }
+
+    @Test
+    void anExpiredNonceIsChallengedWithStaleTrueExceptByTheStockChallengeVariant()
+            throws IOException {
+        assertTrue(staleAfterTheNonceExpired(KamailioRegistrar.builder()), "default: stale=true");
+        assertFalse(staleAfterTheNonceExpired(KamailioRegistrar.builder().stockChallenge()),
+                "STOCK_CHALLENGE: a plain 401");
+    }
+
+    /** Registers, lets the nonce expire (2 s), and says whether the next 401 had stale=true. */
+    private static boolean staleAfterTheNonceExpired(KamailioRegistrar.Builder variant)
+            throws IOException {
+        try (KamailioRegistrar r = variant.nonceExpire(2).start();
+             UdpUa ua = new UdpUa("127.0.0.1", "erin", "erins-secret", r)) {
+            r.addUser("erin", "erins-secret");
+            ua.challenge(ua.register(60).header("WWW-Authenticate"));
+            assertEquals(200, ua.register(60).status());
+            // Pre-emptive credentials (nc counting up) until the nonce has expired.
+            AtomicReference<Response> refused = new AtomicReference<>();
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(250)).until(() -> {
+                Response next = ua.register(60);
+                refused.set(next);
+                return next.status() != 200;
+            });
+            assertEquals(401, refused.get().status(), refused.get().text());
+            return refused.get().header("WWW-Authenticate").contains("stale=true");
         }
     }
 

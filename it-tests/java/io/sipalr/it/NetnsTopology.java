@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -218,7 +219,80 @@ final class NetnsTopology implements AutoCloseable {
     }
   }
 
+  /**
+   * Aborts the test (skip) when nftables' {@code nft} cannot be run; with {@code CI=true} it
+   * fails instead ({@code .ci/run} installs it). Call after {@link #assumeUsable()}.
+   */
+  static void assumeNftables() {
+    Result version = run0("nft", "--version");
+    if (version.exit == 0) {
+      return;
+    }
+    String message = "nftables' nft cannot be run (" + version.output.strip() + "), so no"
+        + " packet loss can be made in the namespace.";
+    if ("true".equals(System.getenv("CI"))) {
+      throw new IllegalStateException(message + " CI=true: failing instead of skipping.");
+    }
+    message += " Skipping; install nftables (CI=true makes this fail).";
+    LoggerFactory.getLogger(NetnsTopology.class).warn(message);
+    Assumptions.abort(message);
+  }
+
   // ---- what the test does to the uplinks --------------------------------------------------
+
+  /** The nftables table of {@link #randomLoss}, in the namespace (gone with it). */
+  static final String LOSS_TABLE = "sipalr_loss";
+
+  /**
+   * From now on the namespace drops {@code percent} % of the UDP datagrams it sends to the
+   * registrar ({@value #REGISTRAR_ADDRESS}) and, independently, of those it receives from it,
+   * whichever uplink they use: nftables {@code numgen random mod 100 < percent} on the output and
+   * input hooks (this kernel has no tc netem). Only UDP: the test's JSON-RPC to the registrar
+   * does not cross the namespace anyway. Calling it again replaces the rate.
+   */
+  void randomLoss(int percent) {
+    if (percent < 0 || percent > 100) {
+      throw new IllegalArgumentException("percent must be 0..100, was " + percent);
+    }
+    String rules = """
+        table inet %1$s
+        delete table inet %1$s
+        table inet %1$s {
+          chain out {
+            type filter hook output priority filter; policy accept;
+            ip daddr %2$s meta l4proto udp numgen random mod 100 < %3$d counter drop
+          }
+          chain in {
+            type filter hook input priority filter; policy accept;
+            ip saddr %2$s meta l4proto udp numgen random mod 100 < %3$d counter drop
+          }
+        }
+        """.formatted(LOSS_TABLE, REGISTRAR_ADDRESS, percent);
+    Path file;
+    try {
+      file = Files.createTempFile("sipalr-loss", ".nft");
+      Files.writeString(file, rules, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the nftables rules", e);
+    }
+    try {
+      inNamespace("nft", "-f", file.toString());
+    } finally {
+      file.toFile().delete();
+    }
+  }
+
+  /** Datagrams {@link #randomLoss} dropped so far, both directions together. */
+  long droppedPackets() {
+    String table = inNamespace("nft", "list", "table", "inet", LOSS_TABLE);
+    long dropped = 0;
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("counter packets (\\d+)")
+        .matcher(table);
+    while (m.find()) {
+      dropped += Long.parseLong(m.group(1));
+    }
+    return dropped;
+  }
 
   /** {@code ip link set wlan0 down} in the namespace: the Wi-Fi uplink is gone for real. */
   void wlanDown() {
@@ -376,10 +450,16 @@ final class NetnsTopology implements AutoCloseable {
    */
   static AgentProcess startAgent(Path dir, KamailioRegistrar kamailio, String user,
       String password, String logback, List<String> jvmOptions) throws IOException {
+    return startAgent(dir, agentConfig(dir.resolve("data"), kamailio, user, password), logback,
+        jvmOptions);
+  }
+
+  /** The same with this configuration (see {@link #agentConfig}); data under {@code <dir>/data}. */
+  static AgentProcess startAgent(Path dir, String agentConfig, String logback,
+      List<String> jvmOptions) throws IOException {
     Path conf = dir.resolve("agent.conf");
     Path logbackFile = dir.resolve("logback.xml");
-    Files.writeString(conf, agentConfig(dir.resolve("data"), kamailio, user, password),
-        StandardCharsets.UTF_8);
+    Files.writeString(conf, agentConfig, StandardCharsets.UTF_8);
     Files.writeString(logbackFile, logback, StandardCharsets.UTF_8);
     List<String> options = new ArrayList<>(jvmOptions);
     options.add("-Dlogback.configurationFile=" + logbackFile);
@@ -393,13 +473,32 @@ final class NetnsTopology implements AutoCloseable {
    */
   static String agentConfig(java.nio.file.Path dataDir, KamailioRegistrar kamailio, String user,
       String password) {
+    return agentConfig(dataDir, kamailio, List.of(user), password, Duration.ofSeconds(2), 600, 0);
+  }
+
+  /**
+   * The same with one profile per user (id, AOR user and authentication user alike), all in the
+   * one SNAP, each with {@code expires}; {@code registerTimeout} bounds one REGISTER attempt. The
+   * control API listens on the namespace's 127.0.0.1 and {@code controlPort} (0: a free one),
+   * which only a process in the namespace reaches (e.g. {@code Main status} there).
+   */
+  static String agentConfig(java.nio.file.Path dataDir, KamailioRegistrar kamailio,
+      List<String> users, String password, Duration registerTimeout, int expires,
+      int controlPort) {
+    StringBuilder profiles = new StringBuilder();
+    for (String user : users) {
+      profiles.append("""
+            { id = %s, aor = "sip:%s@%s", registrar = "%s", password = "%s",
+              transport = udp, expires = %d, snap = 1, auto-register = true }
+          """.formatted(user, user, kamailio.realm(), kamailio.sipUri(), password, expires));
+    }
     return """
         agent.data-dir = "%s"
-        control { address = "127.0.0.1", port = 0 }
+        control { address = "127.0.0.1", port = %d }
         sip {
           local-address = "127.0.0.1"   # the anchor, on the namespace's loopback
           port = 0
-          register-timeout = 2s
+          register-timeout = %dms
           backoff { base-all-failed = 1s, base-some-failed = 1s, max = 4s }
         }
         mobility {
@@ -412,9 +511,7 @@ final class NetnsTopology implements AutoCloseable {
           snaps = [ { id = 1, name = internet, iaps = [1, 2] } ]
         }
         profiles = [
-          { id = %s, aor = "sip:%s@%s", registrar = "%s", password = "%s",
-            transport = udp, expires = 600, snap = 1, auto-register = true }
-        ]
-        """.formatted(dataDir, user, user, kamailio.realm(), kamailio.sipUri(), password);
+        %s]
+        """.formatted(dataDir, controlPort, registerTimeout.toMillis(), profiles);
   }
 }
