@@ -395,9 +395,15 @@ final class SnapSession implements MobilityListener {
 
   private void reject() {
     Iap rejected = trying;
+    String rejectedAddress = tryingAddress;
     log.info("SNAP {}: {} rejected: no profile could register through it", snapId, rejected);
     enter(carrier == null ? Phase.WAITING : Phase.SETTLED);
     connection().newCarrierRejected(rejected.id());
+    if (carrier != null && rejectedAddress != null && !rejectedAddress.equals(carrierAddress)) {
+      // Members that were not registered when the trial began followed it (rule 11): back to
+      // the carrier the SNAP stays on, or they would be left on an IAP nobody watches for them.
+      rebindFrom(rejectedAddress, carrierAddress);
+    }
   }
 
   private void addressChanged(Iap iap, String address) {

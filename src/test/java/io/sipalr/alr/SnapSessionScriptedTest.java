@@ -132,5 +132,28 @@ class SnapSessionScriptedTest {
     assertTrue(events.stream().anyMatch(e -> e.startsWith("ACCESS_DENIED")), events.toString());
   }
 
+  /**
+   * Found by AlrProperties: profiles still registering when an upgrade began follow the trial
+   * (rule 11); when the one registered profile failed on it and the IAP was rejected, they
+   * stayed on it, and the loss of that IAP later was nobody's business: stuck for good.
+   */
+  @Test
+  void followersOfARejectedTrialGoBackToTheCarrierAndFollowItsLoss() {
+    iaps.up(CELL);
+    sip.answerNext("CORRECT"); // ann: 401, her answer queued behind the others
+    sip.answerNext("CORRECT"); // bob: likewise
+    sip.answerNext("CORRECT"); // cid: 401
+    sip.answerNext("CORRECT"); // ann: 200
+    assertEquals(ProfileStatus.REGISTERED, sip.registry.status("ann"));
+    iaps.up(WLAN); // ann migrates, bob and cid follow
+    while (sip.nextUser() != null && !("ann".equals(sip.nextUser())
+        && WLAN_ADDRESS.equals(sip.nextFrom()))) {
+      sip.answerNext("DROP");
+    }
+    sip.answerNext("NONCE_LESS_401"); // ann fails on wlan: wlan rejected
+    sip.settle(Duration.ofMinutes(7));
+    assertAllRegisteredThrough(CELL_ADDRESS);
+  }
+
   private final AlrController[] refuserRef = new AlrController[1];
 }
