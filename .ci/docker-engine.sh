@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a Docker engine and the debian:bookworm-slim base image available on a
-# machine that has neither (see ../shared/DESIGN.md, "CI and development
-# machines"). Does nothing where an engine already answers.
+# machine that has neither (see docs/testing.md, "Skips and CI"). Does nothing
+# where an engine already answers.
 set -euo pipefail
 
 log() { printf '[docker-engine] %s\n' "$*"; }

@@ -54,7 +54,7 @@ import org.testcontainers.utility.DockerImageName;
  * The image {@value #IMAGE} is built from docker/kamailio/ only when missing (CI builds it
  * first).
  *
- * <p>Engine set-up on the CI/development machines (DESIGN.md, "CI and development machines")
+ * <p>Engine set-up on the CI/development machines (docs/testing.md, "Skips and CI")
  * needs {@code TESTCONTAINERS_RYUK_DISABLED=true} (the Ryuk image cannot be pulled) and
  * {@code TESTCONTAINERS_HOST_OVERRIDE=localhost}. Tried: Testcontainers 2.0.5 reads both from
  * the environment only ({@code ResourceReaper.instance()} and

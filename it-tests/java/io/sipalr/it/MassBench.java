@@ -67,11 +67,11 @@ import org.slf4j.LoggerFactory;
  *       ul.dump} must show every profile bound once, from 127.0.0.3;
  *   <li><b>migration</b>: wlan 127.0.0.2 comes up (an upgrade; no controller, so every move is
  *       allowed): timed until every profile is registered through wlan, by MIGRATION_COMPLETED
- *       or, for a move that failed (ALR error; DESIGN rule 12: the carrier is accepted and the
- *       profile retries through it), by the REGISTERED of that retry, with nothing else running
- *       in this JVM meanwhile. Then {@code ul.dump} must show every binding received from
- *       127.0.0.2: lost (0 bindings) and duplicate (more than 1) bindings are counted from that
- *       dump, expired entries filtered;
+ *       or, for a move that failed (ALR error; docs/alr-rules.md, rule 12: the carrier is
+ *       accepted and the profile retries through it), by the REGISTERED of that retry, with
+ *       nothing else running in this JVM meanwhile. Then {@code ul.dump} must show every
+ *       binding received from 127.0.0.2: lost (0 bindings) and duplicate (more than 1)
+ *       bindings are counted from that dump, expired entries filtered;
  *   <li><b>restart</b>: the same store in a new agent (the first one stopped without
  *       deregistering, as after a crash), no IAP up, then cellular up: timed to the last
  *       REGISTERED. The REGISTER path alone (401 + 200 per profile, no store writes), paced:

@@ -14,9 +14,9 @@ import org.junit.jupiter.api.Assumptions;
 import org.slf4j.LoggerFactory;
 
 /**
- * Real interfaces for the linux IAP provider (DESIGN.md, "Test topology"): a network namespace
- * {@value #NAMESPACE} with two veth uplinks to this machine's root namespace, and the
- * registrar's address on the root namespace's {@code lo}:
+ * Real interfaces for the linux IAP provider (docs/testing.md, "Real interfaces: network
+ * namespaces"): a network namespace {@value #NAMESPACE} with two veth uplinks to this machine's
+ * root namespace, and the registrar's address on the root namespace's {@code lo}:
  *
  * <pre>
  *   namespace sipalr-ue                          root namespace
@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  *   lo    127.0.0.1 (the agent's anchor)         lo  198.19.30.1/32 (the registrar)
  * </pre>
  *
- * <p>Routing in the namespace, one table per uplink (DESIGN.md, "Linux networking facts"):
+ * <p>Routing in the namespace, one table per uplink (docs/architecture.md, "Linux networking"):
  * {@code from 198.19.10.2 lookup 101} and {@code from 198.19.20.2 lookup 102}, each table with
  * {@code default via GATEWAY dev UPLINK} and, below it, an {@code unreachable default}: traffic
  * from an uplink's address leaves through that uplink or not at all, never through the other

@@ -10,8 +10,8 @@ import java.util.Objects;
 /**
  * How the agent's own controller votes on migrations ({@code alr.policy}): see {@link
  * PolicyController}. Only upgrades are ever voted on; a downgrade (the current IAP was lost) is
- * never asked about (DESIGN.md rule 7), and the profile's bearer filter is enforced by the
- * mobility layer before any policy sees an offer.
+ * never asked about (docs/alr-rules.md, rule 7), and the profile's bearer filter is enforced by
+ * the mobility layer before any policy sees an offer.
  */
 public sealed interface AlrPolicy {
 

@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The ALR flow of the profiles sharing one SNAP connection (one SNAP and bearer filter): it
  * answers the mobility layer, collects the controllers' votes, moves every profile's
- * registration and decides whether the new carrier is accepted (DESIGN.md rules 1-16).
+ * registration and decides whether the new carrier is accepted (docs/alr-rules.md, rules 1-16).
  *
  * <p>Everything runs on the session's {@link SerialExecutor}; the mobility callbacks already
  * arrive on the connection's own, and are re-posted here, so no field needs a lock. The phase

@@ -45,9 +45,9 @@ import org.slf4j.LoggerFactory;
  * final response).
  *
  * <p>The anchor endpoint, on the configured local address, lives as long as the engine: deleting
- * the stack's last provider would stop the stack (DESIGN.md, JAIN-SIP facts). Endpoints on other
- * addresses (an IAP's) are reference-counted and deleted, with their TCP connections, when the
- * last registration has left them.
+ * the stack's last provider would stop the stack (docs/architecture.md, "JAIN-SIP: pitfalls the
+ * code relies on"). Endpoints on other addresses (an IAP's) are reference-counted and deleted,
+ * with their TCP connections, when the last registration has left them.
  */
 final class SipEngine implements SipListener, SipWire, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SipEngine.class);
@@ -144,7 +144,7 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   /**
    * Which endpoint last sent over TCP to each remote. JAIN-SIP caches outgoing TCP connections
    * by remote address only, so a REGISTER from a new endpoint would otherwise reuse the old
-   * endpoint's connection, and its source address (DESIGN.md).
+   * endpoint's connection, and its source address (docs/architecture.md, JAIN-SIP pitfalls).
    */
   private final java.util.Map<Remote, Endpoint> tcpSenders = new java.util.HashMap<>();
   private final ScheduledExecutorService timers;

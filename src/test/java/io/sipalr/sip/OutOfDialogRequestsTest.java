@@ -13,7 +13,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Requests from outside get a proper final response, never silence (DESIGN.md). */
+/** Requests from outside get a proper final response, never silence (docs/registration.md). */
 class OutOfDialogRequestsTest {
   private static SipEngine engine;
 
