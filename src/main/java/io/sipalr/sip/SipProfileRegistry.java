@@ -198,9 +198,10 @@ public final class SipProfileRegistry implements AutoCloseable {
     return r.rebind(address == null ? null : engine.acquire(address));
   }
 
-  /** The local address a profile registers from now, if any. */
+  /** The local address a profile registers from now; empty when none, or when it is gone. */
   public Optional<String> localAddressOf(String id) {
-    return Optional.ofNullable(registration(id).info().localAddress());
+    Registration r = registrations.get(id);
+    return r == null ? Optional.empty() : Optional.ofNullable(r.info().localAddress());
   }
 
   /** Local endpoints (SipProviders) in use, the anchor included: for leak checks. */
@@ -213,8 +214,18 @@ public final class SipProfileRegistry implements AutoCloseable {
     return engine.boundEndpointCount();
   }
 
+  /** @throws NoSuchElementException when there is no such profile (or it is being destroyed) */
   public ProfileStatus status(String id) {
     return registration(id).info().status();
+  }
+
+  /**
+   * The profile's status, or empty when it is gone: destroyed, or being destroyed, though a
+   * listener may not have heard so yet (for loops over members that must not stop half-way).
+   */
+  public Optional<ProfileStatus> statusIfPresent(String id) {
+    Registration r = registrations.get(id);
+    return r == null ? Optional.empty() : Optional.of(r.info().status());
   }
 
   public RegistrationInfo info(String id) {

@@ -118,4 +118,16 @@ class SipProfileRegistryTest {
     assertEquals(List.of("ann"), registry.profiles().stream().map(SipProfile::id).toList());
     assertThrows(NoSuchElementException.class, () -> registry.status("dan"));
   }
+
+  @Test
+  void aDestroyedProfileAnswersEmptyToTheQueriesThatLoopsUse() throws Exception {
+    registry.create(profile("ann", false));
+    assertEquals(java.util.Optional.of(ProfileStatus.UNREGISTERED),
+        registry.statusIfPresent("ann"));
+    registry.destroy("ann").get(BOUND_MS, TimeUnit.MILLISECONDS);
+
+    assertEquals(java.util.Optional.empty(), registry.statusIfPresent("ann"));
+    assertEquals(java.util.Optional.empty(), registry.localAddressOf("ann"));
+    assertThrows(NoSuchElementException.class, () -> registry.status("ann"));
+  }
 }
