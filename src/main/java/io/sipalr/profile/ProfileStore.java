@@ -183,6 +183,27 @@ public final class ProfileStore implements Closeable {
     }
   }
 
+  /**
+   * Replaces a profile the store holds; returns it as stored, with its stored {@code
+   * instanceId} and {@code regId}. Never creates: a change racing a delete must not bring the
+   * profile back with a new instance id.
+   *
+   * @throws java.util.NoSuchElementException when the store holds no profile with that id
+   *     (never had one, or it was destroyed meanwhile)
+   * @throws ProfileValidationException when the profile breaks a rule of {@link ProfileValidator}
+   */
+  public SipProfile update(SipProfile profile) {
+    synchronized (writeLock) {
+      ensureOpen();
+      SipProfile stored = profiles.get(profile.id());
+      if (stored == null) {
+        throw new java.util.NoSuchElementException("no profile with id \"" + profile.id()
+            + "\"");
+      }
+      return write(profile.withInstance(stored.instanceId(), stored.regId()));
+    }
+  }
+
   /** Deletes a profile; false when there was none with that id. */
   public boolean destroy(String id) {
     Objects.requireNonNull(id, "id");

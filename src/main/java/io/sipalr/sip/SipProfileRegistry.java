@@ -41,6 +41,8 @@ public final class SipProfileRegistry implements AutoCloseable {
   private final ScheduledThreadPoolExecutor timers;
   private final Map<String, Registration> registrations = new ConcurrentHashMap<>();
   private final List<RegistryListener> listeners = new CopyOnWriteArrayList<>();
+  /** Registrations whose destroy has begun: a change (save) must not revive them. */
+  private final java.util.Set<Registration> destroying = ConcurrentHashMap.newKeySet();
   private final Registration.Sink sink = new Registration.Sink() {
     @Override
     public void statusChanged(Registration r, ProfileStatus from, ProfileStatus to) {
@@ -121,32 +123,53 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   /**
    * Stores a changed profile (UPDATED). A registered profile whose registration-relevant fields
-   * changed registers again; an auto-register profile that was not registered starts.
+   * changed registers again; an auto-register profile that was not registered starts. Never
+   * creates one: use {@link #create}.
+   *
+   * @throws NoSuchElementException when there is no such profile, also when it was destroyed
+   *     (or its destroy began) while the change was on its way: it is not brought back
    */
   public SipProfile save(SipProfile profile) {
-    Registration r = registrations.get(profile.id());
-    if (r == null) {
-      return create(profile);
+    Registration r = registration(profile.id());
+    // One at a time with the start of a destroy of the same profile (see destroy): a change
+    // either comes before it, or finds the profile going and changes nothing, never
+    // restarting a registration that is being stopped for good.
+    synchronized (r) {
+      if (destroying.contains(r)) {
+        throw new NoSuchElementException("profile \"" + profile.id() + "\" is being deleted");
+      }
+      SipProfile before = store.get(profile.id()).orElseThrow(() -> new NoSuchElementException(
+          "no profile with id \"" + profile.id() + "\""));
+      // Replace-only: a profile destroyed meanwhile is not brought back.
+      SipProfile stored = store.update(profile);
+      r.executor.execute(
+          () -> emit(RegistryEvent.Type.UPDATED, stored.id(), r.info().status(), null));
+      if (stored.registrationDiffers(before)) {
+        r.update(stored);
+      }
+      if (stored.autoRegister() && r.info().status() == ProfileStatus.UNREGISTERED) {
+        r.start();
+      }
+      return stored;
     }
-    SipProfile before = store.get(profile.id()).orElseThrow();
-    SipProfile stored = store.save(profile);
-    r.executor.execute(() -> emit(RegistryEvent.Type.UPDATED, stored.id(), r.info().status(), null));
-    if (stored.registrationDiffers(before)) {
-      r.update(stored);
-    }
-    if (stored.autoRegister() && r.info().status() == ProfileStatus.UNREGISTERED) {
-      r.start();
-    }
-    return stored;
   }
 
   /** Deregisters the profile if needed, then removes it from the store (DESTROYED). */
   public CompletableFuture<Void> destroy(String id) {
     Registration r = registration(id);
-    return r.stop().thenRun(() -> {
-      r.dispose();
-      store.destroy(id);
-      registrations.remove(id, r);
+    CompletableFuture<Void> stopped;
+    synchronized (r) {
+      destroying.add(r);
+      stopped = r.stop();
+    }
+    return stopped.thenRun(() -> {
+      try {
+        r.dispose();
+        store.destroy(id);
+        registrations.remove(id, r);
+      } finally {
+        destroying.remove(r); // also when the store failed: the profile can be changed again
+      }
       emit(RegistryEvent.Type.DESTROYED, id, ProfileStatus.UNREGISTERED, null);
     });
   }

@@ -130,4 +130,30 @@ class SipProfileRegistryTest {
     assertEquals(java.util.Optional.empty(), registry.localAddressOf("ann"));
     assertThrows(NoSuchElementException.class, () -> registry.status("ann"));
   }
+
+  @Test
+  void aChangeOfAProfileDestroyedMeanwhileIsRefusedAndDoesNotBringItBack() throws Exception {
+    SipProfile ann = registry.create(profile("ann", false));
+    SipProfile changed = SipProfileBuilder.copyOf(ann).expires(300).build(); // read before ...
+    registry.destroy("ann").get(BOUND_MS, TimeUnit.MILLISECONDS); // ... the delete won
+
+    assertThrows(NoSuchElementException.class, () -> registry.save(changed));
+    assertEquals(List.of(), registry.profiles());
+    assertEquals(java.util.Optional.empty(), store.get("ann"));
+  }
+
+  @Test
+  void aChangeAfterItsDestroyBeganIsRefused() throws Exception {
+    // Registered: its destroy deregisters first, and the registrar here never answers.
+    SipProfile ann = registry.create(profile("ann", true));
+    DatagramPacket packet = new DatagramPacket(new byte[16 * 1024], 16 * 1024);
+    registrar.receive(packet); // its REGISTER (bounded by the socket timeout)
+    registry.destroy("ann");
+
+    NoSuchElementException refused = assertThrows(NoSuchElementException.class,
+        () -> registry.save(SipProfileBuilder.copyOf(ann).expires(300).build()));
+    assertTrue(refused.getMessage().contains("being deleted"), refused.getMessage());
+    assertEquals(ann.instanceId(), store.get("ann").orElseThrow().instanceId());
+    assertEquals(ann.expires(), store.get("ann").orElseThrow().expires());
+  }
 }
