@@ -73,6 +73,7 @@ public final class ProfileStore implements Closeable {
   // Writes are rare (user edits, seeds): one at a time keeps memory and disk in step simply.
   private final Object writeLock = new Object();
   private volatile boolean closed;
+  private volatile Runnable beforeWrite = () -> { };
 
   private ProfileStore(Path profilesDir, DurableFiles files, FileChannel lockChannel) {
     this.profilesDir = profilesDir;
@@ -212,6 +213,7 @@ public final class ProfileStore implements Closeable {
       if (!profiles.containsKey(id)) {
         return false;
       }
+      beforeWrite.run();
       Path file = fileOf(id);
       try {
         files.delete(file);
@@ -256,7 +258,16 @@ public final class ProfileStore implements Closeable {
     }
   }
 
+  /**
+   * For tests: {@code hook} runs before every write and delete of profile files, under the
+   * write lock, as a disk that stalls in fsync would. Not for production use.
+   */
+  public void beforeEachWrite(Runnable hook) {
+    beforeWrite = Objects.requireNonNull(hook, "hook");
+  }
+
   private SipProfile write(SipProfile profile) {
+    beforeWrite.run();
     ProfileValidator.validate(profile);
     Path file = fileOf(profile.id());
     byte[] json = json(profile, file);
@@ -278,6 +289,7 @@ public final class ProfileStore implements Closeable {
     if (news.isEmpty()) {
       return;
     }
+    beforeWrite.run();
     Map<Path, byte[]> contents = new LinkedHashMap<>();
     for (SipProfile profile : news) {
       Path file = fileOf(profile.id());
