@@ -324,7 +324,16 @@ final class ControlApi {
 
   private CompletableFuture<ApiResponse> deleteProfile(Call c) {
     String id = profile(c.param(0)).id();
-    return bounded(registry.destroy(id)).thenApply(done -> {
+    // The file's removal, once deregistered, on a store writer too (not the SIP worker that
+    // saw the deregistration end); should their queue be full by then, where it ends.
+    Executor removal = task -> {
+      try {
+        storeWriters.execute(task);
+      } catch (RejectedExecutionException full) {
+        task.run();
+      }
+    };
+    return bounded(registry.destroy(id, removal)).thenApply(done -> {
       if (done) {
         return ApiResponse.noContent();
       }

@@ -154,15 +154,27 @@ public final class SipProfileRegistry implements AutoCloseable {
     }
   }
 
-  /** Deregisters the profile if needed, then removes it from the store (DESTROYED). */
+  /**
+   * Deregisters the profile if needed, then removes it from the store (DESTROYED). The store
+   * removal (a file delete and a directory fsync) runs on the thread that ends the
+   * deregistration, one of the SIP workers: a caller that can, passes an executor of its own.
+   */
   public CompletableFuture<Void> destroy(String id) {
+    return destroy(id, Runnable::run);
+  }
+
+  /**
+   * As {@link #destroy(String)}, the store removal on {@code storeWork}: off the SIP workers,
+   * which must not wait for a disk.
+   */
+  public CompletableFuture<Void> destroy(String id, java.util.concurrent.Executor storeWork) {
     Registration r = registration(id);
     CompletableFuture<Void> stopped;
     synchronized (r) {
       destroying.add(r);
       stopped = r.stop();
     }
-    return stopped.thenRun(() -> {
+    return stopped.thenRunAsync(() -> {
       try {
         r.dispose();
         store.destroy(id);
@@ -171,7 +183,7 @@ public final class SipProfileRegistry implements AutoCloseable {
         destroying.remove(r); // also when the store failed: the profile can be changed again
       }
       emit(RegistryEvent.Type.DESTROYED, id, ProfileStatus.UNREGISTERED, null);
-    });
+    }, storeWork);
   }
 
   /** Registers the profile; also the way out of a wrong-credentials stop or a force-disable. */

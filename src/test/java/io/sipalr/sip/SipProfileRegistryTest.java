@@ -156,4 +156,25 @@ class SipProfileRegistryTest {
     assertEquals(ann.instanceId(), store.get("ann").orElseThrow().instanceId());
     assertEquals(ann.expires(), store.get("ann").orElseThrow().expires());
   }
+
+  @Test
+  void aDestroyRemovesTheProfileFileOnTheExecutorItIsGiven() throws Exception {
+    registry.create(profile("ann", false));
+    java.util.concurrent.ExecutorService storeWork = java.util.concurrent.Executors
+        .newSingleThreadExecutor(r -> new Thread(r, "test-store-writer"));
+    java.util.concurrent.atomic.AtomicReference<String> destroyedOn =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    registry.addListener(e -> {
+      if (e.type() == RegistryEvent.Type.DESTROYED) {
+        destroyedOn.set(Thread.currentThread().getName());
+      }
+    });
+    try {
+      registry.destroy("ann", storeWork).get(BOUND_MS, TimeUnit.MILLISECONDS);
+    } finally {
+      storeWork.shutdown();
+    }
+    assertEquals("test-store-writer", destroyedOn.get());
+    assertEquals(java.util.Optional.empty(), store.get("ann"));
+  }
 }
