@@ -58,6 +58,14 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   /** Requests read and not answered yet (event loop only): a connection waiting is not idle. */
   private int unanswered;
 
+  /**
+   * Requests pipelined behind one still being answered (event loop only), at most {@link
+   * #MAX_HELD}: HTTP/1.1 answers them in order.
+   */
+  private final java.util.ArrayDeque<FullHttpRequest> held = new java.util.ArrayDeque<>();
+  static final int MAX_HELD = 16;
+  private boolean draining;
+
   /** The name of the idle-timeout handler before this one, which an event stream removes. */
   static final String IDLE = "idle";
 
@@ -81,6 +89,22 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     if (stream != null) {
       return; // an event stream's connection carries nothing else
     }
+    if (unanswered > 0) {
+      // Pipelined behind a request still being answered: answers go out in request order.
+      if (held.size() >= MAX_HELD) {
+        log.debug("control API connection {}: over {} requests pipelined; closed",
+            ctx.channel().remoteAddress(), MAX_HELD);
+        ctx.close();
+        return;
+      }
+      held.add(request.retain());
+      return;
+    }
+    handle(ctx, request);
+  }
+
+  /** Answers one request (now or later); the next held one follows its answer. */
+  private void handle(ChannelHandlerContext ctx, FullHttpRequest request) {
     HttpVersion version = request.protocolVersion();
     HttpMethod method = request.method();
     if (request.decoderResult().isFailure()) {
@@ -113,11 +137,15 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     // Endpoints that wait (disable, delete) or write the store answer later, on another thread:
     // the answer is written on the connection's own event loop.
     unanswered++;
+    if (!answer.isDone()) {
+      ctx.channel().config().setAutoRead(false); // read on once answered: TCP holds the rest
+    }
     answer.whenComplete((response, failure) -> {
       ApiResponse out = response != null ? response : error(failure);
       Runnable reply = () -> {
         unanswered--;
         write(ctx, version, method, path, out, false);
+        answerNextHeld(ctx);
       };
       if (ctx.executor().inEventLoop()) {
         reply.run();
@@ -133,6 +161,39 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       stream.drain();
     }
     super.channelWritabilityChanged(ctx);
+  }
+
+  /** After an answer: the held requests in order, until one is answered later; then reads. */
+  private void answerNextHeld(ChannelHandlerContext ctx) {
+    if (draining) {
+      return; // an answer given at once, inside the loop below, which goes on
+    }
+    draining = true;
+    try {
+      while (unanswered == 0 && stream == null) {
+        FullHttpRequest next = held.poll();
+        if (next == null) {
+          break;
+        }
+        try {
+          handle(ctx, next);
+        } finally {
+          next.release();
+        }
+      }
+    } finally {
+      draining = false;
+    }
+    if (unanswered == 0 && stream == null && ctx.channel().isActive()) {
+      ctx.channel().config().setAutoRead(true);
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    held.forEach(FullHttpRequest::release);
+    held.clear();
+    super.channelInactive(ctx);
   }
 
   /** {@code control.idle-timeout} over: an HTTP connection with nothing under way is closed. */
@@ -188,6 +249,7 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
 
   private void startStream(ChannelHandlerContext ctx, HttpVersion version) {
     ctx.channel().config().setWriteBufferWaterMark(STREAM_WATER_MARK);
+    ctx.channel().config().setAutoRead(true); // to see the reader hang up
     if (ctx.pipeline().get(IDLE) != null) {
       ctx.pipeline().remove(IDLE); // a stream is quiet between events, and lives on
     }

@@ -148,6 +148,44 @@ class ControlServerTest {
     assertEquals(300, store.get("p1").orElseThrow().expires());
   }
 
+  @Test
+  void pipelinedRequestsAreAnsweredInOrderWhileAWriteWaits() throws Exception {
+    start(256, Duration.ofSeconds(60), 2, 64);
+    registry.create(SipProfileBuilder.forId("p0").aor("sip:p0@sipalr.test")
+        .registrar("sip:127.0.0.1:5060").password("secret").autoRegister(false).build());
+    CountDownLatch writing = new CountDownLatch(1);
+    CountDownLatch disk = new CountDownLatch(1);
+    store.beforeEachWrite(() -> {
+      writing.countDown();
+      try {
+        disk.await(BOUND_MS, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    Socket s = open();
+    String body = "{\"expires\": 300}";
+    String pipelined = "PUT /v1/profiles/p0 HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer "
+        + TOKEN + "\r\nContent-Length: " + body.length() + "\r\n\r\n" + body
+        + "GET /v1/health HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer " + TOKEN
+        + "\r\nConnection: close\r\n\r\n";
+    s.getOutputStream().write(pipelined.getBytes(StandardCharsets.US_ASCII));
+    s.getOutputStream().flush();
+    try {
+      assertTrue(writing.await(BOUND_MS, TimeUnit.MILLISECONDS), "the PUT's write began");
+      // The health check behind it is not answered first (a read waiting 500 ms gets nothing).
+      s.setSoTimeout(500);
+      assertThrows(SocketTimeoutException.class, () -> s.getInputStream().read());
+      s.setSoTimeout((int) BOUND_MS);
+    } finally {
+      disk.countDown();
+    }
+    String both = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    int put = both.indexOf("\"id\":\"p0\"");
+    int health = both.indexOf("\"status\":\"ok\"");
+    assertTrue(put > 0 && health > put, "the PUT's answer, then health's: " + both);
+  }
+
   // ------------------------------------------------------------ paths
 
   @Test
