@@ -397,11 +397,7 @@ final class ControlApi {
   }
 
   private ProfileStatus statusOf(String id) {
-    try {
-      return registry.status(id);
-    } catch (NoSuchElementException e) {
-      return null;
-    }
+    return registry.statusIfPresent(id).orElse(null);
   }
 
   /** The IAP a profile registers through now, or null. */
