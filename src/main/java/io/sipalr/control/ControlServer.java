@@ -59,8 +59,10 @@ import org.slf4j.LoggerFactory;
  * <p>Threads: one accepting, two serving every connection (Netty event loops); none per
  * connection. Requests that write the profile store (fsync) run on {@code control.store-threads}
  * threads of their own, with at most {@code control.store-queue} waiting (then 503); answers are
- * written on the connection's event loop. Requests are bounded ({@value #MAX_BODY} bytes of body), and so is what a slow
- * event-stream reader can hold ({@link ControlConfig#eventBuffer()}).
+ * written on the connection's event loop. Requests are bounded ({@value #MAX_BODY} bytes of
+ * body), and so is what a slow event-stream reader can hold ({@link ControlConfig#eventBuffer()}),
+ * the connections open at once ({@code control.max-connections}) and how long an HTTP
+ * connection may stay idle ({@code control.idle-timeout}; never an event stream).
  */
 public final class ControlServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlServer.class);

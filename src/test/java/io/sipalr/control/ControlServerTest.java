@@ -207,8 +207,24 @@ class ControlServerTest {
     open();
     await().atMost(Duration.ofMillis(BOUND_MS)).until(() -> server.openConnections() == 2);
 
-    Socket third = open();
-    assertEquals(-1, third.getInputStream().read(), "closed at once, without an answer");
+    ch.qos.logback.classic.Logger serverLog =
+        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(ControlServer.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    serverLog.addAppender(logged);
+    try {
+      for (int i = 0; i < 3; i++) {
+        Socket beyond = open();
+        assertEquals(-1, beyond.getInputStream().read(), "closed at once, without an answer");
+      }
+    } finally {
+      serverLog.detachAppender(logged);
+    }
+    List<String> lines = logged.list.stream()
+        .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+        .filter(m -> m.contains("control.max-connections")).toList();
+    assertEquals(1, lines.size(), "one line for a burst of refusals: " + lines);
 
     a.close();
     await().atMost(Duration.ofMillis(BOUND_MS)).until(() -> server.openConnections() == 1);
