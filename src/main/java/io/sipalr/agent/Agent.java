@@ -273,7 +273,9 @@ public final class Agent implements AutoCloseable {
 
   private void deregisterAll(long deadlineNanos) {
     List<String> ids = registry.profiles().stream().map(SipProfile::id)
-        .filter(id -> registry.status(id) != ProfileStatus.UNREGISTERED).toList();
+        .filter(id -> registry.statusIfPresent(id)
+            .filter(status -> status != ProfileStatus.UNREGISTERED).isPresent())
+        .toList(); // a profile created or destroyed meanwhile does not stop the loop
     if (ids.isEmpty()) {
       return;
     }

@@ -5,11 +5,14 @@ import io.sipalr.mobility.MobilityManager;
 import io.sipalr.mobility.SnapConnection;
 import io.sipalr.profile.BearerFilter;
 import io.sipalr.profile.SipProfile;
+import io.sipalr.sip.ProfileStatus;
 import io.sipalr.sip.RegistryEvent;
 import io.sipalr.sip.SipProfileRegistry;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -32,7 +35,7 @@ public final class SipAlr implements AutoCloseable {
   /** A SNAP connection's identity: profiles sharing both share the flow. */
   private record SessionKey(int snapId, boolean fixedIap, BearerFilter filter) {}
 
-  private final SipProfileRegistry registry;
+  private final AlrProfiles registry;
   private final MobilityManager mobility;
   private final AlrConfig config;
   private final Executor pool;
@@ -49,12 +52,12 @@ public final class SipAlr implements AutoCloseable {
 
   public SipAlr(SipProfileRegistry registry, MobilityManager mobility, AlrConfig config,
       Executor pool, ScheduledExecutorService timers) {
-    this(registry, mobility, config, pool, timers, System::nanoTime);
+    this(AlrProfiles.of(registry), mobility, config, pool, timers, System::nanoTime);
   }
 
-  /** With the time source of {@code nanoTime}: a virtual clock in the unit tests. */
-  SipAlr(SipProfileRegistry registry, MobilityManager mobility, AlrConfig config,
-      Executor pool, ScheduledExecutorService timers, java.util.function.LongSupplier nanoTime) {
+  /** Over any registry and time source: the unit tests' fakes and virtual clock. */
+  SipAlr(AlrProfiles registry, MobilityManager mobility, AlrConfig config, Executor pool,
+      ScheduledExecutorService timers, java.util.function.LongSupplier nanoTime) {
     this.registry = registry;
     this.mobility = mobility;
     this.config = config;
@@ -120,8 +123,18 @@ public final class SipAlr implements AutoCloseable {
     return s != null && s.offerOpen(profileId, iapId);
   }
 
-  SipProfileRegistry registry() {
+  AlrProfiles registry() {
     return registry;
+  }
+
+  /**
+   * The carrier of the profile's SNAP connection (see {@link SnapConnection#carrier()}); empty
+   * when it has none or the profile is in no session.
+   */
+  Optional<io.sipalr.mobility.Iap> carrierOf(String profileId) {
+    SessionKey key = membership.get(profileId);
+    SnapConnection c = key == null ? null : connections.get(key);
+    return c == null ? Optional.empty() : c.carrier();
   }
 
   void remove(AlrController controller) {
@@ -230,8 +243,18 @@ public final class SipAlr implements AutoCloseable {
       target.join(profileId);
       return;
     }
-    boolean wasWanted = registry.status(profileId) != io.sipalr.sip.ProfileStatus.UNREGISTERED;
-    registry.disable(profileId).thenRun(() -> {
+    Optional<ProfileStatus> status = registry.statusIfPresent(profileId);
+    if (status.isEmpty()) {
+      return; // being destroyed: its DESTROYED event takes it out of ALR
+    }
+    boolean wasWanted = status.get() != ProfileStatus.UNREGISTERED;
+    CompletableFuture<Void> stopped;
+    try {
+      stopped = registry.disable(profileId);
+    } catch (NoSuchElementException gone) {
+      return;
+    }
+    stopped.thenRun(() -> {
       try {
         registry.rebind(profileId, null);
       } catch (Exception e) {
@@ -239,7 +262,11 @@ public final class SipAlr implements AutoCloseable {
       }
       target.join(profileId);
       if (wasWanted) {
-        registry.enable(profileId);
+        try {
+          registry.enable(profileId);
+        } catch (NoSuchElementException gone) {
+          log.debug("profile {}: destroyed while changing SNAP", profileId);
+        }
       }
     });
   }

@@ -9,7 +9,6 @@ import io.sipalr.profile.BearerFilter;
 import io.sipalr.sip.MigrationOutcome;
 import io.sipalr.sip.ProfileStatus;
 import io.sipalr.sip.RegistryEvent;
-import io.sipalr.sip.SipProfileRegistry;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -54,7 +53,7 @@ final class SnapSession implements MobilityListener {
   final int snapId;
   final BearerFilter filter;
   private final SipAlr alr;
-  private final SipProfileRegistry registry;
+  private final AlrProfiles registry;
   final SerialExecutor executor;
   /** Set right after the connection opens, which may already be reporting by then. */
   private final java.util.concurrent.CompletableFuture<SnapConnection> connection =
@@ -95,7 +94,7 @@ final class SnapSession implements MobilityListener {
   /** Rebind trials: members whose first attempt through the new carrier has not ended yet. */
   private final Set<String> untried = new HashSet<>();
 
-  SnapSession(int snapId, BearerFilter filter, SipAlr alr, SipProfileRegistry registry,
+  SnapSession(int snapId, BearerFilter filter, SipAlr alr, AlrProfiles registry,
       SerialExecutor executor) {
     this.snapId = snapId;
     this.filter = filter;
@@ -340,13 +339,13 @@ final class SnapSession implements MobilityListener {
         boolean announce = registeredAtStart.contains(id);
         Runnable started = announce
             ? () -> alr.notify(AlrEvent.MIGRATION_STARTED, id, snapId, iapId) : () -> { };
-        alr.pace(() -> registry.migrate(id, address, alr.config().order(), started)
+        alr.pace(() -> migrate(id, address, started)
             .whenComplete((outcome, e) -> executor.executeHere(
                 () -> migrationEnded(thisAttempt, id, outcome))));
       }
     } else {
       for (String id : members) {
-        if (registry.status(id) != ProfileStatus.UNREGISTERED) {
+        if (wantsRegistration(id)) {
           untried.add(id);
         }
         rebind(id, address);
@@ -443,7 +442,7 @@ final class SnapSession implements MobilityListener {
       trialListening = true;
       attempt++;
       for (String id : members) {
-        if (registry.status(id) != ProfileStatus.UNREGISTERED) {
+        if (wantsRegistration(id)) {
           untried.add(id);
         }
         rebind(id, tryingAddress);
@@ -477,8 +476,29 @@ final class SnapSession implements MobilityListener {
 
   private List<String> registeredMembers() {
     // Rule 11: only registered profiles vote.
-    return members.stream().filter(id -> registry.status(id) == ProfileStatus.REGISTERED)
+    return members.stream()
+        .filter(id -> registry.statusIfPresent(id).orElse(null) == ProfileStatus.REGISTERED)
         .toList();
+  }
+
+  /** Registered or on its way there; false for a member that is gone (being destroyed). */
+  private boolean wantsRegistration(String id) {
+    return registry.statusIfPresent(id).filter(s -> s != ProfileStatus.UNREGISTERED).isPresent();
+  }
+
+  /**
+   * Moves one member; its stage completes however the move ends. A member destroyed while its
+   * move waited in the pacer has no registration left: its move is over (outcome {@code null},
+   * neither moved nor failed), so that the trial is still judged by the others.
+   */
+  private java.util.concurrent.CompletionStage<MigrationOutcome> migrate(String id,
+      String address, Runnable started) {
+    try {
+      return registry.migrate(id, address, alr.config().order(), started);
+    } catch (RuntimeException e) {
+      log.info("profile {}: not moved to {}: {}", id, address, e.toString());
+      return CompletableFuture.completedFuture(null);
+    }
   }
 
   /** Every member now registered from {@code from} registers from {@code to} instead. */

@@ -36,6 +36,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
@@ -81,11 +83,22 @@ final class ControlApi {
   private final ScriptedIapProvider scripted;
   private final PolicyController policy;
   private final EventStreams events;
+  /** Runs the requests that write the store (fsync); rejects when its queue is full. */
+  private final Executor storeWriters;
+  /** For the 503's message: how many may wait. */
+  private final int storeQueue;
   /** Path pattern (segments after /v1, "{}" for a variable) → method → endpoint. */
   private final Map<List<String>, Map<HttpMethod, Endpoint>> routes = new LinkedHashMap<>();
 
+  /**
+   * @param storeWriters runs every request that writes the store (create, change, delete),
+   *     never a connection's event loop; rejecting one when full makes it a 503
+   * @param storeQueue how many such requests may wait (for the 503's message)
+   */
   ControlApi(SipProfileRegistry registry, MobilityManager mobility, ScriptedIapProvider scripted,
-      PolicyController policy, EventStreams events) {
+      PolicyController policy, EventStreams events, Executor storeWriters, int storeQueue) {
+    this.storeWriters = storeWriters;
+    this.storeQueue = storeQueue;
     this.registry = registry;
     this.mobility = mobility;
     this.scripted = scripted;
@@ -93,10 +106,10 @@ final class ControlApi {
     this.events = events;
     on(HttpMethod.GET, "health", sync(this::health));
     on(HttpMethod.GET, "profiles", sync(this::listProfiles));
-    on(HttpMethod.POST, "profiles", sync(this::createProfile));
+    on(HttpMethod.POST, "profiles", writing(sync(this::createProfile)));
     on(HttpMethod.GET, "profiles/{}", sync(this::getProfile));
-    on(HttpMethod.PUT, "profiles/{}", sync(this::updateProfile));
-    on(HttpMethod.DELETE, "profiles/{}", this::deleteProfile);
+    on(HttpMethod.PUT, "profiles/{}", writing(sync(this::updateProfile)));
+    on(HttpMethod.DELETE, "profiles/{}", writing(this::deleteProfile));
     on(HttpMethod.POST, "profiles/{}/enable", sync(this::enable));
     on(HttpMethod.POST, "profiles/{}/disable", this::disable);
     on(HttpMethod.POST, "profiles/{}/alr/allow", sync(c -> decide(c, true)));
@@ -167,6 +180,25 @@ final class ControlApi {
 
   private static Endpoint sync(SyncEndpoint endpoint) {
     return call -> CompletableFuture.completedFuture(endpoint.handle(call));
+  }
+
+  /**
+   * An endpoint that writes the profile store, a durable write with fsync: run on the store
+   * writers, so that no event loop (every connection's, health and the event streams
+   * included) waits for a disk. Their queue is bounded: when full, 503 with Retry-After.
+   */
+  private Endpoint writing(Endpoint endpoint) {
+    return call -> {
+      try {
+        return CompletableFuture.supplyAsync(() -> endpoint.handle(call), storeWriters)
+            .thenCompose(answer -> answer);
+      } catch (RejectedExecutionException full) {
+        throw new ApiException(HttpResponseStatus.SERVICE_UNAVAILABLE, "busy",
+            "the agent is busy writing profiles to its store (" + storeQueue + " changes"
+                + " already wait, the most control.store-queue allows); try again in a moment",
+            null, Map.of("Retry-After", "1"));
+      }
+    };
   }
 
   // ------------------------------------------------------------ health
@@ -292,7 +324,16 @@ final class ControlApi {
 
   private CompletableFuture<ApiResponse> deleteProfile(Call c) {
     String id = profile(c.param(0)).id();
-    return bounded(registry.destroy(id)).thenApply(done -> {
+    // The file's removal, once deregistered, on a store writer too (not the SIP worker that
+    // saw the deregistration end); should their queue be full by then, where it ends.
+    Executor removal = task -> {
+      try {
+        storeWriters.execute(task);
+      } catch (RejectedExecutionException full) {
+        task.run();
+      }
+    };
+    return bounded(registry.destroy(id, removal)).thenApply(done -> {
       if (done) {
         return ApiResponse.noContent();
       }
@@ -356,11 +397,7 @@ final class ControlApi {
   }
 
   private ProfileStatus statusOf(String id) {
-    try {
-      return registry.status(id);
-    } catch (NoSuchElementException e) {
-      return null;
-    }
+    return registry.statusIfPresent(id).orElse(null);
   }
 
   /** The IAP a profile registers through now, or null. */

@@ -11,6 +11,7 @@ import com.typesafe.config.ConfigValueType;
 import io.sipalr.config.ConfigChecks;
 import io.sipalr.mobility.IpLiterals;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;
 
@@ -22,9 +23,21 @@ import java.util.Set;
  * @param token the bearer token, or {@code null}: one is generated and saved owner-only in
  *     {@code tokenFile}, whose path is logged
  * @param eventBuffer events kept per slow SSE reader before some are dropped (and it is told)
+ * @param maxConnections connections open at once at most; beyond, a new one is closed at once
+ * @param idleTimeout an HTTP connection with no request and no answer under way for this long
+ *     is closed (never an event stream)
+ * @param storeThreads threads writing profiles to the store (fsync), off the event loops
+ * @param storeQueue requests that write the store waiting for one of those threads at most;
+ *     beyond, a request is answered 503 with Retry-After
  */
 public record ControlConfig(String bindAddress, int port, String token, Path tokenFile,
-    int eventBuffer) {
+    int eventBuffer, int maxConnections, Duration idleTimeout, int storeThreads,
+    int storeQueue) {
+
+  public static final int DEFAULT_MAX_CONNECTIONS = 256;
+  public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
+  public static final int DEFAULT_STORE_THREADS = 2;
+  public static final int DEFAULT_STORE_QUEUE = 64;
 
   /** Shorter tokens are guessable; a generated one has 43 characters. */
   public static final int MIN_TOKEN_LENGTH = 16;
@@ -33,7 +46,7 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
 
   private static final String PATH = "control";
   private static final Set<String> KEYS = Set.of("enabled", "address", "port", "token",
-      "event-buffer");
+      "event-buffer", "max-connections", "idle-timeout", "store-threads", "store-queue");
 
   public ControlConfig {
     Objects.requireNonNull(bindAddress, "bindAddress");
@@ -43,12 +56,30 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
     if (eventBuffer < 1) {
       throw new IllegalArgumentException("control.event-buffer: must be at least 1");
     }
+    if (maxConnections < 1) {
+      throw new IllegalArgumentException("control.max-connections: must be at least 1");
+    }
+    Objects.requireNonNull(idleTimeout, "idleTimeout");
+    if (idleTimeout.toMillis() < 1) {
+      throw new IllegalArgumentException("control.idle-timeout: must be at least 1 ms");
+    }
+    if (storeThreads < 1 || storeQueue < 1) {
+      throw new IllegalArgumentException(
+          "control.store-threads and control.store-queue: must be at least 1");
+    }
     if (token == null && tokenFile == null) {
       throw new IllegalArgumentException("control: a token or a token file is needed");
     }
     if (token != null && tokenProblem(token) != null) {
       throw new IllegalArgumentException("control.token: " + tokenProblem(token));
     }
+  }
+
+  /** With the defaults of the connection limit, idle timeout and store writers. */
+  public ControlConfig(String bindAddress, int port, String token, Path tokenFile,
+      int eventBuffer) {
+    this(bindAddress, port, token, tokenFile, eventBuffer, DEFAULT_MAX_CONNECTIONS,
+        DEFAULT_IDLE_TIMEOUT, DEFAULT_STORE_THREADS, DEFAULT_STORE_QUEUE);
   }
 
   /**
@@ -101,7 +132,34 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
         throw bad(tokenValue.origin(), "token", problem);
       }
     }
-    return new ControlConfig(address.trim(), port, token, tokenFile, eventBuffer);
+    int maxConnections = integer(block, "max-connections");
+    if (maxConnections < 1 || maxConnections > 1_000_000) {
+      throw bad(originOf(block, "max-connections"), "max-connections",
+          "must be 1..1000000 connections, was " + maxConnections);
+    }
+    Duration idleTimeout;
+    try {
+      idleTimeout = root.getDuration(PATH + ".idle-timeout");
+    } catch (ConfigException e) {
+      throw bad(originOf(block, "idle-timeout"), "idle-timeout",
+          "must be a duration such as 60s");
+    }
+    if (idleTimeout.toMillis() < 1) {
+      throw bad(originOf(block, "idle-timeout"), "idle-timeout",
+          "must be positive, such as 60s, was " + idleTimeout);
+    }
+    int storeThreads = integer(block, "store-threads");
+    if (storeThreads < 1 || storeThreads > 64) {
+      throw bad(originOf(block, "store-threads"), "store-threads",
+          "must be 1..64 threads, was " + storeThreads);
+    }
+    int storeQueue = integer(block, "store-queue");
+    if (storeQueue < 1 || storeQueue > 100_000) {
+      throw bad(originOf(block, "store-queue"), "store-queue",
+          "must be 1..100000 requests, was " + storeQueue);
+    }
+    return new ControlConfig(address.trim(), port, token, tokenFile, eventBuffer,
+        maxConnections, idleTimeout, storeThreads, storeQueue);
   }
 
   /** What is wrong with a configured token, or null. */
@@ -121,7 +179,8 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
   public String toString() {
     return "ControlConfig[bindAddress=" + bindAddress + ", port=" + port + ", token="
         + (token == null ? "null" : "***") + ", tokenFile=" + tokenFile + ", eventBuffer="
-        + eventBuffer + "]";
+        + eventBuffer + ", maxConnections=" + maxConnections + ", idleTimeout=" + idleTimeout
+        + ", storeThreads=" + storeThreads + ", storeQueue=" + storeQueue + "]";
   }
 
   private static String string(ConfigObject block, String key) {

@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.timeout.IdleStateEvent;
 import io.sipalr.profile.ProfileConflictException;
 import io.sipalr.profile.ProfileValidationException;
 import java.nio.charset.StandardCharsets;
@@ -54,6 +55,19 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   private final EventStreams events;
   private final byte[] tokenDigest;
   private EventStreams.Subscriber stream;
+  /** Requests read and not answered yet (event loop only): a connection waiting is not idle. */
+  private int unanswered;
+
+  /**
+   * Requests pipelined behind one still being answered (event loop only), at most {@link
+   * #MAX_HELD}: HTTP/1.1 answers them in order.
+   */
+  private final java.util.ArrayDeque<FullHttpRequest> held = new java.util.ArrayDeque<>();
+  static final int MAX_HELD = 16;
+  private boolean draining;
+
+  /** The name of the idle-timeout handler before this one, which an event stream removes. */
+  static final String IDLE = "idle";
 
   /** @param tokenDigest SHA-256 of the token: compared in constant time, whatever the length */
   ControlHandler(ControlApi api, EventStreams events, byte[] tokenDigest) {
@@ -75,6 +89,22 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     if (stream != null) {
       return; // an event stream's connection carries nothing else
     }
+    if (unanswered > 0) {
+      // Pipelined behind a request still being answered: answers go out in request order.
+      if (held.size() >= MAX_HELD) {
+        log.debug("control API connection {}: over {} requests pipelined; closed",
+            ctx.channel().remoteAddress(), MAX_HELD);
+        ctx.close();
+        return;
+      }
+      held.add(request.retain());
+      return;
+    }
+    handle(ctx, request);
+  }
+
+  /** Answers one request (now or later); the next held one follows its answer. */
+  private void handle(ChannelHandlerContext ctx, FullHttpRequest request) {
     HttpVersion version = request.protocolVersion();
     HttpMethod method = request.method();
     if (request.decoderResult().isFailure()) {
@@ -104,10 +134,25 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     } catch (RuntimeException e) {
       answer = CompletableFuture.failedFuture(e);
     }
-    // Endpoints that wait (disable, delete) answer later, from another thread: writing to the
-    // context is safe from any thread.
-    answer.whenComplete((response, failure) -> write(ctx, version, method, path,
-        response != null ? response : error(failure), false));
+    // Endpoints that wait (disable, delete) or write the store answer later, on another thread:
+    // the answer is written on the connection's own event loop.
+    unanswered++;
+    if (!answer.isDone()) {
+      ctx.channel().config().setAutoRead(false); // read on once answered: TCP holds the rest
+    }
+    answer.whenComplete((response, failure) -> {
+      ApiResponse out = response != null ? response : error(failure);
+      Runnable reply = () -> {
+        unanswered--;
+        write(ctx, version, method, path, out, false);
+        answerNextHeld(ctx);
+      };
+      if (ctx.executor().inEventLoop()) {
+        reply.run();
+      } else {
+        ctx.executor().execute(reply);
+      }
+    });
   }
 
   @Override
@@ -116,6 +161,52 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       stream.drain();
     }
     super.channelWritabilityChanged(ctx);
+  }
+
+  /** After an answer: the held requests in order, until one is answered later; then reads. */
+  private void answerNextHeld(ChannelHandlerContext ctx) {
+    if (draining) {
+      return; // an answer given at once, inside the loop below, which goes on
+    }
+    draining = true;
+    try {
+      while (unanswered == 0 && stream == null) {
+        FullHttpRequest next = held.poll();
+        if (next == null) {
+          break;
+        }
+        try {
+          handle(ctx, next);
+        } finally {
+          next.release();
+        }
+      }
+    } finally {
+      draining = false;
+    }
+    if (unanswered == 0 && stream == null && ctx.channel().isActive()) {
+      ctx.channel().config().setAutoRead(true);
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    held.forEach(FullHttpRequest::release);
+    held.clear();
+    super.channelInactive(ctx);
+  }
+
+  /** {@code control.idle-timeout} over: an HTTP connection with nothing under way is closed. */
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
+    if (event instanceof IdleStateEvent) {
+      if (stream == null && unanswered == 0) {
+        log.debug("control API connection {} idle: closed", ctx.channel().remoteAddress());
+        ctx.close();
+      }
+      return;
+    }
+    super.userEventTriggered(ctx, event);
   }
 
   @Override
@@ -132,7 +223,11 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     return MessageDigest.isEqual(digest(header.substring(7).trim()), tokenDigest);
   }
 
-  /** The decoded segments of a raw path; a trailing slash is ignored. */
+  /**
+   * The decoded segments of a raw path; a trailing slash is ignored.
+   *
+   * @throws ApiException 400 when a {@code %} escape does not decode
+   */
   static List<String> segments(String rawPath) {
     List<String> segments = new ArrayList<>();
     String[] parts = rawPath.split("/", -1);
@@ -140,13 +235,24 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       if (i == parts.length - 1 && parts[i].isEmpty() && i > 1) {
         break;
       }
-      segments.add(QueryStringDecoder.decodeComponent(parts[i]));
+      try {
+        segments.add(QueryStringDecoder.decodeComponent(parts[i]));
+      } catch (IllegalArgumentException e) {
+        throw ApiException.badRequest("bad_path", "the path segment "
+            + ApiException.quote(parts[i]) + " has a % escape that does not decode ("
+            + e.getMessage() + "): write % as %25, and other bytes as %XX with two hex digits"
+            + " of UTF-8");
+      }
     }
     return segments;
   }
 
   private void startStream(ChannelHandlerContext ctx, HttpVersion version) {
     ctx.channel().config().setWriteBufferWaterMark(STREAM_WATER_MARK);
+    ctx.channel().config().setAutoRead(true); // to see the reader hang up
+    if (ctx.pipeline().get(IDLE) != null) {
+      ctx.pipeline().remove(IDLE); // a stream is quiet between events, and lives on
+    }
     stream = events.subscribe(ctx.channel());
     HttpResponse head = new DefaultHttpResponse(version, HttpResponseStatus.OK);
     head.headers()

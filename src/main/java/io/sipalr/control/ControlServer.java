@@ -24,10 +24,12 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.sipalr.alr.PolicyController;
 import io.sipalr.alr.SipAlr;
+import io.sipalr.concurrent.DaemonThreads;
 import io.sipalr.mobility.IpLiterals;
 import io.sipalr.mobility.MobilityManager;
 import io.sipalr.mobility.ScriptedIapProvider;
@@ -35,7 +37,11 @@ import io.sipalr.sip.SipProfileRegistry;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,8 +57,12 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * <p>Threads: one accepting, two serving every connection (Netty event loops); none per
- * connection. Requests are bounded ({@value #MAX_BODY} bytes of body), and so is what a slow
- * event-stream reader can hold ({@link ControlConfig#eventBuffer()}).
+ * connection. Requests that write the profile store (fsync) run on {@code control.store-threads}
+ * threads of their own, with at most {@code control.store-queue} waiting (then 503); answers are
+ * written on the connection's event loop. Requests are bounded ({@value #MAX_BODY} bytes of
+ * body), and so is what a slow event-stream reader can hold ({@link ControlConfig#eventBuffer()}),
+ * the connections open at once ({@code control.max-connections}) and how long an HTTP
+ * connection may stay idle ({@code control.idle-timeout}; never an event stream).
  */
 public final class ControlServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlServer.class);
@@ -60,6 +70,8 @@ public final class ControlServer implements AutoCloseable {
   /** The largest request body: a profile is well under 2 KiB. */
   static final int MAX_BODY = 64 * 1024;
   private static final int IO_THREADS = 2;
+  /** A flood of refused connections is logged once per this period, with a count. */
+  static final java.time.Duration REFUSALS_LOGGED_EVERY = java.time.Duration.ofSeconds(10);
 
   private final ControlConfig config;
   private final SipProfileRegistry registry;
@@ -68,8 +80,15 @@ public final class ControlServer implements AutoCloseable {
   private final byte[] tokenDigest;
   private final EventStreams events;
   private final ControlApi api;
+  /** Runs the requests that write the profile store (fsync), off the event loops. */
+  private final ThreadPoolExecutor storeWriters;
   private final ChannelGroup channels = new DefaultChannelGroup("control",
       GlobalEventExecutor.INSTANCE);
+  /** Connections open now: at most {@code control.max-connections}. */
+  private final AtomicInteger open = new AtomicInteger();
+  private final AtomicLong refusedSinceLog = new AtomicLong();
+  private final AtomicLong refusalLoggedAt =
+      new AtomicLong(System.nanoTime() - REFUSALS_LOGGED_EVERY.toNanos());
   private EventLoopGroup acceptGroup;
   private EventLoopGroup ioGroup;
   private Channel listening;
@@ -95,7 +114,12 @@ public final class ControlServer implements AutoCloseable {
     this.events = new EventStreams(ControlApi.JSON, config.eventBuffer(),
         id -> registry.profile(id).orElse(null),
         id -> ControlApi.currentIap(registry, mobility, id));
-    this.api = new ControlApi(registry, mobility, scripted, policy, events);
+    // Threads start on first use, so an agent that never writes through the API has none.
+    this.storeWriters = new ThreadPoolExecutor(config.storeThreads(), config.storeThreads(),
+        0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(config.storeQueue()),
+        DaemonThreads.named("control-store"), new ThreadPoolExecutor.AbortPolicy());
+    this.api = new ControlApi(registry, mobility, scripted, policy, events, storeWriters,
+        config.storeQueue());
   }
 
   /** Binds and serves; returns once listening. */
@@ -113,8 +137,16 @@ public final class ControlServer implements AutoCloseable {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
+            if (open.incrementAndGet() > config.maxConnections()) {
+              open.decrementAndGet();
+              refuse(ch);
+              return;
+            }
+            ch.closeFuture().addListener(closed -> open.decrementAndGet());
             channels.add(ch);
             ch.pipeline()
+                .addLast(ControlHandler.IDLE, new IdleStateHandler(0, 0,
+                    config.idleTimeout().toMillis(), TimeUnit.MILLISECONDS))
                 .addLast(new HttpServerCodec())
                 .addLast(new HttpServerKeepAliveHandler())
                 .addLast(new BodyLimit(MAX_BODY))
@@ -139,6 +171,32 @@ public final class ControlServer implements AutoCloseable {
     }
     log.info("control API listening on http://{}:{}/v1 (token: {})", config.bindAddress(),
         port(), config.token() != null ? "control.token" : config.tokenFile().toAbsolutePath());
+  }
+
+  /**
+   * Closes a connection beyond {@code control.max-connections} at once, before it costs more
+   * than its descriptor for a moment; says so at most every {@link #REFUSALS_LOGGED_EVERY}.
+   */
+  private void refuse(Channel ch) {
+    refusedSinceLog.incrementAndGet();
+    ch.close();
+    long now = System.nanoTime();
+    long last = refusalLoggedAt.get();
+    if (now - last >= REFUSALS_LOGGED_EVERY.toNanos() && refusalLoggedAt.compareAndSet(last, now)) {
+      log.warn("control API: {} connections open, the most control.max-connections allows:"
+          + " closed {} new ones at once since the last such line (the latest from {})",
+          config.maxConnections(), refusedSinceLog.getAndSet(0), ch.remoteAddress());
+    }
+  }
+
+  /** Store-writing requests waiting for a writer now (for tests). */
+  int storeWritesWaiting() {
+    return storeWriters.getQueue().size();
+  }
+
+  /** Connections open now (for tests). */
+  int openConnections() {
+    return open.get();
   }
 
   /** The port it listens on (useful with port 0). */
@@ -174,6 +232,7 @@ public final class ControlServer implements AutoCloseable {
     }
     acceptGroup = null;
     ioGroup = null;
+    storeWriters.shutdown(); // writes under way finish: a profile file is never left half done
   }
 
   /** The aggregator, answering too large a body with the API's JSON error. */

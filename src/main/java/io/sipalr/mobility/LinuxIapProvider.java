@@ -1,6 +1,7 @@
 package io.sipalr.mobility;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.sipalr.concurrent.DaemonThreads;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -17,8 +18,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,10 +35,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Java has no netlink socket, so {@code ip -o monitor link address} runs as a child process
  * and one daemon thread reads it; any line it prints means "something changed": the thread
- * re-reads every interface ({@code ip -j addr show}, about 3 ms) and reports the differences.
- * The lines themselves are not parsed. A re-read every {@code rescanInterval} on the shared
- * timer catches anything the monitor missed: the moment between its start and its netlink
- * subscription, or a time it was down. A monitor that dies is restarted with a growing delay.
+ * has every interface re-read ({@code ip -j addr show}, about 3 ms) and the differences
+ * reported. The lines themselves are not parsed. A re-read every {@code rescanInterval} catches
+ * anything the monitor missed: the moment between its start and its netlink subscription, or a
+ * time it was down. A monitor that dies is restarted with a growing delay.
+ *
+ * <p>Re-reads run {@code ip} on an {@code iap-reader} thread of their own, outside the lock:
+ * the shared timer (which also paces REGISTERs) only asks for one, and a slow or hung {@code
+ * ip} holds up neither it nor {@link #snapshot()}. The result is applied under the lock. One
+ * read at a time and at most one more waiting: a request while one waits is already served.
  */
 public final class LinuxIapProvider implements IapProvider {
   private static final Logger log = LoggerFactory.getLogger(LinuxIapProvider.class);
@@ -53,6 +61,18 @@ public final class LinuxIapProvider implements IapProvider {
   private final Map<Integer, InetAddress> fixedAddresses = new HashMap<>();
   private final Duration rescanInterval;
   private final ScheduledExecutorService timers;
+  private final LinkReader linkReader;
+  /** Whether {@code ip monitor} is followed (the agent); without it only re-reads (tests). */
+  private final boolean followMonitor;
+  private final ThreadPoolExecutor reads = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
+      new ArrayBlockingQueue<>(1), DaemonThreads.named("iap-reader"),
+      new ThreadPoolExecutor.DiscardPolicy());
+
+  /** Reads every interface: {@code ip -j addr show} in the agent. */
+  @FunctionalInterface
+  interface LinkReader {
+    Map<String, Link> read() throws IOException;
+  }
 
   // Guarded by this. Reports are computed and delivered under the lock, so that they stay in
   // order whether the monitor thread or the periodic re-read found the change.
@@ -70,6 +90,14 @@ public final class LinuxIapProvider implements IapProvider {
    */
   public LinuxIapProvider(List<Iap> iaps, Duration rescanInterval,
       ScheduledExecutorService timers) {
+    this(iaps, rescanInterval, timers, LinuxIapProvider::readLinks, true);
+  }
+
+  /** With another way to read the interfaces, and without {@code ip monitor} if told so. */
+  LinuxIapProvider(List<Iap> iaps, Duration rescanInterval, ScheduledExecutorService timers,
+      LinkReader linkReader, boolean followMonitor) {
+    this.linkReader = Objects.requireNonNull(linkReader, "linkReader");
+    this.followMonitor = followMonitor;
     this.iaps = List.copyOf(iaps);
     this.rescanInterval = Objects.requireNonNull(rescanInterval, "rescanInterval");
     this.timers = Objects.requireNonNull(timers, "timers");
@@ -90,26 +118,34 @@ public final class LinuxIapProvider implements IapProvider {
     if (listener != null || closed) {
       throw new IllegalStateException(closed ? "closed" : "already started");
     }
-    Process first;
-    try {
-      first = spawnMonitor();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot run " + String.join(" ", MONITOR_COMMAND), e);
+    Process first = null;
+    if (followMonitor) {
+      try {
+        first = spawnMonitor();
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot run " + String.join(" ", MONITOR_COMMAND), e);
+      }
+      monitor = first;
     }
-    monitor = first;
     // Read after the monitor started: a change in between is then seen by one or the other.
+    // (At start, on the caller's thread: nothing else can want the lock yet.)
     Map<String, Link> links;
     try {
-      links = readLinks();
+      links = linkReader.read();
     } catch (IOException e) {
-      first.destroyForcibly();
+      if (first != null) {
+        first.destroyForcibly();
+      }
       throw new UncheckedIOException("cannot read the interfaces", e);
     }
     listener = newListener;
     report(links);
-    monitorThread = new Thread(() -> follow(first), "iap-monitor");
-    monitorThread.setDaemon(true);
-    monitorThread.start();
+    if (first != null) {
+      Process process = first;
+      monitorThread = new Thread(() -> follow(process), "iap-monitor");
+      monitorThread.setDaemon(true);
+      monitorThread.start();
+    }
     long every = rescanInterval.toMillis();
     periodic = timers.scheduleWithFixedDelay(this::rescan, every, every, TimeUnit.MILLISECONDS);
   }
@@ -168,6 +204,7 @@ public final class LinuxIapProvider implements IapProvider {
         periodic.cancel(false);
       }
     }
+    reads.shutdownNow(); // interrupts a read under way: ip is destroyed
     Process process = monitor;
     if (process != null) {
       process.destroy(); // its stdout closes, so the monitor thread's read ends
@@ -270,16 +307,30 @@ public final class LinuxIapProvider implements IapProvider {
 
   // ---- state ----
 
-  /** Re-reads every interface and reports each IAP whose state differs from the last report. */
-  private synchronized void rescan() {
-    if (closed || listener == null) {
-      return;
+  /**
+   * Has every interface re-read on the reader thread, then each IAP whose state differs from
+   * the last report reported. Returns at once (timer and monitor threads call it).
+   */
+  private void rescan() {
+    if (!closed) {
+      reads.execute(this::readAndReport); // dropped when one already waits: it reads later
     }
+  }
+
+  /** On the reader thread: {@code ip} outside the lock, the result applied under it. */
+  private void readAndReport() {
+    Map<String, Link> links;
     try {
-      report(readLinks());
+      links = linkReader.read();
     } catch (IOException | RuntimeException e) {
       if (!closed) {
         log.warn("re-reading the interfaces failed (state kept as it was): {}", e.toString());
+      }
+      return;
+    }
+    synchronized (this) {
+      if (!closed && listener != null) {
+        report(links);
       }
     }
   }

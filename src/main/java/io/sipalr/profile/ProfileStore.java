@@ -74,6 +74,7 @@ public final class ProfileStore implements Closeable {
   // Writes are rare (user edits, seeds): one at a time keeps memory and disk in step simply.
   private final Object writeLock = new Object();
   private volatile boolean closed;
+  private volatile Runnable beforeWrite = () -> { };
 
   private ProfileStore(Path profilesDir, DurableFiles files, FileChannel lockChannel) {
     this.profilesDir = profilesDir;
@@ -185,6 +186,27 @@ public final class ProfileStore implements Closeable {
     }
   }
 
+  /**
+   * Replaces a profile the store holds; returns it as stored, with its stored {@code
+   * instanceId} and {@code regId}. Never creates: a change racing a delete must not bring the
+   * profile back with a new instance id.
+   *
+   * @throws java.util.NoSuchElementException when the store holds no profile with that id
+   *     (never had one, or it was destroyed meanwhile)
+   * @throws ProfileValidationException when the profile breaks a rule of {@link ProfileValidator}
+   */
+  public SipProfile update(SipProfile profile) {
+    synchronized (writeLock) {
+      ensureOpen();
+      SipProfile stored = profiles.get(profile.id());
+      if (stored == null) {
+        throw new java.util.NoSuchElementException("no profile with id \"" + profile.id()
+            + "\"");
+      }
+      return write(profile.withInstance(stored.instanceId(), stored.regId()));
+    }
+  }
+
   /** Deletes a profile; false when there was none with that id. */
   public boolean destroy(String id) {
     Objects.requireNonNull(id, "id");
@@ -193,6 +215,7 @@ public final class ProfileStore implements Closeable {
       if (!profiles.containsKey(id)) {
         return false;
       }
+      beforeWrite.run();
       Path file = fileOf(id);
       try {
         files.delete(file);
@@ -238,7 +261,16 @@ public final class ProfileStore implements Closeable {
     }
   }
 
+  /**
+   * For tests: {@code hook} runs before every write and delete of profile files, under the
+   * write lock, as a disk that stalls in fsync would. Not for production use.
+   */
+  public void beforeEachWrite(Runnable hook) {
+    beforeWrite = Objects.requireNonNull(hook, "hook");
+  }
+
   private SipProfile write(SipProfile profile) {
+    beforeWrite.run();
     ProfileValidator.validate(profile);
     Path file = fileOf(profile.id());
     byte[] json = json(profile, file);
@@ -260,6 +292,7 @@ public final class ProfileStore implements Closeable {
     if (news.isEmpty()) {
       return;
     }
+    beforeWrite.run();
     Map<Path, byte[]> contents = new LinkedHashMap<>();
     for (SipProfile profile : news) {
       Path file = fileOf(profile.id());

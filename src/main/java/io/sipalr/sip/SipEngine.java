@@ -56,6 +56,9 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   private static final VarHandle UDP_CHANNELS;
   private static final Duration RECEIVER_START_LIMIT = Duration.ofSeconds(2);
   private static final long RECEIVER_START_POLL_NANOS = 50_000;
+  /** Idle endpoints waiting for the closer at most; beyond, a close is tried again later. */
+  private static final int CLOSER_QUEUE = 1024;
+  private static final long CLOSER_BUSY_RETRY_MS = 1_000;
 
   static {
     try {
@@ -151,6 +154,17 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   private final Duration linger;
   /** JAIN-SIP's UDP channel threads per endpoint ({@code sip.stack-threads}). */
   private final int stackThreads;
+  /**
+   * Closes endpoints whose linger is over: a close joins JAIN-SIP's threads and can take up to
+   * {@link #RECEIVER_START_LIMIT}, which the shared timer thread (every profile's refresh and
+   * retry) must never wait for. One daemon thread, started on first use, bounded queue.
+   */
+  private final java.util.concurrent.ThreadPoolExecutor closer =
+      new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
+          new java.util.concurrent.ArrayBlockingQueue<>(CLOSER_QUEUE),
+          io.sipalr.concurrent.DaemonThreads.named("sip-closer"));
+  /** Runs at the start of every endpoint close: a test makes a close slow with it. */
+  volatile Runnable beforeClose;
 
   SipEngine(SipConfig config) throws SipException {
     this(config, null);
@@ -284,8 +298,27 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       }
       return ours;
     });
-    e.closing = timers.schedule(() -> closeIfIdle(e), linger.toMillis(), TimeUnit.MILLISECONDS);
+    e.closing = timers.schedule(() -> handToCloser(e), linger.toMillis(), TimeUnit.MILLISECONDS);
     log.debug("SIP endpoint {} idle; closed in {} unless used again", e, linger);
+  }
+
+  /** On the timer thread: the close itself runs on the closer, never here. */
+  private void handToCloser(Endpoint e) {
+    try {
+      closer.execute(() -> closeIfIdle(e));
+    } catch (java.util.concurrent.RejectedExecutionException busy) {
+      if (closer.isShutdown()) {
+        return; // the engine is closing: the stack's stop takes every endpoint along
+      }
+      synchronized (this) {
+        if (e.users == 0 && e.closing != null && endpoints.get(e.address) == e) {
+          log.debug("SIP endpoint {}: {} closes waiting; trying again in {} ms", e, CLOSER_QUEUE,
+              CLOSER_BUSY_RETRY_MS);
+          e.closing = timers.schedule(() -> handToCloser(e), CLOSER_BUSY_RETRY_MS,
+              TimeUnit.MILLISECONDS);
+        }
+      }
+    }
   }
 
   private synchronized void closeIfIdle(Endpoint e) {
@@ -296,6 +329,10 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   }
 
   private void close(Endpoint e) {
+    Runnable hook = beforeClose;
+    if (hook != null) {
+      hook.run();
+    }
     endpoints.remove(e.address, e);
     tcpSenders.values().removeIf(sender -> sender == e);
     try {
@@ -540,6 +577,7 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
 
   @Override
   public void close() {
+    closer.shutdownNow();
     synchronized (this) {
       endpoints.values().forEach(e -> awaitUdpReceiverStarted(e.listeningPoint(ListeningPoint.UDP),
           stackThreads));

@@ -45,6 +45,8 @@ public final class SipProfileRegistry implements AutoCloseable {
   private final Clock clock;
   private final Map<String, Registration> registrations = new ConcurrentHashMap<>();
   private final List<RegistryListener> listeners = new CopyOnWriteArrayList<>();
+  /** Registrations whose destroy has begun: a change (save) must not revive them. */
+  private final java.util.Set<Registration> destroying = ConcurrentHashMap.newKeySet();
   private final Registration.Sink sink = new Registration.Sink() {
     @Override
     public void statusChanged(Registration r, ProfileStatus from, ProfileStatus to) {
@@ -148,34 +150,67 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   /**
    * Stores a changed profile (UPDATED). A registered profile whose registration-relevant fields
-   * changed registers again; an auto-register profile that was not registered starts.
+   * changed registers again; an auto-register profile that was not registered starts. Never
+   * creates one: use {@link #create}.
+   *
+   * @throws NoSuchElementException when there is no such profile, also when it was destroyed
+   *     (or its destroy began) while the change was on its way: it is not brought back
    */
   public SipProfile save(SipProfile profile) {
-    Registration r = registrations.get(profile.id());
-    if (r == null) {
-      return create(profile);
+    Registration r = registration(profile.id());
+    // One at a time with the start of a destroy of the same profile (see destroy): a change
+    // either comes before it, or finds the profile going and changes nothing, never
+    // restarting a registration that is being stopped for good.
+    synchronized (r) {
+      if (destroying.contains(r)) {
+        throw new NoSuchElementException("profile \"" + profile.id() + "\" is being deleted");
+      }
+      SipProfile before = store.get(profile.id()).orElseThrow(() -> new NoSuchElementException(
+          "no profile with id \"" + profile.id() + "\""));
+      // Replace-only: a profile destroyed meanwhile is not brought back.
+      SipProfile stored = store.update(profile);
+      r.executor.execute(
+          () -> emit(RegistryEvent.Type.UPDATED, stored.id(), r.info().status(), null));
+      if (stored.registrationDiffers(before)) {
+        r.update(stored);
+      }
+      if (stored.autoRegister() && r.info().status() == ProfileStatus.UNREGISTERED) {
+        r.start();
+      }
+      return stored;
     }
-    SipProfile before = store.get(profile.id()).orElseThrow();
-    SipProfile stored = store.save(profile);
-    r.executor.execute(() -> emit(RegistryEvent.Type.UPDATED, stored.id(), r.info().status(), null));
-    if (stored.registrationDiffers(before)) {
-      r.update(stored);
-    }
-    if (stored.autoRegister() && r.info().status() == ProfileStatus.UNREGISTERED) {
-      r.start();
-    }
-    return stored;
   }
 
-  /** Deregisters the profile if needed, then removes it from the store (DESTROYED). */
+  /**
+   * Deregisters the profile if needed, then removes it from the store (DESTROYED). The store
+   * removal (a file delete and a directory fsync) runs on the thread that ends the
+   * deregistration, one of the SIP workers: a caller that can, passes an executor of its own.
+   */
   public CompletableFuture<Void> destroy(String id) {
+    return destroy(id, Runnable::run);
+  }
+
+  /**
+   * As {@link #destroy(String)}, the store removal on {@code storeWork}: off the SIP workers,
+   * which must not wait for a disk.
+   */
+  public CompletableFuture<Void> destroy(String id, java.util.concurrent.Executor storeWork) {
     Registration r = registration(id);
-    return r.stop().thenRun(() -> {
-      r.dispose();
-      store.destroy(id);
-      registrations.remove(id, r);
+    CompletableFuture<Void> stopped;
+    synchronized (r) {
+      destroying.add(r);
+      stopped = r.stop();
+    }
+    return stopped.thenRunAsync(() -> {
+      try {
+        r.dispose();
+        store.destroy(id);
+        registrations.remove(id, r);
+      } finally {
+        destroying.remove(r); // also when the store failed: the profile can be changed again
+      }
       emit(RegistryEvent.Type.DESTROYED, id, ProfileStatus.UNREGISTERED, null);
-    });
+    }, storeWork);
   }
 
   /** Registers the profile; also the way out of a wrong-credentials stop or a force-disable. */
@@ -225,9 +260,10 @@ public final class SipProfileRegistry implements AutoCloseable {
     return r.rebind(address == null ? null : engine.acquire(address));
   }
 
-  /** The local address a profile registers from now, if any. */
+  /** The local address a profile registers from now; empty when none, or when it is gone. */
   public Optional<String> localAddressOf(String id) {
-    return Optional.ofNullable(registration(id).info().localAddress());
+    Registration r = registrations.get(id);
+    return r == null ? Optional.empty() : Optional.ofNullable(r.info().localAddress());
   }
 
   /** Local endpoints (SipProviders) in use, the anchor included: for leak checks. */
@@ -240,8 +276,18 @@ public final class SipProfileRegistry implements AutoCloseable {
     return engine.boundEndpointCount();
   }
 
+  /** @throws NoSuchElementException when there is no such profile (or it is being destroyed) */
   public ProfileStatus status(String id) {
     return registration(id).info().status();
+  }
+
+  /**
+   * The profile's status, or empty when it is gone: destroyed, or being destroyed, though a
+   * listener may not have heard so yet (for loops over members that must not stop half-way).
+   */
+  public Optional<ProfileStatus> statusIfPresent(String id) {
+    Registration r = registrations.get(id);
+    return r == null ? Optional.empty() : Optional.of(r.info().status());
   }
 
   public RegistrationInfo info(String id) {

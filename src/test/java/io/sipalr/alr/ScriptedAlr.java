@@ -40,7 +40,7 @@ final class ScriptedAlr implements AutoCloseable {
     mobility = new MobilityManager(new MobilityConfig(MobilityConfig.Provider.SCRIPTED,
         Duration.ofSeconds(5), all, List.of(new Snap(SNAP, "wlan-cell", List.of(WLAN, CELL)))),
         iaps, sip.clock);
-    alr = new SipAlr(sip.registry, mobility, new AlrConfig(order, 200, 50,
+    alr = new SipAlr(AlrProfiles.of(sip.registry), mobility, new AlrConfig(order, 200, 50,
         AlrConfig.DEFAULT_REGISTER_WINDOW, Duration.ofSeconds(2)), sip.clock, sip.clock,
         sip.clock::nanoTime);
     alr.addListener(new AlrObserver() {

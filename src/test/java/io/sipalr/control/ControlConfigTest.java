@@ -54,6 +54,10 @@ class ControlConfigTest {
     assertEquals("127.0.0.1", c.bindAddress());
     assertEquals(8470, c.port());
     assertEquals(256, c.eventBuffer());
+    assertEquals(256, c.maxConnections());
+    assertEquals(java.time.Duration.ofSeconds(60), c.idleTimeout());
+    assertEquals(2, c.storeThreads());
+    assertEquals(64, c.storeQueue());
     assertEquals(data.resolve("control.token"), c.tokenFile());
     assertNull(c.token(), "none configured: the server reads or generates the file's");
     assertFalse(Files.exists(data), "reading the configuration writes nothing");
@@ -93,6 +97,17 @@ class ControlConfigTest {
   }
 
   @Test
+  void theConnectionLimitIdleTimeoutAndStoreWritersAreRead() throws Exception {
+    ControlConfig c = ControlConfig.from(load("""
+        control { max-connections = 10, idle-timeout = 5s, store-threads = 1, store-queue = 3 }
+        """), dir);
+    assertEquals(10, c.maxConnections());
+    assertEquals(java.time.Duration.ofSeconds(5), c.idleTimeout());
+    assertEquals(1, c.storeThreads());
+    assertEquals(3, c.storeQueue());
+  }
+
+  @Test
   void twoGeneratedTokensDiffer() {
     assertNotEquals(TokenFile.generate(), TokenFile.generate());
   }
@@ -103,6 +118,11 @@ class ControlConfigTest {
     error("control.port = eighty", "control.port");
     error("control.address = localhost", "control.address");
     error("control.event-buffer = 0", "control.event-buffer");
+    error("control.max-connections = 0", "control.max-connections");
+    error("control.idle-timeout = soon", "control.idle-timeout");
+    error("control.idle-timeout = 0s", "control.idle-timeout");
+    error("control.store-threads = 0", "control.store-threads");
+    error("control.store-queue = 0", "control.store-queue");
     error("control.adress = \"127.0.0.1\"", "control.adress");
     String message = error("control.token = shortsecret", "control.token");
     assertFalse(message.contains("shortsecret"), "never quotes the token: " + message);

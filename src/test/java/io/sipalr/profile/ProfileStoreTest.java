@@ -109,6 +109,21 @@ class ProfileStoreTest {
   }
 
   @Test
+  void updateReplacesOnlyAStoredProfileAndNeverCreatesOne() {
+    try (ProfileStore store = ProfileStore.open(dataDir())) {
+      SipProfile created = store.create(profile("alice").build());
+      SipProfile updated = store.update(SipProfileBuilder.copyOf(created).realm("r")
+          .instanceId("urn:uuid:00000000-0000-4000-8000-000000000009").build());
+      assertEquals("r", updated.realm());
+      assertEquals(created.instanceId(), updated.instanceId());
+
+      store.destroy("alice");
+      assertThrows(java.util.NoSuchElementException.class, () -> store.update(updated));
+      assertEquals(Optional.empty(), store.get("alice"));
+    }
+  }
+
+  @Test
   void saveCreatesAnAbsentProfileAndABroughtInstanceIsKept() {
     try (ProfileStore store = ProfileStore.open(dataDir())) {
       SipProfile fresh = store.save(profile("alice").build());

@@ -6,12 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.ScheduledExecutorService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -109,6 +114,38 @@ class EndpointLingerTest {
           "the endpoint's TCP socket holds its port");
     }
     engine.release(again);
+  }
+
+  @Test
+  void aSlowEndpointCloseLeavesTheTimerThreadFree() throws Exception {
+    SipEngine engine = engine(Duration.ofMillis(50));
+    CountDownLatch closing = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicReference<String> closedOn = new AtomicReference<>();
+    engine.beforeClose = () -> {
+      closedOn.set(Thread.currentThread().getName());
+      closing.countDown();
+      try {
+        release.await(10, TimeUnit.SECONDS); // a close as slow as JAIN-SIP's thread joins
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    };
+    SipEngine.Endpoint first = engine.acquire(IAP_ADDRESS);
+    engine.release(first);
+    assertTrue(closing.await(10, TimeUnit.SECONDS), "the linger ended and the close began");
+
+    try {
+      // Every profile's refresh and retry timer runs on this thread: it must not wait.
+      CompletableFuture<String> tick = new CompletableFuture<>();
+      timers.execute(() -> tick.complete(Thread.currentThread().getName()));
+      String timerThread = tick.get(5, TimeUnit.SECONDS);
+      assertNotEquals(timerThread, closedOn.get(), "the close runs off the timer thread");
+      assertTrue(closedOn.get().startsWith("sip-closer-"), closedOn.get());
+    } finally {
+      release.countDown();
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> engine.boundEndpointCount() == 1);
   }
 
   private static long threadsNamed(String part) {

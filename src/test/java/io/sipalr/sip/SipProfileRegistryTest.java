@@ -118,4 +118,63 @@ class SipProfileRegistryTest {
     assertEquals(List.of("ann"), registry.profiles().stream().map(SipProfile::id).toList());
     assertThrows(NoSuchElementException.class, () -> registry.status("dan"));
   }
+
+  @Test
+  void aDestroyedProfileAnswersEmptyToTheQueriesThatLoopsUse() throws Exception {
+    registry.create(profile("ann", false));
+    assertEquals(java.util.Optional.of(ProfileStatus.UNREGISTERED),
+        registry.statusIfPresent("ann"));
+    registry.destroy("ann").get(BOUND_MS, TimeUnit.MILLISECONDS);
+
+    assertEquals(java.util.Optional.empty(), registry.statusIfPresent("ann"));
+    assertEquals(java.util.Optional.empty(), registry.localAddressOf("ann"));
+    assertThrows(NoSuchElementException.class, () -> registry.status("ann"));
+  }
+
+  @Test
+  void aChangeOfAProfileDestroyedMeanwhileIsRefusedAndDoesNotBringItBack() throws Exception {
+    SipProfile ann = registry.create(profile("ann", false));
+    SipProfile changed = SipProfileBuilder.copyOf(ann).expires(300).build(); // read before ...
+    registry.destroy("ann").get(BOUND_MS, TimeUnit.MILLISECONDS); // ... the delete won
+
+    assertThrows(NoSuchElementException.class, () -> registry.save(changed));
+    assertEquals(List.of(), registry.profiles());
+    assertEquals(java.util.Optional.empty(), store.get("ann"));
+  }
+
+  @Test
+  void aChangeAfterItsDestroyBeganIsRefused() throws Exception {
+    // Registered: its destroy deregisters first, and the registrar here never answers.
+    SipProfile ann = registry.create(profile("ann", true));
+    DatagramPacket packet = new DatagramPacket(new byte[16 * 1024], 16 * 1024);
+    registrar.receive(packet); // its REGISTER (bounded by the socket timeout)
+    registry.destroy("ann");
+
+    NoSuchElementException refused = assertThrows(NoSuchElementException.class,
+        () -> registry.save(SipProfileBuilder.copyOf(ann).expires(300).build()));
+    assertTrue(refused.getMessage().contains("being deleted"), refused.getMessage());
+    assertEquals(ann.instanceId(), store.get("ann").orElseThrow().instanceId());
+    assertEquals(ann.expires(), store.get("ann").orElseThrow().expires());
+  }
+
+  @Test
+  void aDestroyRemovesTheProfileFileOnTheExecutorItIsGiven() throws Exception {
+    registry.create(profile("ann", false));
+    java.util.concurrent.ExecutorService storeWork = java.util.concurrent.Executors
+        .newSingleThreadExecutor(r -> new Thread(r, "test-store-writer"));
+    java.util.concurrent.atomic.AtomicReference<String> destroyedOn =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    registry.addListener(e -> {
+      if (e.type() == RegistryEvent.Type.DESTROYED) {
+        destroyedOn.set(Thread.currentThread().getName());
+      }
+    });
+    try {
+      registry.destroy("ann", storeWork).get(BOUND_MS, TimeUnit.MILLISECONDS);
+    } finally {
+      storeWork.shutdown();
+    }
+    assertEquals("test-store-writer", destroyedOn.get());
+    assertEquals(java.util.Optional.empty(), store.get("ann"));
+  }
 }
