@@ -500,6 +500,7 @@ final class NetnsTopology implements AutoCloseable {
           port = 0
           register-timeout = %dms
           backoff { base-all-failed = 1s, base-some-failed = 1s, max = 4s }
+          register-limit-per-minute = 1000   # benchmarks move one profile hundreds of times
         }
         mobility {
           provider = linux

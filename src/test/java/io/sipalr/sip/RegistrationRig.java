@@ -113,20 +113,7 @@ final class RegistrationRig implements Registration.Sink {
 
   /** Lets {@code d} pass with a correct registrar answering everything. */
   void runCorrectly(Duration d) {
-    long end = clock.now() + d.toMillis();
-    while (true) {
-      clock.runDue();
-      registrar.answerAllCorrectly();
-      clock.runDue();
-      long due = clock.nextDue();
-      if (due < 0 || due > end) {
-        clock.advance(Duration.ofMillis(Math.max(0, end - clock.now())));
-        registrar.answerAllCorrectly();
-        clock.runDue();
-        return;
-      }
-      clock.advance(Duration.ofMillis(due - clock.now()));
-    }
+    registrar.settle(d);
   }
 
   /** REGISTERs sent within the last {@code windowMillis} up to each send: the highest count. */

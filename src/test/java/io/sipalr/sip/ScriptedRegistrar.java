@@ -277,6 +277,24 @@ final class ScriptedRegistrar implements SipWire {
     }
   }
 
+  /** Lets {@code d} pass on the clock, answering every request correctly the moment it comes. */
+  void settle(java.time.Duration d) {
+    long end = clock.now() + d.toMillis();
+    while (true) {
+      clock.runDue();
+      answerAllCorrectly();
+      clock.runDue();
+      long due = clock.nextDue();
+      if (due < 0 || due > end) {
+        clock.advance(java.time.Duration.ofMillis(Math.max(0, end - clock.now())));
+        answerAllCorrectly();
+        clock.runDue();
+        return;
+      }
+      clock.advance(java.time.Duration.ofMillis(due - clock.now()));
+    }
+  }
+
   /** Does {@code answer} to {@code s} and delivers the result to the agent, if any. */
   void answer(Sent s, Answer answer) {
     pending.remove(s);

@@ -41,18 +41,7 @@ public final class ScriptedSip implements AutoCloseable {
 
   /** Answers every request correctly and lets due work run, for at most {@code d}. */
   public void settle(Duration d) {
-    long end = clock.now() + d.toMillis();
-    while (true) {
-      clock.runDue();
-      registrar.answerAllCorrectly();
-      clock.runDue();
-      long due = clock.nextDue();
-      if (due < 0 || due > end) {
-        clock.advance(Duration.ofMillis(Math.max(0, end - clock.now())));
-        return;
-      }
-      clock.advance(Duration.ofMillis(due - clock.now()));
-    }
+    registrar.settle(d);
   }
 
   /** Answers the oldest request in flight with {@code answer} (a ScriptedRegistrar.Answer). */
