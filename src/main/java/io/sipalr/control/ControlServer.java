@@ -154,6 +154,7 @@ public final class ControlServer implements AutoCloseable {
           }
         });
     registry.addListener(events);
+    registry.addMessageListener(events);
     if (alr != null) {
       alr.addListener(events);
     }
@@ -217,6 +218,7 @@ public final class ControlServer implements AutoCloseable {
   @Override
   public synchronized void close() {
     registry.removeListener(events);
+    registry.removeMessageListener(events);
     if (alr != null) {
       alr.removeListener(events);
     }

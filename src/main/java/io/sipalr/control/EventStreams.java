@@ -10,6 +10,8 @@ import io.sipalr.alr.AlrError;
 import io.sipalr.alr.AlrEvent;
 import io.sipalr.alr.AlrObserver;
 import io.sipalr.profile.SipProfile;
+import io.sipalr.sip.IncomingMessage;
+import io.sipalr.sip.MessageListener;
 import io.sipalr.sip.RegistryEvent;
 import io.sipalr.sip.RegistryListener;
 import java.nio.charset.StandardCharsets;
@@ -30,7 +32,7 @@ import java.util.function.Function;
  * (bounded by the write-buffer water mark), then its backlog; after that its events are
  * dropped, and it is told how many once it has caught up.
  */
-final class EventStreams implements RegistryListener, AlrObserver {
+final class EventStreams implements RegistryListener, MessageListener, AlrObserver {
   private final ObjectMapper json;
   private final int bufferSize;
   private final Function<String, SipProfile> profiles;
@@ -84,6 +86,23 @@ final class EventStreams implements RegistryListener, AlrObserver {
     o.put("status", event.status() == null ? null : event.status().name());
     o.put("error", event.error() == null ? null : event.error().toString());
     o.put("time", event.time().toString());
+    publish(o);
+  }
+
+  /** A MESSAGE that reached a profile (RFC 3428), with its body (bounded by the SIP layer). */
+  @Override
+  public void onMessage(IncomingMessage message) {
+    if (subscribers.isEmpty()) {
+      return;
+    }
+    ObjectNode o = json.createObjectNode();
+    o.put("source", "sip");
+    o.put("type", "MESSAGE_RECEIVED");
+    o.put("profile", message.profileId());
+    o.put("from", message.from());
+    o.put("contentType", message.contentType());
+    o.put("body", message.body());
+    o.put("time", message.time().toString());
     publish(o);
   }
 

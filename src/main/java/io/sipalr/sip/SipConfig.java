@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
  * @param endpointLinger how long a local address nobody registers from any more stays bound
  *     (its TCP connections are closed at once): a carrier back within it moves without a bind
  * @param limits what keeps a misbehaving registrar from making a profile storm or stop
+ * @param maxMessageBody the largest MESSAGE body delivered (bytes); a larger one is refused 413
  */
 public record SipConfig(
     String localAddress,
@@ -33,7 +34,19 @@ public record SipConfig(
     int stackThreads,
     int workerThreads,
     Duration endpointLinger,
-    RegisterLimits limits) {
+    RegisterLimits limits,
+    int maxMessageBody) {
+
+  /** The largest MESSAGE body delivered when nothing else is configured (bytes). */
+  public static final int DEFAULT_MAX_MESSAGE_BODY = 4096;
+
+  /** The settings of before MESSAGE delivery, with its default body limit. */
+  public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
+      Backoff backoff, Duration keepAliveInterval, int stackThreads, int workerThreads,
+      Duration endpointLinger, RegisterLimits limits) {
+    this(localAddress, port, userAgent, registerTimeout, backoff, keepAliveInterval,
+        stackThreads, workerThreads, endpointLinger, limits, DEFAULT_MAX_MESSAGE_BODY);
+  }
 
   private static final Pattern CHECK_MESSAGE = Pattern.compile("sip\\.([a-z.-]+): (.*)");
 
@@ -46,6 +59,10 @@ public record SipConfig(
   }
 
   public SipConfig {
+    if (maxMessageBody < 0 || maxMessageBody > SipEngine.MAX_MESSAGE_SIZE) {
+      throw new IllegalArgumentException("sip.max-message-body: must be 0.."
+          + SipEngine.MAX_MESSAGE_SIZE + " bytes, was " + maxMessageBody);
+    }
     // An IP literal, never a host name: a typo must not become a DNS lookup at start.
     if (localAddress == null || !isIpLiteral(localAddress)) {
       throw new IllegalArgumentException("sip.local-address: must be an IP address such as "
@@ -150,7 +167,8 @@ public record SipConfig(
           new RegisterLimits(
               c.getDuration("sip.auth-retry"),
               c.getDuration("sip.min-granted-expires"),
-              c.getInt("sip.register-limit-per-minute")));
+              c.getInt("sip.register-limit-per-minute")),
+          c.getInt("sip.max-message-body"));
     } catch (IllegalArgumentException e) {
       // The checks' messages read "sip.<key>: <problem>"; locate that key where it was set.
       Matcher m = CHECK_MESSAGE.matcher(e.getMessage());

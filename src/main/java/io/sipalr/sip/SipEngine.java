@@ -25,12 +25,19 @@ import javax.sip.ResponseEvent;
 import javax.sip.SipException;
 import javax.sip.SipFactory;
 import javax.sip.SipListener;
+import javax.sip.ServerTransaction;
 import javax.sip.SipProvider;
 import javax.sip.SipStack;
 import javax.sip.TimeoutEvent;
 import javax.sip.TransactionTerminatedEvent;
 import javax.sip.address.AddressFactory;
+import javax.sip.address.SipURI;
+import javax.sip.header.CallIdHeader;
+import javax.sip.header.ContentTypeHeader;
+import javax.sip.header.FromHeader;
 import javax.sip.header.HeaderFactory;
+import javax.sip.header.ToHeader;
+import javax.sip.header.ViaHeader;
 import javax.sip.message.MessageFactory;
 import javax.sip.message.Request;
 import javax.sip.message.Response;
@@ -71,10 +78,23 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   }
 
   /** Methods this agent answers itself; listed in Allow. */
-  static final String ALLOW = "OPTIONS";
+  static final String ALLOW = "OPTIONS, MESSAGE";
   static final String SUPPORTED = "outbound, path";
   /** Largest SIP message received (bytes); see the stack properties. */
   static final int MAX_MESSAGE_SIZE = 16 * 1024;
+
+  private final int maxMessageBody;
+  /** Requests from outside for a profile; none known until the registry says (then 404). */
+  private volatile Inbound inbound = new Inbound() {
+    @Override
+    public boolean knows(String profileId) {
+      return false;
+    }
+
+    @Override
+    public void message(IncomingMessage message) {
+    }
+  };
 
   /** A request sent through a JAIN-SIP client transaction, and who hears its answers. */
   private record Sent(ClientTransaction transaction, Handler handler) implements Exchange {
@@ -173,6 +193,7 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   /** @param timers closes idle endpoints after {@code sip.endpoint-linger}; null: at once */
   SipEngine(SipConfig config, ScheduledExecutorService timers) throws SipException {
     this.timers = timers;
+    this.maxMessageBody = config.maxMessageBody();
     this.linger = config.endpointLinger();
     this.stackThreads = config.stackThreads();
     SipFactory factory = SipFactory.getInstance();
@@ -537,21 +558,45 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   }
 
   @Override
+  public void inbound(Inbound handler) {
+    this.inbound = handler;
+  }
+
+  /**
+   * Requests from outside. A request for a user part that names no profile of ours is answered
+   * 404; OPTIONS (a keep-alive, or a probe of a user) 200; MESSAGE 200 and delivered once (in a
+   * server transaction, which absorbs retransmissions), 413 above {@code sip.max-message-body};
+   * INVITE 480 (no calls yet); BYE and CANCEL 481; anything else 405. Every final response
+   * carries a To tag (RFC 3261 §8.2.6.2).
+   */
+  @Override
   public void processRequest(RequestEvent event) {
     Request request = event.getRequest();
     String method = request.getMethod();
     if (Request.ACK.equals(method)) {
       return; // never answered
     }
-    int status = switch (method) {
-      case Request.OPTIONS -> Response.OK;
-      // No calls yet: the user is not available here rather than the method unknown.
-      case Request.INVITE -> Response.TEMPORARILY_UNAVAILABLE;
-      case Request.BYE, Request.CANCEL -> Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST;
-      default -> Response.METHOD_NOT_ALLOWED;
-    };
+    String user = request.getRequestURI() instanceof SipURI uri ? uri.getUser() : null;
+    boolean forUs = user == null || inbound.knows(user);
+    int status;
+    if (!forUs) {
+      status = Response.NOT_FOUND;
+    } else {
+      status = switch (method) {
+        case Request.OPTIONS -> Response.OK;
+        case Request.MESSAGE -> user == null ? Response.NOT_FOUND : bodyStatus(request);
+        // No calls yet: the user is not available here rather than the method unknown.
+        case Request.INVITE -> Response.TEMPORARILY_UNAVAILABLE;
+        case Request.BYE, Request.CANCEL -> Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST;
+        default -> Response.METHOD_NOT_ALLOWED;
+      };
+    }
     try {
       Response response = messages.createResponse(status, request);
+      ToHeader to = (ToHeader) response.getHeader(ToHeader.NAME);
+      if (to != null && to.getTag() == null) {
+        to.setTag(toTag(request));
+      }
       if (status == Response.OK || status == Response.METHOD_NOT_ALLOWED) {
         response.addHeader(headers.createAllowHeader(ALLOW));
       }
@@ -559,11 +604,52 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
         response.addHeader(headers.createSupportedHeader(SUPPORTED));
       }
       response.addHeader(headers.createHeader("User-Agent", userAgent));
-      // Stateless: a retransmitted request simply gets the same answer again.
-      ((SipProvider) event.getSource()).sendResponse(response);
-    } catch (ParseException | SipException e) {
+      SipProvider provider = (SipProvider) event.getSource();
+      if (Request.MESSAGE.equals(method) && status == Response.OK) {
+        ServerTransaction st = event.getServerTransaction();
+        if (st == null) {
+          try {
+            st = provider.getNewServerTransaction(request);
+          } catch (javax.sip.TransactionAlreadyExistsException retransmission) {
+            return; // the transaction answers it again
+          }
+        }
+        st.sendResponse(response);
+        inbound.message(new IncomingMessage(user,
+            ((FromHeader) request.getHeader(FromHeader.NAME)).getAddress().getURI().toString(),
+            contentType(request), body(request), java.time.Instant.now()));
+        return;
+      }
+      // Stateless: a retransmitted request simply gets the same answer (and the same tag).
+      provider.sendResponse(response);
+    } catch (ParseException | SipException | javax.sip.InvalidArgumentException e) {
       log.warn("could not answer {}: {}", method, e.getMessage());
     }
+  }
+
+  private int bodyStatus(Request request) {
+    byte[] raw = request.getRawContent();
+    return raw != null && raw.length > maxMessageBody ? Response.REQUEST_ENTITY_TOO_LARGE
+        : Response.OK;
+  }
+
+  /** The same tag for a request and its retransmissions: they share Call-ID, tag and branch. */
+  private static String toTag(Request request) {
+    FromHeader from = (FromHeader) request.getHeader(FromHeader.NAME);
+    ViaHeader via = (ViaHeader) request.getHeader(ViaHeader.NAME);
+    int h = java.util.Objects.hash(((CallIdHeader) request.getHeader(CallIdHeader.NAME))
+        .getCallId(), from == null ? null : from.getTag(), via == null ? null : via.getBranch());
+    return "a" + Integer.toHexString(h);
+  }
+
+  private static String contentType(Request request) {
+    ContentTypeHeader type = (ContentTypeHeader) request.getHeader(ContentTypeHeader.NAME);
+    return type == null ? null : type.getContentType() + "/" + type.getContentSubType();
+  }
+
+  private static String body(Request request) {
+    byte[] raw = request.getRawContent();
+    return raw == null ? "" : new String(raw, java.nio.charset.StandardCharsets.UTF_8);
   }
 
   @Override

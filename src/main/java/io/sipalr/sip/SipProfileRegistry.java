@@ -45,6 +45,7 @@ public final class SipProfileRegistry implements AutoCloseable {
   private final Clock clock;
   private final Map<String, Registration> registrations = new ConcurrentHashMap<>();
   private final List<RegistryListener> listeners = new CopyOnWriteArrayList<>();
+  private final List<MessageListener> messageListeners = new CopyOnWriteArrayList<>();
   /** Registrations whose destroy has begun: a change (save) must not revive them. */
   private final java.util.Set<Registration> destroying = ConcurrentHashMap.newKeySet();
   private final Registration.Sink sink = new Registration.Sink() {
@@ -93,6 +94,23 @@ public final class SipProfileRegistry implements AutoCloseable {
     this.clock = clock;
     this.keepAlive = new FlowKeepAlive(engine, timers, config.keepAliveInterval(),
         config.registerTimeout());
+    engine.inbound(new SipWire.Inbound() {
+      @Override
+      public boolean knows(String profileId) {
+        return registrations.containsKey(profileId);
+      }
+
+      @Override
+      public void message(IncomingMessage message) {
+        for (MessageListener l : messageListeners) {
+          try {
+            l.onMessage(message);
+          } catch (RuntimeException e) {
+            log.warn("message listener failed on a MESSAGE for {}", message.profileId(), e);
+          }
+        }
+      }
+    });
     for (SipProfile p : store.list()) {
       registrations.put(p.id(), newRegistration(p));
     }
@@ -116,6 +134,15 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   public void addListener(RegistryListener listener) {
     listeners.add(listener);
+  }
+
+  /** Hears every MESSAGE that reaches a profile (answered 200 already). */
+  public void addMessageListener(MessageListener listener) {
+    messageListeners.add(listener);
+  }
+
+  public void removeMessageListener(MessageListener listener) {
+    messageListeners.remove(listener);
   }
 
   public void removeListener(RegistryListener listener) {

@@ -69,6 +69,18 @@ interface SipWire {
 
   int port();
 
+  /** What the agent does with requests from outside that are for one of its profiles. */
+  interface Inbound {
+    /** Whether a profile with this id exists (a request for any other is answered 404). */
+    boolean knows(String profileId);
+
+    /** A MESSAGE for a known profile, already answered 200. */
+    void message(IncomingMessage message);
+  }
+
+  /** Where requests from outside go from now on. */
+  void inbound(Inbound inbound);
+
   /** Stops the transport; nothing is sent or heard after it. */
   void close();
 }

@@ -227,6 +227,14 @@ final class ScriptedRegistrar implements SipWire {
     return anchor.port;
   }
 
+  /** Where the registry said requests from outside go. */
+  Inbound inbound;
+
+  @Override
+  public void inbound(Inbound handler) {
+    this.inbound = handler;
+  }
+
   @Override
   public void close() {
   }
