@@ -166,6 +166,15 @@ public final class KamailioRegistrar implements AutoCloseable {
             return define("STOCK_CHALLENGE");
         }
 
+        /**
+         * Routes requests for a registered user to its binding ({@code lookup("location")},
+         * {@code t_relay()}), as every operator's registrar does; 404 for a user it does not
+         * have. Without it, anything but REGISTER and OPTIONS is answered 405.
+         */
+        public Builder routing() {
+            return define("ROUTING");
+        }
+
         /** Flow-Timer header in the 200 (outbound variants only). */
         public Builder flowTimer(int seconds) {
             return define("FLOW_TIMER=" + seconds);
