@@ -72,6 +72,7 @@ final class ProfileJson {
     o.put("iap", currentIap);
     o.put("localAddress", info == null ? null : info.localAddress());
     o.put("contact", info == null ? null : info.contact());
+    o.put("publicAddress", info == null ? null : info.publicAddress());
     o.put("expiresAt", info == null || info.expiresAt() == null ? null
         : info.expiresAt().toString());
     o.set("lastError", info == null ? null : errorJson(info.lastError()));

@@ -81,8 +81,28 @@ final class RegisterRequests {
 
   /** Our contact through {@code lp}: sip:id@address:port, ;transport=tcp over TCP. */
   String contactUri(ListeningPoint lp) {
-    String uri = "sip:" + profile.id() + "@" + lp.getIPAddress() + ":" + lp.getPort();
+    return contactUri(lp.getIPAddress() + ":" + lp.getPort());
+  }
+
+  /** Our contact at {@code hostPort} (the address a registrar saw us at, behind a NAT). */
+  String contactUri(String hostPort) {
+    String uri = "sip:" + profile.id() + "@" + hostPort;
     return profile.transport() == Transport.TCP ? uri + ";transport=tcp" : uri;
+  }
+
+  /**
+   * Where the registrar saw the request come from (RFC 3581): the top Via's received (else its
+   * host) and rport (else its port), as host:port; {@code null} when it said neither.
+   */
+  static String seenAt(Response response) {
+    ViaHeader via = (ViaHeader) response.getHeader(ViaHeader.NAME);
+    if (via == null || (via.getReceived() == null && via.getRPort() <= 0)) {
+      return null;
+    }
+    String host = via.getReceived() != null ? via.getReceived() : via.getHost();
+    int port = via.getRPort() > 0 ? via.getRPort() : via.getPort() > 0 ? via.getPort() : 5060;
+    return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host)
+        + ":" + port;
   }
 
   /**

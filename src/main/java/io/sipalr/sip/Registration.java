@@ -127,6 +127,14 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   private int failures;
 
   private String contact;
+  /**
+   * Where the registrar last saw our REGISTERs come from (host:port) when that is not our
+   * local address (a NAT), and the endpoint that was learned on; the Contact uses it when
+   * {@code sip.contact-rewrite} is on and the registrar did not negotiate outbound.
+   */
+  private String seenAt;
+  private SipEngine.Endpoint seenOn;
+  private boolean rewriteContact;
   private final Set<String> staleContacts = new LinkedHashSet<>();
   /** Stale contacts whose removal was asked for again once already: the next time, give up. */
   private final Set<String> staleRetried = new LinkedHashSet<>();
@@ -692,6 +700,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
         requestedExpires);
     expiresAt = clock.instant().plusSeconds(grantedExpires);
     boolean refreshNow = !outbound && removeStaleOnceMore(response);
+    refreshNow |= learnPublicAddress(response);
     if (outbound) {
       staleContacts.clear(); // replaced atomically by instance and reg-id
       staleRetried.clear();
@@ -736,6 +745,34 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     }
     staleRetried.addAll(staleContacts);
     return !staleContacts.isEmpty();
+  }
+
+  /**
+   * Reads where the registrar saw this REGISTER come from. Behind a NAT, and without outbound
+   * (whose flow the registrar routes over), a Contact with the local address is unreachable:
+   * re-register with the address seen, as pjsip's contact rewrite does; the old contact is
+   * removed in that REGISTER (still one binding).
+   *
+   * @return whether to send that REGISTER now
+   */
+  private boolean learnPublicAddress(Response response) {
+    ListeningPoint lp = endpoint == null ? null : endpoint.listeningPoint(requests.transport());
+    String seen = RegisterRequests.seenAt(response);
+    String local = lp == null ? null : lp.getIPAddress() + ":" + lp.getPort();
+    String learned = seen == null || seen.equals(local) ? null : seen;
+    boolean changed = !java.util.Objects.equals(learned, seenAt);
+    seenAt = learned;
+    seenOn = endpoint;
+    boolean rewrite = config.contactRewrite() && !outbound && learned != null;
+    if (rewrite == rewriteContact && !(rewrite && changed)) {
+      publishInfo();
+      return false;
+    }
+    rewriteContact = rewrite;
+    log.info("{}: the registrar sees us at {}; registering {}", profile.id(), seen,
+        rewrite ? "that address as the Contact" : "the local address as the Contact");
+    publishInfo();
+    return true;
   }
 
   /** Break-before-make: the old binding is gone (or given up on); register through the new. */
@@ -1008,7 +1045,12 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       cseq = 0;
     }
     flow = requests.flow(endpoint);
-    String current = requests.contactUri(lp);
+    if (seenOn != endpoint) {
+      seenAt = null; // learned through another uplink (another NAT): learn again
+      rewriteContact = false;
+    }
+    String current = rewriteContact && seenAt != null ? requests.contactUri(seenAt)
+        : requests.contactUri(lp);
     if (contact != null && !contact.equals(current) && !removing) {
       staleContacts.add(contact);
     }
@@ -1084,6 +1126,6 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     info = new RegistrationInfo(profile.id(), status(state),
         endpoint == null ? null : endpoint.address, contact,
         isBound() ? expiresAt : null, isBound() ? grantedExpires : 0,
-        Boolean.TRUE.equals(outbound), lastError);
+        Boolean.TRUE.equals(outbound), lastError, seenOn == endpoint ? seenAt : null);
   }
 }

@@ -12,6 +12,8 @@ import java.time.Instant;
  * @param grantedExpires seconds the registrar granted in its last 200, 0 when none
  * @param outbound whether the registrar's last 200 carried {@code Require: outbound}
  * @param lastError the most recent failure, or {@code null}
+ * @param publicAddress the address and port the registrar saw the last REGISTER come from
+ *     (Via received/rport), when it differs from the local one (a NAT), else {@code null}
  */
 public record RegistrationInfo(
     String profileId,
@@ -21,4 +23,14 @@ public record RegistrationInfo(
     Instant expiresAt,
     int grantedExpires,
     boolean outbound,
-    RegistrationError lastError) {}
+    RegistrationError lastError,
+    String publicAddress) {
+
+  /** A snapshot without a learned public address. */
+  public RegistrationInfo(String profileId, ProfileStatus status, String localAddress,
+      String contact, Instant expiresAt, int grantedExpires, boolean outbound,
+      RegistrationError lastError) {
+    this(profileId, status, localAddress, contact, expiresAt, grantedExpires, outbound,
+        lastError, null);
+  }
+}

@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
  *     (its TCP connections are closed at once): a carrier back within it moves without a bind
  * @param limits what keeps a misbehaving registrar from making a profile storm or stop
  * @param maxMessageBody the largest MESSAGE body delivered (bytes); a larger one is refused 413
+ * @param contactRewrite without outbound, re-register with the address the registrar saw
+ *     (Via received/rport) when it differs from the Contact (a NAT), removing the old contact
  */
 public record SipConfig(
     String localAddress,
@@ -35,10 +37,19 @@ public record SipConfig(
     int workerThreads,
     Duration endpointLinger,
     RegisterLimits limits,
-    int maxMessageBody) {
+    int maxMessageBody,
+    boolean contactRewrite) {
 
   /** The largest MESSAGE body delivered when nothing else is configured (bytes). */
   public static final int DEFAULT_MAX_MESSAGE_BODY = 4096;
+
+  /** The settings of before the contact rewrite (which is then on, the default). */
+  public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
+      Backoff backoff, Duration keepAliveInterval, int stackThreads, int workerThreads,
+      Duration endpointLinger, RegisterLimits limits, int maxMessageBody) {
+    this(localAddress, port, userAgent, registerTimeout, backoff, keepAliveInterval,
+        stackThreads, workerThreads, endpointLinger, limits, maxMessageBody, true);
+  }
 
   /** The settings of before MESSAGE delivery, with its default body limit. */
   public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
@@ -168,7 +179,8 @@ public record SipConfig(
               c.getDuration("sip.auth-retry"),
               c.getDuration("sip.min-granted-expires"),
               c.getInt("sip.register-limit-per-minute")),
-          c.getInt("sip.max-message-body"));
+          c.getInt("sip.max-message-body"),
+          c.getBoolean("sip.contact-rewrite"));
     } catch (IllegalArgumentException e) {
       // The checks' messages read "sip.<key>: <problem>"; locate that key where it was set.
       Matcher m = CHECK_MESSAGE.matcher(e.getMessage());

@@ -122,6 +122,18 @@ class RegistrationProperties {
     }
   }
 
+  /** A NAT in front of the wlan uplink appears or goes (its public address changes). */
+  record Nat(int publicPort) implements Step {
+    @Override
+    public void apply(Run run) {
+      if (publicPort == 0) {
+        run.rig.registrar.nat.clear();
+      } else {
+        run.rig.registrar.nat.put(run.rig.wlan.address, "198.18.7.7:" + publicPort);
+      }
+    }
+  }
+
   /** Whether the registrar supports outbound (and so whether flows are kept alive). */
   record Outbound(boolean on) implements Step {
     @Override
@@ -193,7 +205,8 @@ class RegistrationProperties {
         net.jqwik.api.Tuple.of(1, Arbitraries.just(new Enables())),
         net.jqwik.api.Tuple.of(1, Arbitraries.just(new RegistrarRestarts())),
         net.jqwik.api.Tuple.of(1, Arbitraries.of(true, false).map(StaleAware::new)),
-        net.jqwik.api.Tuple.of(1, Arbitraries.of(true, false).map(Outbound::new)));
+        net.jqwik.api.Tuple.of(1, Arbitraries.of(true, false).map(Outbound::new)),
+        net.jqwik.api.Tuple.of(1, Arbitraries.of(0, 40001, 40002).map(Nat::new)));
     return step.list().ofMinSize(1).ofMaxSize(60);
   }
 }

@@ -267,4 +267,60 @@ class RegistrationTest {
     assertFalse(bound.contains(old), bound.toString());
     assertEquals(List.of(rig.registration.info().contact()), bound);
   }
+
+  // ---------------------------------------------------------------- behind a NAT (issue 9)
+
+  private static final String PUBLIC = "198.18.7.7:40001";
+
+  @Test
+  void behindANatWithoutOutboundTheContactBecomesTheAddressTheRegistrarSaw() {
+    rig.registrar.nat.put(rig.wlan.address, PUBLIC);
+    registerFirst();
+    rig.runCorrectly(Duration.ofSeconds(5));
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+    assertEquals(List.of("sip:alice@" + PUBLIC), rig.registrar.bindings(RegistrationRig.AOR),
+        "one binding, at the address the registrar can reach");
+    assertEquals(PUBLIC, rig.registration.info().publicAddress());
+    assertEquals(3, rig.registersSent(), "challenged, registered, rewritten: no more");
+    rig.runCorrectly(Duration.ofHours(1));
+    assertEquals(List.of("sip:alice@" + PUBLIC), rig.registrar.bindings(RegistrationRig.AOR));
+  }
+
+  @Test
+  void withOutboundTheContactStaysLocalAndThePublicAddressIsShown() {
+    rig.registrar.outbound = true;
+    rig.registrar.nat.put(rig.wlan.address, PUBLIC);
+    registerFirst();
+    rig.runCorrectly(Duration.ofSeconds(5));
+    assertEquals(List.of("sip:alice@198.18.0.10:5070"),
+        rig.registrar.bindings(RegistrationRig.AOR), "the registrar routes over the flow");
+    assertEquals(PUBLIC, rig.registration.info().publicAddress());
+  }
+
+  @Test
+  void aMoveForgetsTheAddressLearnedThroughTheOldUplink() {
+    rig.registrar.nat.put(rig.wlan.address, PUBLIC);
+    registerFirst();
+    rig.runCorrectly(Duration.ofSeconds(5));
+    rig.registration.migrate(rig.cell, MigrationOrder.MAKE_BEFORE_BREAK, () -> { });
+    rig.runCorrectly(Duration.ofSeconds(5));
+    assertEquals(List.of("sip:alice@198.18.1.10:5070"),
+        rig.registrar.bindings(RegistrationRig.AOR), "the NATed contact removed, one binding");
+    assertNull(rig.registration.info().publicAddress());
+  }
+
+  @Test
+  void withContactRewriteOffTheContactStaysLocal() {
+    SipConfig c = RegistrationRig.CONFIG;
+    RegistrationRig off = new RegistrationRig(new SipConfig(c.localAddress(), c.port(),
+        c.userAgent(), c.registerTimeout(), c.backoff(), c.keepAliveInterval(),
+        c.stackThreads(), c.workerThreads(), c.endpointLinger(), c.limits(),
+        c.maxMessageBody(), false), RegistrationRig.profile(600, RegistrationRig.PASSWORD));
+    off.registrar.nat.put(off.wlan.address, PUBLIC);
+    off.start();
+    off.runCorrectly(Duration.ofSeconds(5));
+    assertEquals(List.of("sip:alice@198.18.0.10:5070"),
+        off.registrar.bindings(RegistrationRig.AOR));
+    assertEquals(PUBLIC, off.registration.info().publicAddress(), "shown all the same");
+  }
 }

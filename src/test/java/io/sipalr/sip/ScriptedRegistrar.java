@@ -114,6 +114,12 @@ final class ScriptedRegistrar implements SipWire {
   boolean staleAware;
   /** Kamailio's auth nonce_expire: 300 s by default. */
   long nonceLifetimeMillis = 300_000;
+  /**
+   * A NAT in front of a local address: requests from it are seen from host:port, which the
+   * answers' Via says (received, rport), as a registrar does (RFC 3581).
+   */
+  final Map<String, String> nat = new HashMap<>();
+
   /** Answer {@code Require: outbound} to a REGISTER that supports it (RFC 5626 §6). */
   boolean outbound;
 
@@ -310,8 +316,23 @@ final class ScriptedRegistrar implements SipWire {
     switch (answer) {
       case DROP -> { }
       case TIMEOUT -> s.handler.onTimeout(s);
-      default -> s.handler.onResponse(s, respond(s.request, answer));
+      default -> s.handler.onResponse(s, seenThroughNat(s, respond(s.request, answer)));
     }
+  }
+
+  private Response seenThroughNat(Sent s, Response r) {
+    String seen = nat.get(s.from.address);
+    javax.sip.header.ViaHeader via = (javax.sip.header.ViaHeader) r.getHeader("Via");
+    if (seen != null && via != null) {
+      try {
+        int colon = seen.lastIndexOf(':');
+        via.setReceived(seen.substring(0, colon));
+        via.setParameter("rport", seen.substring(colon + 1));
+      } catch (ParseException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    return r;
   }
 
   /** Forgets every binding and nonce: Kamailio restarted, usrloc in memory, a new secret. */
