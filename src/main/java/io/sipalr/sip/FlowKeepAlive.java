@@ -49,6 +49,13 @@ final class FlowKeepAlive {
   private final Duration defaultInterval;
   private final Duration probeTimeout;
   private final Map<Flow, FlowState> flows = new HashMap<>();
+  /** UDP flows pinged only to keep a NAT's mapping open (no outbound, nothing to detect). */
+  private final Map<Flow, NatPing> pings = new HashMap<>();
+
+  private static final class NatPing {
+    final Set<Member> members = new HashSet<>();
+    ScheduledFuture<?> next;
+  }
 
   private final class FlowState {
     final Set<Member> members = new HashSet<>();
@@ -90,6 +97,53 @@ final class FlowKeepAlive {
     }
   }
 
+  /**
+   * Adds {@code member} to the NAT pings of {@code flow}: a double CRLF every {@code interval}
+   * (jittered 80-100 %), one per flow whatever the number of profiles on it; UDP only (a TCP
+   * connection is its own keep-alive here, and a ping must never block the timer thread).
+   */
+  synchronized void joinNatPing(Flow flow, Member member, Duration interval) {
+    if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
+      return;
+    }
+    NatPing p = pings.computeIfAbsent(flow, f -> new NatPing());
+    if (p.members.add(member) && p.next == null) {
+      schedulePing(flow, p, interval);
+    }
+  }
+
+  synchronized void leaveNatPing(Flow flow, Member member) {
+    NatPing p = pings.get(flow);
+    if (p != null && p.members.remove(member) && p.members.isEmpty()) {
+      cancel(p.next);
+      pings.remove(flow);
+    }
+  }
+
+  synchronized int natPingCount() {
+    return pings.size();
+  }
+
+  private void schedulePing(Flow flow, NatPing p, Duration interval) {
+    long millis = interval.toMillis();
+    long delay = (long) (millis * (0.8 + 0.2 * ThreadLocalRandom.current().nextDouble()));
+    p.next = timers.schedule(() -> ping(flow, p, interval), delay, TimeUnit.MILLISECONDS);
+  }
+
+  private void ping(Flow flow, NatPing p, Duration interval) {
+    synchronized (this) {
+      if (pings.get(flow) != p) {
+        return; // left meanwhile
+      }
+    }
+    engine.ping(flow.endpoint(), flow.host(), flow.port()); // outside the lock
+    synchronized (this) {
+      if (pings.get(flow) == p) {
+        schedulePing(flow, p, interval);
+      }
+    }
+  }
+
   synchronized int flowCount() {
     return flows.size();
   }
@@ -97,6 +151,8 @@ final class FlowKeepAlive {
   synchronized void close() {
     flows.values().forEach(this::stop);
     flows.clear();
+    pings.values().forEach(p -> cancel(p.next));
+    pings.clear();
   }
 
   private void stop(FlowState state) {

@@ -142,6 +142,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   /** The flow the last REGISTER went over, and whether we are a member of its keep-alive. */
   private FlowKeepAlive.Flow flow;
   private FlowKeepAlive.Flow keptAlive;
+  private FlowKeepAlive.Flow natPinged;
   private int grantedExpires;
   private Instant expiresAt;
   private RegistrationError lastError;
@@ -707,6 +708,9 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       keepFlowAlive(flow, RegisterRequests.flowTimer(response));
     } else {
       keepFlowAlive(null, 0);
+      // No flow the registrar routes over: keep the NAT's mapping open, or a request to the
+      // user finds it closed (30 s on many NATs) long before the next refresh.
+      pingNat(config.nat().keepAlive() == SipConfig.NatKeepAlive.CRLF ? flow : null);
     }
     lastError = null;
     transition(State.REGISTERED);
@@ -763,7 +767,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     boolean changed = !java.util.Objects.equals(learned, seenAt);
     seenAt = learned;
     seenOn = endpoint;
-    boolean rewrite = config.contactRewrite() && !outbound && learned != null;
+    boolean rewrite = config.nat().contactRewrite() && !outbound && learned != null;
     if (rewrite == rewriteContact && !(rewrite && changed)) {
       publishInfo();
       return false;
@@ -1080,8 +1084,25 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
 
   // ---------------------------------------------------------------- helpers
 
-  /** Makes {@code target} (or none) the one flow this registration is kept alive on. */
+  /** Makes {@code target} (or none) the one flow this registration pings for its NAT. */
+  private void pingNat(FlowKeepAlive.Flow target) {
+    if (natPinged != null && !natPinged.equals(target)) {
+      keepAlive.leaveNatPing(natPinged, this);
+      natPinged = null;
+    }
+    if (target != null && !target.equals(natPinged)) {
+      keepAlive.joinNatPing(target, this, config.nat().keepAliveInterval());
+      natPinged = target;
+    }
+  }
+
+  /**
+   * Makes {@code target} (or none) the one flow this registration is kept alive on, and ends
+   * its NAT pings: an outbound keep-alive keeps the mapping open too, and a registration that
+   * is not bound has nothing to keep open (a 200 without outbound starts them again).
+   */
   private void keepFlowAlive(FlowKeepAlive.Flow target, int flowTimer) {
+    pingNat(null);
     if (keptAlive != null && !keptAlive.equals(target)) {
       keepAlive.leave(keptAlive, this);
       keptAlive = null;

@@ -23,8 +23,7 @@ import java.util.regex.Pattern;
  *     (its TCP connections are closed at once): a carrier back within it moves without a bind
  * @param limits what keeps a misbehaving registrar from making a profile storm or stop
  * @param maxMessageBody the largest MESSAGE body delivered (bytes); a larger one is refused 413
- * @param contactRewrite without outbound, re-register with the address the registrar saw
- *     (Via received/rport) when it differs from the Contact (a NAT), removing the old contact
+ * @param nat what a registration behind a NAT without outbound does
  */
 public record SipConfig(
     String localAddress,
@@ -38,17 +37,45 @@ public record SipConfig(
     Duration endpointLinger,
     RegisterLimits limits,
     int maxMessageBody,
-    boolean contactRewrite) {
+    Nat nat) {
+
+  /**
+   * What the agent does for a registration behind a NAT when the registrar did not negotiate
+   * outbound (README, "Behind a NAT").
+   *
+   * @param contactRewrite re-register with the address the registrar saw (Via received/rport)
+   *     when it differs from the Contact, removing the old contact (pjsip's contact rewrite)
+   * @param keepAlive what keeps the NAT's mapping open between refreshes
+   * @param keepAliveInterval how often (jittered 80-100 %)
+   */
+  public record Nat(boolean contactRewrite, NatKeepAlive keepAlive,
+      Duration keepAliveInterval) {
+    public static final Nat DEFAULTS = new Nat(true, NatKeepAlive.CRLF, Duration.ofSeconds(15));
+
+    public Nat {
+      if (keepAliveInterval.toMillis() < 1000) {
+        throw new IllegalArgumentException("sip.nat.keepalive-interval: must be at least 1s");
+      }
+    }
+  }
+
+  /** The NAT keep-alive without outbound. */
+  public enum NatKeepAlive {
+    /** A double CRLF on the flow's socket every interval (RFC 5626 §3.5.1's ping, unanswered). */
+    CRLF,
+    /** Nothing: the refreshes alone (a NAT whose UDP timeout is longer than them). */
+    OFF
+  }
 
   /** The largest MESSAGE body delivered when nothing else is configured (bytes). */
   public static final int DEFAULT_MAX_MESSAGE_BODY = 4096;
 
-  /** The settings of before the contact rewrite (which is then on, the default). */
+  /** The settings of before the NAT settings, with their defaults. */
   public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
       Backoff backoff, Duration keepAliveInterval, int stackThreads, int workerThreads,
       Duration endpointLinger, RegisterLimits limits, int maxMessageBody) {
     this(localAddress, port, userAgent, registerTimeout, backoff, keepAliveInterval,
-        stackThreads, workerThreads, endpointLinger, limits, maxMessageBody, true);
+        stackThreads, workerThreads, endpointLinger, limits, maxMessageBody, Nat.DEFAULTS);
   }
 
   /** The settings of before MESSAGE delivery, with its default body limit. */
@@ -180,7 +207,9 @@ public record SipConfig(
               c.getDuration("sip.min-granted-expires"),
               c.getInt("sip.register-limit-per-minute")),
           c.getInt("sip.max-message-body"),
-          c.getBoolean("sip.contact-rewrite"));
+          new Nat(c.getBoolean("sip.nat.contact-rewrite"),
+              c.getEnum(NatKeepAlive.class, "sip.nat.keepalive"),
+              c.getDuration("sip.nat.keepalive-interval")));
     } catch (IllegalArgumentException e) {
       // The checks' messages read "sip.<key>: <problem>"; locate that key where it was set.
       Matcher m = CHECK_MESSAGE.matcher(e.getMessage());

@@ -558,6 +558,17 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   }
 
   @Override
+  public void ping(Endpoint from, String host, int port) {
+    ListeningPoint lp = from.listeningPoint(ListeningPoint.UDP);
+    try {
+      ((gov.nist.javax.sip.ListeningPointExt) lp).sendHeartbeat(host, port);
+    } catch (java.io.IOException | RuntimeException e) {
+      log.debug("keep-alive ping from {} to {}:{} not sent: {}", from, host, port,
+          e.getMessage());
+    }
+  }
+
+  @Override
   public void inbound(Inbound handler) {
     this.inbound = handler;
   }

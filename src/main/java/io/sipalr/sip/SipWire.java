@@ -52,6 +52,12 @@ interface SipWire {
    */
   SipEngine.Endpoint acquire(String address) throws SipException;
 
+  /**
+   * Sends a keep-alive ping (a double CRLF, RFC 5626 §3.5.1) from {@code from} to
+   * {@code host:port} over UDP; nothing answers it. Never blocks.
+   */
+  void ping(SipEngine.Endpoint from, String host, int port);
+
   /** Gives back one reference to {@code endpoint}. */
   void release(SipEngine.Endpoint endpoint);
 

@@ -63,10 +63,43 @@ class FlowKeepAliveTest {
   }
 
   @Test
-  void noProbesWithoutOutbound() {
+  void withoutOutboundTheNatIsPingedEveryIntervalAndNothingIsProbed() {
     rig.start();
     rig.timeToRegistered(Duration.ofSeconds(10));
+    long registeredAt = rig.clock.now();
     rig.runCorrectly(Duration.ofSeconds(120));
     assertTrue(rig.registrar.sent.stream().noneMatch(s -> s.method().equals("OPTIONS")));
+    // 15 s jittered 80-100 %: 8 to 10 pings in 120 s, each from the registration's uplink.
+    int pings = rig.registrar.pings.size();
+    assertTrue(pings >= 8 && pings <= 10, pings + " pings: " + rig.registrar.pings);
+    assertTrue(rig.registrar.pings.stream().allMatch(p -> p.endsWith(" 198.18.0.10")));
+    long first = Long.parseLong(rig.registrar.pings.get(0).split(" ")[0]) - registeredAt;
+    assertTrue(first >= 12_000 && first <= 15_000, "first ping after " + first + " ms");
+  }
+
+  @Test
+  void pingsFollowAMoveAndStopWithTheRegistration() {
+    rig.start();
+    rig.timeToRegistered(Duration.ofSeconds(10));
+    rig.registration.migrate(rig.cell, MigrationOrder.MAKE_BEFORE_BREAK, () -> { });
+    rig.runCorrectly(Duration.ofSeconds(5));
+    rig.registrar.pings.clear();
+    rig.runCorrectly(Duration.ofSeconds(60));
+    assertTrue(!rig.registrar.pings.isEmpty()
+        && rig.registrar.pings.stream().allMatch(p -> p.endsWith(" 198.18.1.10")),
+        rig.registrar.pings.toString());
+
+    rig.registration.stop();
+    rig.runCorrectly(Duration.ofSeconds(5));
+    rig.registrar.pings.clear();
+    rig.runCorrectly(Duration.ofSeconds(60));
+    assertEquals(java.util.List.of(), rig.registrar.pings, "no pings once disabled");
+  }
+
+  @Test
+  void withOutboundTheProbeKeepsTheNatOpenAndThereAreNoPings() {
+    registerWithOutbound();
+    rig.runCorrectly(Duration.ofSeconds(120));
+    assertEquals(java.util.List.of(), rig.registrar.pings);
   }
 }

@@ -315,7 +315,8 @@ class RegistrationTest {
     RegistrationRig off = new RegistrationRig(new SipConfig(c.localAddress(), c.port(),
         c.userAgent(), c.registerTimeout(), c.backoff(), c.keepAliveInterval(),
         c.stackThreads(), c.workerThreads(), c.endpointLinger(), c.limits(),
-        c.maxMessageBody(), false), RegistrationRig.profile(600, RegistrationRig.PASSWORD));
+        c.maxMessageBody(), new SipConfig.Nat(false, SipConfig.NatKeepAlive.CRLF,
+            Duration.ofSeconds(15))), RegistrationRig.profile(600, RegistrationRig.PASSWORD));
     off.registrar.nat.put(off.wlan.address, PUBLIC);
     off.start();
     off.runCorrectly(Duration.ofSeconds(5));

@@ -233,6 +233,14 @@ final class ScriptedRegistrar implements SipWire {
     return anchor.port;
   }
 
+  /** Keep-alive pings received: the time each came, and from where. */
+  final List<String> pings = new ArrayList<>();
+
+  @Override
+  public void ping(SipEngine.Endpoint from, String host, int port) {
+    pings.add(clock.now() + " " + from.address);
+  }
+
   /** Where the registry said requests from outside go. */
   Inbound inbound;
 
