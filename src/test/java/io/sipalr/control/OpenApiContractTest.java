@@ -18,6 +18,8 @@ import com.networknt.schema.SchemaRegistry;
 import com.networknt.schema.SchemaRegistryConfig;
 import com.networknt.schema.SpecificationVersion;
 import io.netty.handler.codec.http.HttpMethod;
+import io.sipalr.alr.PolicyController;
+import io.sipalr.alr.SipAlr;
 import io.sipalr.mobility.Bearer;
 import io.sipalr.mobility.Iap;
 import io.sipalr.mobility.MobilityConfig;
@@ -139,14 +141,40 @@ class OpenApiContractTest {
         Duration.ofSeconds(5), List.of(wlan), List.of(new Snap(1, "internet", List.of(1))));
     ScriptedIapProvider scripted = new ScriptedIapProvider(config.iaps());
     mobility = new MobilityManager(config, scripted, Executors.newSingleThreadExecutor());
-    server = new ControlServer(new ControlConfig("127.0.0.1", 0, TOKEN,
+    server = newServer(new ControlConfig("127.0.0.1", 0, TOKEN,
         tmp.resolve("control.token"), 16, 256, Duration.ofSeconds(60), 2, 64), registry,
-        mobility, scripted, null, null);
+        mobility, scripted);
     server.start();
     // Every optional field set, so that the real answers show them.
     registry.create(SipProfileBuilder.forId(PROFILE).aor("sip:alice@sipalr.test")
         .registrar("sip:127.0.0.1:5060").outboundProxy("sip:127.0.0.1:5070")
         .realm("sipalr.test").password("secret").snapId(1).autoRegister(false).build());
+  }
+
+  /**
+   * The server with a Prometheus meter registry when this build has one (GET /metrics answers
+   * 404 without), else without. Reflective only while the metrics branch (issue 13) is not
+   * merged: this build has no Micrometer. After the merge this can be {@code new
+   * ControlServer(config, registry, mobility, scripted, null, null, new
+   * PrometheusMeterRegistry(PrometheusConfig.DEFAULT))}.
+   */
+  private static ControlServer newServer(ControlConfig config, SipProfileRegistry registry,
+      MobilityManager mobility, ScriptedIapProvider scripted) throws Exception {
+    Class<?> meterRegistry;
+    Object meters;
+    try {
+      meterRegistry = Class.forName("io.micrometer.core.instrument.MeterRegistry");
+      Class<?> prometheusConfig =
+          Class.forName("io.micrometer.prometheusmetrics.PrometheusConfig");
+      meters = Class.forName("io.micrometer.prometheusmetrics.PrometheusMeterRegistry")
+          .getConstructor(prometheusConfig)
+          .newInstance(prometheusConfig.getField("DEFAULT").get(null));
+    } catch (ClassNotFoundException noMicrometer) {
+      return new ControlServer(config, registry, mobility, scripted, null, null);
+    }
+    return ControlServer.class.getConstructor(ControlConfig.class, SipProfileRegistry.class,
+        MobilityManager.class, ScriptedIapProvider.class, SipAlr.class, PolicyController.class,
+        meterRegistry).newInstance(config, registry, mobility, scripted, null, null, meters);
   }
 
   @AfterEach
@@ -524,9 +552,14 @@ class OpenApiContractTest {
       assertEquals("", body, op + " " + status + " has no body");
       return;
     }
-    assertTrue(type.startsWith("application/json"), op + " " + status + ": " + type);
-    JsonNode schema = content.at("/application~1json/schema");
-    assertFalse(schema.isMissingNode(), op + " " + status + " documents a JSON body");
+    String mime = type.split(";")[0].trim().toLowerCase(Locale.ROOT);
+    JsonNode media = content.get(mime);
+    assertNotNull(media, op + " " + status + ": its Content-Type " + type + " is documented");
+    JsonNode schema = media.get("schema");
+    if (!mime.equals("application/json")) {
+      assertValid(schema, JSON.getNodeFactory().textNode(body), op + " " + status);
+      return;
+    }
     if (op.equals("GET /v1/health") && status.equals("200")) {
       schema = withoutPendingHealthFields(schema);
     }
