@@ -41,7 +41,8 @@ final class FlowKeepAlive {
 
   /** What a registration hears when its flow failed. */
   interface Member {
-    void flowFailed(Flow flow);
+    /** The flow failed; {@code why} says how (no answer, or the answer that told). */
+    void flowFailed(Flow flow, String why);
   }
 
   private final SipWire engine;
@@ -184,7 +185,9 @@ final class FlowKeepAlive {
         return;
       }
       state.probe = probe;
-      probe.timer = timers.schedule(() -> probeFailed(flow, probe), probeTimeout.toMillis(),
+      probe.timer = timers.schedule(() -> probeFailed(flow, probe,
+          "no answer to the keep-alive within " + probeTimeout.toMillis() + " ms"),
+          probeTimeout.toMillis(),
           TimeUnit.MILLISECONDS);
     }
     // Sent outside the lock: the stack may deliver the answer on another thread at once.
@@ -192,20 +195,35 @@ final class FlowKeepAlive {
       probe.transaction = engine.send(flow.endpoint(), options(flow),  new SipWire.Handler() {
         @Override
         public void onResponse(SipWire.Exchange transaction, Response response) {
-          if (response.getStatusCode() >= 200) {
+          int code = response.getStatusCode();
+          if (code >= 200 && revealsLostBinding(code)) {
+            probeFailed(flow, probe, "keep-alive answered " + code + " "
+                + response.getReasonPhrase());
+          } else if (code >= 200) {
             probeAnswered(flow, probe);
           }
         }
 
         @Override
         public void onTimeout(SipWire.Exchange transaction) {
-          probeFailed(flow, probe);
+          probeFailed(flow, probe, "the keep-alive timed out");
         }
       }, flow.transport(), flow.host(), flow.port());
     } catch (SipException | ParseException | javax.sip.InvalidArgumentException e) {
       log.debug("keep-alive on {} not sent: {}", flow, e.getMessage());
-      probeFailed(flow, probe);
+      probeFailed(flow, probe, "keep-alive not sent: " + e.getMessage());
     }
+  }
+
+  /**
+   * Whether a keep-alive's answer says the registrar no longer routes to us over this flow: a
+   * registrar that implements RFC 5626 strictly answers 403 (or 430 Flow Failed, 404, 481) and
+   * has dropped the binding. Any other answer (200, or 405 from one that does no OPTIONS) proves
+   * the flow alive.
+   */
+  static boolean revealsLostBinding(int code) {
+    return code == 403 || code == 404 || code == 410 || code == 430 || code == 480
+        || code == 481;
   }
 
   private synchronized void probeAnswered(Flow flow, Probe probe) {
@@ -217,20 +235,20 @@ final class FlowKeepAlive {
     }
   }
 
-  private synchronized void probeFailed(Flow flow, Probe probe) {
+  private synchronized void probeFailed(Flow flow, Probe probe, String why) {
     FlowState state = flows.get(flow);
     if (state != null && state.probe == probe) {
-      log.info("flow {} failed its keep-alive: {} profiles re-register", flow,
+      log.info("flow {} failed ({}): {} profiles re-register", flow, why,
           state.members.size());
-      failAll(flow, state);
+      failAll(flow, state, why);
     }
   }
 
-  private void failAll(Flow flow, FlowState state) {
+  private void failAll(Flow flow, FlowState state, String why) {
     stop(state);
     flows.remove(flow);
     // Members re-register on their own executors; they join again when that succeeds.
-    List.copyOf(state.members).forEach(m -> m.flowFailed(flow));
+    List.copyOf(state.members).forEach(m -> m.flowFailed(flow, why));
   }
 
   private Request options(Flow flow)

@@ -578,9 +578,12 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     });
   }
 
-  /** The outbound flow we registered over stopped answering: re-register at once. */
+  /**
+   * The outbound flow we registered over stopped answering, or its keep-alive was answered in
+   * a way that says the binding is gone: not REGISTERED any more; re-register at once.
+   */
   @Override
-  public void flowFailed(FlowKeepAlive.Flow failed) {
+  public void flowFailed(FlowKeepAlive.Flow failed, String why) {
     executor.execute(() -> {
       if (failed.equals(keptAlive)) {
         keptAlive = null;
@@ -588,7 +591,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       if ((state == State.REGISTERED || state == State.REFRESHING) && failed.equals(flow)
           && wanted) {
         lastError = new RegistrationError(RegistrationError.Kind.TRANSPORT, 0,
-            "keep-alive on flow " + failed + " failed", null);
+            "flow " + failed + " failed: " + why, Duration.ZERO);
         expiresAt = null;
         transition(State.REGISTERING);
         sink.failed(this, lastError);

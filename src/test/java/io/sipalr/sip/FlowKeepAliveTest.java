@@ -63,6 +63,31 @@ class FlowKeepAliveTest {
   }
 
   @Test
+  void aKeepAliveAnswered403SaysTheBindingIsGoneAndTheProfileRegistersAgain() {
+    registerWithOutbound();
+    rig.registrar.optionsStatus = 403; // a strict registrar that dropped us
+    long sent = rig.registersSent();
+    rig.registrar.answer(nextProbe(), Answer.CORRECT);
+    rig.clock.runDue();
+    assertEquals(ProfileStatus.REGISTRATION_IN_PROGRESS, rig.status(),
+        "REGISTERED no more: the registrar said the binding is gone");
+    assertTrue(rig.errors.get(0).reason().contains("403"), rig.errors.toString());
+    assertEquals(sent + 1, rig.registersSent(), "a REGISTER at once");
+    rig.registrar.optionsStatus = 200;
+    assertTrue(rig.timeToRegistered(Duration.ofSeconds(10)) >= 0);
+  }
+
+  @Test
+  void aKeepAliveAnswered405StillProvesTheFlow() {
+    registerWithOutbound();
+    rig.registrar.optionsStatus = 405; // a registrar that does no OPTIONS
+    rig.registrar.answer(nextProbe(), Answer.CORRECT);
+    rig.clock.runDue();
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+    assertEquals(java.util.List.of(), rig.errors);
+  }
+
+  @Test
   void withoutOutboundTheNatIsPingedEveryIntervalAndNothingIsProbed() {
     rig.start();
     rig.timeToRegistered(Duration.ofSeconds(10));

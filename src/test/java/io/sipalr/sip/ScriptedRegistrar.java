@@ -120,6 +120,9 @@ final class ScriptedRegistrar implements SipWire {
    */
   final Map<String, String> nat = new HashMap<>();
 
+  /** What a keep-alive OPTIONS gets (a strict RFC 5626 registrar that lost us: 403). */
+  int optionsStatus = 200;
+
   /** Answer {@code Require: outbound} to a REGISTER that supports it (RFC 5626 §6). */
   boolean outbound;
 
@@ -362,7 +365,7 @@ final class ScriptedRegistrar implements SipWire {
   private Response respond(Request request, Answer answer) {
     try {
       if (request.getMethod().equals(Request.OPTIONS)) {
-        return messages.createResponse(200, request);
+        return messages.createResponse(optionsStatus, request);
       }
       return switch (answer) {
         case CORRECT -> behave(request);
