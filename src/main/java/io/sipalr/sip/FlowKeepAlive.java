@@ -63,6 +63,8 @@ final class FlowKeepAlive {
     Duration interval;
     ScheduledFuture<?> next;
     Probe probe;
+    /** Where the far end saw the first answered keep-alive come from (Via received/rport). */
+    String seenAt;
   }
 
   FlowKeepAlive(SipWire engine, ScheduledExecutorService timers, Duration defaultInterval,
@@ -200,7 +202,7 @@ final class FlowKeepAlive {
             probeFailed(flow, probe, "keep-alive answered " + code + " "
                 + response.getReasonPhrase());
           } else if (code >= 200) {
-            probeAnswered(flow, probe);
+            probeAnswered(flow, probe, RegisterRequests.seenAt(response));
           }
         }
 
@@ -226,9 +228,18 @@ final class FlowKeepAlive {
         || code == 481;
   }
 
-  private synchronized void probeAnswered(Flow flow, Probe probe) {
+  private synchronized void probeAnswered(Flow flow, Probe probe, String seenAt) {
     FlowState state = flows.get(flow);
     if (state != null && state.probe == probe) {
+      if (seenAt != null && state.seenAt != null && !seenAt.equals(state.seenAt)) {
+        // RFC 5626 §4.4.1: the NAT gave the flow a new mapping (a rebinding); the registrar's
+        // binding points at the old one, which nothing reaches any more.
+        failAll(flow, state, "the NAT mapping changed from " + state.seenAt + " to " + seenAt);
+        return;
+      }
+      if (seenAt != null) {
+        state.seenAt = seenAt;
+      }
       cancel(probe.timer);
       state.probe = null;
       scheduleProbe(flow, state);

@@ -78,6 +78,23 @@ class FlowKeepAliveTest {
   }
 
   @Test
+  void aNatRebindingSeenInAKeepAlivesAnswerFailsTheFlowAndTheProfileRegistersAgain() {
+    rig.registrar.nat.put(rig.wlan.address, "198.18.7.7:40001");
+    registerWithOutbound();
+    rig.registrar.answer(nextProbe(), Answer.CORRECT); // the mapping as first seen
+    rig.clock.runDue();
+    rig.registrar.nat.put(rig.wlan.address, "198.18.7.7:40777"); // the NAT rebinds
+    long sent = rig.registersSent();
+    rig.registrar.answer(nextProbe(), Answer.CORRECT);
+    rig.clock.runDue();
+    assertEquals(ProfileStatus.REGISTRATION_IN_PROGRESS, rig.status());
+    assertTrue(rig.errors.get(0).reason().contains("40777"), rig.errors.toString());
+    assertEquals(sent + 1, rig.registersSent(), "a REGISTER at once, through the new mapping");
+    assertTrue(rig.timeToRegistered(Duration.ofSeconds(10)) >= 0);
+    assertEquals("198.18.7.7:40777", rig.registration.info().publicAddress());
+  }
+
+  @Test
   void aKeepAliveAnswered405StillProvesTheFlow() {
     registerWithOutbound();
     rig.registrar.optionsStatus = 405; // a registrar that does no OPTIONS
