@@ -49,6 +49,7 @@ final class FlowKeepAlive {
   private final Duration defaultInterval;
   private final Duration probeTimeout;
   private final Map<Flow, FlowState> flows = new HashMap<>();
+  private final SipStats stats;
 
   private final class FlowState {
     final Set<Member> members = new HashSet<>();
@@ -59,6 +60,13 @@ final class FlowKeepAlive {
 
   FlowKeepAlive(SipWire engine, ScheduledExecutorService timers, Duration defaultInterval,
       Duration probeTimeout) {
+    this(engine, timers, defaultInterval, probeTimeout, new SipStats());
+  }
+
+  /** @param stats counts the flows found dead */
+  FlowKeepAlive(SipWire engine, ScheduledExecutorService timers, Duration defaultInterval,
+      Duration probeTimeout, SipStats stats) {
+    this.stats = stats;
     this.engine = engine;
     this.timers = timers;
     this.defaultInterval = defaultInterval;
@@ -166,6 +174,7 @@ final class FlowKeepAlive {
     if (state != null && state.probe == probe) {
       log.info("flow {} failed its keep-alive: {} profiles re-register", flow,
           state.members.size());
+      stats.keepAliveFailed();
       failAll(flow, state);
     }
   }
