@@ -113,11 +113,11 @@ public final class AgentMetrics implements AutoCloseable {
       bound.add(Gauge.builder("sipalr.profiles", this,
               m -> m.profileCounts().byStatus().getOrDefault(status, 0L))
           .tag("status", status.name().toLowerCase(Locale.ROOT))
-          .description("Profiles by registration status")
+          .description("Profiles by registration status").strongReference(true)
           .register(meters));
     }
     bound.add(Gauge.builder("sipalr.profiles.enabled", this, m -> m.profileCounts().enabled())
-        .description("Profiles enabled (that should be registered)")
+        .description("Profiles enabled (that should be registered)").strongReference(true)
         .register(meters));
     // Prometheus wants one set of labels per name: with per-profile labels, only labelled
     // counters exist (sum them for the totals), created as profiles first count.
@@ -132,15 +132,16 @@ public final class AgentMetrics implements AutoCloseable {
     bound.add(FunctionCounter.builder("sipalr.registers.sent", registry.stats(),
             s -> s.registersSent())
         .description("REGISTER requests sent (the stack's retransmissions not counted)")
+        .strongReference(true)
         .register(meters));
     bound.add(FunctionCounter.builder("sipalr.keepalives.sent", registry.stats(),
             s -> s.keepAlivesSent())
-        .description("Keep-alive probes (OPTIONS) sent on outbound flows").register(meters));
+        .description("Keep-alive probes (OPTIONS) sent on outbound flows").strongReference(true).register(meters));
     bound.add(FunctionCounter.builder("sipalr.keepalive.failures", registry.stats(),
             s -> s.keepAliveFailures())
-        .description("Outbound flows found dead by their keep-alive").register(meters));
+        .description("Outbound flows found dead by their keep-alive").strongReference(true).register(meters));
     bound.add(Gauge.builder("sipalr.flows", registry, SipProfileRegistry::flowCount)
-        .description("Outbound flows kept alive").register(meters));
+        .description("Outbound flows kept alive").strongReference(true).register(meters));
 
     handover = keep(Timer.builder("sipalr.handover")
         .description("From an upgrade's offer (IAP_AVAILABLE, or MIGRATION_STARTED when nobody"
@@ -154,11 +155,14 @@ public final class AgentMetrics implements AutoCloseable {
     }
     if (alr != null) {
       bound.add(Gauge.builder("sipalr.pacer.window.used", alr, SipAlr::pacerInFlight)
-          .description("REGISTER exchanges in flight in the ALR pacer's window").register(meters));
+          .description("REGISTER exchanges in flight in the ALR pacer's window")
+          .strongReference(true).register(meters));
       bound.add(Gauge.builder("sipalr.pacer.window.size", alr, SipAlr::pacerWindow)
-          .description("The ALR pacer's window (alr.register-window)").register(meters));
+          .description("The ALR pacer's window (alr.register-window)")
+          .strongReference(true).register(meters));
       bound.add(Gauge.builder("sipalr.pacer.queued", alr, SipAlr::pacerWaiting)
-          .description("REGISTER work waiting in the ALR pacer's queue").register(meters));
+          .description("REGISTER work waiting in the ALR pacer's queue")
+          .strongReference(true).register(meters));
     }
     if (store != null) {
       storeWrite = keep(Timer.builder("sipalr.store.write")
@@ -208,7 +212,7 @@ public final class AgentMetrics implements AutoCloseable {
   private void profileGauge(String id) {
     keep(Gauge.builder("sipalr.profile.registered", registry,
             r -> r.statusIfPresent(id).orElse(null) == ProfileStatus.REGISTERED ? 1 : 0)
-        .description("1 while the profile is registered").tag("profile", id)
+        .description("1 while the profile is registered").strongReference(true).tag("profile", id)
         .register(meters));
   }
 
