@@ -132,16 +132,18 @@ public final class AgentMetrics implements AutoCloseable {
     bound.add(FunctionCounter.builder("sipalr.registers.sent", registry.stats(),
             s -> s.registersSent())
         .description("REGISTER requests sent (the stack's retransmissions not counted)")
-        .strongReference(true)
         .register(meters));
     bound.add(FunctionCounter.builder("sipalr.keepalives.sent", registry.stats(),
             s -> s.keepAlivesSent())
-        .description("Keep-alive probes (OPTIONS) sent on outbound flows").strongReference(true).register(meters));
+        .description("Keep-alive probes (OPTIONS) sent on outbound flows")
+        .register(meters));
     bound.add(FunctionCounter.builder("sipalr.keepalive.failures", registry.stats(),
             s -> s.keepAliveFailures())
-        .description("Outbound flows found dead by their keep-alive").strongReference(true).register(meters));
+        .description("Outbound flows found dead by their keep-alive")
+        .register(meters));
     bound.add(Gauge.builder("sipalr.flows", registry, SipProfileRegistry::flowCount)
-        .description("Outbound flows kept alive").strongReference(true).register(meters));
+        .description("Outbound flows kept alive").strongReference(true)
+        .register(meters));
 
     handover = keep(Timer.builder("sipalr.handover")
         .description("From an upgrade's offer (IAP_AVAILABLE, or MIGRATION_STARTED when nobody"
