@@ -27,7 +27,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongConsumer;
 
 /**
@@ -54,8 +53,6 @@ public final class AgentMetrics implements AutoCloseable {
       Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(2),
       Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30),
       Duration.ofSeconds(60)};
-  /** The profile counts behind {@code sipalr_profiles} are taken at most this often. */
-  static final long PROFILE_COUNT_MAX_AGE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
   private final MeterRegistry meters;
   private final ProfileStore store;
@@ -71,7 +68,6 @@ public final class AgentMetrics implements AutoCloseable {
   private final Timer storeWrite;
   /** When each profile's move began (IAP_AVAILABLE or MIGRATION_STARTED), monotonic nanos. */
   private final Map<String, Long> moveBegan = new ConcurrentHashMap<>();
-  private final AtomicReference<ProfileCounts> counts = new AtomicReference<>();
   private final RegistryListener registryListener = this::registryEvent;
   private final AlrObserver alrObserver = new AlrObserver() {
     @Override
@@ -87,7 +83,7 @@ public final class AgentMetrics implements AutoCloseable {
   private final LongConsumer storeObserver;
 
   /** How many profiles have each status, and how many are enabled, at one moment. */
-  private record ProfileCounts(long takenAt, Map<ProfileStatus, Long> byStatus, long enabled) {}
+  private record ProfileCounts(Map<ProfileStatus, Long> byStatus, long enabled) {}
 
   /**
    * Registers the meters on {@code meters} and starts listening.
@@ -312,13 +308,11 @@ public final class AgentMetrics implements AutoCloseable {
 
   // ------------------------------------------------------------ gauges
 
-  /** Counted afresh at most every {@link #PROFILE_COUNT_MAX_AGE_NANOS}: one pass per scrape. */
+  /**
+   * Counted afresh at each read: one pass over the profiles (map look-ups, no lock of theirs),
+   * a few milliseconds for ten thousand.
+   */
   private ProfileCounts profileCounts() {
-    long now = System.nanoTime();
-    ProfileCounts last = counts.get();
-    if (last != null && now - last.takenAt() < PROFILE_COUNT_MAX_AGE_NANOS) {
-      return last;
-    }
     Map<ProfileStatus, Long> byStatus = new EnumMap<>(ProfileStatus.class);
     long enabled = 0;
     for (SipProfile p : registry.profiles()) {
@@ -330,9 +324,7 @@ public final class AgentMetrics implements AutoCloseable {
         enabled++;
       }
     }
-    ProfileCounts fresh = new ProfileCounts(now, byStatus, enabled);
-    counts.set(fresh);
-    return fresh;
+    return new ProfileCounts(byStatus, enabled);
   }
 
   /** Stops listening and removes every meter it registered from the registry. */
