@@ -11,6 +11,7 @@ import io.sipalr.concurrent.DaemonThreads;
 import io.sipalr.config.ConfigLoader;
 import io.sipalr.control.ControlConfig;
 import io.sipalr.control.ControlServer;
+import io.sipalr.metrics.AgentMetrics;
 import io.sipalr.mobility.IapProvider;
 import io.sipalr.mobility.MobilityConfig;
 import io.sipalr.mobility.MobilityManager;
@@ -75,6 +76,7 @@ public final class Agent implements AutoCloseable {
   private final ScriptedIapProvider scriptedIaps;
   private final SipAlr alr;
   private final PolicyController policy;
+  private final AgentMetrics metrics;
   private final ControlServer control;
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final CompletableFuture<Void> stopped = new CompletableFuture<>();
@@ -161,8 +163,11 @@ public final class Agent implements AutoCloseable {
 
       policy = new PolicyController(alr, alrPolicy, mobility, timers, Clock.systemUTC());
       opened.push(policy);
+      metrics = AgentMetrics.prometheus(config, store, registry, alr);
+      opened.push(metrics);
       if (controlEnabled) {
-        control = new ControlServer(controlConfig, registry, mobility, scriptedIaps, alr, policy);
+        control = new ControlServer(controlConfig, registry, mobility, scriptedIaps, alr, policy,
+            metrics.meterRegistry());
         opened.push(control);
       } else {
         control = null;
@@ -218,6 +223,7 @@ public final class Agent implements AutoCloseable {
     long deadline = System.nanoTime() + bound.toNanos();
     try {
       closeQuietly(control);
+      closeQuietly(metrics);
       closeQuietly(policy);
       closeQuietly(alr);
       closeQuietly(mobility);
@@ -258,6 +264,11 @@ public final class Agent implements AutoCloseable {
   /** The agent's own controller, when it has one (see the class comment). */
   public PolicyController policy() {
     return policy;
+  }
+
+  /** The agent's meters (README "Metrics"), served as GET /metrics by the control API. */
+  public AgentMetrics metrics() {
+    return metrics;
   }
 
   /** The control API, unless {@code control.enabled = false}. */

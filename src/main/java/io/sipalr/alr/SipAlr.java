@@ -96,6 +96,41 @@ public final class SipAlr implements AutoCloseable {
     listeners.remove(observer);
   }
 
+  /** REGISTER exchanges the pacer has started and that are not over yet (its window in use). */
+  public int pacerInFlight() {
+    return pacer.inFlight();
+  }
+
+  /** REGISTER work waiting in the pacer's queue for the window or the rate. */
+  public int pacerWaiting() {
+    return pacer.waiting();
+  }
+
+  /** The pacer's window: REGISTER exchanges in flight at most ({@code alr.register-window}). */
+  public int pacerWindow() {
+    return config.registerWindow();
+  }
+
+  /**
+   * Completes once a task has run on the ALR timer and then on its worker pool: that they still
+   * turn (liveness). Never completes when one is stuck; the caller bounds the wait.
+   */
+  public CompletableFuture<Void> ping() {
+    CompletableFuture<Void> turned = new CompletableFuture<>();
+    try {
+      timers.execute(() -> {
+        try {
+          pool.execute(() -> turned.complete(null));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          turned.completeExceptionally(e);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      turned.completeExceptionally(e);
+    }
+    return turned;
+  }
+
   // ------------------------------------------------------------ for controllers and sessions
 
   void vote(AlrController controller, String profileId, int iapId, boolean allow) {

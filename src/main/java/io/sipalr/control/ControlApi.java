@@ -83,6 +83,7 @@ final class ControlApi {
   private final ScriptedIapProvider scripted;
   private final PolicyController policy;
   private final EventStreams events;
+  private final Health healthCheck;
   /** Runs the requests that write the store (fsync); rejects when its queue is full. */
   private final Executor storeWriters;
   /** For the 503's message: how many may wait. */
@@ -96,7 +97,9 @@ final class ControlApi {
    * @param storeQueue how many such requests may wait (for the 503's message)
    */
   ControlApi(SipProfileRegistry registry, MobilityManager mobility, ScriptedIapProvider scripted,
-      PolicyController policy, EventStreams events, Executor storeWriters, int storeQueue) {
+      PolicyController policy, EventStreams events, Executor storeWriters, int storeQueue,
+      Health health) {
+    this.healthCheck = health;
     this.storeWriters = storeWriters;
     this.storeQueue = storeQueue;
     this.registry = registry;
@@ -105,6 +108,8 @@ final class ControlApi {
     this.policy = policy;
     this.events = events;
     on(HttpMethod.GET, "health", sync(this::health));
+    on(HttpMethod.GET, "health/live", this::live);
+    on(HttpMethod.GET, "health/ready", sync(this::ready));
     on(HttpMethod.GET, "profiles", sync(this::listProfiles));
     on(HttpMethod.POST, "profiles", writing(sync(this::createProfile)));
     on(HttpMethod.GET, "profiles/{}", sync(this::getProfile));
@@ -203,12 +208,16 @@ final class ControlApi {
 
   // ------------------------------------------------------------ health
 
+  /** Always 200: the readiness verdict and reasons, with the counts it always had. */
   private ApiResponse health(Call c) {
     List<SipProfile> all = registry.profiles();
     long registered = all.stream().filter(p -> statusOf(p.id()) == ProfileStatus.REGISTERED)
         .count();
+    Health.Report ready = healthCheck.ready();
     ObjectNode o = JSON.createObjectNode();
-    o.put("status", "ok");
+    o.put("status", ready.status().json());
+    ArrayNode reasons = o.putArray("reasons");
+    ready.reasons().forEach(reasons::add);
     o.put("profiles", all.size());
     o.put("registered", registered);
     o.put("policy", policy == null ? null : policy.policy().mode());
@@ -216,6 +225,32 @@ final class ControlApi {
     o.put("eventStreams", events.subscriberCount());
     o.put("eventsDropped", events.droppedCount());
     return ApiResponse.ok(o);
+  }
+
+  /** 200 when every loop turned within the bound, 503 otherwise. */
+  private CompletableFuture<ApiResponse> live(Call c) {
+    return healthCheck.live().thenApply(report -> verdict(report, null));
+  }
+
+  /** 200 when ok or degraded, 503 when down (as orchestrators expect). */
+  private ApiResponse ready(Call c) {
+    Health.Report report = healthCheck.ready();
+    ObjectNode counts = JSON.createObjectNode();
+    counts.put("enabled", report.enabled());
+    counts.put("registered", report.registered());
+    return verdict(report, counts);
+  }
+
+  private static ApiResponse verdict(Health.Report report, ObjectNode extra) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("status", report.status().json());
+    ArrayNode reasons = o.putArray("reasons");
+    report.reasons().forEach(reasons::add);
+    if (extra != null) {
+      o.setAll(extra);
+    }
+    return new ApiResponse(report.status() == Health.Status.DOWN
+        ? HttpResponseStatus.SERVICE_UNAVAILABLE : HttpResponseStatus.OK, o, Map.of());
   }
 
   // ------------------------------------------------------------ profiles

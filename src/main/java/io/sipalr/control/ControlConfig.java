@@ -29,15 +29,20 @@ import java.util.Set;
  * @param storeThreads threads writing profiles to the store (fsync), off the event loops
  * @param storeQueue requests that write the store waiting for one of those threads at most;
  *     beyond, a request is answered 503 with Retry-After
+ * @param metricsWithoutToken whether {@code GET /metrics} answers without the token (a
+ *     Prometheus scrape without credentials); false by default
+ * @param readyRegisteredShare the share (0..1) of enabled profiles that must be REGISTERED for
+ *     {@code GET /v1/health/ready} not to say "down"
  */
 public record ControlConfig(String bindAddress, int port, String token, Path tokenFile,
     int eventBuffer, int maxConnections, Duration idleTimeout, int storeThreads,
-    int storeQueue) {
+    int storeQueue, boolean metricsWithoutToken, double readyRegisteredShare) {
 
   public static final int DEFAULT_MAX_CONNECTIONS = 256;
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
   public static final int DEFAULT_STORE_THREADS = 2;
   public static final int DEFAULT_STORE_QUEUE = 64;
+  public static final double DEFAULT_READY_REGISTERED_SHARE = 0.5;
 
   /** Shorter tokens are guessable; a generated one has 43 characters. */
   public static final int MIN_TOKEN_LENGTH = 16;
@@ -46,7 +51,8 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
 
   private static final String PATH = "control";
   private static final Set<String> KEYS = Set.of("enabled", "address", "port", "token",
-      "event-buffer", "max-connections", "idle-timeout", "store-threads", "store-queue");
+      "event-buffer", "max-connections", "idle-timeout", "store-threads", "store-queue",
+      "metrics-without-token", "ready-registered-share");
 
   public ControlConfig {
     Objects.requireNonNull(bindAddress, "bindAddress");
@@ -67,12 +73,24 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
       throw new IllegalArgumentException(
           "control.store-threads and control.store-queue: must be at least 1");
     }
+    if (!(readyRegisteredShare >= 0 && readyRegisteredShare <= 1)) {
+      throw new IllegalArgumentException("control.ready-registered-share: must be 0..1, was "
+          + readyRegisteredShare);
+    }
     if (token == null && tokenFile == null) {
       throw new IllegalArgumentException("control: a token or a token file is needed");
     }
     if (token != null && tokenProblem(token) != null) {
       throw new IllegalArgumentException("control.token: " + tokenProblem(token));
     }
+  }
+
+  /** The token required on {@code /metrics}, and the default readiness share. */
+  public ControlConfig(String bindAddress, int port, String token, Path tokenFile,
+      int eventBuffer, int maxConnections, Duration idleTimeout, int storeThreads,
+      int storeQueue) {
+    this(bindAddress, port, token, tokenFile, eventBuffer, maxConnections, idleTimeout,
+        storeThreads, storeQueue, false, DEFAULT_READY_REGISTERED_SHARE);
   }
 
   /** With the defaults of the connection limit, idle timeout and store writers. */
@@ -158,8 +176,26 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
       throw bad(originOf(block, "store-queue"), "store-queue",
           "must be 1..100000 requests, was " + storeQueue);
     }
+    boolean metricsWithoutToken;
+    try {
+      metricsWithoutToken = root.getBoolean(PATH + ".metrics-without-token");
+    } catch (ConfigException e) {
+      throw bad(originOf(block, "metrics-without-token"), "metrics-without-token",
+          "must be true or false");
+    }
+    double share;
+    try {
+      share = root.getDouble(PATH + ".ready-registered-share");
+    } catch (ConfigException e) {
+      throw bad(originOf(block, "ready-registered-share"), "ready-registered-share",
+          "must be a number from 0 to 1, such as 0.5");
+    }
+    if (!(share >= 0 && share <= 1)) {
+      throw bad(originOf(block, "ready-registered-share"), "ready-registered-share",
+          "must be a number from 0 to 1, such as 0.5, was " + share);
+    }
     return new ControlConfig(address.trim(), port, token, tokenFile, eventBuffer,
-        maxConnections, idleTimeout, storeThreads, storeQueue);
+        maxConnections, idleTimeout, storeThreads, storeQueue, metricsWithoutToken, share);
   }
 
   /** What is wrong with a configured token, or null. */
@@ -180,7 +216,9 @@ public record ControlConfig(String bindAddress, int port, String token, Path tok
     return "ControlConfig[bindAddress=" + bindAddress + ", port=" + port + ", token="
         + (token == null ? "null" : "***") + ", tokenFile=" + tokenFile + ", eventBuffer="
         + eventBuffer + ", maxConnections=" + maxConnections + ", idleTimeout=" + idleTimeout
-        + ", storeThreads=" + storeThreads + ", storeQueue=" + storeQueue + "]";
+        + ", storeThreads=" + storeThreads + ", storeQueue=" + storeQueue
+        + ", metricsWithoutToken=" + metricsWithoutToken + ", readyRegisteredShare="
+        + readyRegisteredShare + "]";
   }
 
   private static String string(ConfigObject block, String key) {

@@ -54,6 +54,9 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   private final ControlApi api;
   private final EventStreams events;
   private final byte[] tokenDigest;
+  /** Written by GET /metrics, or null (404). */
+  private final io.micrometer.prometheusmetrics.PrometheusMeterRegistry scrape;
+  private final boolean metricsWithoutToken;
   private EventStreams.Subscriber stream;
   /** Requests read and not answered yet (event loop only): a connection waiting is not idle. */
   private int unanswered;
@@ -69,8 +72,16 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   /** The name of the idle-timeout handler before this one, which an event stream removes. */
   static final String IDLE = "idle";
 
-  /** @param tokenDigest SHA-256 of the token: compared in constant time, whatever the length */
-  ControlHandler(ControlApi api, EventStreams events, byte[] tokenDigest) {
+  /**
+   * @param tokenDigest SHA-256 of the token: compared in constant time, whatever the length
+   * @param scrape the registry GET /metrics writes, or null: then it answers 404
+   * @param metricsWithoutToken whether GET /metrics answers without the token
+   */
+  ControlHandler(ControlApi api, EventStreams events, byte[] tokenDigest,
+      io.micrometer.prometheusmetrics.PrometheusMeterRegistry scrape,
+      boolean metricsWithoutToken) {
+    this.scrape = scrape;
+    this.metricsWithoutToken = metricsWithoutToken;
     this.api = api;
     this.events = events;
     this.tokenDigest = tokenDigest;
@@ -114,12 +125,18 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     }
     QueryStringDecoder uri = new QueryStringDecoder(request.uri());
     String path = uri.rawPath();
-    if (!authorized(request)) {
+    boolean metrics = path.equals(METRICS_PATH) || path.equals(METRICS_PATH + "/");
+    if (!(metrics && metricsWithoutToken) && !authorized(request)) {
       write(ctx, version, method, path, error(new ApiException(HttpResponseStatus.UNAUTHORIZED,
           "unauthorized", "a valid token is needed: Authorization: Bearer <token> (the token is"
               + " control.token, or the content of the control.token file in the data"
               + " directory)", null, Map.of("WWW-Authenticate", "Bearer realm=\"sip-alr-agent\""))),
           false);
+      return;
+    }
+    if (metrics) {
+      metrics(ctx, version, method, path);
+      answerNextHeld(ctx);
       return;
     }
     CompletableFuture<ApiResponse> answer;
@@ -153,6 +170,35 @@ final class ControlHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         ctx.executor().execute(reply);
       }
     });
+  }
+
+  /** GET /metrics: the meters in the Prometheus text format (outside /v1: scrapers expect it). */
+  static final String METRICS_PATH = "/metrics";
+  static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
+  private void metrics(ChannelHandlerContext ctx, HttpVersion version, HttpMethod method,
+      String path) {
+    if (!HttpMethod.GET.equals(method)) {
+      write(ctx, version, method, path, error(new ApiException(
+          HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed", method.name()
+              + " is not allowed on " + path + "; allowed: GET", null, Map.of("Allow", "GET"))),
+          false);
+      return;
+    }
+    if (scrape == null) {
+      write(ctx, version, method, path, error(ApiException.notFound("this agent serves no"
+          + " metrics (its control server was built without a Prometheus meter registry)")),
+          false);
+      return;
+    }
+    byte[] text = scrape.scrape().getBytes(StandardCharsets.UTF_8);
+    FullHttpResponse http = new DefaultFullHttpResponse(version, HttpResponseStatus.OK,
+        Unpooled.wrappedBuffer(text));
+    http.headers().set(HttpHeaderNames.CONTENT_TYPE, PROMETHEUS_TEXT);
+    http.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+    HttpUtil.setContentLength(http, text.length);
+    log.debug("control API: {} {} -> 200", method, path);
+    ctx.writeAndFlush(http);
   }
 
   @Override

@@ -27,6 +27,13 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.util.concurrent.EventExecutor;
 import io.sipalr.alr.PolicyController;
 import io.sipalr.alr.SipAlr;
 import io.sipalr.concurrent.DaemonThreads;
@@ -36,7 +43,11 @@ import io.sipalr.mobility.ScriptedIapProvider;
 import io.sipalr.sip.SipProfileRegistry;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -80,6 +91,10 @@ public final class ControlServer implements AutoCloseable {
   private final byte[] tokenDigest;
   private final EventStreams events;
   private final ControlApi api;
+  /** Written as GET /metrics, or null: then /metrics answers 404. */
+  private final PrometheusMeterRegistry scrape;
+  private final MeterRegistry meters;
+  private final List<Meter> ownMeters = new ArrayList<>();
   /** Runs the requests that write the profile store (fsync), off the event loops. */
   private final ThreadPoolExecutor storeWriters;
   private final ChannelGroup channels = new DefaultChannelGroup("control",
@@ -89,8 +104,9 @@ public final class ControlServer implements AutoCloseable {
   private final AtomicLong refusedSinceLog = new AtomicLong();
   private final AtomicLong refusalLoggedAt =
       new AtomicLong(System.nanoTime() - REFUSALS_LOGGED_EVERY.toNanos());
-  private EventLoopGroup acceptGroup;
-  private EventLoopGroup ioGroup;
+  /** Volatile: the liveness probe reads them on an event loop. */
+  private volatile EventLoopGroup acceptGroup;
+  private volatile EventLoopGroup ioGroup;
   private Channel listening;
 
   /**
@@ -104,6 +120,20 @@ public final class ControlServer implements AutoCloseable {
   public ControlServer(ControlConfig config, SipProfileRegistry registry,
       MobilityManager mobility, ScriptedIapProvider scripted, SipAlr alr,
       PolicyController policy) {
+    this(config, registry, mobility, scripted, alr, policy, null);
+  }
+
+  /**
+   * As above, with meters: the event streams' drops and readers are registered on {@code
+   * meters}, and {@code GET /metrics} writes {@code meters} in the Prometheus text format when
+   * it is a {@link PrometheusMeterRegistry} or a composite holding one (else it answers 404).
+   *
+   * @param meters the meter registry to serve and to add this server's meters to, or {@code
+   *     null}: no metrics
+   */
+  public ControlServer(ControlConfig config, SipProfileRegistry registry,
+      MobilityManager mobility, ScriptedIapProvider scripted, SipAlr alr,
+      PolicyController policy, MeterRegistry meters) {
     this.config = Objects.requireNonNull(config, "config");
     this.registry = Objects.requireNonNull(registry, "registry");
     Objects.requireNonNull(mobility, "mobility");
@@ -118,8 +148,55 @@ public final class ControlServer implements AutoCloseable {
     this.storeWriters = new ThreadPoolExecutor(config.storeThreads(), config.storeThreads(),
         0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(config.storeQueue()),
         DaemonThreads.named("control-store"), new ThreadPoolExecutor.AbortPolicy());
+    Health health = new Health(registry, mobility, alr, config.readyRegisteredShare(),
+        this::pingLoops);
     this.api = new ControlApi(registry, mobility, scripted, policy, events, storeWriters,
-        config.storeQueue());
+        config.storeQueue(), health);
+    this.meters = meters;
+    this.scrape = prometheusOf(meters);
+    if (meters != null) {
+      ownMeters.add(FunctionCounter.builder("sipalr.events.dropped", events,
+              EventStreams::droppedCount)
+          .description("Events dropped for slow readers of GET /v1/events").register(meters));
+      ownMeters.add(Gauge.builder("sipalr.event.streams", events,
+              EventStreams::subscriberCount)
+          .description("Readers of GET /v1/events connected").register(meters));
+    }
+  }
+
+  private static PrometheusMeterRegistry prometheusOf(MeterRegistry meters) {
+    if (meters instanceof PrometheusMeterRegistry p) {
+      return p;
+    }
+    if (meters instanceof CompositeMeterRegistry composite) {
+      for (MeterRegistry inner : composite.getRegistries()) {
+        PrometheusMeterRegistry p = prometheusOf(inner);
+        if (p != null) {
+          return p;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** A no-op run on each of this server's event loops (liveness). */
+  private List<CompletableFuture<?>> pingLoops() {
+    List<CompletableFuture<?>> pings = new ArrayList<>();
+    for (EventLoopGroup group : new EventLoopGroup[] {acceptGroup, ioGroup}) {
+      if (group == null) {
+        continue;
+      }
+      for (EventExecutor loop : group) {
+        CompletableFuture<Void> ran = new CompletableFuture<>();
+        try {
+          loop.execute(() -> ran.complete(null));
+        } catch (RejectedExecutionException e) {
+          ran.completeExceptionally(e);
+        }
+        pings.add(ran);
+      }
+    }
+    return pings;
   }
 
   /** Binds and serves; returns once listening. */
@@ -150,7 +227,8 @@ public final class ControlServer implements AutoCloseable {
                 .addLast(new HttpServerCodec())
                 .addLast(new HttpServerKeepAliveHandler())
                 .addLast(new BodyLimit(MAX_BODY))
-                .addLast(new ControlHandler(api, events, tokenDigest));
+                .addLast(new ControlHandler(api, events, tokenDigest, scrape,
+                    config.metricsWithoutToken()));
           }
         });
     registry.addListener(events);
@@ -217,6 +295,10 @@ public final class ControlServer implements AutoCloseable {
   /** Stops listening and closes every connection, event streams included. */
   @Override
   public synchronized void close() {
+    if (meters != null) {
+      ownMeters.forEach(meters::remove);
+      ownMeters.clear();
+    }
     registry.removeListener(events);
     registry.removeMessageListener(events);
     if (alr != null) {

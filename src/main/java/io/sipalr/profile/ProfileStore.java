@@ -75,6 +75,9 @@ public final class ProfileStore implements Closeable {
   private final Object writeLock = new Object();
   private volatile boolean closed;
   private volatile Runnable beforeWrite = () -> { };
+  /** Hear how long each durable write (or delete) of profile files took, in nanoseconds. */
+  private final java.util.List<java.util.function.LongConsumer> writeObservers =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private ProfileStore(Path profilesDir, DurableFiles files, FileChannel lockChannel) {
     this.profilesDir = profilesDir;
@@ -217,11 +220,14 @@ public final class ProfileStore implements Closeable {
       }
       beforeWrite.run();
       Path file = fileOf(id);
+      long began = System.nanoTime();
       try {
         files.delete(file);
       } catch (IOException e) {
         throw new ProfileStoreException(file,
             "cannot delete the profile file: " + IoReasons.of(e), e);
+      } finally {
+        wrote(began);
       }
       profiles.remove(id);
       log.info("Destroyed profile {}", id);
@@ -261,6 +267,38 @@ public final class ProfileStore implements Closeable {
     }
   }
 
+  /** False once {@link #close closed}: then nothing can be read or written. */
+  public boolean isOpen() {
+    return !closed;
+  }
+
+  /**
+   * {@code nanos} hears how long each durable write of profile files took (a file replaced
+   * with fsync, a batch, or a delete), failed ones included, on the writing thread: for the
+   * metrics ({@code sipalr_store_write_seconds}). Must return quickly.
+   */
+  public void addWriteObserver(java.util.function.LongConsumer nanos) {
+    writeObservers.add(Objects.requireNonNull(nanos, "nanos"));
+  }
+
+  public void removeWriteObserver(java.util.function.LongConsumer nanos) {
+    writeObservers.remove(nanos);
+  }
+
+  private void wrote(long beganNanos) {
+    if (writeObservers.isEmpty()) {
+      return;
+    }
+    long took = System.nanoTime() - beganNanos;
+    for (java.util.function.LongConsumer o : writeObservers) {
+      try {
+        o.accept(took);
+      } catch (RuntimeException e) {
+        log.warn("store write observer failed", e);
+      }
+    }
+  }
+
   /**
    * For tests: {@code hook} runs before every write and delete of profile files, under the
    * write lock, as a disk that stalls in fsync would. Not for production use.
@@ -274,10 +312,13 @@ public final class ProfileStore implements Closeable {
     ProfileValidator.validate(profile);
     Path file = fileOf(profile.id());
     byte[] json = json(profile, file);
+    long began = System.nanoTime();
     try {
       files.replace(file, json);
     } catch (IOException e) {
       throw new ProfileStoreException(file, "cannot write the profile file: " + IoReasons.of(e), e);
+    } finally {
+      wrote(began);
     }
     profiles.put(profile.id(), profile);
     log.debug("Stored profile {}", profile.id());
@@ -298,9 +339,12 @@ public final class ProfileStore implements Closeable {
       Path file = fileOf(profile.id());
       contents.put(file, json(profile, file));
     }
+    long began = System.nanoTime();
     try {
       files.replaceAll(contents);
+      wrote(began);
     } catch (IOException e) {
+      wrote(began);
       // Some renames may have landed. The ids were absent, so every file of the batch that
       // exists now is new: deleting it undoes the batch.
       List<Path> left = new ArrayList<>();

@@ -57,6 +57,7 @@ final class FlowKeepAlive {
     final Set<Member> members = new HashSet<>();
     ScheduledFuture<?> next;
   }
+  private final SipStats stats;
 
   private final class FlowState {
     final Set<Member> members = new HashSet<>();
@@ -69,6 +70,13 @@ final class FlowKeepAlive {
 
   FlowKeepAlive(SipWire engine, ScheduledExecutorService timers, Duration defaultInterval,
       Duration probeTimeout) {
+    this(engine, timers, defaultInterval, probeTimeout, new SipStats());
+  }
+
+  /** @param stats counts the flows found dead */
+  FlowKeepAlive(SipWire engine, ScheduledExecutorService timers, Duration defaultInterval,
+      Duration probeTimeout, SipStats stats) {
+    this.stats = stats;
     this.engine = engine;
     this.timers = timers;
     this.defaultInterval = defaultInterval;
@@ -234,6 +242,7 @@ final class FlowKeepAlive {
       if (seenAt != null && state.seenAt != null && !seenAt.equals(state.seenAt)) {
         // RFC 5626 §4.4.1: the NAT gave the flow a new mapping (a rebinding); the registrar's
         // binding points at the old one, which nothing reaches any more.
+        stats.keepAliveFailed();
         failAll(flow, state, "the NAT mapping changed from " + state.seenAt + " to " + seenAt);
         return;
       }
@@ -251,6 +260,7 @@ final class FlowKeepAlive {
     if (state != null && state.probe == probe) {
       log.info("flow {} failed ({}): {} profiles re-register", flow, why,
           state.members.size());
+      stats.keepAliveFailed();
       failAll(flow, state, why);
     }
   }

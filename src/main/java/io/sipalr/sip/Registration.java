@@ -104,7 +104,11 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   private DigestAuthenticator digest;
   private DigestAuthenticator proxyDigest;
   private State state = State.IDLE;
-  private boolean wanted;
+  /**
+   * Enabled: the profile should be registered. Written on the executor only; volatile so that
+   * {@link #wanted()} can be read from any thread (readiness), without a lock.
+   */
+  private volatile boolean wanted;
 
   private String callId;
   private String callIdRegistrar;
@@ -550,6 +554,11 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
         publishInfo();
       }
     });
+  }
+
+  /** Whether the profile is enabled (wants to be registered), from any thread. */
+  boolean wanted() {
+    return wanted;
   }
 
   RegistrationInfo info() {

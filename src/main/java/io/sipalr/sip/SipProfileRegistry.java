@@ -43,6 +43,8 @@ public final class SipProfileRegistry implements AutoCloseable {
   private final ExecutorService pool;
   private final ScheduledExecutorService timers;
   private final Clock clock;
+  private final SipStats stats = new SipStats();
+  private volatile boolean closed;
   private final Map<String, Registration> registrations = new ConcurrentHashMap<>();
   private final List<RegistryListener> listeners = new CopyOnWriteArrayList<>();
   private final List<MessageListener> messageListeners = new CopyOnWriteArrayList<>();
@@ -88,12 +90,12 @@ public final class SipProfileRegistry implements AutoCloseable {
       ScheduledExecutorService timers, ExecutorService pool, Clock clock) {
     this.store = store;
     this.config = config;
-    this.engine = wire;
+    this.engine = new CountingWire(wire, stats);
     this.timers = timers;
     this.pool = pool;
     this.clock = clock;
     this.keepAlive = new FlowKeepAlive(engine, timers, config.keepAliveInterval(),
-        config.registerTimeout());
+        config.registerTimeout(), stats);
     engine.inbound(new SipWire.Inbound() {
       @Override
       public boolean knows(String profileId) {
@@ -303,6 +305,56 @@ public final class SipProfileRegistry implements AutoCloseable {
     return engine.boundEndpointCount();
   }
 
+  /** What the SIP core sent and what failed, counted since the start (for the metrics). */
+  public SipStats stats() {
+    return stats;
+  }
+
+  /** Outbound flows kept alive now (RFC 5626 keep-alives; one per transport and far end). */
+  public int flowCount() {
+    return keepAlive.flowCount();
+  }
+
+  /**
+   * Whether the profile is enabled (started and not disabled: it should be registered, also
+   * while it backs off or waits out wrong credentials); false when it is gone.
+   */
+  public boolean isWanted(String id) {
+    Registration r = registrations.get(id);
+    return r != null && r.wanted();
+  }
+
+  /** True from construction (the SIP stack bound) until {@link #close()}. */
+  public boolean isStackBound() {
+    return !closed;
+  }
+
+  /** Whether the profile store is open (readiness). */
+  public boolean isStoreOpen() {
+    return store.isOpen();
+  }
+
+  /**
+   * Completes once a task has run on the timer thread and then on the worker pool that run
+   * every profile's state machine: that they still turn (liveness). Never completes when one
+   * is stuck or stopped; the caller bounds the wait.
+   */
+  public CompletableFuture<Void> ping() {
+    CompletableFuture<Void> turned = new CompletableFuture<>();
+    try {
+      timers.execute(() -> {
+        try {
+          pool.execute(() -> turned.complete(null));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          turned.completeExceptionally(e);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      turned.completeExceptionally(e);
+    }
+    return turned;
+  }
+
   /** @throws NoSuchElementException when there is no such profile (or it is being destroyed) */
   public ProfileStatus status(String id) {
     return registration(id).info().status();
@@ -350,6 +402,7 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     keepAlive.close();
     timers.shutdownNow();
     pool.shutdown();

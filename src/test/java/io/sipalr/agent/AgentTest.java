@@ -86,6 +86,45 @@ class AgentTest {
     }
   }
 
+  /** The agent wires its meters to the control API: /metrics, liveness and readiness. */
+  @Test
+  void theAgentServesItsMetricsAndHealth() throws Exception {
+    String token = "agent-test-token-0123456789";
+    Config c = Agent.loadConfig(write(base().replace("control.enabled = false",
+        "control { enabled = true, port = 0, token = \"" + token + "\" }") + """
+        profiles = [ { id = ann, aor = "sip:ann@sipalr.test", registrar = "sip:127.0.0.1:9",
+                       password = pw, snap = 1 } ]
+        """));
+    try (Agent agent = Agent.create(c)) {
+      agent.start();
+      int port = agent.control().orElseThrow().port();
+      java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+      java.util.function.Function<String, java.net.http.HttpResponse<String>> get = path -> {
+        try {
+          return http.send(java.net.http.HttpRequest.newBuilder(
+                  java.net.URI.create("http://127.0.0.1:" + port + path))
+              .header("Authorization", "Bearer " + token).build(),
+              java.net.http.HttpResponse.BodyHandlers.ofString());
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      };
+      var metrics = get.apply("/metrics");
+      assertEquals(200, metrics.statusCode());
+      for (String name : java.util.List.of("sipalr_profiles{status=", "sipalr_profiles_enabled",
+          "sipalr_pacer_window_size 100.0", "sipalr_pacer_queued", "sipalr_events_dropped_total",
+          "sipalr_registers_sent_total", "sipalr_store_write_seconds_count",
+          "sipalr_handover_seconds_bucket")) {
+        assertTrue(metrics.body().contains(name), name + " in:\n" + metrics.body());
+      }
+      var live = get.apply("/v1/health/live");
+      assertEquals(200, live.statusCode(), live.body());
+      var ready = get.apply("/v1/health/ready");
+      assertEquals(503, ready.statusCode(), ready.body());
+      assertTrue(ready.body().contains("no IAP is up (1 configured)"), ready.body());
+    }
+  }
+
   @Test
   void aSeedOnAnUnknownSnapIsNamedAndNothingIsWritten() throws Exception {
     // Before: the seed was imported, then refused without file or key; fixing the file did not

@@ -136,4 +136,22 @@ class ControlConfigTest {
     assertTrue(e.getMessage().contains("control.token"), e.getMessage());
     assertFalse(e.getMessage().contains("short\n"), e.getMessage());
   }
+
+  @Test
+  void metricsNeedTheTokenAndHalfTheProfilesMakeReadyByDefault() throws Exception {
+    ControlConfig c = ControlConfig.from(load(""), dir.resolve("data"));
+    assertFalse(c.metricsWithoutToken());
+    assertEquals(0.5, c.readyRegisteredShare());
+    ControlConfig set = ControlConfig.from(load("control.metrics-without-token = true\n"
+        + "control.ready-registered-share = 0.9\n"), dir.resolve("data"));
+    assertTrue(set.metricsWithoutToken());
+    assertEquals(0.9, set.readyRegisteredShare());
+  }
+
+  @Test
+  void aShareOutside0To1IsRefusedNamingTheKey() throws Exception {
+    String message = error("control.ready-registered-share = 1.5\n",
+        "control.ready-registered-share");
+    assertTrue(message.contains("must be a number from 0 to 1"), message);
+  }
 }

@@ -16,6 +16,8 @@ public final class ScriptedSip implements AutoCloseable {
   public final VirtualClock clock = new VirtualClock();
   final ScriptedRegistrar registrar = new ScriptedRegistrar(clock);
   public final SipProfileRegistry registry;
+  /** The registry's store (a temporary directory). */
+  public final ProfileStore store;
   private final Path dataDir;
 
   public ScriptedSip(SipConfig config, String... users) throws IOException {
@@ -26,8 +28,8 @@ public final class ScriptedSip implements AutoCloseable {
     dataDir = Files.isDirectory(shm) && Files.isWritable(shm)
         ? Files.createTempDirectory(shm, "sipalr-scripted") // fsync there costs nothing
         : Files.createTempDirectory("sipalr-scripted");
-    registry = new SipProfileRegistry(ProfileStore.open(dataDir), config, registrar, clock,
-        clock, clock.clock());
+    store = ProfileStore.open(dataDir);
+    registry = new SipProfileRegistry(store, config, registrar, clock, clock, clock.clock());
   }
 
   /** The default test configuration (RegistrationRig.CONFIG). */

@@ -1,0 +1,101 @@
+package io.sipalr.sip;
+
+import javax.sip.SipException;
+import javax.sip.address.AddressFactory;
+import javax.sip.header.HeaderFactory;
+import javax.sip.message.MessageFactory;
+import javax.sip.message.Request;
+
+/** A {@link SipWire} that counts what it sends in {@link SipStats}; the rest is passed on. */
+final class CountingWire implements SipWire {
+  private final SipWire wire;
+  private final SipStats stats;
+
+  CountingWire(SipWire wire, SipStats stats) {
+    this.wire = wire;
+    this.stats = stats;
+  }
+
+  @Override
+  public Exchange send(SipEngine.Endpoint from, Request request, Handler handler,
+      String transport, String host, int port) throws SipException {
+    Exchange sent = wire.send(from, request, handler, transport, host, port);
+    stats.sent(request.getMethod());
+    return sent;
+  }
+
+  @Override
+  public AddressFactory addresses() {
+    return wire.addresses();
+  }
+
+  @Override
+  public HeaderFactory headers() {
+    return wire.headers();
+  }
+
+  @Override
+  public MessageFactory messages() {
+    return wire.messages();
+  }
+
+  @Override
+  public String newCallId() {
+    return wire.newCallId();
+  }
+
+  @Override
+  public String userAgent() {
+    return wire.userAgent();
+  }
+
+  @Override
+  public SipEngine.Endpoint acquire(String address) throws SipException {
+    return wire.acquire(address);
+  }
+
+  @Override
+  public void ping(SipEngine.Endpoint from, String host, int port) {
+    wire.ping(from, host, port);
+  }
+
+  @Override
+  public void inbound(Inbound inbound) {
+    wire.inbound(inbound);
+  }
+
+  @Override
+  public void release(SipEngine.Endpoint endpoint) {
+    wire.release(endpoint);
+  }
+
+  @Override
+  public SipEngine.Endpoint anchor() {
+    return wire.anchor();
+  }
+
+  @Override
+  public int endpointCount() {
+    return wire.endpointCount();
+  }
+
+  @Override
+  public int boundEndpointCount() {
+    return wire.boundEndpointCount();
+  }
+
+  @Override
+  public String localAddress() {
+    return wire.localAddress();
+  }
+
+  @Override
+  public int port() {
+    return wire.port();
+  }
+
+  @Override
+  public void close() {
+    wire.close();
+  }
+}

@@ -1,0 +1,42 @@
+package io.sipalr.sip;
+
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Counts of what the SIP core sent and what failed, since the registry started: read by the
+ * metrics ({@code io.sipalr.metrics.AgentMetrics}). Lock-free and thread-safe; the state
+ * machines never see it (it counts at the {@link SipWire} seam and in {@link FlowKeepAlive}).
+ */
+public final class SipStats {
+  private final LongAdder registersSent = new LongAdder();
+  private final LongAdder keepAlivesSent = new LongAdder();
+  private final LongAdder keepAliveFailures = new LongAdder();
+
+  /** REGISTER requests handed to the transport (first sends, challenges answered, refreshes,
+   * removals; the stack's own retransmissions of one are not counted). */
+  public long registersSent() {
+    return registersSent.sum();
+  }
+
+  /** Keep-alive probes (OPTIONS) sent on outbound flows. */
+  public long keepAlivesSent() {
+    return keepAlivesSent.sum();
+  }
+
+  /** Flows found dead by their keep-alive (unanswered, or not sendable). */
+  public long keepAliveFailures() {
+    return keepAliveFailures.sum();
+  }
+
+  void sent(String method) {
+    if ("REGISTER".equals(method)) {
+      registersSent.increment();
+    } else if ("OPTIONS".equals(method)) {
+      keepAlivesSent.increment();
+    }
+  }
+
+  void keepAliveFailed() {
+    keepAliveFailures.increment();
+  }
+}
