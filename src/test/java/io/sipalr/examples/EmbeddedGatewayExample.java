@@ -54,7 +54,7 @@ public final class EmbeddedGatewayExample {
   static final int CELLULAR = 2;
   static final int SNAP = 1;
   /** The profile's password: never in a log line (see the JSON log test). */
-  static final String PASSWORD = "example-secret-8d1f";
+  public static final String PASSWORD = "example-secret-8d1f";
 
   private EmbeddedGatewayExample() {}
 
