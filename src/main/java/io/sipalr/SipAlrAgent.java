@@ -200,8 +200,8 @@ public final class SipAlrAgent implements AutoCloseable {
    * close first, so that no move starts while the profiles leave. Deregistrations go out paced
    * as ALR moves are ({@code alr.register-rate} after a burst of {@code alr.register-burst}),
    * so that thousands of profiles do not flood the registrar; whatever has not deregistered
-   * after {@code bound} simply expires at the registrar. Nothing is persisted: the profiles
-   * register again at the next start. Called again (another thread, a shutdown hook), it waits
+   * after {@code bound} simply expires at the registrar; a zero bound deregisters nothing, as
+   * after a crash. Nothing is persisted: the profiles register again at the next start. Called again (another thread, a shutdown hook), it waits
    * for the first call to finish, within its own bound.
    */
   public void shutdown(Duration bound) {
@@ -221,7 +221,11 @@ public final class SipAlrAgent implements AutoCloseable {
       closeQuietly(policy);
       closeQuietly(alr);
       closeQuietly(mobility);
-      deregisterAll(deadline);
+      if (bound.isZero() || bound.isNegative()) {
+        log.info("stopping without deregistering: the bindings expire at the registrar");
+      } else {
+        deregisterAll(deadline);
+      }
       closeQuietly(registry);
       if (ownsStore) {
         closeQuietly(store);
