@@ -2,6 +2,7 @@ package io.sipalr.it;
 
 import static org.awaitility.Awaitility.await;
 
+import io.sipalr.SipAlrAgent;
 import io.sipalr.alr.AlrConfig;
 import io.sipalr.alr.AlrError;
 import io.sipalr.alr.AlrEvent;
@@ -24,6 +25,7 @@ import io.sipalr.profile.SipProfileBuilder;
 import io.sipalr.profile.Transport;
 import io.sipalr.sip.MigrationOrder;
 import io.sipalr.sip.ProfileStatus;
+import io.sipalr.sip.RegistryEvent;
 import io.sipalr.sip.SipConfig;
 import io.sipalr.sip.SipProfileRegistry;
 import java.io.IOException;
@@ -35,12 +37,11 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 
 /**
- * An agent with the whole ALR stack on loopback: the scripted provider plays three IAPs on
+ * An agent with the whole ALR stack on loopback, wired through the façade {@link SipAlrAgent}: the scripted provider plays three IAPs on
  * their own loopback addresses (wlan 127.0.0.2, cellular 127.0.0.3, ethernet 127.0.0.4), SNAP 1
  * ranks wlan over cellular, SNAP 2 ranks all three, SNAP 3 is ethernet alone. The agent's anchor listens on 127.0.0.1,
  * which no profile with a SNAP ever registers from. Every registry and ALR event is recorded,
@@ -71,8 +72,9 @@ final class AlrHarness implements AutoCloseable {
   final ScriptedIapProvider iaps;
   final MobilityManager mobility;
   final SipAlr alr;
+  final SipAlrAgent agent;
   final List<Seen> seen = new CopyOnWriteArrayList<>();
-  private final ExecutorService pool = Executors.newFixedThreadPool(2);
+  /** The options' timer thread (the policy controller's). */
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor();
   /** What the options below added, closed first, newest first. */
   private final Deque<AutoCloseable> extras = new ArrayDeque<>();
@@ -95,9 +97,6 @@ final class AlrHarness implements AutoCloseable {
   /** With these SIP settings; the anchor is {@code sip.localAddress()} (127.0.0.1 above). */
   AlrHarness(MigrationOrder order, SipConfig sip, int registerRate) throws Exception {
     dataDir = Files.createTempDirectory("sipalr-alr-it");
-    store = ProfileStore.open(dataDir);
-    registry = new SipProfileRegistry(store, sip);
-    registry.addListener(e -> seen.add(new Seen(e.type().name(), e.profileId(), 0, false)));
     List<Iap> all = List.of(
         new Iap(WLAN, "wlan", null, WLAN_ADDRESS, Bearer.WLAN, 1),
         new Iap(CELL, "cellular", null, CELL_ADDRESS, Bearer.CELLULAR, 10),
@@ -108,11 +107,18 @@ final class AlrHarness implements AutoCloseable {
             new Snap(SNAP_ALL, "all", List.of(WLAN, CELL, LAN)),
             new Snap(SNAP_LAN, "lan", List.of(LAN))));
     iaps = new ScriptedIapProvider(all);
-    mobility = new MobilityManager(config, iaps, pool);
-    alr = new SipAlr(registry, mobility,
-        new AlrConfig(order, registerRate, 50, AlrConfig.DEFAULT_REGISTER_WINDOW,
-            Duration.ofSeconds(2)), pool, timers);
-    alr.addListener(new AlrObserver() {
+    // Wired as an embedder wires it: through the library's façade.
+    agent = SipAlrAgent.builder().sip(sip).mobility(config).iapProvider(iaps)
+        .alr(new AlrConfig(order, registerRate, 50, AlrConfig.DEFAULT_REGISTER_WINDOW,
+            Duration.ofSeconds(2)))
+        .dataDir(dataDir).build();
+    store = agent.store();
+    registry = agent.registry();
+    mobility = agent.mobility();
+    alr = agent.alr();
+    agent.addListener((RegistryEvent e) ->
+        seen.add(new Seen(e.type().name(), e.profileId(), 0, false)));
+    agent.addListener(new AlrObserver() {
       @Override
       public void alrEvent(AlrEvent event, String profileId, int snapId, int iapId) {
         seen.add(new Seen(event.name(), profileId, iapId, true));
@@ -123,8 +129,7 @@ final class AlrHarness implements AutoCloseable {
         seen.add(new Seen(error.kind().name(), profileId, iapId, true));
       }
     });
-    alr.start();
-    registry.start();
+    agent.start();
   }
 
   static SipProfile profile(String id, KamailioRegistrar registrar, int snapId,
@@ -195,11 +200,7 @@ final class AlrHarness implements AutoCloseable {
         failed = e;
       }
     }
-    alr.close();
-    mobility.close();
-    registry.close();
-    store.close();
-    pool.shutdownNow();
+    agent.shutdown(Duration.ZERO); // no deregistration: the registrar goes with the test
     timers.shutdownNow();
     AgentHarness.deleteTree(dataDir);
     if (failed != null) {

@@ -3,6 +3,7 @@ package io.sipalr.alr;
 import io.sipalr.profile.SipProfile;
 import io.sipalr.sip.MigrationOrder;
 import io.sipalr.sip.MigrationOutcome;
+import io.sipalr.sip.ProfileMoves;
 import io.sipalr.sip.ProfileStatus;
 import io.sipalr.sip.RegistryListener;
 import io.sipalr.sip.SipProfileRegistry;
@@ -36,15 +37,19 @@ interface AlrProfiles {
 
   void enable(String id);
 
-  /** See {@link SipProfileRegistry#rebind}. */
+  /** See {@link ProfileMoves#rebind}. */
   CompletableFuture<Void> rebind(String id, String address) throws SipException;
 
-  /** See {@link SipProfileRegistry#migrate}. */
+  /** See {@link ProfileMoves#migrate}. */
   CompletableFuture<MigrationOutcome> migrate(String id, String address, MigrationOrder order,
       Runnable registerSent);
 
-  /** The registry itself. */
+  /**
+   * The registry itself, with its moves, which this claims ({@link
+   * SipProfileRegistry#claimMoves()}): once per registry.
+   */
   static AlrProfiles of(SipProfileRegistry registry) {
+    ProfileMoves moves = registry.claimMoves();
     return new AlrProfiles() {
       @Override
       public void addListener(RegistryListener listener) {
@@ -83,13 +88,13 @@ interface AlrProfiles {
 
       @Override
       public CompletableFuture<Void> rebind(String id, String address) throws SipException {
-        return registry.rebind(id, address);
+        return moves.rebind(id, address);
       }
 
       @Override
       public CompletableFuture<MigrationOutcome> migrate(String id, String address,
           MigrationOrder order, Runnable registerSent) {
-        return registry.migrate(id, address, order, registerSent);
+        return moves.migrate(id, address, order, registerSent);
       }
     };
   }

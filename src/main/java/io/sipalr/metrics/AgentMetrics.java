@@ -6,8 +6,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.sipalr.alr.AlrError;
 import io.sipalr.alr.AlrEvent;
 import io.sipalr.alr.AlrObserver;
@@ -97,16 +95,6 @@ public final class AgentMetrics implements AutoCloseable {
   public static AgentMetrics bind(MeterRegistry meters, ProfileStore store,
       SipProfileRegistry registry, SipAlr alr, boolean perProfileLabels) {
     return new AgentMetrics(meters, store, registry, alr, perProfileLabels);
-  }
-
-  /**
-   * The agent's own: a new {@link PrometheusMeterRegistry} (for {@code GET /metrics}) with the
-   * meters bound, {@code metrics.per-profile-labels} read from {@code config}.
-   */
-  public static AgentMetrics prometheus(com.typesafe.config.Config config, ProfileStore store,
-      SipProfileRegistry registry, SipAlr alr) {
-    return bind(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), store, registry, alr,
-        config.getBoolean("metrics.per-profile-labels"));
   }
 
   /** The registry the meters are on. */

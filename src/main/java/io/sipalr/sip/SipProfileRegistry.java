@@ -28,7 +28,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The profile registry: the store's profiles, each with its registration, and the events that
- * clients observe. This is the SIP package's entry point; a gateway embeds it directly.
+ * clients observe. This is the SIP package's entry point; a gateway reaches it through the
+ * façade {@link io.sipalr.SipAlrAgent#registry()}, which also wires ALR over it. Moving a
+ * binding between local addresses is ALR's alone ({@link #claimMoves()}).
  *
  * <p>Threads: one SIP stack, a small shared pool running every profile's state machine through
  * its own {@link SerialExecutor}, and one timer thread. None of them is per profile.
@@ -50,6 +52,9 @@ public final class SipProfileRegistry implements AutoCloseable {
   private final List<MessageListener> messageListeners = new CopyOnWriteArrayList<>();
   /** Registrations whose destroy has begun: a change (save) must not revive them. */
   private final java.util.Set<Registration> destroying = ConcurrentHashMap.newKeySet();
+  /** Whether {@link #claimMoves()} handed the moves out. */
+  private final java.util.concurrent.atomic.AtomicBoolean movesClaimed =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private final Registration.Sink sink = new Registration.Sink() {
     @Override
     public void statusChanged(Registration r, ProfileStatus from, ProfileStatus to) {
@@ -260,11 +265,32 @@ public final class SipProfileRegistry implements AutoCloseable {
   }
 
   /**
-   * Moves a profile's registration to the local address {@code address} (an IAP's), in
-   * {@code order}; {@code registerSent} runs when the REGISTER through it is sent. A profile that
-   * is not registered just follows. Completes with how it ended; never exceptionally.
+   * SIP ALR's commands over this registry's profiles ({@link ProfileMoves}): handed out once,
+   * to the SIP ALR built over this registry, so that nothing else moves the bindings it keeps.
+   *
+   * @throws IllegalStateException when they were claimed already
    */
-  public CompletableFuture<MigrationOutcome> migrate(String id, String address,
+  public ProfileMoves claimMoves() {
+    if (!movesClaimed.compareAndSet(false, true)) {
+      throw new IllegalStateException("this registry's moves are claimed already: one SIP ALR "
+          + "moves a registry's profiles");
+    }
+    return new ProfileMoves() {
+      @Override
+      public CompletableFuture<MigrationOutcome> migrate(String id, String address,
+          MigrationOrder order, Runnable registerSent) {
+        return SipProfileRegistry.this.migrate(id, address, order, registerSent);
+      }
+
+      @Override
+      public CompletableFuture<Void> rebind(String id, String address) throws SipException {
+        return SipProfileRegistry.this.rebind(id, address);
+      }
+    };
+  }
+
+  /** See {@link ProfileMoves#migrate}. */
+  CompletableFuture<MigrationOutcome> migrate(String id, String address,
       MigrationOrder order, Runnable registerSent) {
     Registration r = registration(id);
     SipEngine.Endpoint target;
@@ -277,14 +303,8 @@ public final class SipProfileRegistry implements AutoCloseable {
     return r.migrate(target, order, registerSent);
   }
 
-  /**
-   * Registers a profile through {@code address} at once, without asking anyone, or makes it
-   * wait when {@code address} is {@code null}: its network was lost or changed (rules 7, 8, 15),
-   * or it gets its first one. Fails only when the address cannot be bound. The stage completes
-   * when the REGISTER exchange this starts is over (answered for good, failed or abandoned), at
-   * once when none starts.
-   */
-  public CompletableFuture<Void> rebind(String id, String address) throws SipException {
+  /** See {@link ProfileMoves#rebind}. */
+  CompletableFuture<Void> rebind(String id, String address) throws SipException {
     Registration r = registration(id);
     return r.rebind(address == null ? null : engine.acquire(address));
   }

@@ -230,14 +230,4 @@ class AgentTest {
     agent.shutdown(Duration.ofSeconds(5));
     agent.close();
   }
-
-  @Test
-  void deregistrationsGoOutInABurstThenAtTheRate() {
-    assertEquals(0, Agent.pacedDelayMicros(0, 2000, 200));
-    assertEquals(0, Agent.pacedDelayMicros(199, 2000, 200));
-    assertEquals(500, Agent.pacedDelayMicros(200, 2000, 200));
-    assertEquals(1000, Agent.pacedDelayMicros(201, 2000, 200));
-    assertEquals(4_900_000, Agent.pacedDelayMicros(9999, 2000, 200));
-    assertEquals(1_000_000, Agent.pacedDelayMicros(1, 1, 1));
-  }
 }

@@ -200,7 +200,7 @@ class ControlHealthTest {
         + " configured)")), down.body());
 
     iaps.up(WLAN);
-    sip.registry.rebind("alice", "198.18.0.10"); // what SIP ALR does when its carrier is up
+    sip.registry.claimMoves().rebind("alice", "198.18.0.10"); // as SIP ALR does on a carrier
     sip.settle(Duration.ofSeconds(10));
     HttpResponse<String> ok = get("/v1/health/ready", true);
     assertEquals(200, ok.statusCode(), ok.body());
