@@ -116,19 +116,7 @@ public final class SipAlr implements AutoCloseable {
    * turn (liveness). Never completes when one is stuck; the caller bounds the wait.
    */
   public CompletableFuture<Void> ping() {
-    CompletableFuture<Void> turned = new CompletableFuture<>();
-    try {
-      timers.execute(() -> {
-        try {
-          pool.execute(() -> turned.complete(null));
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-          turned.completeExceptionally(e);
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      turned.completeExceptionally(e);
-    }
-    return turned;
+    return io.sipalr.concurrent.Liveness.ping(timers, pool);
   }
 
   // ------------------------------------------------------------ for controllers and sessions

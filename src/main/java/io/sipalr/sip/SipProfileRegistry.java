@@ -360,19 +360,7 @@ public final class SipProfileRegistry implements AutoCloseable {
    * is stuck or stopped; the caller bounds the wait.
    */
   public CompletableFuture<Void> ping() {
-    CompletableFuture<Void> turned = new CompletableFuture<>();
-    try {
-      timers.execute(() -> {
-        try {
-          pool.execute(() -> turned.complete(null));
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-          turned.completeExceptionally(e);
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      turned.completeExceptionally(e);
-    }
-    return turned;
+    return io.sipalr.concurrent.Liveness.ping(timers, pool);
   }
 
   /** @throws NoSuchElementException when there is no such profile (or it is being destroyed) */
