@@ -138,6 +138,10 @@ public final class AgentMetrics implements AutoCloseable {
             s -> s.keepAlivesSent())
         .description("Keep-alive probes (OPTIONS) sent on outbound flows")
         .register(meters));
+    bound.add(FunctionCounter.builder("sipalr.retransmissions", registry.stats(),
+            s -> s.retransmissions())
+        .description("Requests the SIP stack sent again for want of an answer (UDP Timer E/A)")
+        .register(meters));
     bound.add(FunctionCounter.builder("sipalr.keepalive.failures", registry.stats(),
             s -> s.keepAliveFailures())
         .description("Outbound flows found dead by their keep-alive")

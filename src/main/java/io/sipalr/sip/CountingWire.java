@@ -5,6 +5,7 @@ import javax.sip.address.AddressFactory;
 import javax.sip.header.HeaderFactory;
 import javax.sip.message.MessageFactory;
 import javax.sip.message.Request;
+import javax.sip.message.Response;
 
 /** A {@link SipWire} that counts what it sends in {@link SipStats}; the rest is passed on. */
 final class CountingWire implements SipWire {
@@ -19,7 +20,23 @@ final class CountingWire implements SipWire {
   @Override
   public Exchange send(SipEngine.Endpoint from, Request request, Handler handler,
       String transport, String host, int port) throws SipException {
-    Exchange sent = wire.send(from, request, handler, transport, host, port);
+    Exchange sent = wire.send(from, request, new Handler() {
+      @Override
+      public void onResponse(Exchange exchange, Response response) {
+        handler.onResponse(exchange, response);
+      }
+
+      @Override
+      public void onTimeout(Exchange exchange) {
+        handler.onTimeout(exchange);
+      }
+
+      @Override
+      public void onRetransmit(Exchange exchange) {
+        stats.retransmitted();
+        handler.onRetransmit(exchange);
+      }
+    }, transport, host, port);
     stats.sent(request.getMethod());
     return sent;
   }

@@ -493,6 +493,8 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       claimTcpConnection(endpoint, remoteHost, remotePort);
     }
     ClientTransaction transaction = endpoint.provider.getNewClientTransaction(request);
+    // Each retransmission is told (Timeout.RETRANSMIT), so that it can be counted.
+    ((gov.nist.javax.sip.ClientTransactionExt) transaction).setNotifyOnRetransmit(true);
     Sent sent = new Sent(transaction, handler);
     transaction.setApplicationData(sent); // before sending: the answer may come at once
     transaction.sendRequest();
@@ -553,7 +555,11 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   public void processTimeout(TimeoutEvent event) {
     ClientTransaction transaction = event.getClientTransaction();
     if (transaction != null && transaction.getApplicationData() instanceof Sent sent) {
-      sent.handler().onTimeout(sent);
+      if (event.getTimeout() == javax.sip.Timeout.RETRANSMIT) {
+        sent.handler().onRetransmit(sent); // still waiting for an answer
+      } else {
+        sent.handler().onTimeout(sent);
+      }
     }
   }
 

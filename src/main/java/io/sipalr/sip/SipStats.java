@@ -11,6 +11,16 @@ public final class SipStats {
   private final LongAdder registersSent = new LongAdder();
   private final LongAdder keepAlivesSent = new LongAdder();
   private final LongAdder keepAliveFailures = new LongAdder();
+  private final LongAdder retransmissions = new LongAdder();
+
+  /** Requests (REGISTER, keep-alive) the transport sent again for want of an answer (UDP). */
+  public long retransmissions() {
+    return retransmissions.sum();
+  }
+
+  void retransmitted() {
+    retransmissions.increment();
+  }
 
   /** REGISTER requests handed to the transport (first sends, challenges answered, refreshes,
    * removals; the stack's own retransmissions of one are not counted). */

@@ -27,6 +27,10 @@ interface SipWire {
 
     /** No final answer will come (Timer F/B, or a transport error). */
     void onTimeout(Exchange exchange);
+
+    /** The transport sent the request again (UDP, Timer E/A): for the counts only. */
+    default void onRetransmit(Exchange exchange) {
+    }
   }
 
   AddressFactory addresses();
