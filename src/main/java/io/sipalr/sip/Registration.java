@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.ListIterator;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
@@ -19,7 +18,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import javax.sip.ListeningPoint;
 import javax.sip.SipException;
-import javax.sip.header.Header;
 import javax.sip.header.MinExpiresHeader;
 import javax.sip.header.RequireHeader;
 import javax.sip.message.Request;
@@ -72,8 +70,6 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     void failed(Registration registration, RegistrationError error);
   }
 
-  /** Challenges answered within one attempt before we call it a loop. */
-  private static final int MAX_CHALLENGES_PER_ATTEMPT = 3;
   /** The largest Min-Expires of a 423 we follow (a day); more is the registrar's error. */
   private static final int MAX_MIN_EXPIRES = 86_400;
 
@@ -82,9 +78,8 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   private final SipConfig config;
   private final ScheduledExecutorService timers;
   private final Clock clock;
-  /** Send times of the last REGISTERs, oldest at {@link #sentNext}: the per-minute bound. */
-  private final long[] sentAt;
-  private int sentNext;
+  /** The per-minute REGISTER bound. */
+  private final RegisterRate rate;
   final SerialExecutor executor;
   private final Sink sink;
 
@@ -101,8 +96,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   /** A profile change that arrived during a migration, applied after it (rule 9). */
   private SipProfile pendingUpdate;
   /** Answers the registrar's 401 (Authorization) and a proxy's 407 (Proxy-Authorization). */
-  private DigestAuthenticator digest;
-  private DigestAuthenticator proxyDigest;
+  private final RegisterCredentials credentials;
   private State state = State.IDLE;
   /**
    * Enabled: the profile should be registered. Written on the executor only; volatile so that
@@ -122,9 +116,6 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   private long attemptSeq;
   /** The profile changed while a REGISTER was in flight: refresh once it is answered. */
   private boolean resendWhenAnswered;
-  private int challengesThisAttempt;
-  /** Status codes (401, 407) whose fresh challenge this attempt has answered already. */
-  private final Set<Integer> freshChallengeAnswered = new java.util.HashSet<>();
   private int intervalTooBriefThisAttempt;
   private ScheduledFuture<?> attemptTimer;
   private ScheduledFuture<?> nextAttempt;
@@ -191,19 +182,14 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     this.config = config;
     this.timers = timers;
     this.clock = clock;
-    this.sentAt = new long[config.limits().perMinute()];
-    java.util.Arrays.fill(sentAt, Long.MIN_VALUE);
+    this.rate = new RegisterRate(config.limits().perMinute(), clock);
     this.executor = executor;
     this.sink = sink;
-    this.digest = newDigest(profile);
-    this.proxyDigest = newDigest(profile);
+    this.credentials = new RegisterCredentials(profile);
     this.requestedExpires = profile.expires();
     publishInfo();
   }
 
-  private static DigestAuthenticator newDigest(SipProfile p) {
-    return new DigestAuthenticator(p.authUser(), p.password(), p.realm());
-  }
 
   // ---------------------------------------------------------------- commands (any thread)
 
@@ -299,8 +285,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     profile = updated;
     requestedExpires = updated.expires();
     if (credentialsChanged) {
-      digest = newDigest(updated);
-      proxyDigest = newDigest(updated);
+      credentials.renew(updated);
     }
     publishInfo();
   }
@@ -809,37 +794,16 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
 
   private void challenged(Response response) {
     int code = response.getStatusCode();
-    boolean proxy = code == Response.PROXY_AUTHENTICATION_REQUIRED;
-    List<String> challenges = new ArrayList<>();
-    ListIterator<?> it = response.getHeaders(proxy ? "Proxy-Authenticate" : "WWW-Authenticate");
-    while (it.hasNext()) {
-      challenges.add(RegisterRequests.headerValue((Header) it.next()));
+    switch (credentials.challenged(response)) {
+      case ANSWER -> sendRegister();
+      case REFUSED -> authenticationFailed(code, response.getReasonPhrase());
+      // Nothing we can answer: the registrar's error, not our credentials'. Back off.
+      case UNUSABLE -> attemptFailed(new RegistrationError(RegistrationError.Kind.AUTHENTICATION,
+          code, "no usable digest challenge in the " + code, null), null);
+      case LOOP -> attemptFailed(new RegistrationError(RegistrationError.Kind.AUTHENTICATION,
+          code, "challenged again and again (" + credentials.challengesThisAttempt()
+              + " times in one attempt)", null), null);
     }
-    DigestAuthenticator auth = proxy ? proxyDigest : digest;
-    boolean refused = auth.refusesCredentials(challenges);
-    if (auth.accept(challenges).isEmpty()) {
-      // Nothing we can answer (no nonce, broken quoting, an unknown algorithm): the
-      // registrar's error, not our credentials'. Back off and ask again.
-      auth.reset();
-      attemptFailed(new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code,
-          "no usable digest challenge in the " + code, null), null);
-      return;
-    }
-    // Rule 16: a refusal of credentials computed for a challenge of this very attempt means
-    // wrong credentials. The first refusal may only mean an expired nonce without stale=true
-    // (a stock Kamailio, or one restarted with a new secret): answer that fresh challenge once.
-    boolean firstOfAttempt = freshChallengeAnswered.add(code);
-    if (refused && !firstOfAttempt) {
-      authenticationFailed(code, response.getReasonPhrase());
-      return;
-    }
-    if (++challengesThisAttempt > MAX_CHALLENGES_PER_ATTEMPT) {
-      attemptFailed(new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code,
-          "challenged again and again (" + challengesThisAttempt + " times in one attempt)",
-          null), null);
-      return;
-    }
-    sendRegister();
   }
 
   /** 423: ask again with the registrar's Min-Expires, or fail (one failure, one timer). */
@@ -870,15 +834,13 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
 
   /** Forgets what the last attempt counted; the next REGISTER starts a new attempt. */
   private void endAttempt() {
-    challengesThisAttempt = 0;
+    credentials.endAttempt();
     intervalTooBriefThisAttempt = 0;
-    freshChallengeAnswered.clear();
   }
 
   private void authenticationFailed(int code, String reason) {
     endAttempt();
-    digest.reset();
-    proxyDigest.reset();
+    credentials.forget();
     if (state == State.DEREGISTERING) {
       if (migration != null) {
         breakDone(false);
@@ -992,12 +954,12 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       transition(State.WAITING_FOR_NETWORK);
       return;
     }
-    long wait = rateLimitWait();
+    long wait = rate.waitMillis();
     if (wait > 0) {
       // The per-minute bound: whatever the registrar answers, this profile does not storm.
       long deferred = attemptSeq;
       log.debug("{}: {} REGISTERs in the last minute; the next waits {} ms", profile.id(),
-          sentAt.length, wait);
+          rate.perMinute(), wait);
       attemptTimer = schedule(Duration.ofMillis(wait), () -> {
         if (attemptSeq == deferred && inFlight == null && endpoint != null) {
           sendRegister();
@@ -1008,17 +970,8 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     boolean removing = state == State.DEREGISTERING;
     try {
       Request request = buildRegister(removing);
-      String uri = request.getRequestURI().toString();
-      if (digest.hasCredentials()) {
-        request.addHeader(engine.headers().createHeader("Authorization",
-            digest.authorization(Request.REGISTER, uri)));
-      }
-      if (proxyDigest.hasCredentials()) {
-        request.addHeader(engine.headers().createHeader("Proxy-Authorization",
-            proxyDigest.authorization(Request.REGISTER, uri)));
-      }
-      sentAt[sentNext] = clock.millis();
-      sentNext = (sentNext + 1) % sentAt.length;
+      credentials.authorize(request, engine.headers());
+      rate.sent();
       inFlight = engine.send(endpoint, request, this, flow.transport(), flow.host(),
           flow.port());
       if (migration != null && endpoint == migration.target && !migration.announced) {
@@ -1083,15 +1036,6 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
         removeStale ? staleContacts : List.of());
     publishInfo();
     return request;
-  }
-
-  /** How long the next REGISTER must wait to keep the per-minute bound; 0 to send now. */
-  private long rateLimitWait() {
-    long oldest = sentAt[sentNext];
-    if (oldest == Long.MIN_VALUE) {
-      return 0; // fewer than the limit sent so far
-    }
-    return Math.max(0, oldest + 60_000 - clock.millis());
   }
 
   // ---------------------------------------------------------------- helpers
