@@ -86,7 +86,7 @@ class AlrProperties {
     }
   }
 
-  @Property(tries = 600)
+  @Property
   void everySessionHealsAndStillFollowsTheNextLoss(
       @ForAll("orders") MigrationOrder order, @ForAll("steps") List<Step> steps)
       throws Exception {
