@@ -81,7 +81,13 @@ final class RegisterRequests {
 
   /** Our contact through {@code lp}: sip:id@address:port, ;transport=tcp over TCP. */
   String contactUri(ListeningPoint lp) {
-    return contactUri(lp.getIPAddress() + ":" + lp.getPort());
+    return contactUri(hostPort(lp.getIPAddress(), lp.getPort()));
+  }
+
+  /** host:port, an IPv6 literal in brackets (RFC 3261 §25.1: sip:alice@[2001:2::10]:5070). */
+  static String hostPort(String host, int port) {
+    return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host)
+        + ":" + port;
   }
 
   /** Our contact at {@code hostPort} (the address a registrar saw us at, behind a NAT). */
@@ -101,8 +107,7 @@ final class RegisterRequests {
     }
     String host = via.getReceived() != null ? via.getReceived() : via.getHost();
     int port = via.getRPort() > 0 ? via.getRPort() : via.getPort() > 0 ? via.getPort() : 5060;
-    return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host)
-        + ":" + port;
+    return hostPort(host, port);
   }
 
   /**

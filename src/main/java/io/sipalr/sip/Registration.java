@@ -759,7 +759,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   private boolean learnPublicAddress(Response response) {
     ListeningPoint lp = endpoint == null ? null : endpoint.listeningPoint(requests.transport());
     String seen = RegisterRequests.seenAt(response);
-    String local = lp == null ? null : lp.getIPAddress() + ":" + lp.getPort();
+    String local = lp == null ? null : RegisterRequests.hostPort(lp.getIPAddress(), lp.getPort());
     String learned = seen == null || seen.equals(local) ? null : seen;
     boolean changed = !java.util.Objects.equals(learned, seenAt);
     seenAt = learned;

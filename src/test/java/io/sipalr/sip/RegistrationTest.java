@@ -324,4 +324,17 @@ class RegistrationTest {
         off.registrar.bindings(RegistrationRig.AOR));
     assertEquals(PUBLIC, off.registration.info().publicAddress(), "shown all the same");
   }
+
+  /** Issue 10: an IPv6 uplink's Contact has its address in brackets (RFC 3261 §25.1). */
+  @Test
+  void anIpv6UplinksContactIsBracketed() {
+    registerFirst();
+    rig.registration.migrate(ScriptedRegistrar.endpoint("2001:2::10"),
+        MigrationOrder.MAKE_BEFORE_BREAK, () -> { });
+    rig.runCorrectly(Duration.ofSeconds(5));
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+    assertEquals("sip:alice@[2001:2::10]:5070", rig.registration.info().contact());
+    assertEquals(List.of("sip:alice@[2001:2::10]:5070"),
+        rig.registrar.bindings(RegistrationRig.AOR));
+  }
 }
