@@ -1,0 +1,347 @@
+package io.sipalr.it;
+
+import static io.sipalr.it.NetnsTopology.CELL_ADDRESS;
+import static io.sipalr.it.NetnsTopology.CELL_PUBLIC;
+import static io.sipalr.it.NetnsTopology.NAT_UDP_TIMEOUT_SECONDS;
+import static io.sipalr.it.NetnsTopology.REGISTRAR_ADDRESS;
+import static io.sipalr.it.NetnsTopology.WLAN_ADDRESS;
+import static io.sipalr.it.NetnsTopology.WLAN_NAT;
+import static io.sipalr.it.NetnsTopology.WLAN_PUBLIC;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sipalr.it.KamailioRegistrar.Binding;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.core.ConditionTimeoutException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Reachable behind a real NAT (issue 9, items 6 and 7): the agent as users run it, in the
+ * namespace of {@link NetnsTopology#createWithNat()}, where each uplink leaves through its own
+ * masquerading NAT namespace (wlan0: ports preserved; cell0: {@code masquerade random}; both
+ * forget an idle UDP mapping after {@value NetnsTopology#NAT_UDP_TIMEOUT_SECONDS} s). Kamailio
+ * routes requests for its registered users ({@code routing()}: {@code lookup("location")},
+ * {@code t_relay()}) and has no nathelper: it reaches the agent only through the Contact the
+ * agent registered (contact rewrite from the 200's Via received/rport, without outbound) or the
+ * flow the REGISTER came over (with outbound), and through a NAT mapping that is still alive.
+ *
+ * <p>Every test asserts both Kamailio's location table (exactly one binding, from the NAT's
+ * public address, never the uplink's private one) and that a MESSAGE sent to the AOR through
+ * Kamailio by a caller (a raw UDP socket on the registrar's address) is answered 200 by the
+ * agent itself: the answer carries the agent's User-Agent, which Kamailio's own answers (404,
+ * 408) do not.
+ *
+ * <p>Needs root, iproute2, nftables and Docker; skips without them, except with
+ * {@code CI=true}, where it fails. Each agent's log (io.sipalr at DEBUG with the SIP trace) is
+ * copied to {@code target/NatReachabilityIT-<test>-agent.log}.
+ */
+class NatReachabilityIT {
+  private static final String USER = "natted";
+  private static final String PASSWORD = "natted-secret";
+  /** The child JVM starts, finds its uplinks, registers and rewrites its Contact once. */
+  private static final Duration FIRST_REGISTRATION = Duration.ofSeconds(60);
+  private static final Duration HANDOVER = Duration.ofSeconds(30);
+  private static final Duration POLL = Duration.ofMillis(100);
+  /** The agent's keep-alive interval without outbound (its default, sip.nat). */
+  private static final Duration NAT_KEEPALIVE = Duration.ofSeconds(15);
+  /** Idle for more than twice the NAT's UDP timeout: a mapping left alone would be gone. */
+  private static final Duration IDLE = Duration.ofSeconds(NAT_UDP_TIMEOUT_SECONDS * 2L + 5);
+  /** The caller waits this long for a final answer. */
+  private static final int ANSWER_TIMEOUT_MS = 5000;
+
+  // ---- (1) through the wlan NAT, without outbound -----------------------------------------
+
+  /**
+   * Registered through the wlan NAT at a registrar without outbound: the agent learns its
+   * public address from the 200's Via and registers it, so Kamailio's only binding has the NAT's
+   * public address as its contact (not wlan0's 198.19.10.2), and a MESSAGE to the AOR reaches the
+   * agent through the NAT.
+   */
+  @Test
+  void throughTheWlanNatWithoutOutboundTheOneBindingIsThePublicAddressAndAMessageReachesTheAgent(
+      @TempDir Path dir, TestInfo test) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = startAgent(dir, kamailio);
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent);
+        Binding binding = checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
+            "first registration through the wlan NAT");
+        assertFalse(binding.address().contains(WLAN_ADDRESS), binding.toString());
+        checks.assertMessageReachesTheAgent("through the wlan NAT");
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
+  // ---- (2) wlan0 down: through the cell NAT -----------------------------------------------
+
+  /**
+   * Then wlan0 goes down: the agent registers through cell0, whose NAT randomises ports; the
+   * one binding is the cell NAT's public address and port, and a MESSAGE reaches the agent
+   * through that NAT.
+   */
+  @Test
+  void wlan0DownTheOneBindingIsTheCellNatsPublicAddressAndAMessageReachesTheAgent(
+      @TempDir Path dir, TestInfo test) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = startAgent(dir, kamailio);
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent);
+        checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
+            "first registration through the wlan NAT");
+        checks.assertMessageReachesTheAgent("through the wlan NAT");
+
+        net.wlanDown();
+        Binding binding = checks.awaitOneBindingAt(CELL_PUBLIC, HANDOVER,
+            "after `ip link set wlan0 down`");
+        assertFalse(binding.address().contains(CELL_ADDRESS), binding.toString());
+        checks.assertMessageReachesTheAgent("through the cell NAT after wlan0 went down");
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
+  // ---- (3) idle longer than the NAT's UDP timeout -----------------------------------------
+
+  /**
+   * Registered through the wlan NAT without outbound, then nothing but the agent's keep-alives
+   * for {@link #IDLE} (more than twice the NAT's UDP timeout, and no refresh: expires is 600 s):
+   * the NAT forwarded the keep-alives, and a MESSAGE still reaches the agent, through the same
+   * one binding.
+   */
+  @Test
+  void idleLongerThanTheNatsUdpTimeoutKeepAlivesKeepTheAgentReachable(@TempDir Path dir,
+      TestInfo test) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = startAgent(dir, kamailio);
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent);
+        Binding before = checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
+            "first registration through the wlan NAT");
+        long sentBefore = net.natForwarded(WLAN_NAT)[0];
+
+        // Waiting out the NAT's UDP timeout is the point of this test: a bounded await on the
+        // clock (nothing else to wait for), checking all along that the agent still runs.
+        long idleUntil = System.nanoTime() + IDLE.toNanos();
+        await("idle for " + IDLE.toSeconds() + " s").atMost(IDLE.plusSeconds(5))
+            .pollInterval(Duration.ofMillis(500))
+            .until(() -> {
+              agent.requireAlive(checks::diagnostics);
+              return System.nanoTime() - idleUntil >= 0;
+            });
+
+        long keepAlives = net.natForwarded(WLAN_NAT)[0] - sentBefore;
+        // One every 15 s (jittered or not): at least two in 45 s.
+        assertTrue(keepAlives >= IDLE.toSeconds() / NAT_KEEPALIVE.toSeconds() - 1,
+            () -> "the wlan NAT forwarded " + keepAlives + " datagrams from the agent while it"
+                + " was idle for " + IDLE.toSeconds() + " s" + checks.diagnostics());
+        Binding after = checks.awaitOneBindingAt(WLAN_PUBLIC, Duration.ZERO, "after idling");
+        assertEquals(before.address(), after.address(), "the same binding after idling");
+        checks.assertMessageReachesTheAgent("after idling " + IDLE.toSeconds() + " s");
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
+  // ---- (4) with outbound ------------------------------------------------------------------
+
+  /**
+   * A registrar with outbound (RFC 5626): the binding keeps the agent's instance and reg-id and
+   * was received from the wlan NAT's public address; Kamailio routes the MESSAGE over that flow
+   * and it reaches the agent.
+   */
+  @Test
+  void withOutboundTheFlowThroughTheWlanNatReachesTheAgent(@TempDir Path dir, TestInfo test)
+      throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing()
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = startAgent(dir, kamailio);
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent);
+        Binding binding = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
+            "first registration through the wlan NAT");
+        assertNotNull(binding.instance(), "an outbound binding has the instance: " + binding);
+        assertTrue(binding.regId() > 0, "an outbound binding has a reg-id: " + binding);
+        checks.assertMessageReachesTheAgent("over the outbound flow through the wlan NAT");
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------
+
+  /** Waits on Kamailio's location table and sends requests; failures say everything. */
+  private record Checks(NetnsTopology net, KamailioRegistrar kamailio, AgentProcess agent) {
+
+    /**
+     * Waits (bounded) until {@link #USER} has exactly one binding whose contact is at
+     * {@code publicAddress} and which was received from there; returns it.
+     */
+    Binding awaitOneBindingAt(String publicAddress, Duration atMost, String when) {
+      return awaitOne(atMost, when, "contact and source " + publicAddress,
+          b -> b.address() != null && b.address().contains("@" + publicAddress + ":")
+              && isFrom(b, publicAddress));
+    }
+
+    /** The same for the source only (with outbound the contact stays the agent's own). */
+    Binding awaitOneReceivedFrom(String publicAddress, Duration atMost, String when) {
+      return awaitOne(atMost, when, "source " + publicAddress, b -> isFrom(b, publicAddress));
+    }
+
+    private Binding awaitOne(Duration atMost, String when, String what,
+        java.util.function.Predicate<Binding> wanted) {
+      AtomicReference<List<Binding>> last = new AtomicReference<>(List.of());
+      try {
+        await(USER + " has one binding with " + what + " " + when)
+            .atMost(atMost.isZero() ? Duration.ofMillis(POLL.toMillis() * 2) : atMost)
+            .pollDelay(Duration.ZERO)
+            .pollInterval(POLL)
+            .until(() -> {
+              agent.requireAlive(this::diagnostics);
+              List<Binding> bindings = kamailio.lookup(USER);
+              last.set(bindings);
+              return bindings.size() == 1 && wanted.test(bindings.get(0));
+            });
+      } catch (ConditionTimeoutException e) {
+        throw new AssertionError("No single binding of " + USER + " with " + what + " " + when
+            + " within " + atMost.toSeconds() + " s; last bindings: " + last.get()
+            + diagnostics(), e);
+      }
+      return last.get().get(0);
+    }
+
+    private static boolean isFrom(Binding binding, String address) {
+      return binding.received() != null && binding.received().startsWith("sip:" + address + ":");
+    }
+
+    /** A MESSAGE to the AOR through Kamailio is answered 200 by the agent. */
+    void assertMessageReachesTheAgent(String when) throws IOException {
+      String body = "are you there, " + when + "?";
+      String answer = messageToAor(kamailio, USER, body);
+      assertTrue(answer.startsWith("SIP/2.0 200 "), () -> "MESSAGE to the AOR " + when
+          + " answered: " + answer + diagnostics());
+      assertTrue(answer.contains("\r\nUser-Agent: sip-alr-agent"), () -> "the 200 " + when
+          + " comes from the agent (its User-Agent): " + answer + diagnostics());
+    }
+
+    String diagnostics() {
+      return "\n---- network namespaces ----\n" + net.describe()
+          + "---- Kamailio log (tail, without its JSON-RPC noise) ----\n"
+          + AgentProcess.tail(LinuxRoamingIT.withoutRpcNoise(kamailio.logs()), 40)
+          + "\n---- agent log " + agent.outputFile() + " (tail) ----\n" + agent.outputTail(150);
+    }
+  }
+
+  /**
+   * Sends MESSAGE to the AOR {@code user} through the registrar, from a UDP socket on the
+   * registrar's own address (the caller: another device on the registrar's side of the NATs);
+   * returns the final answer, or what happened instead.
+   */
+  static String messageToAor(KamailioRegistrar kamailio, String user, String body)
+      throws IOException {
+    try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(REGISTRAR_ADDRESS, 0))) {
+      socket.setSoTimeout(ANSWER_TIMEOUT_MS);
+      String uri = "sip:" + user + "@" + kamailio.realm();
+      String tag = Long.toString(System.nanoTime());
+      String request = "MESSAGE " + uri + " SIP/2.0\r\n"
+          + "Via: SIP/2.0/UDP " + REGISTRAR_ADDRESS + ":" + socket.getLocalPort()
+          + ";rport;branch=z9hG4bK" + tag + "\r\n"
+          + "Max-Forwards: 70\r\n"
+          + "From: <sip:caller@" + kamailio.realm() + ">;tag=c" + tag + "\r\n"
+          + "To: <" + uri + ">\r\n"
+          + "Call-ID: " + tag + "@" + REGISTRAR_ADDRESS + "\r\n"
+          + "CSeq: 1 MESSAGE\r\n"
+          + "Content-Type: text/plain\r\n"
+          + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n"
+          + body;
+      byte[] bytes = request.getBytes(StandardCharsets.UTF_8);
+      socket.send(new DatagramPacket(bytes, bytes.length, InetAddress.getByName(kamailio.host()),
+          kamailio.port()));
+      for (int i = 0; i < 5; i++) { // bounded: skips provisional answers
+        DatagramPacket answer = new DatagramPacket(new byte[8192], 8192);
+        try {
+          socket.receive(answer);
+        } catch (SocketTimeoutException e) {
+          return "no answer within " + ANSWER_TIMEOUT_MS + " ms";
+        }
+        String text = new String(answer.getData(), 0, answer.getLength(), StandardCharsets.UTF_8);
+        if (!text.startsWith("SIP/2.0 1")) {
+          return text;
+        }
+      }
+      return "only provisional answers";
+    }
+  }
+
+  private static final String LOGBACK = """
+      <configuration>
+        <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
+          <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{30} - %msg%n</pattern></encoder>
+        </appender>
+        <logger name="gov.nist" level="WARN"/>
+        <logger name="io.sipalr" level="DEBUG"/>
+        <logger name="io.sipalr.sip.trace" level="DEBUG"/>
+        <root level="INFO"><appender-ref ref="OUT"/></root>
+      </configuration>
+      """;
+
+  /** The agent in the ue namespace ({@link NetnsTopology#agentConfig}: expires 600 s). */
+  private static AgentProcess startAgent(Path dir, KamailioRegistrar kamailio)
+      throws IOException {
+    return NetnsTopology.startAgent(dir, kamailio, USER, PASSWORD, LOGBACK,
+        List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+  }
+
+  private static void copyLog(AgentProcess agent, TestInfo test) {
+    Path copy = Path.of("target", "NatReachabilityIT-"
+        + test.getTestMethod().map(m -> m.getName()).orElse("test") + "-agent.log");
+    try {
+      if (Files.isDirectory(copy.getParent())) {
+        Files.copy(agent.outputFile(), copy, StandardCopyOption.REPLACE_EXISTING);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot copy the agent's log to " + copy, e);
+    }
+  }
+}
