@@ -306,6 +306,34 @@ final class NetnsTopology implements AutoCloseable {
     return counts;
   }
 
+  /**
+   * The NAT {@code natNs} forgets every mapping at once ({@code conntrack -F} in its namespace),
+   * as a carrier-grade NAT that lost its state: the next datagram from the agent gets a new
+   * public port (at random on the cell NAT). Needs conntrack-tools' {@code conntrack}.
+   */
+  void flushNatMappings(String natNs) {
+    in(natNs, "conntrack", "-F");
+  }
+
+  /**
+   * Aborts the test (skip) when conntrack-tools' {@code conntrack} cannot be run; with
+   * {@code CI=true} it fails instead ({@code .ci/run} installs it).
+   */
+  static void assumeConntrack() {
+    Result version = run0("conntrack", "--version");
+    if (version.exit == 0) {
+      return;
+    }
+    String message = "conntrack-tools' conntrack cannot be run (" + version.output.strip()
+        + "), so no NAT mapping can be flushed.";
+    if ("true".equals(System.getenv("CI"))) {
+      throw new IllegalStateException(message + " CI=true: failing instead of skipping.");
+    }
+    message += " Skipping; install conntrack (CI=true makes this fail).";
+    LoggerFactory.getLogger(NetnsTopology.class).warn(message);
+    Assumptions.abort(message);
+  }
+
   /** The gateway routes through wlan0; the kernel flushes them whenever wlan0 goes down. */
   private void addWlanGatewayRoutes() {
     ipNs("route", "add", "default", "via", WLAN_GATEWAY, "dev", WLAN,
