@@ -47,7 +47,9 @@ import org.junit.jupiter.api.io.TempDir;
  * public address, never the uplink's private one) and that a MESSAGE sent to the AOR through
  * Kamailio by a caller (a raw UDP socket on the registrar's address) is answered 200 by the
  * agent itself: the answer carries the agent's User-Agent, which Kamailio's own answers (404,
- * 408) do not.
+ * 408) do not. Where a NAT's address is first learnt ((1), and (2) after the move), the agent's
+ * own status ({@code Main status}) shows it as {@code publicAddress}, and the MESSAGE is
+ * delivered: {@code MESSAGE_RECEIVED} with its body on the agent's {@code /v1/events}.
  *
  * <p>Needs root, iproute2, nftables and Docker; skips without them, except with
  * {@code CI=true}, where it fails. Each agent's log (io.sipalr at DEBUG with the SIP trace) is
@@ -86,11 +88,12 @@ class NatReachabilityIT {
       kamailio.addUser(USER, PASSWORD);
       AgentProcess agent = startAgent(dir, kamailio);
       try (agent) {
-        Checks checks = new Checks(net, kamailio, agent);
+        Checks checks = new Checks(net, kamailio, agent, dir);
         Binding binding = checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
             "first registration through the wlan NAT");
         assertFalse(binding.address().contains(WLAN_ADDRESS), binding.toString());
-        checks.assertMessageReachesTheAgent("through the wlan NAT");
+        checks.assertAgentShowsPublicAddress(binding);
+        checks.assertMessageDelivered("through the wlan NAT");
       } finally {
         copyLog(agent, test);
       }
@@ -116,7 +119,7 @@ class NatReachabilityIT {
       kamailio.addUser(USER, PASSWORD);
       AgentProcess agent = startAgent(dir, kamailio);
       try (agent) {
-        Checks checks = new Checks(net, kamailio, agent);
+        Checks checks = new Checks(net, kamailio, agent, dir);
         checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
             "first registration through the wlan NAT");
         checks.assertMessageReachesTheAgent("through the wlan NAT");
@@ -125,7 +128,8 @@ class NatReachabilityIT {
         Binding binding = checks.awaitOneBindingAt(CELL_PUBLIC, HANDOVER,
             "after `ip link set wlan0 down`");
         assertFalse(binding.address().contains(CELL_ADDRESS), binding.toString());
-        checks.assertMessageReachesTheAgent("through the cell NAT after wlan0 went down");
+        checks.assertAgentShowsPublicAddress(binding);
+        checks.assertMessageDelivered("through the cell NAT after wlan0 went down");
 
         net.wlanUp();
         checks.awaitOneBindingAt(WLAN_PUBLIC, HANDOVER, "after wlan0 came back up");
@@ -155,7 +159,7 @@ class NatReachabilityIT {
       kamailio.addUser(USER, PASSWORD);
       AgentProcess agent = startAgent(dir, kamailio);
       try (agent) {
-        Checks checks = new Checks(net, kamailio, agent);
+        Checks checks = new Checks(net, kamailio, agent, dir);
         Binding before = checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
             "first registration through the wlan NAT");
         long sentBefore = net.natForwarded(WLAN_NAT)[0];
@@ -194,7 +198,7 @@ class NatReachabilityIT {
       kamailio.addUser(USER, PASSWORD);
       AgentProcess agent = startAgent(dir, kamailio);
       try (agent) {
-        Checks checks = new Checks(net, kamailio, agent);
+        Checks checks = new Checks(net, kamailio, agent, dir);
         Binding binding = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
             "first registration through the wlan NAT");
         assertNotNull(binding.instance(), "an outbound binding has the instance: " + binding);
@@ -226,7 +230,7 @@ class NatReachabilityIT {
       kamailio.addUser(USER, PASSWORD);
       AgentProcess agent = startAgent(dir, kamailio);
       try (agent) {
-        Checks checks = new Checks(net, kamailio, agent);
+        Checks checks = new Checks(net, kamailio, agent, dir);
         Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
             "first registration through the wlan NAT");
         long[] forwardedBefore = net.natForwarded(WLAN_NAT);
@@ -275,7 +279,7 @@ class NatReachabilityIT {
       net.wlanDown();
       AgentProcess agent = startAgent(dir, kamailio);
       try (agent) {
-        Checks checks = new Checks(net, kamailio, agent);
+        Checks checks = new Checks(net, kamailio, agent, dir);
         Binding before = checks.awaitOneReceivedFrom(CELL_PUBLIC, FIRST_REGISTRATION,
             "first registration through the cell NAT");
         checks.assertMessageReachesTheAgent("through the cell NAT");
@@ -313,7 +317,8 @@ class NatReachabilityIT {
   }
 
   /** Waits on Kamailio's location table and sends requests; failures say everything. */
-  private record Checks(NetnsTopology net, KamailioRegistrar kamailio, AgentProcess agent) {
+  private record Checks(NetnsTopology net, KamailioRegistrar kamailio, AgentProcess agent,
+      Path dir) {
 
     /**
      * Waits (bounded) until {@link #USER} has exactly one binding whose contact is at
@@ -369,12 +374,98 @@ class NatReachabilityIT {
 
     /** A MESSAGE to the AOR through Kamailio is answered 200 by the agent. */
     void assertMessageReachesTheAgent(String when) throws IOException {
-      String body = "are you there, " + when + "?";
+      assertMessageReachesTheAgent(when, "are you there, " + when + "?");
+    }
+
+    private void assertMessageReachesTheAgent(String when, String body) throws IOException {
       String answer = messageToAor(kamailio, USER, body);
       assertTrue(answer.startsWith("SIP/2.0 200 "), () -> "MESSAGE to the AOR " + when
           + " answered: " + answer + diagnostics());
       assertTrue(answer.contains("\r\nUser-Agent: sip-alr-agent"), () -> "the 200 " + when
           + " comes from the agent (its User-Agent): " + answer + diagnostics());
+    }
+
+    /**
+     * The same, and the agent delivered it: {@code MESSAGE_RECEIVED} with the body on its
+     * {@code /v1/events}, read by {@link EventTap} in the agent's namespace.
+     */
+    void assertMessageDelivered(String when) throws Exception {
+      String body = "delivered " + when + " " + System.nanoTime();
+      Path out = Files.createTempFile(dir, "events", ".out");
+      List<String> command = List.of("ip", "netns", "exec", NetnsTopology.NAMESPACE,
+          Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp",
+          System.getProperty("java.class.path"), EventTap.class.getName(),
+          String.valueOf(CONTROL_PORT), dir.resolve("data").resolve("control.token").toString());
+      Process tap = new ProcessBuilder(command).redirectErrorStream(true)
+          .redirectOutput(out.toFile()).start();
+      try {
+        tap.getOutputStream().close();
+        await("the event stream open").atMost(Duration.ofSeconds(20)).pollInterval(POLL)
+            .until(() -> {
+              if (!tap.isAlive()) {
+                throw new IllegalStateException("the event tap exited: " + Files.readString(out));
+              }
+              return Files.readString(out).contains("TAP 200");
+            });
+        assertMessageReachesTheAgent(when, body);
+        try {
+          await("MESSAGE_RECEIVED " + when).atMost(Duration.ofSeconds(5)).pollInterval(POLL)
+              .until(() -> Files.readString(out).lines().anyMatch(
+                  l -> l.contains("\"MESSAGE_RECEIVED\"") && l.contains(body)));
+        } catch (ConditionTimeoutException e) {
+          throw new AssertionError("no MESSAGE_RECEIVED with the body on /v1/events " + when
+              + "; the stream said:\n" + Files.readString(out) + diagnostics(), e);
+        }
+      } finally {
+        tap.destroyForcibly().waitFor();
+      }
+    }
+
+    /** The agent's own profile view ({@code Main status} in its namespace) shows the NAT's address. */
+    void assertAgentShowsPublicAddress(Binding binding) throws Exception {
+      // The binding's received is sip:IP:PORT; the agent shows IP:PORT.
+      String expected = binding.received().substring("sip:".length());
+      AtomicReference<String> last = new AtomicReference<>();
+      try {
+        await("the agent shows publicAddress " + expected).atMost(Duration.ofSeconds(30))
+            .pollInterval(Duration.ofMillis(500))
+            .until(() -> {
+              last.set(statusTable());
+              return publicAddressOf(last.get()).contains(expected);
+            });
+      } catch (ConditionTimeoutException e) {
+        throw new AssertionError("the agent's status does not show publicAddress " + expected
+            + ":\n" + last.get() + diagnostics(), e);
+      }
+    }
+
+    private String statusTable() throws Exception {
+      Path out = Files.createTempFile(dir, "status", ".out");
+      try (AgentProcess status = AgentProcess.start(out, java.util.Map.of(),
+          NetnsTopology.NAMESPACE, List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
+          "status", "--config", dir.resolve("agent.conf").toString())) {
+        int exit = status.awaitExit(Duration.ofSeconds(20));
+        String text = status.output();
+        assertEquals(0, exit, () -> "`status` exited with " + exit + ": " + text);
+        return text;
+      } finally {
+        Files.deleteIfExists(out);
+      }
+    }
+
+    /** The cell of the column whose name ends in PUBLICADDRESS, in the table's one row. */
+    private static String publicAddressOf(String table) {
+      List<String> lines = table.lines().filter(l -> !l.isBlank()).toList();
+      if (lines.size() < 2) {
+        return "";
+      }
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\S*PUBLICADDRESS")
+          .matcher(lines.get(0));
+      if (!m.find() || lines.get(1).length() <= m.start()) {
+        return "";
+      }
+      return lines.get(1).substring(m.start()).split("\\s+")[0];
     }
 
     String diagnostics() {
@@ -438,11 +529,19 @@ class NatReachabilityIT {
       </configuration>
       """;
 
-  /** The agent in the ue namespace ({@link NetnsTopology#agentConfig}: expires 600 s). */
+  /** The agent's control API, on the ue namespace's own loopback (nothing else there). */
+  private static final int CONTROL_PORT = 8470;
+
+  /**
+   * The agent in the ue namespace ({@link NetnsTopology#agentConfig}: REGISTER timeout 2 s,
+   * expires 600 s, the control API on {@link #CONTROL_PORT}).
+   */
   private static AgentProcess startAgent(Path dir, KamailioRegistrar kamailio)
       throws IOException {
-    return NetnsTopology.startAgent(dir, kamailio, USER, PASSWORD, LOGBACK,
-        List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+    return NetnsTopology.startAgent(dir,
+        NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
+            Duration.ofSeconds(2), 600, CONTROL_PORT),
+        LOGBACK, List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
   }
 
   private static void copyLog(AgentProcess agent, TestInfo test) {
