@@ -310,6 +310,73 @@ class NatReachabilityIT {
     }
   }
 
+  // ---- (7) keep-alives dropped at the NAT, with outbound ---------------------------------
+
+  /** A keep-alive within the Flow-Timer, unanswered for the REGISTER timeout (2 s). */
+  private static final Duration FLOW_FAILURE = Duration.ofSeconds(FLOW_TIMER + 2 + 8);
+  /**
+   * Once the NAT forwards again: the SNAP retries the IAP it rejected after
+   * {@code alr.retry-rejected-after} (30 s) at the latest, then one REGISTER exchange.
+   */
+  private static final Duration HEALED = Duration.ofSeconds(30 + 15);
+
+  /**
+   * Registered through the cell NAT only (wlan0 down) with outbound and {@code Flow-Timer: 15};
+   * the NAT then drops every UDP datagram: within {@link #FLOW_FAILURE} the agent's own status
+   * leaves REGISTERED and its event stream says so for the profile, and why (the keep-alive). Once the NAT forwards again,
+   * without any hand on the agent, it is REGISTERED again within {@link #HEALED}, with exactly
+   * one binding through the cell NAT, and a MESSAGE reaches it.
+   */
+  @Test
+  void keepAlivesDroppedAtTheNatTheStatusSaysSoAndTheAgentHealsByItself(@TempDir Path dir,
+      TestInfo test) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(FLOW_TIMER)
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      net.wlanDown();
+      AgentProcess agent = startAgent(dir, kamailio);
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dir);
+        checks.awaitOneReceivedFrom(CELL_PUBLIC, FIRST_REGISTRATION,
+            "first registration through the cell NAT");
+        checks.awaitAgentStatus("REGISTERED"::equals, "REGISTERED", Duration.ofSeconds(30));
+
+        Process events = checks.openEvents();
+        try {
+          long blocked = System.nanoTime();
+          net.blockNat(NetnsTopology.CELL_NAT);
+          checks.awaitAgentStatus(st -> !st.isEmpty() && !"REGISTERED".equals(st),
+              "other than REGISTERED after the cell NAT dropped everything", FLOW_FAILURE);
+          long detected = System.nanoTime();
+          String stream = Files.readString(dir.resolve("events.out"));
+          assertTrue(stream.lines().anyMatch(l -> l.contains("\"source\":\"registry\"")
+                  && l.contains("\"profile\":\"" + USER + "\"")
+                  && !l.contains("\"status\":\"REGISTERED\"") && l.contains("keep-alive")),
+              () -> "a registry event for " + USER + " leaving REGISTERED, saying the"
+                  + " keep-alive failed: " + stream);
+
+          net.unblockNat(NetnsTopology.CELL_NAT);
+          checks.awaitAgentStatus("REGISTERED"::equals, "REGISTERED again", HEALED);
+          long healed = System.nanoTime();
+          checks.awaitOneReceivedFrom(CELL_PUBLIC, Duration.ofSeconds(5),
+              "after the cell NAT forwards again");
+          checks.assertMessageReachesTheAgent("after the cell NAT forwards again");
+          System.out.printf("NatReachabilityIT: cell NAT dropping -> status left REGISTERED"
+              + " after %d ms; forwarding again -> REGISTERED after %d ms%n",
+              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(detected - blocked),
+              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(healed - detected));
+        } finally {
+          events.destroyForcibly().waitFor();
+        }
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
   // ---- helpers ----------------------------------------------------------------------------
 
   private static boolean isFrom(Binding binding, String address) {
@@ -391,23 +458,9 @@ class NatReachabilityIT {
      */
     void assertMessageDelivered(String when) throws Exception {
       String body = "delivered " + when + " " + System.nanoTime();
-      Path out = Files.createTempFile(dir, "events", ".out");
-      List<String> command = List.of("ip", "netns", "exec", NetnsTopology.NAMESPACE,
-          Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp",
-          System.getProperty("java.class.path"), EventTap.class.getName(),
-          String.valueOf(CONTROL_PORT), dir.resolve("data").resolve("control.token").toString());
-      Process tap = new ProcessBuilder(command).redirectErrorStream(true)
-          .redirectOutput(out.toFile()).start();
+      Process tap = openEvents();
+      Path out = dir.resolve("events.out");
       try {
-        tap.getOutputStream().close();
-        await("the event stream open").atMost(Duration.ofSeconds(20)).pollInterval(POLL)
-            .until(() -> {
-              if (!tap.isAlive()) {
-                throw new IllegalStateException("the event tap exited: " + Files.readString(out));
-              }
-              return Files.readString(out).contains("TAP 200");
-            });
         assertMessageReachesTheAgent(when, body);
         try {
           await("MESSAGE_RECEIVED " + when).atMost(Duration.ofSeconds(5)).pollInterval(POLL)
@@ -419,6 +472,63 @@ class NatReachabilityIT {
         }
       } finally {
         tap.destroyForcibly().waitFor();
+      }
+    }
+
+    /**
+     * Follows the agent's {@code /v1/events} from now on ({@link EventTap} in its namespace),
+     * into {@code <dir>/events.out}; the caller destroys the process.
+     */
+    Process openEvents() throws Exception {
+      Path out = dir.resolve("events.out");
+      List<String> command = List.of("ip", "netns", "exec", NetnsTopology.NAMESPACE,
+          Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp",
+          System.getProperty("java.class.path"), EventTap.class.getName(),
+          String.valueOf(CONTROL_PORT), dir.resolve("data").resolve("control.token").toString());
+      Process tap = new ProcessBuilder(command).redirectErrorStream(true)
+          .redirectOutput(out.toFile()).start();
+      tap.getOutputStream().close();
+      try {
+        await("the event stream open").atMost(Duration.ofSeconds(20)).pollInterval(POLL)
+            .until(() -> {
+              if (!tap.isAlive()) {
+                throw new IllegalStateException("the event tap exited: " + Files.readString(out));
+              }
+              return Files.readString(out).contains("TAP 200");
+            });
+      } catch (RuntimeException | Error e) {
+        tap.destroyForcibly().waitFor();
+        throw e;
+      }
+      return tap;
+    }
+
+    /** The profile's status in the agent's own view ({@code Main status}). */
+    String agentStatus() throws Exception {
+      List<String> lines = statusTable().lines().filter(l -> !l.isBlank()).toList();
+      if (lines.size() < 2) {
+        return "";
+      }
+      String[] columns = lines.get(1).trim().split("\\s+");
+      return columns.length > 1 ? columns[1] : "";
+    }
+
+    /** Awaits (bounded) the agent's own view saying {@code wanted} (or not, when negated). */
+    void awaitAgentStatus(java.util.function.Predicate<String> wanted, String what,
+        Duration atMost) {
+      AtomicReference<String> last = new AtomicReference<>();
+      try {
+        await("the agent's status " + what).atMost(atMost).pollDelay(Duration.ZERO)
+            .pollInterval(Duration.ofMillis(200))
+            .until(() -> {
+              agent.requireAlive(this::diagnostics);
+              last.set(agentStatus());
+              return wanted.test(last.get());
+            });
+      } catch (ConditionTimeoutException e) {
+        throw new AssertionError("the agent's status is not " + what + " within "
+            + atMost.toSeconds() + " s; last: " + last.get() + diagnostics(), e);
       }
     }
 

@@ -306,6 +306,26 @@ final class NetnsTopology implements AutoCloseable {
     return counts;
   }
 
+  /** The nftables table of {@link #blockNat}, in the NAT namespace. */
+  static final String BLOCK_TABLE = "sipalr_block";
+
+  /** From now on the NAT {@code natNs} drops every UDP datagram it would forward, both ways. */
+  void blockNat(String natNs) {
+    nftIn(natNs, """
+        table ip %1$s {
+          chain forward {
+            type filter hook forward priority filter - 10; policy accept;
+            meta l4proto udp counter drop
+          }
+        }
+        """.formatted(BLOCK_TABLE));
+  }
+
+  /** The NAT {@code natNs} forwards again what {@link #blockNat} dropped. */
+  void unblockNat(String natNs) {
+    in(natNs, "nft", "delete", "table", "ip", BLOCK_TABLE);
+  }
+
   /**
    * The NAT {@code natNs} forgets every mapping at once ({@code conntrack -F} in its namespace),
    * as a carrier-grade NAT that lost its state: the next datagram from the agent gets a new
