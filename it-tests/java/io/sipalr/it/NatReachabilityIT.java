@@ -377,6 +377,61 @@ class NatReachabilityIT {
     }
   }
 
+  // ---- (8) and (9) TCP, without and with outbound, and a move ----------------------------
+
+  /**
+   * Over TCP at a registrar without outbound: through the wlan NAT, the one binding is the NAT's
+   * public address and was received over TCP from it, and a MESSAGE reaches the agent over that
+   * connection; after wlan0 goes down, the same through the cell NAT.
+   */
+  @Test
+  void overTcpWithoutOutboundTheAgentIsReachedThroughEachNat(@TempDir Path dir, TestInfo test)
+      throws Exception {
+    tcpThroughEachNat(dir, test, false);
+  }
+
+  /** The same at a registrar with outbound: the flow is the TCP connection through the NAT. */
+  @Test
+  void overTcpWithOutboundTheAgentIsReachedThroughEachNat(@TempDir Path dir, TestInfo test)
+      throws Exception {
+    tcpThroughEachNat(dir, test, true);
+  }
+
+  private void tcpThroughEachNat(Path dir, TestInfo test, boolean outbound) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    KamailioRegistrar.Builder builder = KamailioRegistrar.builder().routing()
+        .listenAddress(REGISTRAR_ADDRESS);
+    if (!outbound) {
+      builder.noOutbound();
+    }
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = builder.start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = NetnsTopology.startAgent(dir,
+          NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
+              Duration.ofSeconds(2), 600, CONTROL_PORT, "tcp"),
+          LOGBACK, List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dir);
+        Binding wlan = outbound
+            ? checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan")
+            : checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan");
+        assertTrue(wlan.received().endsWith(";transport=tcp"), wlan.toString());
+        checks.assertMessageReachesTheAgent("over TCP through the wlan NAT");
+
+        net.wlanDown();
+        Binding cell = outbound
+            ? checks.awaitOneReceivedFrom(CELL_PUBLIC, HANDOVER, "over TCP after wlan0 down")
+            : checks.awaitOneBindingAt(CELL_PUBLIC, HANDOVER, "over TCP after wlan0 down");
+        assertTrue(cell.received().endsWith(";transport=tcp"), cell.toString());
+        checks.assertMessageReachesTheAgent("over TCP through the cell NAT");
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
   // ---- helpers ----------------------------------------------------------------------------
 
   private static boolean isFrom(Binding binding, String address) {

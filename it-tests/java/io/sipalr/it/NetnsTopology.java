@@ -715,12 +715,21 @@ final class NetnsTopology implements AutoCloseable {
   static String agentConfig(java.nio.file.Path dataDir, KamailioRegistrar kamailio,
       List<String> users, String password, Duration registerTimeout, int expires,
       int controlPort) {
+    return agentConfig(dataDir, kamailio, users, password, registerTimeout, expires, controlPort,
+        "udp");
+  }
+
+  /** The same with the profiles' {@code transport} ({@code udp} or {@code tcp}). */
+  static String agentConfig(java.nio.file.Path dataDir, KamailioRegistrar kamailio,
+      List<String> users, String password, Duration registerTimeout, int expires,
+      int controlPort, String transport) {
     StringBuilder profiles = new StringBuilder();
     for (String user : users) {
       profiles.append("""
             { id = %s, aor = "sip:%s@%s", registrar = "%s", password = "%s",
-              transport = udp, expires = %d, snap = 1, auto-register = true }
-          """.formatted(user, user, kamailio.realm(), kamailio.sipUri(), password, expires));
+              transport = %s, expires = %d, snap = 1, auto-register = true }
+          """.formatted(user, user, kamailio.realm(), kamailio.sipUri(), password, transport,
+              expires));
     }
     return """
         agent.data-dir = "%s"
