@@ -432,6 +432,60 @@ class NatReachabilityIT {
     }
   }
 
+  // ---- (10) MESSAGE delivered once, retransmissions absorbed ------------------------------
+
+  /**
+   * Through the wlan NAT without outbound, the NAT loses the agent's first 200 to a MESSAGE, so
+   * Kamailio retransmits the MESSAGE to the agent: the caller still gets the agent's 200, the
+   * NAT dropped exactly one answer, and the agent delivered the MESSAGE exactly once with its
+   * body (checked once a second MESSAGE's event has followed it on the ordered event stream).
+   */
+  @Test
+  void aMessageWhoseAnswerIsLostIsDeliveredOnceWithItsBody(@TempDir Path dir, TestInfo test)
+      throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = startAgent(dir, kamailio);
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dir);
+        checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
+            "first registration through the wlan NAT");
+        Process events = checks.openEvents();
+        try {
+          net.dropFirstAnswer(WLAN_NAT);
+          String first = "once only " + System.nanoTime();
+          checks.assertMessageReachesTheAgent("with its first answer lost", first);
+          assertEquals(1, net.firstAnswersDropped(WLAN_NAT),
+              "the NAT dropped the agent's first answer, and only that one");
+          String second = "and then " + System.nanoTime();
+          checks.assertMessageReachesTheAgent("after the retransmitted one", second);
+          Path out = dir.resolve("events.out");
+          try {
+            await("the second MESSAGE delivered").atMost(Duration.ofSeconds(5))
+                .pollInterval(POLL)
+                .until(() -> Files.readString(out).contains(second));
+          } catch (ConditionTimeoutException e) {
+            throw new AssertionError("the second MESSAGE was not delivered; the stream said:\n"
+                + Files.readString(out) + checks.diagnostics(), e);
+          }
+          List<String> delivered = Files.readString(out).lines()
+              .filter(l -> l.contains("\"MESSAGE_RECEIVED\"") && l.contains(first)).toList();
+          assertEquals(1, delivered.size(),
+              () -> "the retransmitted MESSAGE delivered exactly once: " + delivered);
+          assertTrue(delivered.get(0).contains("\"body\":\"" + first + "\""), delivered.get(0));
+        } finally {
+          events.destroyForcibly().waitFor();
+        }
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
   // ---- helpers ----------------------------------------------------------------------------
 
   private static boolean isFrom(Binding binding, String address) {
@@ -499,7 +553,7 @@ class NatReachabilityIT {
       assertMessageReachesTheAgent(when, "are you there, " + when + "?");
     }
 
-    private void assertMessageReachesTheAgent(String when, String body) throws IOException {
+    void assertMessageReachesTheAgent(String when, String body) throws IOException {
       String answer = messageToAor(kamailio, USER, body);
       assertTrue(answer.startsWith("SIP/2.0 200 "), () -> "MESSAGE to the AOR " + when
           + " answered: " + answer + diagnostics());

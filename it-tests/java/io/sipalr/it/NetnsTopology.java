@@ -306,6 +306,38 @@ final class NetnsTopology implements AutoCloseable {
     return counts;
   }
 
+  /** The nftables table of {@link #dropFirstAnswer}, in the NAT namespace. */
+  static final String FIRST_ANSWER_TABLE = "sipalr_first";
+
+  /**
+   * From now on the NAT {@code natNs} drops the first SIP response (a UDP payload starting
+   * {@code "SIP/2.0 "}) the agent sends from each address and port, and forwards the later ones:
+   * the agent's answer to a request is lost once, so the request is retransmitted to it.
+   */
+  void dropFirstAnswer(String natNs) {
+    nftIn(natNs, """
+        table ip %1$s {
+          set answered {
+            type ipv4_addr . inet_service
+            flags dynamic,timeout
+            timeout 5m
+          }
+          chain forward {
+            type filter hook forward priority filter - 10; policy accept;
+            iifname "%2$s" meta l4proto udp @ih,0,64 0x5349502f322e3020 ip saddr . udp sport @answered accept
+            iifname "%2$s" meta l4proto udp @ih,0,64 0x5349502f322e3020 add @answered { ip saddr . udp sport } counter drop
+          }
+        }
+        """.formatted(FIRST_ANSWER_TABLE, NAT_INSIDE));
+  }
+
+  /** The responses {@link #dropFirstAnswer} dropped so far. */
+  long firstAnswersDropped(String natNs) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("counter packets (\\d+)")
+        .matcher(in(natNs, "nft", "list", "table", "ip", FIRST_ANSWER_TABLE));
+    return m.find() ? Long.parseLong(m.group(1)) : 0;
+  }
+
   /** The nftables table of {@link #blockNat}, in the NAT namespace. */
   static final String BLOCK_TABLE = "sipalr_block";
 
