@@ -180,6 +180,45 @@ class NatReachabilityIT {
     }
   }
 
+  /**
+   * The control of (3): the same without keep-alives ({@code sip.nat.keepalive = OFF}). After
+   * {@link #IDLE} the NAT has forgotten the mapping, so the registrar's one binding still points
+   * at it but a MESSAGE to the AOR no longer reaches the agent: what (3) proves is the
+   * keep-alives' doing, not a NAT that never forgets.
+   */
+  @Test
+  void idleLongerThanTheNatsUdpTimeoutWithoutKeepAlivesTheAgentIsNoLongerReachable(
+      @TempDir Path dir, TestInfo test) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = NetnsTopology.startAgent(dir,
+          NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
+              Duration.ofSeconds(2), 600, CONTROL_PORT) + "sip.nat.keepalive = OFF\n",
+          LOGBACK, List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dir);
+        checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
+            "first registration through the wlan NAT");
+        long sentBefore = net.natForwarded(WLAN_NAT)[0];
+
+        checks.idle(IDLE);
+
+        assertEquals(sentBefore, net.natForwarded(WLAN_NAT)[0],
+            "no keep-alive crossed the NAT while idle");
+        checks.awaitOneBindingAt(WLAN_PUBLIC, Duration.ZERO, "after idling");
+        String answer = messageToAor(kamailio, USER, "anyone?");
+        assertFalse(answer.startsWith("SIP/2.0 200 "), () -> "without keep-alives the NAT"
+            + " forgot the mapping, yet the MESSAGE was answered: " + answer);
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
   // ---- (4) with outbound ------------------------------------------------------------------
 
   /**
