@@ -58,17 +58,41 @@ final class NetnsTopology implements AutoCloseable {
   static final int WLAN_TABLE = 101;
   static final int CELL_TABLE = 102;
 
+  // ---- the NAT variant ({@link #createWithNat()}) ----------------------------------------
+  static final String WLAN_NAT = "sipalr-natw";
+  static final String CELL_NAT = "sipalr-natc";
+  /** Each NAT namespace's inside interface (the far end of wlan0 or cell0) and outside one. */
+  static final String NAT_INSIDE = "lan0";
+  static final String NAT_OUTSIDE = "wan0";
+  /** The wlan NAT's public address (masquerade, ports preserved where free). */
+  static final String WLAN_PUBLIC = "198.19.11.2";
+  static final String WLAN_PUBLIC_GATEWAY = "198.19.11.1";
+  /** The cell NAT's public address ({@code masquerade random}: ports randomised). */
+  static final String CELL_PUBLIC = "198.19.21.2";
+  static final String CELL_PUBLIC_GATEWAY = "198.19.21.1";
+  /** The NATs' nftables table (in each NAT namespace, gone with it). */
+  static final String NAT_TABLE = "sipalr_nat";
+  /**
+   * What both NATs set {@code nf_conntrack_udp_timeout} and {@code _stream} to (per network
+   * namespace since Linux 4.x): an idle UDP mapping is forgotten after this long, replied or not.
+   */
+  static final int NAT_UDP_TIMEOUT_SECONDS = 20;
+
   private static final long COMMAND_TIMEOUT_SECONDS = 10;
   /** CAP_NET_ADMIN and CAP_SYS_ADMIN (setns, mounts of ip netns exec): capability bits. */
   private static final int CAP_NET_ADMIN = 12;
   private static final int CAP_SYS_ADMIN = 21;
 
   private final Thread shutdownHook = new Thread(this::cleanUp, "netns-topology-cleanup");
+  private final boolean nat;
   private boolean namespaceCreated;
+  private final List<String> natNamespacesCreated = new ArrayList<>();
   private boolean registrarAddressAdded;
   private boolean closed;
 
-  private NetnsTopology() {}
+  private NetnsTopology(boolean nat) {
+    this.nat = nat;
+  }
 
   /**
    * Aborts the test (skip) when this machine cannot build the topology: not Linux, no
@@ -126,7 +150,37 @@ final class NetnsTopology implements AutoCloseable {
 
   /** Builds the whole topology; on any failure removes what it created and rethrows. */
   static NetnsTopology create() {
-    NetnsTopology topology = new NetnsTopology();
+    return create(false);
+  }
+
+  /**
+   * The same with a real NAT on each uplink: wlan0 and cell0 keep their addresses and gateways,
+   * but each gateway is the inside of a NAT namespace that masquerades what it forwards to the
+   * root namespace, so the registrar sees the NAT's public address, never 198.19.10.2 or
+   * 198.19.20.2, and reaches the agent only through a live conntrack mapping:
+   *
+   * <pre>
+   *   sipalr-ue                     sipalr-natw                               root namespace
+   *   wlan0 198.19.10.2 -- veth -- lan0 198.19.10.1 | wan0 198.19.11.2 -- veth -- sipalrw 198.19.11.1
+   *   cell0 198.19.20.2 -- veth -- lan0 198.19.20.1 | wan0 198.19.21.2 -- veth -- sipalrc 198.19.21.1
+   *                                 sipalr-natc
+   * </pre>
+   *
+   * <p>sipalr-natw masquerades on wan0 as a home router does (source ports kept where free);
+   * sipalr-natc with {@code masquerade random}, as a carrier-grade NAT, randomising them. Both
+   * forward (ip_forward=1 in their namespace) and forget an idle UDP mapping after
+   * {@value #NAT_UDP_TIMEOUT_SECONDS} s ({@code net.netfilter.nf_conntrack_udp_timeout} and
+   * {@code _stream}, set in each NAT namespace: per namespace on this kernel; creation fails if
+   * not). The root namespace needs no route to the inside networks: it answers the public
+   * addresses, which are on its connected veth networks. Needs nftables ({@link
+   * #assumeNftables()}).
+   */
+  static NetnsTopology createWithNat() {
+    return create(true);
+  }
+
+  private static NetnsTopology create(boolean nat) {
+    NetnsTopology topology = new NetnsTopology(nat);
     Runtime.getRuntime().addShutdownHook(topology.shutdownHook);
     try {
       topology.build();
@@ -147,12 +201,19 @@ final class NetnsTopology implements AutoCloseable {
     namespaceCreated = true;
     // Created with the uplink end inside the namespace at once: no wlan0 or cell0 ever exists
     // in the root namespace. Deleting the namespace deletes both veth pairs.
-    ip("link", "add", WLAN_PEER, "type", "veth", "peer", "name", WLAN, "netns", NAMESPACE);
-    ip("link", "add", CELL_PEER, "type", "veth", "peer", "name", CELL, "netns", NAMESPACE);
-    ip("addr", "add", WLAN_GATEWAY + "/24", "dev", WLAN_PEER);
-    ip("addr", "add", CELL_GATEWAY + "/24", "dev", CELL_PEER);
-    ip("link", "set", WLAN_PEER, "up");
-    ip("link", "set", CELL_PEER, "up");
+    if (nat) {
+      buildNat(WLAN_NAT, WLAN, WLAN_GATEWAY, WLAN_PEER, WLAN_PUBLIC, WLAN_PUBLIC_GATEWAY,
+          "masquerade");
+      buildNat(CELL_NAT, CELL, CELL_GATEWAY, CELL_PEER, CELL_PUBLIC, CELL_PUBLIC_GATEWAY,
+          "masquerade random");
+    } else {
+      ip("link", "add", WLAN_PEER, "type", "veth", "peer", "name", WLAN, "netns", NAMESPACE);
+      ip("link", "add", CELL_PEER, "type", "veth", "peer", "name", CELL, "netns", NAMESPACE);
+      ip("addr", "add", WLAN_GATEWAY + "/24", "dev", WLAN_PEER);
+      ip("addr", "add", CELL_GATEWAY + "/24", "dev", CELL_PEER);
+      ip("link", "set", WLAN_PEER, "up");
+      ip("link", "set", CELL_PEER, "up");
+    }
     ip("addr", "add", REGISTRAR_ADDRESS + "/32", "dev", "lo");
     registrarAddressAdded = true;
 
@@ -182,6 +243,149 @@ final class NetnsTopology implements AutoCloseable {
     expectRoute(WLAN_ADDRESS, "dev " + WLAN);
   }
 
+  /**
+   * NAT namespace {@code natNs} between the ue namespace's {@code uplink} (inside, gateway
+   * {@code gateway}) and the root namespace's {@code rootPeer} (outside: the NAT's
+   * {@code publicAddress}, its default route via {@code publicGateway}), with nftables
+   * {@code masquerade} (the statement given) on its outside interface.
+   */
+  private void buildNat(String natNs, String uplink, String gateway, String rootPeer,
+      String publicAddress, String publicGateway, String masquerade) {
+    ip("netns", "add", natNs);
+    natNamespacesCreated.add(natNs);
+    // Both veth pairs are created inside the NAT namespace, their other ends moved at once:
+    // deleting the NAT namespace deletes them.
+    ipIn(natNs, "link", "add", NAT_INSIDE, "type", "veth", "peer", "name", uplink, "netns",
+        NAMESPACE);
+    ip("link", "add", rootPeer, "type", "veth", "peer", "name", NAT_OUTSIDE, "netns", natNs);
+    ip("addr", "add", publicGateway + "/24", "dev", rootPeer);
+    ip("link", "set", rootPeer, "up");
+    in(natNs, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
+        "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0");
+    ipIn(natNs, "link", "set", "lo", "up");
+    ipIn(natNs, "addr", "add", gateway + "/24", "dev", NAT_INSIDE);
+    ipIn(natNs, "addr", "add", publicAddress + "/24", "dev", NAT_OUTSIDE);
+    ipIn(natNs, "link", "set", NAT_INSIDE, "up");
+    ipIn(natNs, "link", "set", NAT_OUTSIDE, "up");
+    ipIn(natNs, "route", "add", "default", "via", publicGateway, "dev", NAT_OUTSIDE);
+    String rules = """
+        table ip %1$s {
+          chain postrouting {
+            type nat hook postrouting priority srcnat; policy accept;
+            oifname "%2$s" %3$s
+          }
+          chain forward {
+            type filter hook forward priority filter; policy accept;
+            iifname "%4$s" oifname "%2$s" meta l4proto udp counter
+            iifname "%2$s" oifname "%4$s" meta l4proto udp counter
+          }
+        }
+        """.formatted(NAT_TABLE, NAT_OUTSIDE, masquerade, NAT_INSIDE);
+    nftIn(natNs, rules);
+    // The conntrack sysctls exist once the NAT rule has loaded nf_conntrack.
+    String timeout = String.valueOf(NAT_UDP_TIMEOUT_SECONDS);
+    in(natNs, "sysctl", "-q", "-w", "net.netfilter.nf_conntrack_udp_timeout=" + timeout,
+        "net.netfilter.nf_conntrack_udp_timeout_stream=" + timeout);
+    String set = in(natNs, "sysctl", "-n", "net.netfilter.nf_conntrack_udp_timeout",
+        "net.netfilter.nf_conntrack_udp_timeout_stream");
+    if (!set.lines().allMatch(timeout::equals)) {
+      throw new IllegalStateException("the UDP conntrack timeouts of " + natNs + " are "
+          + set.strip().replace('\n', ' ') + ", not " + timeout + " s");
+    }
+  }
+
+  /** UDP datagrams the NAT {@code natNs} forwarded so far: {outbound, inbound}. */
+  long[] natForwarded(String natNs) {
+    String table = in(natNs, "nft", "list", "table", "ip", NAT_TABLE);
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("counter packets (\\d+)")
+        .matcher(table);
+    long[] counts = new long[2];
+    for (int i = 0; i < 2 && m.find(); i++) {
+      counts[i] = Long.parseLong(m.group(1));
+    }
+    return counts;
+  }
+
+  /** The nftables table of {@link #dropFirstAnswer}, in the NAT namespace. */
+  static final String FIRST_ANSWER_TABLE = "sipalr_first";
+
+  /**
+   * From now on the NAT {@code natNs} drops the first SIP response (a UDP payload starting
+   * {@code "SIP/2.0 "}) the agent sends from each address and port, and forwards the later ones:
+   * the agent's answer to a request is lost once, so the request is retransmitted to it.
+   */
+  void dropFirstAnswer(String natNs) {
+    nftIn(natNs, """
+        table ip %1$s {
+          set answered {
+            type ipv4_addr . inet_service
+            flags dynamic,timeout
+            timeout 5m
+          }
+          chain forward {
+            type filter hook forward priority filter - 10; policy accept;
+            iifname "%2$s" meta l4proto udp @ih,0,64 0x5349502f322e3020 ip saddr . udp sport @answered accept
+            iifname "%2$s" meta l4proto udp @ih,0,64 0x5349502f322e3020 add @answered { ip saddr . udp sport } counter drop
+          }
+        }
+        """.formatted(FIRST_ANSWER_TABLE, NAT_INSIDE));
+  }
+
+  /** The responses {@link #dropFirstAnswer} dropped so far. */
+  long firstAnswersDropped(String natNs) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("counter packets (\\d+)")
+        .matcher(in(natNs, "nft", "list", "table", "ip", FIRST_ANSWER_TABLE));
+    return m.find() ? Long.parseLong(m.group(1)) : 0;
+  }
+
+  /** The nftables table of {@link #blockNat}, in the NAT namespace. */
+  static final String BLOCK_TABLE = "sipalr_block";
+
+  /** From now on the NAT {@code natNs} drops every UDP datagram it would forward, both ways. */
+  void blockNat(String natNs) {
+    nftIn(natNs, """
+        table ip %1$s {
+          chain forward {
+            type filter hook forward priority filter - 10; policy accept;
+            meta l4proto udp counter drop
+          }
+        }
+        """.formatted(BLOCK_TABLE));
+  }
+
+  /** The NAT {@code natNs} forwards again what {@link #blockNat} dropped. */
+  void unblockNat(String natNs) {
+    in(natNs, "nft", "delete", "table", "ip", BLOCK_TABLE);
+  }
+
+  /**
+   * The NAT {@code natNs} forgets every mapping at once ({@code conntrack -F} in its namespace),
+   * as a carrier-grade NAT that lost its state: the next datagram from the agent gets a new
+   * public port (at random on the cell NAT). Needs conntrack-tools' {@code conntrack}.
+   */
+  void flushNatMappings(String natNs) {
+    in(natNs, "conntrack", "-F");
+  }
+
+  /**
+   * Aborts the test (skip) when conntrack-tools' {@code conntrack} cannot be run; with
+   * {@code CI=true} it fails instead ({@code .ci/run} installs it).
+   */
+  static void assumeConntrack() {
+    Result version = run0("conntrack", "--version");
+    if (version.exit == 0) {
+      return;
+    }
+    String message = "conntrack-tools' conntrack cannot be run (" + version.output.strip()
+        + "), so no NAT mapping can be flushed.";
+    if ("true".equals(System.getenv("CI"))) {
+      throw new IllegalStateException(message + " CI=true: failing instead of skipping.");
+    }
+    message += " Skipping; install conntrack (CI=true makes this fail).";
+    LoggerFactory.getLogger(NetnsTopology.class).warn(message);
+    Assumptions.abort(message);
+  }
+
   /** The gateway routes through wlan0; the kernel flushes them whenever wlan0 goes down. */
   private void addWlanGatewayRoutes() {
     ipNs("route", "add", "default", "via", WLAN_GATEWAY, "dev", WLAN,
@@ -201,8 +405,12 @@ final class NetnsTopology implements AutoCloseable {
 
   private static void refuseLeftovers() {
     List<String> found = new ArrayList<>();
-    if (ip("netns", "list").lines().anyMatch(l -> l.split("\\s+")[0].equals(NAMESPACE))) {
-      found.add("namespace " + NAMESPACE + " (ip netns del " + NAMESPACE + ")");
+    List<String> namespaces = ip("netns", "list").lines().map(l -> l.split("\\s+")[0])
+        .toList();
+    for (String ns : List.of(NAMESPACE, WLAN_NAT, CELL_NAT)) {
+      if (namespaces.contains(ns)) {
+        found.add("namespace " + ns + " (ip netns del " + ns + ")");
+      }
     }
     for (String link : List.of(WLAN_PEER, CELL_PEER)) {
       if (run0("ip", "link", "show", "dev", link).exit == 0) {
@@ -306,10 +514,18 @@ final class NetnsTopology implements AutoCloseable {
    * REGISTER sent in between would fail and the IAP would be rejected (rule 10).
    */
   void wlanUp() {
-    ip("link", "set", WLAN_PEER, "down");
+    if (nat) {
+      ipIn(WLAN_NAT, "link", "set", NAT_INSIDE, "down");
+    } else {
+      ip("link", "set", WLAN_PEER, "down");
+    }
     ipNs("link", "set", WLAN, "up");
     addWlanGatewayRoutes();
-    ip("link", "set", WLAN_PEER, "up");
+    if (nat) {
+      ipIn(WLAN_NAT, "link", "set", NAT_INSIDE, "up");
+    } else {
+      ip("link", "set", WLAN_PEER, "up");
+    }
   }
 
   /** The namespace's interfaces, addresses, rules and routes, for a failure message. */
@@ -321,6 +537,14 @@ final class NetnsTopology implements AutoCloseable {
       command.addAll(args);
       Result r = run0(command.toArray(String[]::new));
       out.append("$ ").append(String.join(" ", command)).append('\n').append(r.output);
+    }
+    for (String natNs : natNamespacesCreated) {
+      for (String[] command : List.of(new String[] {"ip", "-n", natNs, "-br", "addr"},
+          new String[] {"ip", "netns", "exec", natNs, "nft", "list", "table", "ip", NAT_TABLE},
+          new String[] {"ip", "netns", "exec", natNs, "cat", "/proc/net/nf_conntrack"})) {
+        Result r = run0(command);
+        out.append("$ ").append(String.join(" ", command)).append('\n').append(r.output);
+      }
     }
     return out.toString();
   }
@@ -344,19 +568,29 @@ final class NetnsTopology implements AutoCloseable {
     }
     closed = true;
     List<String> failures = new ArrayList<>();
+    if (namespaceCreated || !natNamespacesCreated.isEmpty()) {
+      // The root ends first: deleting one end of a veth pair deletes both at once, whereas
+      // `ip netns del` lets the kernel remove a namespace's devices later.
+      for (String link : List.of(WLAN_PEER, CELL_PEER)) {
+        if (run0("ip", "link", "show", "dev", link).exit == 0) {
+          Result del = run0("ip", "link", "del", link);
+          if (del.exit != 0 && !del.output.contains("Cannot find device")
+              && !del.output.contains("No such device")) {
+            failures.add("ip link del " + link + ": " + del.output.strip());
+          }
+        }
+      }
+    }
+    for (String natNs : natNamespacesCreated) {
+      Result r = run0("ip", "netns", "del", natNs);
+      if (r.exit != 0) {
+        failures.add("ip netns del " + natNs + ": " + r.output.strip());
+      }
+    }
     if (namespaceCreated) {
       Result r = run0("ip", "netns", "del", NAMESPACE);
       if (r.exit != 0) {
         failures.add("ip netns del " + NAMESPACE + ": " + r.output.strip());
-      }
-      // Normally gone with the namespace; also if the namespace was never populated.
-      for (String link : List.of(WLAN_PEER, CELL_PEER)) {
-        if (run0("ip", "link", "show", "dev", link).exit == 0) {
-          Result del = run0("ip", "link", "del", link);
-          if (del.exit != 0) {
-            failures.add("ip link del " + link + ": " + del.output.strip());
-          }
-        }
       }
     }
     if (registrarAddressAdded) {
@@ -391,9 +625,37 @@ final class NetnsTopology implements AutoCloseable {
 
   /** Any command in the namespace ({@code ip netns exec}). */
   private static String inNamespace(String... command) {
-    List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", NAMESPACE));
+    return in(NAMESPACE, command);
+  }
+
+  /** {@code ip -n NS ARGS}. */
+  private static String ipIn(String namespace, String... args) {
+    List<String> command = new ArrayList<>(List.of("ip", "-n", namespace));
+    command.addAll(List.of(args));
+    return checked(command);
+  }
+
+  /** Any command in namespace {@code namespace}. */
+  private static String in(String namespace, String... command) {
+    List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
     full.addAll(List.of(command));
     return checked(full);
+  }
+
+  /** Loads nftables {@code rules} in namespace {@code namespace}. */
+  private static void nftIn(String namespace, String rules) {
+    Path file;
+    try {
+      file = Files.createTempFile("sipalr-nft", ".nft");
+      Files.writeString(file, rules, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the nftables rules", e);
+    }
+    try {
+      in(namespace, "nft", "-f", file.toString());
+    } finally {
+      file.toFile().delete();
+    }
   }
 
   private static String checked(List<String> command) {
@@ -485,12 +747,21 @@ final class NetnsTopology implements AutoCloseable {
   static String agentConfig(java.nio.file.Path dataDir, KamailioRegistrar kamailio,
       List<String> users, String password, Duration registerTimeout, int expires,
       int controlPort) {
+    return agentConfig(dataDir, kamailio, users, password, registerTimeout, expires, controlPort,
+        "udp");
+  }
+
+  /** The same with the profiles' {@code transport} ({@code udp} or {@code tcp}). */
+  static String agentConfig(java.nio.file.Path dataDir, KamailioRegistrar kamailio,
+      List<String> users, String password, Duration registerTimeout, int expires,
+      int controlPort, String transport) {
     StringBuilder profiles = new StringBuilder();
     for (String user : users) {
       profiles.append("""
             { id = %s, aor = "sip:%s@%s", registrar = "%s", password = "%s",
-              transport = udp, expires = %d, snap = 1, auto-register = true }
-          """.formatted(user, user, kamailio.realm(), kamailio.sipUri(), password, expires));
+              transport = %s, expires = %d, snap = 1, auto-register = true }
+          """.formatted(user, user, kamailio.realm(), kamailio.sipUri(), password, transport,
+              expires));
     }
     return """
         agent.data-dir = "%s"
