@@ -89,8 +89,20 @@ final class FlowKeepAlive {
    * @param flowTimer the registrar's Flow-Timer in seconds, or 0 when it sent none
    */
   synchronized void join(Flow flow, Member member, int flowTimer) {
+    join(flow, member, flowTimer, null);
+  }
+
+  /**
+   * As {@link #join(Flow, Member, int)}, with where the registrar saw the REGISTER that bound
+   * the member come from (its 200's Via): the mapping later keep-alive answers are compared
+   * with, so that a rebinding before the first keep-alive is noticed too.
+   */
+  synchronized void join(Flow flow, Member member, int flowTimer, String seenAt) {
     FlowState state = flows.computeIfAbsent(flow, f -> new FlowState());
     state.members.add(member);
+    if (seenAt != null) {
+      state.seenAt = seenAt; // the latest REGISTER knows the current mapping
+    }
     // RFC 5626 §4.4.1: send keep-alives at 80-100 % of the Flow-Timer the registrar asked for.
     Duration interval = flowTimer > 0 ? Duration.ofSeconds(flowTimer) : defaultInterval;
     if (state.interval == null || interval.compareTo(state.interval) < 0) {

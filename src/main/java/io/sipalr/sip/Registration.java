@@ -702,7 +702,8 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     if (outbound) {
       staleContacts.clear(); // replaced atomically by instance and reg-id
       staleRetried.clear();
-      keepFlowAlive(flow, RegisterRequests.flowTimer(response));
+      keepFlowAlive(flow, RegisterRequests.flowTimer(response),
+          RegisterRequests.seenAt(response));
     } else {
       keepFlowAlive(null, 0);
       // No flow the registrar routes over: keep the NAT's mapping open, or a request to the
@@ -1058,13 +1059,18 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
    * is not bound has nothing to keep open (a 200 without outbound starts them again).
    */
   private void keepFlowAlive(FlowKeepAlive.Flow target, int flowTimer) {
+    keepFlowAlive(target, flowTimer, null);
+  }
+
+  /** As above; {@code seenAt}: where the registrar saw the REGISTER come from (its Via). */
+  private void keepFlowAlive(FlowKeepAlive.Flow target, int flowTimer, String seenAt) {
     pingNat(null);
     if (keptAlive != null && !keptAlive.equals(target)) {
       keepAlive.leave(keptAlive, this);
       keptAlive = null;
     }
     if (target != null) {
-      keepAlive.join(target, this, flowTimer);
+      keepAlive.join(target, this, flowTimer, seenAt);
       keptAlive = target;
     }
   }

@@ -95,6 +95,17 @@ class FlowKeepAliveTest {
   }
 
   @Test
+  void aRebindingBeforeTheFirstKeepAliveIsNoticedAgainstTheRegistersMapping() {
+    rig.registrar.nat.put(rig.wlan.address, "198.18.7.7:40001");
+    registerWithOutbound(); // the 200's Via: 40001
+    rig.registrar.nat.put(rig.wlan.address, "198.18.7.7:40888"); // rebinds at once
+    rig.registrar.answer(nextProbe(), Answer.CORRECT); // the very first keep-alive
+    rig.clock.runDue();
+    assertEquals(ProfileStatus.REGISTRATION_IN_PROGRESS, rig.status());
+    assertTrue(rig.errors.get(0).reason().contains("40888"), rig.errors.toString());
+  }
+
+  @Test
   void aKeepAliveAnswered405StillProvesTheFlow() {
     registerWithOutbound();
     rig.registrar.optionsStatus = 405; // a registrar that does no OPTIONS
