@@ -125,7 +125,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   /**
    * Where the registrar last saw our REGISTERs come from (host:port) when that is not our
    * local address (a NAT), and the endpoint that was learned on; the Contact uses it when
-   * {@code sip.contact-rewrite} is on and the registrar did not negotiate outbound.
+   * {@code sip.nat.contact-rewrite} is on and the registrar did not negotiate outbound.
    */
   private String seenAt;
   private SipEngine.Endpoint seenOn;
