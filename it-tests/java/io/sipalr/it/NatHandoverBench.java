@@ -74,7 +74,9 @@ class NatHandoverBench {
   private static final String USER = "natted";
   private static final String PASSWORD = "natted-secret";
   private static final int FLOW_TIMER = 5;
-  private static final long POLL_MS = 20;
+  /** The caller's interval between MESSAGEs; -Dbench.nat.poll-ms (1 to 1000, default 20). */
+  private static final long POLL_MS =
+      Math.max(1, Math.min(1000, Long.getLong("bench.nat.poll-ms", 20)));
   private static final int BASELINE_SAMPLES = 200;
   private static final int BASELINE_WARMUP = 20;
   private static final Duration FIRST_REGISTRATION = Duration.ofSeconds(60);
@@ -101,12 +103,16 @@ class NatHandoverBench {
       + " (outbound flow through the cell NAT), nothing happening");
   private final Series lost = new Series("wlan0 down → MESSAGE to the AOR answered 200 by the"
       + " agent through the cell NAT (no outbound, UDP)");
+  private final Series lostSent = new Series("wlan0 down → the MESSAGE that was answered was"
+      + " sent (the previous one was not answered: reachable again in between)");
   private final Series lostCommand = new Series("`ip link set wlan0 down` itself (before t0)");
   private final Series back = new Series("wlan0 up → one binding through the wlan NAT"
       + " (Kamailio polled; not part of the row)");
   private final Series rebinding = new Series("cell NAT `conntrack -F` → MESSAGE to the AOR"
       + " answered 200 by the agent through the new mapping (outbound, Flow-Timer "
       + FLOW_TIMER + " s, UDP)");
+  private final Series rebindingSent = new Series("cell NAT `conntrack -F` → the MESSAGE that"
+      + " was answered was sent");
   private final List<String> failures = new ArrayList<>();
   private final List<String> notes = new ArrayList<>();
   private int lostRunsWanted;
@@ -171,7 +177,7 @@ class NatHandoverBench {
           long cmdStart = System.nanoTime();
           net.wlanDown();
           long t0 = System.nanoTime();
-          long[] polls = new long[1];
+          long[] polls = new long[2];
           long t1 = c.pollUntilAnswered(t0 + RUN_TIMEOUT.toNanos(), polls);
           String what = "interface lost, run " + run;
           if (t1 < 0) {
@@ -186,11 +192,13 @@ class NatHandoverBench {
               failures.add(what + ": answered, but the bindings are " + after);
             }
             double ms = (t1 - t0) / 1e6;
+            double sentMs = (polls[1] - t0) / 1e6;
             System.out.printf(Locale.ROOT, "NatHandoverBench: %-24s wlan0 down → answered"
-                + " through the cell NAT %8.2f ms (%d MESSAGEs sent)%s%n", what, ms, polls[0],
-                warm ? " (warm-up)" : "");
+                + " through the cell NAT %8.2f ms (sent at %.2f ms, %d MESSAGEs sent)%s%n", what,
+                ms, sentMs, polls[0], warm ? " (warm-up)" : "");
             if (!warm) {
               lost.ms().add(ms);
+              lostSent.ms().add(sentMs);
               lostCommand.ms().add((t0 - cmdStart) / 1e6);
               pollsLost += polls[0];
               done++;
@@ -254,7 +262,7 @@ class NatHandoverBench {
           String beforeReceived = before.size() == 1 ? before.get(0).received() : null;
           net.flushNatMappings(CELL_NAT);
           long t0 = System.nanoTime();
-          long[] polls = new long[1];
+          long[] polls = new long[2];
           long t1 = c.pollUntilAnswered(t0 + RUN_TIMEOUT.toNanos(), polls);
           String what = "NAT rebinding, run " + run;
           if (t1 < 0) {
@@ -272,12 +280,14 @@ class NatHandoverBench {
                 + beforeReceived + ")");
           }
           double ms = (t1 - t0) / 1e6;
+          double sentMs = (polls[1] - t0) / 1e6;
           System.out.printf(Locale.ROOT, "NatHandoverBench: %-24s conntrack -F → answered"
-              + " through the new mapping %8.2f ms (%s → %s, %d MESSAGEs sent)%s%n", what, ms,
-              beforeReceived, after.isEmpty() ? "-" : after.get(0).received(), polls[0],
-              warm ? " (warm-up)" : "");
+              + " through the new mapping %8.2f ms (sent at %.2f ms; %s → %s, %d MESSAGEs"
+              + " sent)%s%n", what, ms, sentMs, beforeReceived,
+              after.isEmpty() ? "-" : after.get(0).received(), polls[0], warm ? " (warm-up)" : "");
           if (!warm) {
             rebinding.ms().add(ms);
+            rebindingSent.ms().add(sentMs);
             pollsRebinding += polls[0];
             done++;
           }
@@ -310,7 +320,8 @@ class NatHandoverBench {
      * From one fresh caller socket on the registrar's address, a MESSAGE to the AOR through
      * Kamailio every {@value #POLL_MS} ms, until one of them is answered 200 by the agent (its
      * User-Agent, this run's Call-ID); returns {@link System#nanoTime()} at that answer, or -1
-     * at the deadline. {@code polls[0]}, when given, counts the MESSAGEs sent.
+     * at the deadline. {@code polls}, when given (two elements): [0] counts the MESSAGEs sent,
+     * [1] is the {@link System#nanoTime()} at which the one answered was sent.
      */
     long pollUntilAnswered(long deadlineNanos, long[] polls) throws IOException {
       String run = "nb" + System.nanoTime();
@@ -320,6 +331,7 @@ class NatHandoverBench {
         byte[] buffer = new byte[8192];
         long nextSend = System.nanoTime();
         int seq = 0;
+        List<Long> sentAt = new ArrayList<>();
         while (true) { // bounded by the deadline
           long now = System.nanoTime();
           if (now - deadlineNanos > 0) {
@@ -329,6 +341,7 @@ class NatHandoverBench {
             agent.requireAlive(this::diagnostics);
             byte[] bytes = message(run + "-" + seq++, socket.getLocalPort()).getBytes(
                 StandardCharsets.UTF_8);
+            sentAt.add(System.nanoTime());
             socket.send(new DatagramPacket(bytes, bytes.length, registrar, kamailio.port()));
             if (polls != null) {
               polls[0]++;
@@ -347,9 +360,15 @@ class NatHandoverBench {
           long at = System.nanoTime();
           String text = new String(answer.getData(), 0, answer.getLength(),
               StandardCharsets.UTF_8);
-          if (text.startsWith("SIP/2.0 200 ") && text.contains("\r\nUser-Agent: sip-alr-agent")
-              && text.contains(run + "-")) {
-            return at;
+          if (text.startsWith("SIP/2.0 200 ") && text.contains("\r\nUser-Agent: sip-alr-agent")) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                java.util.regex.Pattern.quote(run + "-") + "(\\d+)@").matcher(text);
+            if (m.find()) {
+              if (polls != null) {
+                polls[1] = sentAt.get(Integer.parseInt(m.group(1)));
+              }
+              return at;
+            }
           }
         }
       }
@@ -469,9 +488,11 @@ class NatHandoverBench {
     row(md, csv, "baseline", baselineWlan);
     row(md, csv, "baseline", baselineCell);
     row(md, csv, "interface lost", lost);
+    row(md, csv, "interface lost", lostSent);
     row(md, csv, "interface lost", lostCommand);
     row(md, csv, "interface lost", back);
     row(md, csv, "NAT rebinding", rebinding);
+    row(md, csv, "NAT rebinding", rebindingSent);
     md.append("\nMethod\n\n")
         .append("- The agent (`Main run`, linux provider, one profile, UDP, register-timeout")
         .append(" 2 s, backoff 1 s, rescan 1 s) in `sipalr-ue`; wlan0 behind sipalr-natw")
@@ -481,7 +502,8 @@ class NatHandoverBench {
         .append("- The caller: one UDP socket per run on 198.19.30.1, a MESSAGE to the AOR")
         .append(" through Kamailio every ").append(POLL_MS).append(" ms until one is answered")
         .append(" 200 by the agent (its User-Agent): a figure is late by up to one poll")
-        .append(" interval. MESSAGEs sent per run: interface lost ")
+        .append(" interval; the row \"was sent\" is when the answered MESSAGE left, the one")
+        .append(" before it was not answered, so the agent became reachable in between. MESSAGEs sent per run: interface lost ")
         .append(lost.ms().isEmpty() ? "-" : String.format(Locale.ROOT, "%.1f",
             (double) pollsLost / lost.ms().size()))
         .append(", rebinding ")
