@@ -39,9 +39,11 @@ import org.junit.jupiter.api.io.TempDir;
  * masquerading NAT namespace (wlan0: ports preserved; cell0: {@code masquerade random}; both
  * forget an idle UDP mapping after {@value NetnsTopology#NAT_UDP_TIMEOUT_SECONDS} s). Kamailio
  * routes requests for its registered users ({@code routing()}: {@code lookup("location")},
- * {@code t_relay()}) and has no nathelper: it reaches the agent only through the Contact the
- * agent registered (contact rewrite from the 200's Via received/rport, without outbound) or the
- * flow the REGISTER came over (with outbound), and through a NAT mapping that is still alive.
+ * {@code t_relay()}) and has no nathelper; its usrloc keeps each binding's source address
+ * (received) and relays there, so a request reaches the agent only through a NAT mapping that
+ * is still alive (the agent's keep-alives' job). The tests also assert the Contact the agent
+ * registers: the NAT's public address without outbound (contact rewrite from the 200's Via
+ * received/rport), which a registrar that routes by Contact alone needs.
  *
  * <p>Every test asserts both Kamailio's location table (exactly one binding, from the NAT's
  * public address, never the uplink's private one) and that a MESSAGE sent to the AOR through
