@@ -385,19 +385,8 @@ class NatHandoverBench {
     }
 
     private String message(String callId, int localPort) {
-      String uri = "sip:" + USER + "@" + kamailio.realm();
-      String body = "bench " + callId;
-      return "MESSAGE " + uri + " SIP/2.0\r\n"
-          + "Via: SIP/2.0/UDP " + REGISTRAR_ADDRESS + ":" + localPort
-          + ";rport;branch=z9hG4bK" + callId + "\r\n"
-          + "Max-Forwards: 70\r\n"
-          + "From: <sip:caller@" + kamailio.realm() + ">;tag=c" + callId + "\r\n"
-          + "To: <" + uri + ">\r\n"
-          + "Call-ID: " + callId + "@" + REGISTRAR_ADDRESS + "\r\n"
-          + "CSeq: 1 MESSAGE\r\n"
-          + "Content-Type: text/plain\r\n"
-          + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n"
-          + body;
+      return SipCaller.request("MESSAGE", kamailio, USER, REGISTRAR_ADDRESS, localPort, callId,
+          "bench " + callId);
     }
 
     /** Waits (bounded, polling Kamailio) for exactly one binding of {@link #USER} as wanted. */

@@ -16,12 +16,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sipalr.it.KamailioRegistrar.Binding;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.DatagramPacket;
-import java.net.DatagramSocket;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.SocketTimeoutException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -743,38 +737,8 @@ class NatReachabilityIT {
    */
   static String messageToAor(KamailioRegistrar kamailio, String user, String body)
       throws IOException {
-    try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(REGISTRAR_ADDRESS, 0))) {
-      socket.setSoTimeout(ANSWER_TIMEOUT_MS);
-      String uri = "sip:" + user + "@" + kamailio.realm();
-      String tag = Long.toString(System.nanoTime());
-      String request = "MESSAGE " + uri + " SIP/2.0\r\n"
-          + "Via: SIP/2.0/UDP " + REGISTRAR_ADDRESS + ":" + socket.getLocalPort()
-          + ";rport;branch=z9hG4bK" + tag + "\r\n"
-          + "Max-Forwards: 70\r\n"
-          + "From: <sip:caller@" + kamailio.realm() + ">;tag=c" + tag + "\r\n"
-          + "To: <" + uri + ">\r\n"
-          + "Call-ID: " + tag + "@" + REGISTRAR_ADDRESS + "\r\n"
-          + "CSeq: 1 MESSAGE\r\n"
-          + "Content-Type: text/plain\r\n"
-          + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n"
-          + body;
-      byte[] bytes = request.getBytes(StandardCharsets.UTF_8);
-      socket.send(new DatagramPacket(bytes, bytes.length, InetAddress.getByName(kamailio.host()),
-          kamailio.port()));
-      for (int i = 0; i < 5; i++) { // bounded: skips provisional answers
-        DatagramPacket answer = new DatagramPacket(new byte[8192], 8192);
-        try {
-          socket.receive(answer);
-        } catch (SocketTimeoutException e) {
-          return "no answer within " + ANSWER_TIMEOUT_MS + " ms";
-        }
-        String text = new String(answer.getData(), 0, answer.getLength(), StandardCharsets.UTF_8);
-        if (!text.startsWith("SIP/2.0 1")) {
-          return text;
-        }
-      }
-      return "only provisional answers";
-    }
+    return SipCaller.toAor(kamailio, REGISTRAR_ADDRESS, user, "MESSAGE", body,
+        ANSWER_TIMEOUT_MS);
   }
 
   private static final String LOGBACK = """

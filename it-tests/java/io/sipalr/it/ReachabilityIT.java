@@ -10,12 +10,6 @@ import io.sipalr.profile.Transport;
 import io.sipalr.sip.IncomingMessage;
 import io.sipalr.sip.MigrationOrder;
 import io.sipalr.sip.ProfileStatus;
-import java.net.DatagramPacket;
-import java.net.DatagramSocket;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.SocketTimeoutException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -35,37 +29,7 @@ class ReachabilityIT {
   /** Sends {@code method} to the AOR {@code user} through the registrar; the final answer. */
   static String toAor(KamailioRegistrar kamailio, String user, String method, String body)
       throws Exception {
-    try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(CALLER, 0))) {
-      socket.setSoTimeout(5000);
-      String uri = "sip:" + user + "@" + kamailio.realm();
-      String request = method + " " + uri + " SIP/2.0\r\n"
-          + "Via: SIP/2.0/UDP " + CALLER + ":" + socket.getLocalPort() + ";rport;branch=z9hG4bK"
-          + System.nanoTime() + "\r\n"
-          + "Max-Forwards: 70\r\n"
-          + "From: <sip:caller@" + kamailio.realm() + ">;tag=c" + System.nanoTime() + "\r\n"
-          + "To: <" + uri + ">\r\n"
-          + "Call-ID: " + System.nanoTime() + "@" + CALLER + "\r\n"
-          + "CSeq: 1 " + method + "\r\n"
-          + (body.isEmpty() ? "" : "Content-Type: text/plain\r\n")
-          + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n"
-          + body;
-      byte[] bytes = request.getBytes(StandardCharsets.UTF_8);
-      socket.send(new DatagramPacket(bytes, bytes.length, InetAddress.getByName(kamailio.host()),
-          kamailio.port()));
-      for (int i = 0; i < 5; i++) { // bounded: skips provisional answers
-        DatagramPacket answer = new DatagramPacket(new byte[8192], 8192);
-        try {
-          socket.receive(answer);
-        } catch (SocketTimeoutException e) {
-          return "no answer within 5 s";
-        }
-        String text = new String(answer.getData(), 0, answer.getLength(), StandardCharsets.UTF_8);
-        if (!text.startsWith("SIP/2.0 1")) {
-          return text;
-        }
-      }
-      return "only provisional answers";
-    }
+    return SipCaller.toAor(kamailio, CALLER, user, method, body, 5000);
   }
 
   private static String statusLine(String response) {
