@@ -12,6 +12,7 @@ import io.sipalr.alr.AlrObserver;
 import io.sipalr.alr.AlrPolicy;
 import io.sipalr.alr.PolicyController;
 import io.sipalr.alr.SipAlr;
+import io.sipalr.concurrent.OneShutdown;
 import io.sipalr.concurrent.DaemonThreads;
 import io.sipalr.config.ConfigLoader;
 import io.sipalr.mobility.IapProvider;
@@ -94,8 +95,7 @@ public final class SipAlrAgent implements AutoCloseable {
   /** The meters, when the builder was given a MeterRegistry; {@code null} otherwise. */
   private final AgentMetrics metrics;
   private final AtomicBoolean started = new AtomicBoolean();
-  private final AtomicBoolean stopping = new AtomicBoolean();
-  private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+  private final OneShutdown shutdown = new OneShutdown();
 
   /** A builder; {@link Builder#build()} says what it needs. */
   public static Builder builder() {
@@ -215,19 +215,8 @@ public final class SipAlrAgent implements AutoCloseable {
    * for the first call to finish, within its own bound.
    */
   public void shutdown(Duration bound) {
-    if (!stopping.compareAndSet(false, true)) {
-      try {
-        stopped.get(bound.toMillis(), TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      } catch (ExecutionException | TimeoutException e) {
-        log.warn("shutdown: the shutdown under way did not finish within {} ms",
-            bound.toMillis());
-      }
-      return;
-    }
-    long deadline = System.nanoTime() + bound.toNanos();
-    try {
+    shutdown.run(bound, () -> {
+      long deadline = System.nanoTime() + bound.toNanos();
       closeQuietly(metrics);
       closeQuietly(policy);
       closeQuietly(alr);
@@ -243,9 +232,7 @@ public final class SipAlrAgent implements AutoCloseable {
       }
       pool.shutdownNow();
       timers.shutdownNow();
-    } finally {
-      stopped.complete(null);
-    }
+    });
   }
 
   /**

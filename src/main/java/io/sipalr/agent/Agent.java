@@ -2,6 +2,7 @@ package io.sipalr.agent;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import io.sipalr.concurrent.OneShutdown;
 import io.sipalr.SipAlrAgent;
 import io.sipalr.alr.PolicyController;
 import io.sipalr.alr.SipAlr;
@@ -18,11 +19,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,8 +48,7 @@ public final class Agent implements AutoCloseable {
   private final SipAlrAgent core;
   private final AgentMetrics metrics;
   private final ControlServer control;
-  private final AtomicBoolean stopping = new AtomicBoolean();
-  private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+  private final OneShutdown shutdown = new OneShutdown();
 
   /**
    * The configuration as typesafe-config users expect it: system properties ({@code
@@ -156,19 +151,8 @@ public final class Agent implements AutoCloseable {
    * finish, within its own bound.
    */
   public void shutdown(Duration bound) {
-    if (!stopping.compareAndSet(false, true)) {
-      try {
-        stopped.get(bound.toMillis(), TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      } catch (ExecutionException | TimeoutException e) {
-        log.warn("shutdown: the shutdown under way did not finish within {} ms",
-            bound.toMillis());
-      }
-      return;
-    }
-    long deadline = System.nanoTime() + bound.toNanos();
-    try {
+    shutdown.run(bound, () -> {
+      long deadline = System.nanoTime() + bound.toNanos();
       if (control != null) {
         try {
           control.close();
@@ -178,9 +162,7 @@ public final class Agent implements AutoCloseable {
       }
       core.shutdown(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
       log.info("agent stopped");
-    } finally {
-      stopped.complete(null);
-    }
+    });
   }
 
   /** {@link #shutdown(Duration)} within {@code agent.shutdown-timeout}. */
