@@ -412,7 +412,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     if (old != null) {
       engine.release(old); // also when old == target: the caller's reference is a second one
     }
-    keepFlowAlive(null, 0);
+    stopKeepAlives();
     publishInfo();
     switch (state) {
       case IDLE, AUTH_FAILED -> { }
@@ -668,21 +668,9 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   }
 
   private void succeeded(Response response) {
-    if (state != State.DEREGISTERING) {
-      int granted = requests.grantedExpires(response, contact, requestedExpires);
-      if (granted < config.limits().minGrantedExpires().toSeconds()) {
-        // Refreshing at once would be a storm (a refresh every 100 ms for expires=0): this is
-        // the registrar's error, and it gets the backoff of any other error.
-        attemptFailed(new RegistrationError(RegistrationError.Kind.REJECTED, response
-            .getStatusCode(), "the registrar granted expires=" + granted + ", below "
-            + "sip.min-granted-expires (" + config.limits().minGrantedExpires().toSeconds()
-            + "s)", null), null);
-        return;
-      }
-    }
-    endAttempt();
-    failures = 0;
     if (state == State.DEREGISTERING) {
+      endAttempt();
+      failures = 0;
       staleContacts.clear();
       staleRetried.clear();
       if (migration != null) {
@@ -692,23 +680,34 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       }
       return;
     }
+    int granted = requests.grantedExpires(response, contact, requestedExpires);
+    if (granted < config.limits().minGrantedExpires().toSeconds()) {
+      // Refreshing at once would be a storm (a refresh every 100 ms for expires=0): this is
+      // the registrar's error, and it gets the backoff of any other error.
+      attemptFailed(new RegistrationError(RegistrationError.Kind.REJECTED, response
+          .getStatusCode(), "the registrar granted expires=" + granted + ", below "
+          + "sip.min-granted-expires (" + config.limits().minGrantedExpires().toSeconds()
+          + "s)", null), null);
+      return;
+    }
+    endAttempt();
+    failures = 0;
     outbound = RegisterRequests.hasOption(response, RequireHeader.NAME, "outbound");
     // Never more than we asked for: a registrar granting 68 years would stop our refreshes.
-    grantedExpires = Math.min(requests.grantedExpires(response, contact, requestedExpires),
-        requestedExpires);
+    grantedExpires = Math.min(granted, requestedExpires);
     expiresAt = clock.instant().plusSeconds(grantedExpires);
     boolean refreshNow = !outbound && removeStaleOnceMore(response);
     refreshNow |= learnPublicAddress(response);
     if (outbound) {
       staleContacts.clear(); // replaced atomically by instance and reg-id
       staleRetried.clear();
-      keepFlowAlive(flow, RegisterRequests.flowTimer(response),
-          RegisterRequests.seenAt(response));
+      keepAlive(flow, RegisterRequests.flowTimer(response), RegisterRequests.seenAt(response),
+          null);
     } else {
-      keepFlowAlive(null, 0);
       // No flow the registrar routes over: keep the NAT's mapping open, or a request to the
       // user finds it closed (30 s on many NATs) long before the next refresh.
-      pingNat(config.nat().keepAlive() == SipConfig.NatKeepAlive.CRLF ? flow : null);
+      keepAlive(null, 0, null,
+          config.nat().keepAlive() == SipConfig.NatKeepAlive.CRLF ? flow : null);
     }
     lastError = null;
     transition(State.REGISTERED);
@@ -787,7 +786,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     contact = null;
     expiresAt = null;
     grantedExpires = 0;
-    keepFlowAlive(null, 0);
+    stopKeepAlives();
     endpoint = migration.target;
     transition(State.REGISTERING);
     sendRegister();
@@ -855,7 +854,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
           null));
       return;
     }
-    keepFlowAlive(null, 0);
+    stopKeepAlives();
     resendWhenAnswered = false;
     // Long, but never for ever: the registrar may have been the one in the wrong (rule 16).
     long retry = config.limits().authRetry().toMillis();
@@ -889,7 +888,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       migrationFailed(error);
       return;
     }
-    keepFlowAlive(null, 0);
+    stopKeepAlives();
     resendWhenAnswered = false; // the retry carries the current profile anyway
     failures++;
     Duration wait = retryAfter != null ? retryAfter : backoff(failures);
@@ -911,7 +910,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   }
 
   private void finishStop() {
-    keepFlowAlive(null, 0);
+    stopKeepAlives();
     contact = null;
     expiresAt = null;
     grantedExpires = 0;
@@ -1053,18 +1052,19 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     }
   }
 
-  /**
-   * Makes {@code target} (or none) the one flow this registration is kept alive on, and ends
-   * its NAT pings: an outbound keep-alive keeps the mapping open too, and a registration that
-   * is not bound has nothing to keep open (a 200 without outbound starts them again).
-   */
-  private void keepFlowAlive(FlowKeepAlive.Flow target, int flowTimer) {
-    keepFlowAlive(target, flowTimer, null);
+  /** Not bound any more: nothing to keep alive (a 200 starts the keep-alives again). */
+  private void stopKeepAlives() {
+    keepAlive(null, 0, null, null);
   }
 
-  /** As above; {@code seenAt}: where the registrar saw the REGISTER come from (its Via). */
-  private void keepFlowAlive(FlowKeepAlive.Flow target, int flowTimer, String seenAt) {
-    pingNat(null);
+  /**
+   * The keep-alives of this registration: the outbound flow it is kept alive on (and where the
+   * registrar saw the REGISTER come from, its Via), and the flow it pings for a NAT; either or
+   * both {@code null}. What stays the same is left running, timers included.
+   */
+  private void keepAlive(FlowKeepAlive.Flow target, int flowTimer, String seenAt,
+      FlowKeepAlive.Flow natPing) {
+    pingNat(natPing);
     if (keptAlive != null && !keptAlive.equals(target)) {
       keepAlive.leave(keptAlive, this);
       keptAlive = null;
