@@ -100,7 +100,7 @@ class RegistrarFaultIT {
   void stockChallengeWithShortNoncesKeepsOneBindingPerProfileThroughRefreshesAndMoves()
       throws Exception {
     List<String> users = users("stock", 10);
-    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().stockChallenge()
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().stockChallenge()
             .nonceExpire(NONCE_EXPIRE).start();
         AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK,
             config("127.0.0.1", Duration.ofSeconds(30)), 2000)) {
@@ -215,7 +215,7 @@ class RegistrarFaultIT {
     NetnsTopology.assumeNftables();
     List<String> users = users("lossy", LOSSY_PROFILES);
     try (NetnsTopology net = NetnsTopology.create();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder()
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing()
             .listenAddress(NetnsTopology.REGISTRAR_ADDRESS).start()) {
       users.forEach(u -> kamailio.addUser(u, PASSWORD));
       net.randomLoss(LOSS_PERCENT);
@@ -427,7 +427,8 @@ class RegistrarFaultIT {
    * one never says it, so the agent meets the hard case every time.
    */
   private static KamailioRegistrar.Builder registrarAt(int port) {
-    return KamailioRegistrar.builder().listenAddress(REGISTRAR).port(port).stockChallenge();
+    return KamailioRegistrar.builder().listenAddress(REGISTRAR).port(port).stockChallenge()
+        .routing();
   }
 
   /**
@@ -531,6 +532,32 @@ class RegistrarFaultIT {
         }
       }
       assertEquals(users.size(), dump.keySet().stream().filter(users::contains).count());
+      assertReachable(when);
+    }
+
+    /**
+     * A binding is only worth something if a request to the user reaches the agent through it:
+     * an OPTIONS to each AOR, through the (routing) registrar, answered 200 by the agent itself
+     * (its User-Agent). A few tries, each bounded: the lossy path of (c) may drop one.
+     */
+    void assertReachable(String when) {
+      for (String user : users) {
+        String answer = "";
+        for (int i = 0; i < 3 && !answeredByAgent(answer); i++) {
+          try {
+            answer = SipCaller.toAor(kamailio, kamailio.host(), user, "OPTIONS", "", 3000);
+          } catch (java.io.IOException e) {
+            answer = e.toString();
+          }
+        }
+        String last = answer;
+        assertTrue(answeredByAgent(answer), () -> user + " " + when
+            + ": an OPTIONS to the AOR did not reach the agent: " + last + state());
+      }
+    }
+
+    private static boolean answeredByAgent(String answer) {
+      return answer.startsWith("SIP/2.0 200") && answer.contains("sip-alr-agent");
     }
 
     private void markPhase() {
