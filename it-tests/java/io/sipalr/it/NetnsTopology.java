@@ -490,6 +490,11 @@ final class NetnsTopology implements AutoCloseable {
     }
   }
 
+  /** Stops dropping: the loss table's rules go, its counters with them. */
+  void noLoss() {
+    inNamespace("nft", "delete", "table", "inet", LOSS_TABLE);
+  }
+
   /** Datagrams {@link #randomLoss} dropped so far, both directions together. */
   long droppedPackets() {
     String table = inNamespace("nft", "list", "table", "inet", LOSS_TABLE);

@@ -238,9 +238,13 @@ class RegistrarFaultIT {
         net.wlanUp();
         table.awaitAll("after wlan0 came back", NetnsTopology.WLAN_ADDRESS, LOSSY_MOVE, false);
         awaitAgentSaysRegistered(dir, users, "after wlan0 came back");
-        table.assertOneBindingEach(NetnsTopology.WLAN_ADDRESS, "at the end");
+        table.assertBindings(NetnsTopology.WLAN_ADDRESS, "at the end");
         long dropped = net.droppedPackets();
         assertTrue(dropped > 0, "the loss rules dropped datagrams: " + dropped);
+        // Reachability once the fault is gone: under 20 % loss each way an OPTIONS relayed by
+        // Kamailio is lost now and then whatever the agent does (CI once lost 3 tries in a row).
+        net.noLoss();
+        table.assertReachable("once the loss stopped");
         System.out.printf("RegistrarFaultIT: %d%% loss dropped %d datagrams%n", LOSS_PERCENT,
             dropped);
       } finally {
@@ -518,6 +522,12 @@ class RegistrarFaultIT {
     }
 
     void assertOneBindingEach(String address, String when) {
+      assertBindings(address, when);
+      assertReachable(when);
+    }
+
+    /** One binding per user, from {@code address}, and (in process) REGISTERED in the agent. */
+    void assertBindings(String address, String when) {
       Map<String, List<Binding>> dump = kamailio.dump();
       last.set(dump);
       for (String user : users) {
@@ -532,7 +542,6 @@ class RegistrarFaultIT {
         }
       }
       assertEquals(users.size(), dump.keySet().stream().filter(users::contains).count());
-      assertReachable(when);
     }
 
     /**
