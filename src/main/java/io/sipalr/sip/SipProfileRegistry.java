@@ -100,7 +100,7 @@ public final class SipProfileRegistry implements AutoCloseable {
     this.pool = pool;
     this.clock = clock;
     this.keepAlive = new FlowKeepAlive(engine, timers, config.keepAliveInterval(),
-        config.registerTimeout(), stats);
+        config.registerTimeout(), stats, config.outbound(), clock);
     engine.inbound(new SipWire.Inbound() {
       @Override
       public boolean knows(String profileId) {

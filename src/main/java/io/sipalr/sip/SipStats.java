@@ -46,6 +46,11 @@ public final class SipStats {
     }
   }
 
+  /** A STUN or CRLF keep-alive (an OPTIONS one counts in {@link #sent}). */
+  void keepAliveSent() {
+    keepAlivesSent.increment();
+  }
+
   void keepAliveFailed() {
     keepAliveFailures.increment();
   }
