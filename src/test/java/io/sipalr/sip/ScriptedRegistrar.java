@@ -125,6 +125,8 @@ final class ScriptedRegistrar implements SipWire {
 
   /** Answer {@code Require: outbound} to a REGISTER that supports it (RFC 5626 §6). */
   boolean outbound;
+  /** With outbound, the Flow-Timer the 200 carries (RFC 5626 §4.4); 0: none. */
+  int flowTimer;
 
   private long nonceSecret = 1;
   private int nonceCounter;
@@ -532,6 +534,9 @@ final class ScriptedRegistrar implements SipWire {
     }
     if (outboundNow) {
       ok.addHeader(headers.createRequireHeader("outbound"));
+      if (flowTimer > 0) {
+        ok.addHeader(headers.createHeader("Flow-Timer", Integer.toString(flowTimer)));
+      }
     }
     return ok;
   }
