@@ -378,7 +378,9 @@ public final class SipProfileRegistry implements AutoCloseable {
   }
 
   public RegistrationInfo info(String id) {
-    return registration(id).info();
+    Registration r = registration(id);
+    FlowKeepAlive.View flow = keepAlive.view(r);
+    return flow == null ? r.info() : r.info().withKeepAlive(flow.kind(), flow.lastAnswered());
   }
 
   public String localAddress() {
