@@ -62,12 +62,7 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   private final StunFallback fallback = new StunFallback();
   private final java.security.SecureRandom random = new java.security.SecureRandom();
   /** UDP flows pinged only to keep a NAT's mapping open (no outbound, nothing to detect). */
-  private final Map<Flow, NatPing> pings = new HashMap<>();
-
-  private static final class NatPing {
-    final Set<Member> members = new HashSet<>();
-    ScheduledFuture<?> next;
-  }
+  private final NatPings pings;
   private final SipStats stats;
 
   private final class FlowState {
@@ -108,6 +103,7 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     this.probeTimeout = probeTimeout;
     this.outbound = outbound;
     this.clock = clock;
+    this.pings = new NatPings(engine, timers);
     engine.keepAliveAnswers(this);
   }
 
@@ -174,51 +170,17 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     }
   }
 
-  /**
-   * Adds {@code member} to the NAT pings of {@code flow}: a double CRLF every {@code interval}
-   * (jittered 80-100 %), one per flow whatever the number of profiles on it; UDP only (a TCP
-   * connection is its own keep-alive here, and a ping must never block the timer thread).
-   */
-  synchronized void joinNatPing(Flow flow, Member member, Duration interval) {
-    if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
-      return;
-    }
-    NatPing p = pings.computeIfAbsent(flow, f -> new NatPing());
-    if (p.members.add(member) && p.next == null) {
-      schedulePing(flow, p, interval);
-    }
+  /** See {@link NatPings#join}. */
+  void joinNatPing(Flow flow, Member member, Duration interval) {
+    pings.join(flow, member, interval);
   }
 
-  synchronized void leaveNatPing(Flow flow, Member member) {
-    NatPing p = pings.get(flow);
-    if (p != null && p.members.remove(member) && p.members.isEmpty()) {
-      cancel(p.next);
-      pings.remove(flow);
-    }
+  void leaveNatPing(Flow flow, Member member) {
+    pings.leave(flow, member);
   }
 
-  synchronized int natPingCount() {
-    return pings.size();
-  }
-
-  private void schedulePing(Flow flow, NatPing p, Duration interval) {
-    long millis = interval.toMillis();
-    long delay = (long) (millis * (0.8 + 0.2 * ThreadLocalRandom.current().nextDouble()));
-    p.next = timers.schedule(() -> ping(flow, p, interval), delay, TimeUnit.MILLISECONDS);
-  }
-
-  private void ping(Flow flow, NatPing p, Duration interval) {
-    synchronized (this) {
-      if (pings.get(flow) != p) {
-        return; // left meanwhile
-      }
-    }
-    engine.ping(flow.endpoint(), flow.host(), flow.port()); // outside the lock
-    synchronized (this) {
-      if (pings.get(flow) == p) {
-        schedulePing(flow, p, interval);
-      }
-    }
+  int natPingCount() {
+    return pings.count();
   }
 
   synchronized int flowCount() {
@@ -229,8 +191,7 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     flows.values().forEach(this::stop);
     flows.clear();
     memberFlows.clear();
-    pings.values().forEach(p -> cancel(p.next));
-    pings.clear();
+    pings.close();
   }
 
   private void stop(FlowState state) {
@@ -394,7 +355,7 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
       } else if (answer.mapped() != null) {
         String mapped = RegisterRequests.hostPort(answer.mapped().getAddress().getHostAddress(),
             answer.mapped().getPort());
-        if (state.seenAt != null && !sameAddress(mapped, state.seenAt)) {
+        if (state.seenAt != null && !RegisterRequests.sameAddress(mapped, state.seenAt)) {
           // RFC 5626 §4.4.1: a new mapping (a NAT rebinding): the registrar's binding points at
           // the old one, which nothing reaches any more.
           log.info("flow {} failed (STUN: the NAT mapping changed from {} to {}): {} profiles "
@@ -459,37 +420,12 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
         if (probe != null && probe.kind == KeepAliveKind.CRLF
             && f.endpoint().address.equals(localAddress) && f.endpoint().port == localPort
             && f.transport().equalsIgnoreCase(transport) && f.port() == port
-            && sameHost(f.host(), host)) {
+            && RegisterRequests.sameHost(f.host(), host)) {
           probeFailed(f, probe, "no pong to the CRLF keep-alive within "
               + outbound.pongTimeout().toMillis() + " ms");
         }
       }
     }
-  }
-
-  /** Whether two {@code host:port} texts name the same address (IPv6 written either way). */
-  static boolean sameAddress(String a, String b) {
-    int ca = a.lastIndexOf(':');
-    int cb = b.lastIndexOf(':');
-    return ca > 0 && cb > 0 && a.substring(ca).equals(b.substring(cb))
-        && sameHost(a.substring(0, ca), b.substring(0, cb));
-  }
-
-  private static boolean sameHost(String a, String b) {
-    if (a.equalsIgnoreCase(b)) {
-      return true;
-    }
-    try {
-      return io.sipalr.mobility.IpLiterals.parse(strip(a))
-          .equals(io.sipalr.mobility.IpLiterals.parse(strip(b)));
-    } catch (IllegalArgumentException notLiterals) {
-      return false; // a host name: only the same name is the same host (no DNS here)
-    }
-  }
-
-  private static String strip(String host) {
-    return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1)
-        : host;
   }
 
   /**
@@ -507,7 +443,7 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     FlowState state = flows.get(flow);
     if (state != null && state.probe == probe) {
       if (seenAt != null && state.seenAt != null
-          && !sameAddress(seenAt, state.seenAt)) {
+          && !RegisterRequests.sameAddress(seenAt, state.seenAt)) {
         // RFC 5626 §4.4.1: the NAT gave the flow a new mapping (a rebinding); the registrar's
         // binding points at the old one, which nothing reaches any more.
         stats.keepAliveFailed();
