@@ -50,6 +50,22 @@ class StunCodecTest {
         InetAddress.getByName("2001:db8:1234:5678:11:2233:4455:6677"), 32853), m.mapped());
   }
 
+  /**
+   * What Kamailio 5.6.3's stun module (the test image) answered a Binding request from
+   * 127.0.0.1:44020: XOR-MAPPED-ADDRESS and a SOFTWARE of 39 bytes (padded), no FINGERPRINT.
+   */
+  @Test
+  void kamailiosAnswerGivesTheMappedAddress() throws Exception {
+    byte[] wire = HEX.parseHex("010100382112a44250b17fec72f518101a3b34b3"
+        + "0020000800018ae65e12a443"
+        + "802200275365727665723a206b616d61696c696f2028352e362e3320287838365f36342f6c696e"
+        + "7578292900");
+    StunMessage m = StunCodec.decode(wire, wire.length);
+    assertTrue(m.isSuccess());
+    assertTrue(m.sameTransaction(HEX.parseHex("50b17fec72f518101a3b34b3")));
+    assertEquals("127.0.0.1:44020", m.mappedText());
+  }
+
   @Test
   void aCorruptedFingerprintIsRefused() {
     byte[] bad = IPV4_RESPONSE.clone();
