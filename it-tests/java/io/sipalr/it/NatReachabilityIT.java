@@ -470,6 +470,47 @@ class NatReachabilityIT {
     tcpThroughEachNat(dir, test, true);
   }
 
+  /**
+   * Over TCP with outbound and {@code Flow-Timer: 5}: the agent pings the flow with a double
+   * CRLF every 4-5 s and Kamailio's single-CRLF pongs come back within the pong timeout (10 s):
+   * the view shows CRLF and a keep-alive answered, and for {@link #CRLF_WATCH} (several pings,
+   * each pong awaited) the agent stays REGISTERED on the same connection (a missing pong would
+   * have closed it and registered again from another port), and a MESSAGE reaches it over it.
+   */
+  @Test
+  void overTcpWithOutboundCrlfPingsArePongedAndTheFlowStays(@TempDir Path dir, TestInfo test)
+      throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = NetnsTopology.startAgent(dir,
+          NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
+              Duration.ofSeconds(2), 600, CONTROL_PORT, "tcp"),
+          LOGBACK, List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dir);
+        Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
+            "over TCP via wlan");
+        checks.awaitKeepAlive("CRLF", Duration.ofSeconds(5 + 10 + 1 + 5));
+        checks.idle(CRLF_WATCH);
+        assertEquals("REGISTERED", checks.agentStatus());
+        Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after pings");
+        assertEquals(before.received(), after.received(), "the same TCP connection");
+        assertFalse(agent.outputTail(400).contains("no pong"),
+            () -> "no pong went missing: " + agent.outputTail(60));
+        checks.assertMessageReachesTheAgent("over the TCP flow kept alive with CRLF pings");
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
+  /** Long enough for several CRLF pings at Flow-Timer 5 s, each pong awaited 10 s. */
+  private static final Duration CRLF_WATCH = Duration.ofSeconds(30);
+
   private void tcpThroughEachNat(Path dir, TestInfo test, boolean outbound) throws Exception {
     NetnsTopology.assumeUsable();
     NetnsTopology.assumeNftables();
