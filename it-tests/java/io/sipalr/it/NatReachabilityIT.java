@@ -471,14 +471,15 @@ class NatReachabilityIT {
   }
 
   /**
-   * Over TCP with outbound and {@code Flow-Timer: 5}: the agent pings the flow with a double
-   * CRLF every 4-5 s and Kamailio's single-CRLF pongs come back within the pong timeout (10 s):
-   * the view shows CRLF and a keep-alive answered, and for {@link #CRLF_WATCH} (several pings,
-   * each pong awaited) the agent stays REGISTERED on the same connection (a missing pong would
-   * have closed it and registered again from another port), and a MESSAGE reaches it over it.
+   * Over TCP with outbound and {@code Flow-Timer: 5}: the agent probes the flow every 4-5 s
+   * (OPTIONS: JAIN-SIP 1.3.0-91 misreads every second CRLF pong, see FlowKeepAlive.kindFor;
+   * with CRLF pings this test failed against Kamailio: "no pong", a healthy connection closed
+   * and registered again from another port); the view shows it answered, and for
+   * {@link #KEEPALIVE_WATCH} the agent stays REGISTERED on the same connection, and a MESSAGE
+   * reaches it over it.
    */
   @Test
-  void overTcpWithOutboundCrlfPingsArePongedAndTheFlowStays(@TempDir Path dir, TestInfo test)
+  void overTcpWithOutboundTheFlowIsKeptAliveOnTheSameConnection(@TempDir Path dir, TestInfo test)
       throws Exception {
     NetnsTopology.assumeUsable();
     NetnsTopology.assumeNftables();
@@ -494,22 +495,22 @@ class NatReachabilityIT {
         Checks checks = new Checks(net, kamailio, agent, dir);
         Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
             "over TCP via wlan");
-        checks.awaitKeepAlive("CRLF", Duration.ofSeconds(5 + 10 + 1 + 5));
-        checks.idle(CRLF_WATCH);
+        checks.awaitKeepAlive("OPTIONS", Duration.ofSeconds(5 + 5));
+        checks.idle(KEEPALIVE_WATCH);
         assertEquals("REGISTERED", checks.agentStatus());
         Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after pings");
         assertEquals(before.received(), after.received(), "the same TCP connection");
-        assertFalse(agent.outputTail(400).contains("no pong"),
-            () -> "no pong went missing: " + agent.outputTail(60));
-        checks.assertMessageReachesTheAgent("over the TCP flow kept alive with CRLF pings");
+        assertFalse(agent.outputTail(400).contains("failed ("),
+            () -> "no flow failed: " + agent.outputTail(60));
+        checks.assertMessageReachesTheAgent("over the TCP flow kept alive");
       } finally {
         copyLog(agent, test);
       }
     }
   }
 
-  /** Long enough for several CRLF pings at Flow-Timer 5 s, each pong awaited 10 s. */
-  private static final Duration CRLF_WATCH = Duration.ofSeconds(30);
+  /** Long enough for several keep-alives at Flow-Timer 5 s. */
+  private static final Duration KEEPALIVE_WATCH = Duration.ofSeconds(30);
 
   private void tcpThroughEachNat(Path dir, TestInfo test, boolean outbound) throws Exception {
     NetnsTopology.assumeUsable();

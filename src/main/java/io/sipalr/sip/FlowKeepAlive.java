@@ -60,6 +60,8 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   /** STUN requests awaiting their answer, one per flow at most (removed with the probe). */
   private final Map<java.nio.ByteBuffer, Flow> stunWaiting = new HashMap<>();
   private final StunFallback fallback = new StunFallback();
+  /** Whether TCP flows get the CRLF ping (off in the agent: see kindFor); tests turn it on. */
+  volatile boolean crlfOnConnections;
   private final java.security.SecureRandom random = new java.security.SecureRandom();
   /** UDP flows pinged only to keep a NAT's mapping open (no outbound, nothing to detect). */
   private final NatPings pings;
@@ -77,6 +79,16 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     int stunUnanswered;
     boolean stunAnswered;
     java.time.Instant lastAnswered;
+  }
+
+  private static boolean isIpLiteral(String host) {
+    try {
+      io.sipalr.mobility.IpLiterals.parse(host.startsWith("[") && host.endsWith("]")
+          ? host.substring(1, host.length() - 1) : host);
+      return true;
+    } catch (IllegalArgumentException name) {
+      return false;
+    }
   }
 
   /** What the profile view shows of a member's flow. */
@@ -116,11 +128,20 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
 
   /** The keep-alive a new flow starts with (the registrar's STUN record decides on UDP). */
   private KeepAliveKind kindFor(Flow flow) {
-    if (outbound.keepAlive() == SipConfig.OutboundKeepAlive.OPTIONS) {
+    if (outbound.keepAlive() == SipConfig.OutboundKeepAlive.OPTIONS
+        || !isIpLiteral(flow.host())) {
+      // STUN and the stack's pong timer need the far end's address; resolving a name here
+      // would block a timer thread (an OPTIONS goes through the stack's own resolution).
       return KeepAliveKind.OPTIONS;
     }
     if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
-      return KeepAliveKind.CRLF;
+      // Not CRLF (yet): JAIN-SIP 1.3.0-91's TCP reader (PipelinedMsgParser) takes the second of
+      // two pongs with no SIP message between them for a double-CRLF ping, answers it and
+      // re-arms the pong timer instead of cancelling it, so every second ping "loses" its pong
+      // and the stack closes a healthy connection (NatReachabilityIT showed it against
+      // Kamailio). The OPTIONS probe detects a dead TCP flow; probeCrlf is ready for a stack
+      // that reads pongs right (docs/registration.md, "Outbound keep-alives").
+      return crlfOnConnections ? KeepAliveKind.CRLF : KeepAliveKind.OPTIONS;
     }
     return outbound.keepAlive() == SipConfig.OutboundKeepAlive.AUTO
         && fallback.answersNoStun(flow) ? KeepAliveKind.OPTIONS : KeepAliveKind.STUN;
@@ -252,6 +273,9 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
       if (state == null) {
         return;
       }
+      if (state.probe != null) {
+        end(state.probe); // superseded (a shorter interval): its STUN id matches nothing now
+      }
       state.probe = probe;
       probe.timer = timers.schedule(() -> probeFailed(flow, probe,
           "no answer to the keep-alive within " + probeTimeout.toMillis() + " ms"),
@@ -299,6 +323,9 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
       FlowState state = flows.get(flow);
       if (state == null) {
         return;
+      }
+      if (state.probe != null) {
+        end(state.probe); // superseded (a shorter interval): its STUN id matches nothing now
       }
       state.probe = probe;
       stunWaiting.put(java.nio.ByteBuffer.wrap(probe.stunTx), flow);
@@ -399,6 +426,9 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
       FlowState state = flows.get(flow);
       if (state == null) {
         return;
+      }
+      if (state.probe != null) {
+        end(state.probe); // superseded (a shorter interval): its STUN id matches nothing now
       }
       state.probe = probe;
       // The stack times the pong (and tells pongMissing); quiet until a little after that

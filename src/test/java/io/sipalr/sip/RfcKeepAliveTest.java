@@ -29,6 +29,12 @@ class RfcKeepAliveTest {
             p.iapId(), p.bearerFilter(), p.instanceId(), p.regId()));
   }
 
+  /** TCP with the CRLF ping turned on (off in the agent until JAIN-SIP reads pongs right). */
+  private void useCrlf() {
+    use(SipConfig.OutboundKeepAlive.AUTO, Transport.TCP);
+    rig.keepAlive.crlfOnConnections = true;
+  }
+
   private void registerWithOutbound() {
     rig.registrar.outbound = true;
     rig.start();
@@ -192,7 +198,7 @@ class RfcKeepAliveTest {
 
   @Test
   void aTcpFlowIsPingedEvery95To120sAndAMissingPongFailsIt() {
-    use(SipConfig.OutboundKeepAlive.AUTO, Transport.TCP);
+    useCrlf();
     registerWithOutbound();
     long registeredAt = rig.clock.now();
     rig.runCorrectly(Duration.ofSeconds(135)); // the ping, and its pong's 10 s (+ 1 s grace)
@@ -220,7 +226,7 @@ class RfcKeepAliveTest {
 
   @Test
   void aPongMissingLateOrForAnotherFlowChangesNothing() {
-    use(SipConfig.OutboundKeepAlive.AUTO, Transport.TCP);
+    useCrlf();
     registerWithOutbound();
     rig.runCorrectly(Duration.ofSeconds(125));
     rig.registrar.keepAliveAnswers.pongMissing(rig.cell.address, 5070, "TCP", "198.18.0.1",
@@ -229,6 +235,16 @@ class RfcKeepAliveTest {
         5060); // no ping in flight any more: the pong came long ago
     rig.clock.runDue();
     assertEquals(ProfileStatus.REGISTERED, rig.status());
+  }
+
+  @Test
+  void aTcpFlowIsProbedWithOptionsInTheAgent() {
+    use(SipConfig.OutboundKeepAlive.AUTO, Transport.TCP);
+    registerWithOutbound();
+    rig.runCorrectly(Duration.ofSeconds(60));
+    assertEquals(KeepAliveKind.OPTIONS, view().kind());
+    assertTrue(optionsSent() >= 2);
+    assertEquals(List.of(), rig.registrar.crlfPings);
   }
 
   @Test
