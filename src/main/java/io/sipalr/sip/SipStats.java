@@ -28,7 +28,7 @@ public final class SipStats {
     return registersSent.sum();
   }
 
-  /** Keep-alive probes (OPTIONS) sent on outbound flows. */
+  /** Keep-alives sent on outbound flows: OPTIONS probes, STUN requests (retransmissions too). */
   public long keepAlivesSent() {
     return keepAlivesSent.sum();
   }
