@@ -284,11 +284,11 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     }
     // Sent outside the lock: the stack may deliver the answer on another thread at once.
     try {
-      probe.transaction = engine.send(flow.endpoint(), options(flow),  new SipWire.Handler() {
+      probe.transaction = engine.send(flow.endpoint(), KeepAliveOptions.build(engine, flow),  new SipWire.Handler() {
         @Override
         public void onResponse(SipWire.Exchange transaction, Response response) {
           int code = response.getStatusCode();
-          if (code >= 200 && revealsLostBinding(code)) {
+          if (code >= 200 && KeepAliveOptions.revealsLostBinding(code)) {
             probeFailed(flow, probe, "keep-alive answered " + code + " "
                 + response.getReasonPhrase());
           } else if (code >= 200) {
@@ -458,17 +458,6 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     }
   }
 
-  /**
-   * Whether a keep-alive's answer says the registrar no longer routes to us over this flow: a
-   * registrar that implements RFC 5626 strictly answers 403 (or 430 Flow Failed, 404, 481) and
-   * has dropped the binding. Any other answer (200, or 405 from one that does no OPTIONS) proves
-   * the flow alive.
-   */
-  static boolean revealsLostBinding(int code) {
-    return code == 403 || code == 404 || code == 410 || code == 430 || code == 480
-        || code == 481;
-  }
-
   private synchronized void probeAnswered(Flow flow, Probe probe, String seenAt) {
     FlowState state = flows.get(flow);
     if (state != null && state.probe == probe) {
@@ -524,30 +513,6 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     state.members.forEach(m -> memberFlows.remove(m, flow));
     // Members re-register on their own executors; they join again when that succeeds.
     List.copyOf(state.members).forEach(m -> m.flowFailed(flow, why));
-  }
-
-  private Request options(Flow flow)
-      throws ParseException, javax.sip.InvalidArgumentException, SipException {
-    ListeningPoint lp = flow.endpoint().listeningPoint(flow.transport());
-    SipURI target = engine.addresses().createSipURI(null, flow.host());
-    target.setPort(flow.port());
-    if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
-      target.setTransportParam(flow.transport().toLowerCase(java.util.Locale.ROOT));
-    }
-    Address agent = engine.addresses().createAddress(
-        engine.addresses().createSipURI(null, lp.getIPAddress()));
-    ViaHeader via = engine.headers().createViaHeader(lp.getIPAddress(), lp.getPort(),
-        flow.transport(), null);
-    via.setRPort();
-    Request request = engine.messages().createRequest(target, Request.OPTIONS,
-        engine.headers().createCallIdHeader(engine.newCallId()),
-        engine.headers().createCSeqHeader(1L, Request.OPTIONS),
-        engine.headers().createFromHeader(agent,
-            Long.toHexString(ThreadLocalRandom.current().nextLong())),
-        engine.headers().createToHeader(engine.addresses().createAddress(target), null),
-        List.of(via), engine.headers().createMaxForwardsHeader(70));
-    request.addHeader(engine.headers().createHeader("User-Agent", engine.userAgent()));
-    return request;
   }
 
   private static void cancel(ScheduledFuture<?> timer) {
