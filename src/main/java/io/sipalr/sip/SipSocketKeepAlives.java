@@ -101,8 +101,8 @@ final class SipSocketKeepAlives implements MessageParserFactory {
           .createMessageChannel(to, port);
       SEND_BYTES.invoke(channel, StunCodec.encode(request), to, port, false);
     } catch (IOException | IllegalAccessException | RuntimeException e) {
-      log.debug("STUN keep-alive from {} to {}:{} not sent: {}", udp.getPort(), host, port,
-          e.toString());
+      log.debug("STUN keep-alive from {}:{} to {}:{} not sent: {}", udp.getIPAddress(),
+          udp.getPort(), host, port, e.toString());
     } catch (InvocationTargetException e) {
       log.debug("STUN keep-alive from {}:{} to {}:{} not sent: {}", udp.getIPAddress(),
           udp.getPort(), host, port, e.getCause().toString());
