@@ -79,7 +79,7 @@ public record DnsConfig(InetSocketAddress nameserver, Duration timeout, boolean 
   }
 
   /** An IPv4 or IPv6 literal, parsed without asking DNS; {@code null} for anything else. */
-  static InetAddress literal(String host) {
+  public static InetAddress literal(String host) {
     String h = host.startsWith("[") && host.endsWith("]")
         ? host.substring(1, host.length() - 1) : host;
     byte[] bytes = org.xbill.DNS.Address.toByteArray(h, org.xbill.DNS.Address.IPv4);

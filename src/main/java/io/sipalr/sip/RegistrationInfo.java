@@ -14,6 +14,8 @@ import java.time.Instant;
  * @param lastError the most recent failure, or {@code null}
  * @param publicAddress the address and port the registrar saw the last REGISTER come from
  *     (Via received/rport), when it differs from the local one (a NAT), else {@code null}
+ * @param server the server (registrar, or outbound proxy) the last REGISTER went to, resolved
+ *     (RFC 3263): the one registered with while REGISTERED; {@code null} before the first
  */
 public record RegistrationInfo(
     String profileId,
@@ -24,7 +26,16 @@ public record RegistrationInfo(
     int grantedExpires,
     boolean outbound,
     RegistrationError lastError,
-    String publicAddress) {
+    String publicAddress,
+    io.sipalr.dns.SipTarget server) {
+
+  /** A snapshot without the server (before RFC 3263 resolution). */
+  public RegistrationInfo(String profileId, ProfileStatus status, String localAddress,
+      String contact, Instant expiresAt, int grantedExpires, boolean outbound,
+      RegistrationError lastError, String publicAddress) {
+    this(profileId, status, localAddress, contact, expiresAt, grantedExpires, outbound,
+        lastError, publicAddress, null);
+  }
 
   /** A snapshot without a learned public address. */
   public RegistrationInfo(String profileId, ProfileStatus status, String localAddress,
