@@ -381,7 +381,7 @@ public final class LinuxIapProvider implements IapProvider {
    *
    * @param usable up with carrier
    * @param addresses usable addresses in the kernel's order (primary first): no IPv4
-   *     link-local; IPv6 only of global scope, and none tentative, failed (DAD), deprecated
+   *     link-local; IPv6 only of global scope (or ::1), and none tentative, failed (DAD), deprecated
    *     (its preferred lifetime over) or temporary (RFC 8981 privacy addresses change every
    *     day or so: each change would be a move)
    */
@@ -407,15 +407,16 @@ public final class LinuxIapProvider implements IapProvider {
             || info.path("tentative").asBoolean(false) || info.path("dadfailed").asBoolean(false)) {
           continue;
         }
-        if (family.equals("inet6") && (!"global".equals(info.path("scope").asText())
-            || info.path("deprecated").asBoolean(false)
-            || info.path("temporary").asBoolean(false))) {
-          continue;
-        }
         InetAddress address;
         try {
           address = IpLiterals.parse(info.path("local").asText());
         } catch (IllegalArgumentException e) {
+          continue;
+        }
+        if (family.equals("inet6") && ((!"global".equals(info.path("scope").asText())
+            && !address.isLoopbackAddress()) // ::1: loopback IAPs, as 127.0.0.1
+            || info.path("deprecated").asBoolean(false)
+            || info.path("temporary").asBoolean(false))) {
           continue;
         }
         if (!address.isLinkLocalAddress()) { // 169.254/16 and fe80::/10

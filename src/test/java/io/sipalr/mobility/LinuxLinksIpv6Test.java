@@ -19,7 +19,7 @@ class LinuxLinksIpv6Test {
           {"family": "inet6", "local": "2001:2::cccc", "scope": "global", "tentative": true},
           {"family": "inet6", "local": "2001:2::10", "scope": "global", "mngtmpaddr": true},
           {"family": "inet6", "local": "fe80::1", "scope": "link"},
-          {"family": "inet6", "local": "::1", "scope": "host"}
+          {"family": "inet6", "local": "fd00::1", "scope": "site"}
         ]}]
         """;
     LinuxIapProvider.Link link = LinuxIapProvider.parseLinks(new ObjectMapper().readTree(json))
