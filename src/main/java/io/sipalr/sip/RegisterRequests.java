@@ -73,10 +73,17 @@ final class RegisterRequests {
     return profile.transport() == Transport.TCP ? ListeningPoint.TCP : ListeningPoint.UDP;
   }
 
-  /** The flow a REGISTER from {@code endpoint} goes over: to the proxy, else the registrar. */
-  FlowKeepAlive.Flow flow(SipEngine.Endpoint endpoint) {
-    SipURI nextHop = proxy != null ? proxy : registrar;
-    return new FlowKeepAlive.Flow(endpoint, transport(), nextHop.getHost(), portOf(nextHop));
+  /** Where a REGISTER goes first: the outbound proxy, else the registrar (RFC 3263 resolves it). */
+  SipURI nextHop() {
+    return proxy != null ? proxy : registrar;
+  }
+
+  /**
+   * The flow a REGISTER from {@code endpoint} to {@code target} (the next hop, resolved) goes
+   * over: keyed by address and port, as the stack keys its connections.
+   */
+  FlowKeepAlive.Flow flow(SipEngine.Endpoint endpoint, io.sipalr.dns.SipTarget target) {
+    return new FlowKeepAlive.Flow(endpoint, transport(), target.host(), target.port());
   }
 
   /** Our contact through {@code lp}: sip:id@address:port, ;transport=tcp over TCP. */

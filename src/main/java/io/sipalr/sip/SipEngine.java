@@ -204,6 +204,9 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     // Each engine gets its own stack: tests run two agents ("two devices") in one JVM.
     p.setProperty("javax.sip.STACK_NAME", "sip-alr-agent-" + stackCount.incrementAndGet());
     p.setProperty("javax.sip.AUTOMATIC_DIALOG_SUPPORT", "off");
+    // Every request goes where the agent resolved it (RFC 3263): the stack resolves no names.
+    p.setProperty("javax.sip.ROUTER_PATH", ResolvedHopRouter.class.getName());
+    p.setProperty("javax.sip.USE_ROUTER_FOR_ALL_URIS", "true");
     p.setProperty("gov.nist.javax.sip.STACK_LOGGER", Slf4jStackLogger.class.getName());
     p.setProperty("gov.nist.javax.sip.SERVER_LOGGER", Slf4jServerLogger.class.getName());
     p.setProperty("gov.nist.javax.sip.TRACE_LEVEL", "DEBUG"); // filtered by the SLF4J levels
@@ -496,7 +499,11 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     if (ListeningPoint.TCP.equalsIgnoreCase(transport)) {
       claimTcpConnection(endpoint, remoteHost, remotePort);
     }
-    ClientTransaction transaction = endpoint.provider.getNewClientTransaction(request);
+    // remoteHost is an address (RegistrarTargets resolved it): the stack keys its TCP
+    // connections by address, and so does claimTcpConnection above.
+    ClientTransaction transaction = ResolvedHopRouter.via(
+        new gov.nist.javax.sip.stack.HopImpl(remoteHost, remotePort, transport),
+        () -> endpoint.provider.getNewClientTransaction(request));
     // Each retransmission is told (Timeout.RETRANSMIT), so that it can be counted.
     ((gov.nist.javax.sip.ClientTransactionExt) transaction).setNotifyOnRetransmit(true);
     Sent sent = new Sent(transaction, handler);

@@ -49,11 +49,17 @@ final class RegistrationRig implements Registration.Sink {
   }
 
   RegistrationRig(SipConfig config, SipProfile profile) {
+    this(config, profile, RegistrarTargets.LITERALS_ONLY);
+  }
+
+  /** A rig whose registrar's name {@code resolver} resolves (RFC 3263). */
+  RegistrationRig(SipConfig config, SipProfile profile, io.sipalr.dns.TargetResolver resolver) {
     this.config = config;
     keepAlive = new FlowKeepAlive(registrar, clock, config.keepAliveInterval(),
         config.registerTimeout(), new SipStats(), config.outbound(), clock.clock);
     registration = new Registration(profile, registrar, wlan, keepAlive, config, clock,
-        clock.clock, new SerialExecutor(clock), this);
+        clock.clock, new SerialExecutor(clock), this,
+        new RegistrarTargets(resolver, false, clock.clock));
   }
 
   static SipProfile profile(int expires, String password) {

@@ -81,6 +81,9 @@ final class ScriptedRegistrar implements SipWire {
     final Handler handler;
     final long at;
     final SipEngine.Endpoint from;
+    /** The address and port it was sent to (the resolved next hop). */
+    String host;
+    int port;
     boolean abandoned;
     boolean over;
 
@@ -138,6 +141,8 @@ final class ScriptedRegistrar implements SipWire {
   private int callIds;
   /** Endpoints whose sends fail at once (an interface gone). */
   final java.util.Set<SipEngine.Endpoint> unreachableFrom = new java.util.HashSet<>();
+  /** Server addresses whose sends fail at once (a TCP connection refused). */
+  final java.util.Set<String> unreachableHosts = new java.util.HashSet<>();
 
   ScriptedRegistrar(VirtualClock clock) {
     this.clock = clock;
@@ -190,7 +195,12 @@ final class ScriptedRegistrar implements SipWire {
     if (unreachableFrom.contains(from)) {
       throw new SipException("network unreachable from " + from.address);
     }
+    if (unreachableHosts.contains(host)) {
+      throw new SipException("connection refused by " + host + ":" + port);
+    }
     Sent s = new Sent((Request) request.clone(), handler, clock.now(), from);
+    s.host = host;
+    s.port = port;
     sent.add(s);
     pending.add(s);
     return s;
