@@ -24,6 +24,7 @@ import java.util.regex.Pattern;
  * @param limits what keeps a misbehaving registrar from making a profile storm or stop
  * @param maxMessageBody the largest MESSAGE body delivered (bytes); a larger one is refused 413
  * @param nat what a registration behind a NAT without outbound does
+ * @param tls trust store, client certificate and timeouts of TLS profiles ({@code sip.tls})
  */
 public record SipConfig(
     String localAddress,
@@ -37,7 +38,24 @@ public record SipConfig(
     Duration endpointLinger,
     RegisterLimits limits,
     int maxMessageBody,
-    Nat nat) {
+    Nat nat,
+    TlsSettings tls) {
+
+  /** The settings of before TLS, with the JVM's trust store and no client certificate. */
+  public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
+      Backoff backoff, Duration keepAliveInterval, int stackThreads, int workerThreads,
+      Duration endpointLinger, RegisterLimits limits, int maxMessageBody, Nat nat) {
+    this(localAddress, port, userAgent, registerTimeout, backoff, keepAliveInterval,
+        stackThreads, workerThreads, endpointLinger, limits, maxMessageBody, nat,
+        TlsSettings.DEFAULTS);
+  }
+
+  /** The same settings with {@code tls} instead. */
+  public SipConfig withTls(TlsSettings tls) {
+    return new SipConfig(localAddress, port, userAgent, registerTimeout, backoff,
+        keepAliveInterval, stackThreads, workerThreads, endpointLinger, limits, maxMessageBody,
+        nat, tls);
+  }
 
   /**
    * What the agent does for a registration behind a NAT when the registrar did not negotiate
@@ -97,6 +115,7 @@ public record SipConfig(
   }
 
   public SipConfig {
+    tls = tls == null ? TlsSettings.DEFAULTS : tls;
     if (maxMessageBody < 0 || maxMessageBody > SipEngine.MAX_MESSAGE_SIZE) {
       throw new IllegalArgumentException("sip.max-message-body: must be 0.."
           + SipEngine.MAX_MESSAGE_SIZE + " bytes, was " + maxMessageBody);
@@ -209,7 +228,8 @@ public record SipConfig(
           c.getInt("sip.max-message-body"),
           new Nat(c.getBoolean("sip.nat.contact-rewrite"),
               c.getEnum(NatKeepAlive.class, "sip.nat.keepalive"),
-              c.getDuration("sip.nat.keepalive-interval")));
+              c.getDuration("sip.nat.keepalive-interval")),
+          TlsSettings.from(c));
     } catch (IllegalArgumentException e) {
       // The checks' messages read "sip.<key>: <problem>"; locate that key where it was set.
       Matcher m = CHECK_MESSAGE.matcher(e.getMessage());

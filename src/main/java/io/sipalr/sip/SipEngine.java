@@ -115,15 +115,18 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     private final SipProvider provider;
     /** Where listening points come from when there is no provider (a scripted wire). */
     private final java.util.function.Function<String, ListeningPoint> detached;
+    /** Adds the TLS listening point on first use (most endpoints never need one). */
+    private final SipEngine engine;
     private int users;
     /** The close of an idle endpoint, pending until its linger is over; null when in use. */
     private ScheduledFuture<?> closing;
 
-    private Endpoint(String address, int port, SipProvider provider) {
+    private Endpoint(String address, int port, SipProvider provider, SipEngine engine) {
       this.address = address;
       this.port = port;
       this.provider = provider;
       this.detached = null;
+      this.engine = engine;
     }
 
     /** An endpoint of no stack, for a {@link SipWire} other than the engine (tests). */
@@ -133,11 +136,16 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       this.port = port;
       this.provider = null;
       this.detached = listeningPoints;
+      this.engine = null;
     }
 
     ListeningPoint listeningPoint(String transport) {
-      return provider != null ? provider.getListeningPoint(transport)
-          : detached.apply(transport);
+      if (provider == null) {
+        return detached.apply(transport);
+      }
+      ListeningPoint lp = provider.getListeningPoint(transport);
+      return lp == null && ListeningPoint.TLS.equalsIgnoreCase(transport)
+          ? engine.addTlsListeningPoint(this) : lp;
     }
 
     @Override
@@ -156,11 +164,11 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   final String localAddress;
   final int port;
   private final java.util.Map<String, Endpoint> endpoints = new java.util.HashMap<>();
-  /** A TCP peer: the registrar or outbound proxy a connection goes to. */
-  private record Remote(String host, int port) {
+  /** A TCP or TLS peer: the registrar or outbound proxy a connection goes to. */
+  private record Remote(String transport, String host, int port) {
     @Override
     public String toString() {
-      return host + ":" + port;
+      return host + ":" + port + "/" + transport;
     }
   }
 
@@ -185,6 +193,8 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
           io.sipalr.concurrent.DaemonThreads.named("sip-closer"));
   /** Runs at the start of every endpoint close: a test makes a close slow with it. */
   volatile Runnable beforeClose;
+  /** Makes the stack's TLS sockets from the agent's trust (TlsNetworkLayer). */
+  private final TlsNetworkLayer tls;
 
   SipEngine(SipConfig config) throws SipException {
     this(config, null);
@@ -226,8 +236,21 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     // The stack asks for a 64 KiB socket receive buffer, below Linux's default: a window of a
     // few hundred answers arriving together overflows it. The kernel caps this at rmem_max.
     p.setProperty("gov.nist.javax.sip.RECEIVE_UDP_BUFFER_SIZE", Integer.toString(1 << 20));
+    // TLS (docs/registration.md, "TLS"): our sockets and trust, TLS 1.2+ only, bounded handshake.
+    p.setProperty("gov.nist.javax.sip.NETWORK_LAYER", TlsNetworkLayer.class.getName());
+    p.setProperty("gov.nist.javax.sip.TLS_CLIENT_PROTOCOLS", "TLSv1.2,TLSv1.3");
+    p.setProperty("gov.nist.javax.sip.SSL_HANDSHAKE_TIMEOUT",
+        Long.toString(config.tls().handshakeTimeout().toMillis()));
+    SipTrust trust;
     try {
-      stack = factory.createSipStack(p);
+      trust = new SipTrust(config.tls());
+    } catch (java.security.GeneralSecurityException | IOException e) {
+      throw new SipException("cannot set up TLS (" + config.tls() + "): " + e.getMessage(), e);
+    }
+    try {
+      stack = TlsNetworkLayer.forStack(new TlsNetworkLayer.Setup(trust, config.tls()),
+          () -> factory.createSipStack(p));
+      tls = (TlsNetworkLayer) ((gov.nist.javax.sip.SipStackImpl) stack).getNetworkLayer();
       addresses = factory.createAddressFactory();
       headers = factory.createHeaderFactory();
       messages = factory.createMessageFactory();
@@ -262,12 +285,46 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       SipProvider provider = stack.createSipProvider(udp);
       provider.addListeningPoint(tcp);
       provider.addSipListener(this);
-      return new Endpoint(address, portNumber, provider);
+      return new Endpoint(address, portNumber, provider, this);
     } catch (javax.sip.InvalidArgumentException | javax.sip.ObjectInUseException
         | TooManyListenersException e) {
       throw new SipException("cannot listen on " + address + ":" + portNumber + ": "
           + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The TLS listening point of {@code e}, added on its first TLS use: on the next port when
+   * free (5061 beside 5060), else on a free one (TLS needs its own TCP port).
+   */
+  private synchronized ListeningPoint addTlsListeningPoint(Endpoint e) {
+    ListeningPoint lp = e.provider.getListeningPoint(ListeningPoint.TLS);
+    if (lp != null) {
+      return lp;
+    }
+    try {
+      try {
+        lp = stack.createListeningPoint(e.address, e.port + 1, ListeningPoint.TLS);
+      } catch (javax.sip.InvalidArgumentException taken) {
+        deleteFailedListeningPoint(e.address, e.port + 1, ListeningPoint.TLS);
+        lp = stack.createListeningPoint(e.address, freePort(e.address), ListeningPoint.TLS);
+      }
+      e.provider.addListeningPoint(lp);
+      log.info("SIP listening on {}:{} (tls)", e.address, lp.getPort());
+      return lp;
+    } catch (SipException | javax.sip.InvalidArgumentException ex) {
+      log.warn("no TLS listening point on {}: {}", e, ex.getMessage());
+      return null;
+    }
+  }
+
+  /** TLS connections set up so far, and how many of their handshakes resumed a session. */
+  long tlsConnections() {
+    return tls.connections();
+  }
+
+  long tlsResumedSessions() {
+    return tls.resumedSessions();
   }
 
   /**
@@ -315,7 +372,7 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     tcpSenders.entrySet().removeIf(sender -> {
       boolean ours = sender.getValue() == e;
       if (ours) {
-        closeTcpConnection(e, sender.getKey());
+        closeConnection(e, sender.getKey());
       }
       return ours;
     });
@@ -439,21 +496,27 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     return list != null && list.size() >= channels;
   }
 
-  /** Closes another endpoint's TCP connection to the remote before {@code endpoint} uses it. */
-  private synchronized void claimTcpConnection(Endpoint endpoint, String host, int remotePort) {
-    Remote remote = new Remote(host, remotePort);
+  /**
+   * Closes another endpoint's TCP or TLS connection to the remote before {@code endpoint} uses
+   * it: the new flow is a new connection from the new uplink.
+   */
+  private synchronized void claimConnection(Endpoint endpoint, String transport, String host,
+      int remotePort) {
+    Remote remote = new Remote(transport, host, remotePort);
     Endpoint previous = tcpSenders.put(remote, endpoint);
     if (previous != null && previous != endpoint) {
-      boolean closed = closeTcpConnection(previous, remote);
-      log.debug("TCP to {} moves from {} to {} (old connection closed: {})", remote, previous,
-          endpoint, closed);
+      boolean closed = closeConnection(previous, remote);
+      log.debug("{} to {} moves from {} to {} (old connection closed: {})", transport, remote,
+          previous, endpoint, closed);
     }
   }
 
-  /** Closes {@code from}'s cached TCP connection to {@code remote}; false if there was none. */
-  private boolean closeTcpConnection(Endpoint from, Remote remote) {
-    return ((gov.nist.javax.sip.stack.SIPTransactionStack) stack).closeReliableConnection(
-        from.address, from.port, ListeningPoint.TCP, remote.host(), remote.port());
+  /** Closes {@code from}'s cached connection to {@code remote}; false if there was none. */
+  private boolean closeConnection(Endpoint from, Remote remote) {
+    ListeningPoint lp = from.provider.getListeningPoint(remote.transport());
+    return lp != null && ((gov.nist.javax.sip.stack.SIPTransactionStack) stack)
+        .closeReliableConnection(from.address, lp.getPort(), remote.transport(), remote.host(),
+            remote.port());
   }
 
   /** Endpoints in use now, the anchor included (for leak checks); idle ones are not counted. */
@@ -490,7 +553,10 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   public Exchange send(Endpoint endpoint, Request request, Handler handler,
       String transport, String remoteHost, int remotePort) throws SipException {
     if (ListeningPoint.TCP.equalsIgnoreCase(transport)) {
-      claimTcpConnection(endpoint, remoteHost, remotePort);
+      claimConnection(endpoint, ListeningPoint.TCP, remoteHost, remotePort);
+    } else if (ListeningPoint.TLS.equalsIgnoreCase(transport)) {
+      claimConnection(endpoint, ListeningPoint.TLS, remoteHost, remotePort);
+      expectDomain(remoteHost, remotePort);
     }
     ClientTransaction transaction = endpoint.provider.getNewClientTransaction(request);
     // Each retransmission is told (Timeout.RETRANSMIT), so that it can be counted.
@@ -499,6 +565,19 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     transaction.setApplicationData(sent); // before sending: the answer may come at once
     transaction.sendRequest();
     return sent;
+  }
+
+  /**
+   * The certificate of a TLS connection to {@code host} must name {@code host} (RFC 5922: the
+   * domain of the URI the request goes to). An IP literal is never looked up; a host name is
+   * resolved as the stack itself resolves it when it connects (issue 10 brings RFC 3263).
+   */
+  private void expectDomain(String host, int remotePort) throws SipException {
+    try {
+      tls.expect(InetAddress.getByName(host), remotePort, host);
+    } catch (java.net.UnknownHostException e) {
+      throw new SipException("cannot resolve " + host + ": " + e.getMessage(), e);
+    }
   }
 
   @Override
