@@ -46,6 +46,7 @@ final class SipTrust {
   }
 
   private final SSLContext context;
+  private final DomainTrustManager trustManager;
 
   SipTrust(TlsSettings settings) throws GeneralSecurityException, IOException {
     TrustManagerFactory tmf = TrustManagerFactory.getInstance(
@@ -70,8 +71,19 @@ final class SipTrust {
           settings.keyStorePassword());
       keys = kmf.getKeyManagers();
     }
+    trustManager = new DomainTrustManager(pkix);
     context = SSLContext.getInstance("TLS");
-    context.init(keys, new TrustManager[] {new DomainTrustManager(pkix)}, null);
+    context.init(keys, new TrustManager[] {trustManager}, null);
+  }
+
+  /**
+   * What a handshake with {@code host} checks, without one: PKIX against the trust store, then
+   * the RFC 5922 name (the unit tests' way in).
+   */
+  void checkServer(X509Certificate[] chain, String authType, String host)
+      throws CertificateException {
+    DomainTrustManager.check(chain, host, () -> trustManager.pkix.checkServerTrusted(chain,
+        authType));
   }
 
   SSLContext context() {
