@@ -52,12 +52,12 @@ public final class TestPki {
       Files.writeString(file, text.toString());
     }
 
+    /** The key as PKCS#8 PEM ("PRIVATE KEY"), which OpenSSL 3 reads for every key type. */
     public void writeKeyPem(Path file) throws IOException {
-      StringWriter text = new StringWriter();
-      try (JcaPEMWriter pem = new JcaPEMWriter(text)) {
-        pem.writeObject(keys.getPrivate());
-      }
-      Files.writeString(file, text.toString());
+      String base64 = java.util.Base64.getMimeEncoder(64, "\n".getBytes())
+          .encodeToString(keys.getPrivate().getEncoded());
+      Files.writeString(file, "-----BEGIN PRIVATE KEY-----\n" + base64
+          + "\n-----END PRIVATE KEY-----\n");
     }
 
     /** A PKCS#12 key store holding this certificate (with its issuer) and key. */
