@@ -189,9 +189,12 @@ class TlsRegistrationIT {
       kamailio.addUser("toby", REALM_PASSWORD);
       agent.iaps.up(AlrHarness.WLAN);
       agent.iaps.up(AlrHarness.CELL);
+      // An IP literal: with a host name, the connection bookkeeping (keyed by the name, the
+      // stack's by IP) does not find the old connection to close; the DNS work of issue 10
+      // keys it by address. The certificate names 127.0.0.1 (an iPAddress entry).
       agent.registry.create(SipProfileBuilder.copyOf(AlrHarness.profile("toby", kamailio,
           AlrHarness.SNAP_WLAN_CELL, BearerFilter.ANY, Transport.TLS))
-          .registrar("sip:localhost:" + kamailio.tlsPort()).build());
+          .registrar("sip:127.0.0.1:" + kamailio.tlsPort()).build());
       agent.awaitRegisteredFrom("toby", AlrHarness.WLAN_ADDRESS);
       assertReachable(kamailio, "toby");
       assertEquals(1, kamailio.tlsConnectionsFrom(AlrHarness.WLAN_ADDRESS));

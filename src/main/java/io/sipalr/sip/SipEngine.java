@@ -514,6 +514,9 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   /** Closes {@code from}'s cached connection to {@code remote}; false if there was none. */
   private boolean closeConnection(Endpoint from, Remote remote) {
     ListeningPoint lp = from.provider.getListeningPoint(remote.transport());
+    if (lp != null && ListeningPoint.TLS.equals(remote.transport())) {
+      return TlsConnections.close(lp, remote.host(), remote.port());
+    }
     return lp != null && ((gov.nist.javax.sip.stack.SIPTransactionStack) stack)
         .closeReliableConnection(from.address, lp.getPort(), remote.transport(), remote.host(),
             remote.port());
