@@ -45,6 +45,22 @@ public final class TlsNetworkLayer implements NetworkLayer {
   private final AtomicLong connections = new AtomicLong();
   private final AtomicLong resumed = new AtomicLong();
 
+  /**
+   * Benchmarks only (TlsHandoverBench): every handshake a full one, to measure what session
+   * resumption saves. Never set in production.
+   */
+  private static final String NO_RESUMPTION = "sipalr.bench.tls-no-resumption";
+
+  private void forgetSessions() {
+    javax.net.ssl.SSLSessionContext sessions = trust.context().getClientSessionContext();
+    for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
+      javax.net.ssl.SSLSession session = sessions.getSession(ids.nextElement());
+      if (session != null) {
+        session.invalidate();
+      }
+    }
+  }
+
   public TlsNetworkLayer() {
     Setup setup = PENDING.get();
     if (setup == null) {
@@ -150,6 +166,9 @@ public final class TlsNetworkLayer implements NetworkLayer {
       throws IOException {
     String domain = domains.getOrDefault(new InetSocketAddress(address, port),
         address.getHostAddress());
+    if (Boolean.getBoolean(NO_RESUMPTION)) {
+      forgetSessions();
+    }
     long created = System.currentTimeMillis();
     Socket plain = createSocket(address, port, myAddress);
     SSLSocket socket;
