@@ -559,7 +559,7 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       claimConnection(endpoint, ListeningPoint.TCP, remoteHost, remotePort);
     } else if (ListeningPoint.TLS.equalsIgnoreCase(transport)) {
       claimConnection(endpoint, ListeningPoint.TLS, remoteHost, remotePort);
-      expectDomain(remoteHost, remotePort);
+      expectDomain(endpoint, remoteHost, remotePort);
     }
     ClientTransaction transaction = endpoint.provider.getNewClientTransaction(request);
     // Each retransmission is told (Timeout.RETRANSMIT), so that it can be counted.
@@ -575,9 +575,10 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
    * domain of the URI the request goes to). An IP literal is never looked up; a host name is
    * resolved as the stack itself resolves it when it connects (issue 10 brings RFC 3263).
    */
-  private void expectDomain(String host, int remotePort) throws SipException {
+  private void expectDomain(Endpoint from, String host, int remotePort) throws SipException {
     try {
-      tls.expect(InetAddress.getByName(host), remotePort, host);
+      tls.expect(InetAddress.getByName(host), remotePort, host,
+          InetAddress.getByName(from.address));
     } catch (java.net.UnknownHostException e) {
       throw new SipException("cannot resolve " + host + ": " + e.getMessage(), e);
     }

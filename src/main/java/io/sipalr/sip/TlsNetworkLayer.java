@@ -42,6 +42,10 @@ public final class TlsNetworkLayer implements NetworkLayer {
   private final TlsSettings settings;
   /** Resolved registrar address and port → the SIP domain its certificate must name. */
   private final Map<InetSocketAddress, String> domains = new ConcurrentHashMap<>();
+  /** Resolved registrar address and port → the local address the agent now sends from. */
+  private final Map<InetSocketAddress, InetAddress> senders = new ConcurrentHashMap<>();
+  /** Client connections open now, by remote: those of a left uplink are closed on a move. */
+  private final Map<InetSocketAddress, java.util.Set<SSLSocket>> open = new ConcurrentHashMap<>();
   private final AtomicLong connections = new AtomicLong();
   private final AtomicLong resumed = new AtomicLong();
 
@@ -85,9 +89,39 @@ public final class TlsNetworkLayer implements NetworkLayer {
     T get() throws E;
   }
 
-  /** A TLS connection to {@code address:port} must prove it speaks for {@code domain}. */
-  void expect(InetAddress address, int port, String domain) {
-    domains.put(new InetSocketAddress(address, port), domain);
+  /**
+   * A TLS connection to {@code address:port} must prove it speaks for {@code domain}, and only
+   * {@code from} (the uplink now in use) may open one.
+   */
+  void expect(InetAddress address, int port, String domain, InetAddress from) {
+    InetSocketAddress remote = new InetSocketAddress(address, port);
+    domains.put(remote, domain);
+    InetAddress previous = senders.put(remote, from);
+    if (previous != null && !previous.equals(from)) {
+      closeOthers(remote, from);
+    }
+  }
+
+  /**
+   * Closes the connections to {@code remote} not from {@code from}. The stack caches one
+   * connection per remote whatever the local address, and a closed one is dropped from that
+   * cache at its next write, so the next send opens a new one from {@code from}.
+   */
+  private void closeOthers(InetSocketAddress remote, InetAddress from) {
+    java.util.Set<SSLSocket> sockets = open.get(remote);
+    if (sockets == null) {
+      return;
+    }
+    for (SSLSocket socket : sockets) {
+      if (socket.isClosed() || !from.equals(socket.getLocalAddress())) {
+        sockets.remove(socket);
+        try {
+          socket.close();
+        } catch (IOException e) {
+          // closed either way
+        }
+      }
+    }
   }
 
   /** TLS connections set up so far (each a TCP connect and a handshake). */
@@ -164,8 +198,16 @@ public final class TlsNetworkLayer implements NetworkLayer {
   @Override
   public SSLSocket createSSLSocket(InetAddress address, int port, InetAddress myAddress)
       throws IOException {
-    String domain = domains.getOrDefault(new InetSocketAddress(address, port),
-        address.getHostAddress());
+    InetSocketAddress remote = new InetSocketAddress(address, port);
+    InetAddress sender = senders.get(remote);
+    if (sender != null && myAddress != null && !sender.equals(myAddress)) {
+      // The stack's channel of a left uplink answering a stray double CRLF after its close
+      // would otherwise connect again and put its socket in the stack's cache, keyed by the
+      // remote only: the next REGISTER from the new uplink would go out over it.
+      throw new IOException("TLS to " + remote + " is sent from " + sender.getHostAddress()
+          + " now, not from " + myAddress.getHostAddress());
+    }
+    String domain = domains.getOrDefault(remote, address.getHostAddress());
     if (Boolean.getBoolean(NO_RESUMPTION)) {
       forgetSessions();
     }
@@ -188,6 +230,10 @@ public final class TlsNetworkLayer implements NetworkLayer {
     params.setEndpointIdentificationAlgorithm(null);
     socket.setSSLParameters(params);
     connections.incrementAndGet();
+    java.util.Set<SSLSocket> sockets = open.computeIfAbsent(remote,
+        r -> ConcurrentHashMap.newKeySet());
+    sockets.removeIf(SSLSocket::isClosed); // bounded by the live connections to this remote
+    sockets.add(socket);
     socket.addHandshakeCompletedListener(done -> {
       if (done.getSession().getCreationTime() < created) {
         resumed.incrementAndGet();
