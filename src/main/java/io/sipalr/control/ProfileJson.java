@@ -207,7 +207,8 @@ final class ProfileJson {
         case "authUser" -> b.authUser(f.string(key, v));
         case "password" -> b.password(f.string(key, v)); // errors never quote a value
         case "realm" -> b.realm(f.string(key, v));
-        case "transport" -> b.transport(f.choice(key, v, Transport.values(), "\"udp\" or \"tcp\""));
+        case "transport" -> b.transport(f.choice(key, v, Transport.values(),
+            "\"udp\", \"tcp\" or \"tls\""));
         case "expires" -> b.expires(f.integer(key, v, "a whole number of seconds"));
         case "autoRegister" -> b.autoRegister(f.bool(key, v));
         case "snap" -> b.snapId(f.optionalId(key, v, "a SNAP id"));

@@ -124,6 +124,9 @@ public final class SipProfileRegistry implements AutoCloseable {
     this.store = store;
     this.config = config;
     this.engine = new CountingWire(wire, stats);
+    if (wire instanceof SipEngine sip) {
+      stats.tlsFrom(sip::tlsConnections, sip::tlsResumedSessions);
+    }
     this.timers = timers;
     this.pool = pool;
     this.clock = clock;
