@@ -585,7 +585,7 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
    * The certificate of a TLS connection to {@code address} must name the SIP domain the
    * request is for (RFC 5922 §4.1: the host of the URI the request goes to, its first Route
    * (an outbound proxy) else its Request-URI, as given before RFC 3263 resolved it to
-   * {@code address}). A request addressed to the literal itself (a flow keep-alive) leaves the
+   * {@code address}). A request addressed to the literal itself (a flow keep-alive) keeps the
    * domain the REGISTER set: it runs over the connection that REGISTER verified.
    */
   private void expectDomain(Endpoint from, Request request, String address, int remotePort)
@@ -600,8 +600,9 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     }
     try {
       InetAddress remote = io.sipalr.mobility.IpLiterals.parse(address);
-      if (RegisterRequests.sameHost(domain, address) && tls.expects(remote, remotePort)) {
-        return;
+      String registered = tls.expectedDomain(remote, remotePort);
+      if (registered != null && RegisterRequests.sameHost(domain, address)) {
+        domain = registered;
       }
       tls.expect(remote, remotePort, domain, io.sipalr.mobility.IpLiterals.parse(from.address));
     } catch (IllegalArgumentException e) {
