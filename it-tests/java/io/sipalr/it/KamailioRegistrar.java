@@ -176,6 +176,14 @@ public final class KamailioRegistrar implements AutoCloseable {
             return define("ROUTING");
         }
 
+        /**
+         * A registrar that answers no STUN: the stun module not loaded, so STUN Binding
+         * requests on the SIP UDP port go unanswered (RFC 5626 keep-alives fall back).
+         */
+        public Builder noStun() {
+            return define("NO_STUN");
+        }
+
         /** Flow-Timer header in the 200 (outbound variants only). */
         public Builder flowTimer(int seconds) {
             return define("FLOW_TIMER=" + seconds);

@@ -41,7 +41,7 @@ final class ProfileJson {
       "fixedIap", "bearerFilter");
   /** Keys the API shows but a client cannot set. */
   static final Set<String> READ_ONLY = Set.of("instanceId", "status", "iap", "localAddress",
-      "contact", "expiresAt", "lastError", "server");
+      "contact", "expiresAt", "lastError", "keepAlive", "server");
 
   /** The API's name of each {@link SipProfile} component whose name differs. */
   private static final Map<String, String> API_FIELD = Map.of("snapId", "snap", "iapId",
@@ -75,9 +75,20 @@ final class ProfileJson {
     o.put("contact", info == null ? null : info.contact());
     o.put("publicAddress", info == null ? null : info.publicAddress());
     o.set("server", info == null ? null : serverJson(info.server()));
+    o.set("keepAlive", info == null || info.keepAliveKind() == null ? NODES.nullNode()
+        : keepAliveJson(info));
     o.put("expiresAt", info == null || info.expiresAt() == null ? null
         : info.expiresAt().toString());
     o.set("lastError", info == null ? null : errorJson(info.lastError()));
+    return o;
+  }
+
+  /** The keep-alive of the profile's outbound flow: its kind and when last answered. */
+  private static JsonNode keepAliveJson(RegistrationInfo info) {
+    ObjectNode o = NODES.objectNode();
+    o.put("kind", info.keepAliveKind().name());
+    o.put("lastAnswered", info.lastKeepAlive() == null ? null
+        : info.lastKeepAlive().toString());
     return o;
   }
 

@@ -97,6 +97,31 @@ final class RegisterRequests {
         + ":" + port;
   }
 
+  /** Whether two {@code host:port} texts name the same address (IPv6 written either way). */
+  static boolean sameAddress(String a, String b) {
+    int ca = a.lastIndexOf(':');
+    int cb = b.lastIndexOf(':');
+    return ca > 0 && cb > 0 && a.substring(ca).equals(b.substring(cb))
+        && sameHost(a.substring(0, ca), b.substring(0, cb));
+  }
+
+  static boolean sameHost(String a, String b) {
+    if (a.equalsIgnoreCase(b)) {
+      return true;
+    }
+    try {
+      return io.sipalr.mobility.IpLiterals.parse(strip(a))
+          .equals(io.sipalr.mobility.IpLiterals.parse(strip(b)));
+    } catch (IllegalArgumentException notLiterals) {
+      return false; // a host name: only the same name is the same host (no DNS here)
+    }
+  }
+
+  private static String strip(String host) {
+    return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1)
+        : host;
+  }
+
   /** Our contact at {@code hostPort} (the address a registrar saw us at, behind a NAT). */
   String contactUri(String hostPort) {
     String uri = "sip:" + profile.id() + "@" + hostPort;

@@ -56,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * code relies on"). Endpoints on other addresses (an IAP's) are reference-counted and deleted,
  * with their TCP connections, when the last registration has left them.
  */
-final class SipEngine implements SipListener, SipWire, AutoCloseable {
+final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SipEngine.class);
   private static final AtomicInteger stackCount = new AtomicInteger();
   /** UDPMessageProcessor.messageChannels, set by the receiver's thread when it starts. */
@@ -183,6 +183,8 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
           new java.util.concurrent.ArrayBlockingQueue<>(CLOSER_QUEUE),
           io.sipalr.concurrent.DaemonThreads.named("sip-closer"));
+  /** STUN and CRLF keep-alives on the stack's sockets (RFC 5626 §4.4). */
+  private final SipSocketKeepAlives sockets = new SipSocketKeepAlives();
   /** Runs at the start of every endpoint close: a test makes a close slow with it. */
   volatile Runnable beforeClose;
 
@@ -231,6 +233,8 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     p.setProperty("gov.nist.javax.sip.RECEIVE_UDP_BUFFER_SIZE", Integer.toString(1 << 20));
     try {
       stack = factory.createSipStack(p);
+      // Before any listening point: every UDP channel takes its parser from it (STUN in).
+      ((gov.nist.javax.sip.stack.SIPTransactionStack) stack).setMessageParserFactory(sockets);
       addresses = factory.createAddressFactory();
       headers = factory.createHeaderFactory();
       messages = factory.createMessageFactory();
@@ -582,6 +586,23 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   }
 
   @Override
+  public void stunRequest(Endpoint from, String host, int port, StunMessage request) {
+    sockets.sendStun(from.listeningPoint(ListeningPoint.UDP), host, port, request);
+  }
+
+  @Override
+  public void crlfPing(Endpoint from, String transport, String host, int port,
+      Duration pongTimeout) {
+    sockets.crlfPing((gov.nist.javax.sip.stack.SIPTransactionStack) stack,
+        from.listeningPoint(transport), host, port, pongTimeout);
+  }
+
+  @Override
+  public void keepAliveAnswers(KeepAliveAnswers answers) {
+    sockets.answers(answers);
+  }
+
+  @Override
   public void inbound(Inbound handler) {
     this.inbound = handler;
   }
@@ -678,12 +699,16 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
 
   @Override
   public void processIOException(IOExceptionEvent event) {
+    if (sockets.ioException(event)) {
+      return; // a TCP flow's pong missing: told to the keep-alives
+    }
     log.debug("transport error towards {}:{}/{}", event.getHost(), event.getPort(),
         event.getTransport());
   }
 
   @Override public void processTransactionTerminated(TransactionTerminatedEvent event) {}
   @Override public void processDialogTerminated(DialogTerminatedEvent event) {}
+  @Override public void processDialogTimeout(gov.nist.javax.sip.DialogTimeoutEvent event) {}
 
   @Override
   public void close() {

@@ -128,7 +128,7 @@ public final class SipProfileRegistry implements AutoCloseable {
     this.pool = pool;
     this.clock = clock;
     this.keepAlive = new FlowKeepAlive(engine, timers, config.keepAliveInterval(),
-        config.registerTimeout(), stats);
+        config.registerTimeout(), stats, config.outbound(), clock);
     engine.inbound(new SipWire.Inbound() {
       @Override
       public boolean knows(String profileId) {
@@ -406,7 +406,9 @@ public final class SipProfileRegistry implements AutoCloseable {
   }
 
   public RegistrationInfo info(String id) {
-    return registration(id).info();
+    Registration r = registration(id);
+    FlowKeepAlive.View flow = keepAlive.view(r);
+    return flow == null ? r.info() : r.info().withKeepAlive(flow.kind(), flow.lastAnswered());
   }
 
   public String localAddress() {
