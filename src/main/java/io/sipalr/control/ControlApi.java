@@ -174,6 +174,11 @@ final class ControlApi {
     return params;
   }
 
+  /** Adds a route of another feature's endpoints (e.g. {@link CallsEndpoints}). */
+  void route(HttpMethod method, String pattern, Endpoint endpoint) {
+    on(method, pattern, endpoint);
+  }
+
   private void on(HttpMethod method, String pattern, Endpoint endpoint) {
     routes.computeIfAbsent(List.of(pattern.split("/")), k -> new LinkedHashMap<>())
         .put(method, endpoint);

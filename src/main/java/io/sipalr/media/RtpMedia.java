@@ -85,6 +85,12 @@ public final class RtpMedia implements AutoCloseable {
     }
   }
 
+  private static String hostPort(SocketAddress a) {
+    InetSocketAddress i = (InetSocketAddress) a;
+    String host = i.getAddress() != null ? i.getAddress().getHostAddress() : i.getHostString();
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + i.getPort();
+  }
+
   private void tick() {
     for (Session s : sessions) {
       try {
@@ -191,7 +197,7 @@ public final class RtpMedia implements AutoCloseable {
     public synchronized MediaStats stats() {
       InetSocketAddress l = local(channel);
       return new MediaStats(sent, received, l.getAddress().getHostAddress(), l.getPort(),
-          lastSource, remote == null ? null : remote.toString(),
+          lastSource, remote == null ? null : hostPort(remote),
           codec == null ? null : codec.name());
     }
 
@@ -236,7 +242,7 @@ public final class RtpMedia implements AutoCloseable {
           continue; // not RTP (an RTCP packet on this port, or noise)
         }
         received++;
-        lastSource = from.toString();
+        lastSource = hostPort(from);
         Codec c2 = Codec.of(p.payloadType(), null);
         if (c2 == null) {
           continue; // telephone-event or comfort noise: counted, not played
