@@ -18,7 +18,8 @@ class CallsConfigTest {
   @Test
   void theDefaultIsTodaysRejectWith480() {
     CallsConfig c = read("");
-    assertEquals(CallPolicy.DEFAULT, c.policyOf("anyone"));
+    assertEquals(CallPolicy.Kind.REJECT, c.policyOf("anyone").kind());
+    assertEquals(480, c.policyOf("anyone").rejectStatus());
     assertEquals(100, c.maxCalls());
   }
 
@@ -27,7 +28,8 @@ class CallsConfigTest {
     CallsConfig c = read("calls { reject-status = 486, answer-delay = 2s, profiles = ["
         + "{ profile = alice, policy = auto-answer },"
         + "{ profile = bob, policy = application, decision-default = answer } ] }");
-    assertEquals(CallPolicy.reject(486), c.policyOf("carol"));
+    assertEquals(CallPolicy.Kind.REJECT, c.policyOf("carol").kind());
+    assertEquals(486, c.policyOf("carol").rejectStatus());
     assertEquals(CallPolicy.Kind.AUTO_ANSWER, c.policyOf("alice").kind());
     assertEquals(Duration.ofSeconds(2), c.policyOf("alice").answerDelay());
     assertTrue(c.policyOf("bob").answerByDefault());
