@@ -264,6 +264,11 @@ public final class KamailioRegistrar implements AutoCloseable {
                         .withNetworkMode("host")
                         .withLabel(LABEL, "true")
                         .withCommand(command(port))
+                        // The configuration of this tree, not the one baked into the image
+                        // when it was built: a branch's routing changes are tested as written.
+                        .withCopyFileToContainer(org.testcontainers.utility.MountableFile
+                                .forHostPath(java.nio.file.Path.of("docker", "kamailio",
+                                        "kamailio.cfg")), "/etc/kamailio/kamailio.cfg")
                         .waitingFor(new ReadyOrExited().withStartupTimeout(STARTUP_TIMEOUT));
                 try {
                     container.start();

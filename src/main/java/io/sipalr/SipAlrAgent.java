@@ -186,8 +186,8 @@ public final class SipAlrAgent implements AutoCloseable {
       if (policy != null) {
         opened.push(policy);
       }
-      calls = new io.sipalr.calls.CallsRuntime(io.sipalr.calls.CallsConfig.from(settings),
-          registry, pool);
+      calls = new io.sipalr.calls.CallsRuntime(b.callsConfig != null ? b.callsConfig
+          : io.sipalr.calls.CallsConfig.from(settings), registry, pool);
       opened.push(calls);
       // A profile registering from a new address takes its calls along (re-INVITE).
       alr.addListener(new AlrObserver() {
@@ -348,6 +348,7 @@ public final class SipAlrAgent implements AutoCloseable {
     private Config config;
     private SipConfig sipConfig;
     private MobilityConfig mobilityConfig;
+    private io.sipalr.calls.CallsConfig callsConfig;
     private AlrConfig alrConfig;
     private ProfileStore store;
     private Path dataDir;
@@ -387,6 +388,12 @@ public final class SipAlrAgent implements AutoCloseable {
     }
 
     /** The IAPs, SNAPs and provider, over the configuration's {@code mobility}. */
+    /** The calls' policies and media; otherwise the configuration's {@code calls} block. */
+    public Builder calls(io.sipalr.calls.CallsConfig calls) {
+      this.callsConfig = Objects.requireNonNull(calls, "calls");
+      return this;
+    }
+
     public Builder mobility(MobilityConfig mobility) {
       this.mobilityConfig = Objects.requireNonNull(mobility, "mobility");
       return this;
