@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
  * A call that survives a move between real interfaces: the agent as users run it (child JVM,
  * linux provider) in {@link NetnsTopology}'s namespace, registered through wlan0, auto-answers
  * a call from SIPp (at the registrar's address, through Kamailio); wlan0 goes down, the profile
- * moves to cell0 and the call follows: a re-INVITE from 198.19.20.2, RTP from a socket there.
+ * moves to cell0 and the call follows: a re-INVITE from 198.19.20.2, RTP from a socket there;
+ * wlan0 comes back and the call returns to it the same way.
  * SIPp echoes every RTP packet to where it came from ({@code -rtp_echo}), so packets arriving
  * at the agent's cell0 socket were first received by SIPp from cell0's address. The agent's
  * calls are read through its control API inside the namespace (curl there). The agent's log is
@@ -52,7 +53,7 @@ class CallRoamingIT {
       """;
 
   @Test
-  void anEstablishedCallMovesFromWlan0ToCell0WhenWlan0GoesDown(@TempDir Path dir)
+  void anEstablishedCallMovesToCell0WhenWlan0GoesDownAndBackWhenItReturns(@TempDir Path dir)
       throws Exception {
     NetnsTopology.assumeUsable();
     Path sipp = Path.of("/usr/bin/sipp");
@@ -111,6 +112,23 @@ class CallRoamingIT {
         assertTrue(bindings.get(0).received().startsWith("sip:" + CELL_ADDRESS + ":"),
             bindings.toString());
 
+        // and back: wlan0 up again, the profile returns to it (with no controller every
+        // migration is allowed), and so does the call
+        long up = System.nanoTime();
+        net.wlanUp();
+        JsonNode back = awaitCall(token, c -> WLAN_ADDRESS.equals(c.path("media")
+            .path("localAddress").asText()), "moved back to wlan0");
+        System.out.printf("CallRoamingIT: wlan0 up -> call on wlan0 after %d ms%n",
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - up));
+        long afterReturn = back.get("media").get("packetsReceived").asLong();
+        JsonNode again = awaitCall(token, c -> c.path("media").path("packetsReceived")
+            .asLong() >= afterReturn + 50, "RTP echoed back to wlan0's socket");
+        assertEquals(id, again.get("id").asText(), "the same call");
+        List<KamailioRegistrar.Binding> atHome = kamailio.lookup(USER);
+        assertEquals(1, atHome.size(), atHome.toString());
+        assertTrue(atHome.get(0).received().startsWith("sip:" + WLAN_ADDRESS + ":"),
+            atHome.toString());
+
         String ended = inNamespace("curl", "-s", "-X", "DELETE", "-H",
             "Authorization: Bearer " + token,
             "http://127.0.0.1:" + CONTROL_PORT + "/v1/calls/" + id);
@@ -119,7 +137,8 @@ class CallRoamingIT {
         assertEquals(0, caller.exitValue(), "SIPp answered the re-INVITE and the BYE: "
             + (Files.exists(dir.resolve("sipp-errors.log"))
                 ? Files.readString(dir.resolve("sipp-errors.log")) : ""));
-        System.out.printf("CallRoamingIT: %s%n", flowing.get("media"));
+        System.out.printf("CallRoamingIT: on cell0 %s; back on wlan0 %s%n",
+            flowing.get("media"), again.get("media"));
       } finally {
         if (caller != null) {
           caller.destroyForcibly();
