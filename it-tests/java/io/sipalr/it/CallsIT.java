@@ -80,7 +80,7 @@ class CallsIT {
       Assumptions.abort("sipp is not installed (apt-get install -y sip-tester)");
     }
     for (String name : List.of("call-uac.xml", "call-uac-wait-bye.xml",
-        "call-uac-rejected.xml", "call-uas.xml")) {
+        "call-uac-rejected.xml", "call-uas.xml", "call-uac-cancel.xml", "call-uac-move.xml")) {
       try (InputStream in = CallsIT.class.getResourceAsStream("/sipp/" + name)) {
         Files.write(work.resolve(name), in.readAllBytes());
       }
@@ -137,11 +137,16 @@ class CallsIT {
     List<String> command = new ArrayList<>(List.of(sipp.toString(),
         kamailio.host() + ":" + kamailio.port(), "-sf", work.resolve(scenario).toString(),
         "-i", SIPP_ADDRESS, "-p", Integer.toString(freeUdpPort()), "-mi", SIPP_ADDRESS,
-        "-mp", Integer.toString(freeUdpPort()), "-rtp_echo", "-m", "1", "-timeout", "90s",
-        "-timeout_error", "-nostdin", "-trace_err", "-error_file",
+        "-mp", Integer.toString(freeUdpPort()), "-rtp_echo", "-timeout_error", "-nostdin", "-trace_err", "-error_file",
         work.resolve(tag + "-errors.log").toString(), "-trace_msg", "-message_file",
         work.resolve(tag + "-messages.log").toString()));
     command.addAll(List.of(more));
+    if (!command.contains("-m")) {
+      command.addAll(List.of("-m", "1"));
+    }
+    if (!command.contains("-timeout")) {
+      command.addAll(List.of("-timeout", "90s"));
+    }
     Process p = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(work.resolve(tag + "-screen.log").toFile()).start();
     processes.add(p);
@@ -271,5 +276,59 @@ class CallsIT {
     System.out.printf("CallsIT outgoing: %d RTP packets sent, %d received back from SIPp,"
         + " moved to %s%n", call(id).media().sent(), call(id).media().received(),
         call(id).media().localAddress());
+  }
+
+  @Test
+  void theApplicationPolicyLetsTheListenerAnswer() throws Exception {
+    startAgent("calls { policy = application, decision-timeout = 20s }");
+    agent.calls().addListener(e -> {
+      if (e.type() == CallEvent.Type.CALL_INCOMING) {
+        agent.calls().answer(e.callId());
+      }
+    });
+    Process caller = sipp("call-uac.xml", "application", "-s", "alice");
+    assertEquals(0, exitOf(caller, "application"), "SIPp's call was answered and ended");
+    CallEvent ended = awaitEvent(CallEvent.Type.CALL_ENDED);
+    assertEquals("the peer hung up (BYE)", ended.reason());
+    assertTrue(call(ended.callId()).media().received() >= 50, call(ended.callId()).toString());
+  }
+
+  @Test
+  void aCancelBeforeTheAnswerGets487() throws Exception {
+    startAgent("calls { policy = application, decision-timeout = 30s }");
+    Process caller = sipp("call-uac-cancel.xml", "cancel", "-s", "alice");
+    assertEquals(0, exitOf(caller, "cancel"), "SIPp got 200 to its CANCEL and 487");
+    CallEvent ended = awaitEvent(CallEvent.Type.CALL_ENDED);
+    assertEquals("cancelled by the caller (CANCEL)", ended.reason());
+    assertEquals(0, agent.calls().activeCount());
+  }
+
+  @Test
+  void twentyCallsOfOneProfileMoveTogetherAndAllSurvive() throws Exception {
+    int n = 20;
+    startAgent("calls { policy = auto-answer, answer-delay = 0s }");
+    Process caller = sipp("call-uac-move.xml", "twenty", "-s", "alice", "-m",
+        Integer.toString(n), "-l", Integer.toString(n), "-r", Integer.toString(n),
+        "-timeout", "120s");
+    await().atMost(BOUND).until(() -> agent.calls().list().stream().filter(c ->
+        c.state() == CallInfo.State.ESTABLISHED && c.media().received() >= 10).count() == n);
+    iaps.down(1); // wlan gone: every call follows the profile to cellular
+    await().atMost(BOUND).until(() -> events.stream()
+        .filter(e -> e.type() == CallEvent.Type.CALL_MOVED).count() == n);
+    List<CallInfo> moved = agent.calls().list();
+    assertEquals(n, moved.size());
+    for (CallInfo c : moved) {
+      assertEquals(CELL_ADDRESS, c.media().localAddress(), c.toString());
+      long before = c.media().received();
+      await().atMost(BOUND).until(() -> call(c.id()).media().received() >= before + 10);
+    }
+    assertEquals(0, events.stream().filter(e -> e.type() == CallEvent.Type.CALL_ENDED).count(),
+        "no call ended by the move");
+    for (CallInfo c : moved) {
+      agent.calls().hangUp(c.id());
+    }
+    await().atMost(BOUND).until(() -> events.stream()
+        .filter(e -> e.type() == CallEvent.Type.CALL_ENDED).count() == n);
+    assertEquals(0, exitOf(caller, "twenty"), "SIPp: all 20 calls answered, moved and ended");
   }
 }
