@@ -104,6 +104,11 @@ class CallsIT {
 
   /** The agent with alice registered from wlan, calls as {@code callsBlock} says. */
   private void startAgent(String callsBlock) throws Exception {
+    startAgent(callsBlock, true);
+  }
+
+  /** The same, registered from cellular when {@code wlan} is false (wlan down at the start). */
+  private void startAgent(String callsBlock, boolean wlan) throws Exception {
     List<Iap> all = List.of(new Iap(1, "wlan", null, WLAN_ADDRESS, Bearer.WLAN, 1),
         new Iap(2, "cellular", null, CELL_ADDRESS, Bearer.CELLULAR, 10));
     MobilityConfig mobility = new MobilityConfig(MobilityConfig.Provider.SCRIPTED,
@@ -121,7 +126,9 @@ class CallsIT {
         .dataDir(Files.createTempDirectory("sipalr-calls-it")).build();
     agent.calls().addListener(events::add);
     agent.start();
-    iaps.up(1);
+    if (wlan) {
+      iaps.up(1);
+    }
     iaps.up(2);
     kamailio.addUser("alice", AgentHarness.REALM_PASSWORD);
     agent.registry().create(SipProfileBuilder.forId("alice")
@@ -130,7 +137,8 @@ class CallsIT {
         .build());
     await().atMost(BOUND).until(() -> agent.registry().status("alice")
         == ProfileStatus.REGISTERED
-        && agent.registry().localAddressOf("alice").equals(Optional.of(WLAN_ADDRESS)));
+        && agent.registry().localAddressOf("alice")
+            .equals(Optional.of(wlan ? WLAN_ADDRESS : CELL_ADDRESS)));
   }
 
   private Process sipp(String scenario, String tag, String... more) throws Exception {
@@ -330,5 +338,47 @@ class CallsIT {
     await().atMost(BOUND).until(() -> events.stream()
         .filter(e -> e.type() == CallEvent.Type.CALL_ENDED).count() == n);
     assertEquals(0, exitOf(caller, "twenty"), "SIPp: all 20 calls answered, moved and ended");
+  }
+
+  @Test
+  void aMoveTheApplicationRefusesLeavesTheCallWhereItIs() throws Exception {
+    startAgent("calls { policy = auto-answer, answer-delay = 0s }", false);
+    List<String> refused = new CopyOnWriteArrayList<>();
+    java.util.concurrent.atomic.AtomicReference<io.sipalr.alr.AlrController> controller =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    controller.set(agent.newController(new io.sipalr.alr.AlrObserver() {
+      @Override
+      public void alrEvent(io.sipalr.alr.AlrEvent event, String profile, int snap, int iap) {
+        if (event == io.sipalr.alr.AlrEvent.IAP_AVAILABLE) {
+          controller.get().disallowMigration(profile, iap); // this application says no
+        }
+      }
+
+      @Override
+      public void alrError(io.sipalr.alr.AlrError error, String profile, int snap, int iap) {
+        refused.add(error.kind().name() + "@" + iap);
+      }
+    }));
+    Process caller = sipp("call-uac-move.xml", "refused", "-s", "alice");
+    await().atMost(BOUND).until(() -> agent.calls().list().stream().anyMatch(c ->
+        c.state() == CallInfo.State.ESTABLISHED && c.media().received() >= 10));
+    CallInfo before = agent.calls().list().get(0);
+    assertEquals(CELL_ADDRESS, before.media().localAddress());
+
+    iaps.up(1); // wlan is better, but the move is refused
+    await().atMost(BOUND).until(() -> refused.contains("ACCESS_DENIED@1"));
+    long received = call(before.id()).media().received();
+    await().atMost(BOUND).until(() -> call(before.id()).media().received() >= received + 25);
+    CallInfo after = call(before.id());
+    assertEquals(CallInfo.State.ESTABLISHED, after.state());
+    assertEquals(CELL_ADDRESS, after.media().localAddress(), after.toString());
+    assertEquals(Optional.of(CELL_ADDRESS), agent.registry().localAddressOf("alice"));
+    assertTrue(events.stream().noneMatch(e -> e.type() == CallEvent.Type.CALL_MOVED),
+        events.toString());
+    List<KamailioRegistrar.Binding> bindings = kamailio.lookup("alice");
+    assertEquals(1, bindings.size(), bindings.toString());
+
+    agent.calls().hangUp(before.id());
+    assertEquals(0, exitOf(caller, "refused"), "SIPp: no re-INVITE, then the BYE");
   }
 }
