@@ -225,6 +225,10 @@ public final class Calls implements InboundCalls, AutoCloseable {
     String toTag = ((ToHeader) r.getHeader(ToHeader.NAME)).getTag();
     switch (r.getMethod()) {
       case Request.INVITE -> {
+        if (r.getHeader(javax.sip.header.ContactHeader.NAME) == null) {
+          log.info("INVITE for {} without Contact: left to the SIP core", request.profileId());
+          return false; // no dialog can be made with it (RFC 3261 §8.1.1.8)
+        }
         if (toTag == null) {
           if (call == null) {
             incoming(request);
