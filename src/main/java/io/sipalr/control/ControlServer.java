@@ -206,6 +206,7 @@ public final class ControlServer implements AutoCloseable {
   public void calls(io.sipalr.calls.Calls calls) {
     this.calls = calls;
     calls.addListener(events);
+    api.callsOf(calls::callsOf);
   }
 
   /** Binds and serves; returns once listening. */
