@@ -139,6 +139,11 @@ class CallRoamingIT {
                 ? Files.readString(dir.resolve("sipp-errors.log")) : ""));
         System.out.printf("CallRoamingIT: on cell0 %s; back on wlan0 %s%n",
             flowing.get("media"), again.get("media"));
+        // the agent's view through SIPp's echo: last RTP on the old socket to first on the new
+        System.out.printf("CallRoamingIT: RTP gap at the agent (echoed), wlan0 -> cell0: %s ms,"
+            + " cell0 -> wlan0: %s ms%n", flowing.get("media").path("lastMoveGapMs"),
+            again.get("media").path("lastMoveGapMs"));
+        assertTrue(flowing.get("media").has("lastMoveGapMs"), flowing.toString());
       } finally {
         if (caller != null) {
           caller.destroyForcibly();

@@ -155,6 +155,9 @@ final class CallsEndpoints {
       media.put("packetsSent", m.sent());
       media.put("packetsReceived", m.received());
       media.put("lastSource", m.lastSource());
+      if (m.lastMoveGapMillis() >= 0) {
+        media.put("lastMoveGapMs", m.lastMoveGapMillis());
+      }
     }
     return o;
   }

@@ -122,6 +122,11 @@ public final class RtpMedia implements AutoCloseable {
     private long sent;
     private long received;
     private String lastSource;
+    /** System.nanoTime() of the last packet received; 0 before the first. */
+    private long lastReceivedAt;
+    /** Set at a move's commit: the last receive on the old socket, until the new one's first. */
+    private long gapFrom;
+    private long lastMoveGapMillis = -1;
     private short[] recording;
     private int recorded;
     private boolean closed;
@@ -178,6 +183,7 @@ public final class RtpMedia implements AutoCloseable {
         return;
       }
       drain(channel); // what the old socket still holds counts
+      gapFrom = lastReceivedAt;
       closeQuietly(channel);
       channel = prepared;
       prepared = null;
@@ -198,7 +204,7 @@ public final class RtpMedia implements AutoCloseable {
       InetSocketAddress l = local(channel);
       return new MediaStats(sent, received, l.getAddress().getHostAddress(), l.getPort(),
           lastSource, remote == null ? null : hostPort(remote),
-          codec == null ? null : codec.name());
+          codec == null ? null : codec.name(), lastMoveGapMillis);
     }
 
     synchronized void tick() {
@@ -243,6 +249,12 @@ public final class RtpMedia implements AutoCloseable {
         }
         received++;
         lastSource = hostPort(from);
+        long now = System.nanoTime();
+        if (gapFrom != 0 && c == channel) {
+          lastMoveGapMillis = (now - gapFrom) / 1_000_000;
+          gapFrom = 0;
+        }
+        lastReceivedAt = now;
         Codec c2 = Codec.of(p.payloadType(), null);
         if (c2 == null) {
           continue; // telephone-event or comfort noise: counted, not played

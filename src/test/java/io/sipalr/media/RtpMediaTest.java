@@ -49,6 +49,8 @@ class RtpMediaTest {
         && b.stats().lastSource().contains("127.0.0.2:" + port));
     long before = a.stats().received();
     await().atMost(Duration.ofSeconds(10)).until(() -> a.stats().received() > before + 5);
+    assertTrue(a.stats().lastMoveGapMillis() >= 0, a.stats().toString()); // measured
+    assertEquals(-1, b.stats().lastMoveGapMillis()); // b never moved
 
     a.close();
     b.close();
