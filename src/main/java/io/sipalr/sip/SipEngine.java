@@ -56,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * code relies on"). Endpoints on other addresses (an IAP's) are reference-counted and deleted,
  * with their TCP connections, when the last registration has left them.
  */
-final class SipEngine implements SipListener, SipWire, AutoCloseable {
+final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SipEngine.class);
   private static final AtomicInteger stackCount = new AtomicInteger();
   /** UDPMessageProcessor.messageChannels, set by the receiver's thread when it starts. */
@@ -183,6 +183,8 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
           new java.util.concurrent.ArrayBlockingQueue<>(CLOSER_QUEUE),
           io.sipalr.concurrent.DaemonThreads.named("sip-closer"));
+  /** STUN and CRLF keep-alives on the stack's sockets (RFC 5626 §4.4). */
+  private final SipSocketKeepAlives sockets = new SipSocketKeepAlives();
   /** Runs at the start of every endpoint close: a test makes a close slow with it. */
   volatile Runnable beforeClose;
 
@@ -202,6 +204,9 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     // Each engine gets its own stack: tests run two agents ("two devices") in one JVM.
     p.setProperty("javax.sip.STACK_NAME", "sip-alr-agent-" + stackCount.incrementAndGet());
     p.setProperty("javax.sip.AUTOMATIC_DIALOG_SUPPORT", "off");
+    // Every request goes where the agent resolved it (RFC 3263): the stack resolves no names.
+    p.setProperty("javax.sip.ROUTER_PATH", ResolvedHopRouter.class.getName());
+    p.setProperty("javax.sip.USE_ROUTER_FOR_ALL_URIS", "true");
     p.setProperty("gov.nist.javax.sip.STACK_LOGGER", Slf4jStackLogger.class.getName());
     p.setProperty("gov.nist.javax.sip.SERVER_LOGGER", Slf4jServerLogger.class.getName());
     p.setProperty("gov.nist.javax.sip.TRACE_LEVEL", "DEBUG"); // filtered by the SLF4J levels
@@ -228,6 +233,8 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     p.setProperty("gov.nist.javax.sip.RECEIVE_UDP_BUFFER_SIZE", Integer.toString(1 << 20));
     try {
       stack = factory.createSipStack(p);
+      // Before any listening point: every UDP channel takes its parser from it (STUN in).
+      ((gov.nist.javax.sip.stack.SIPTransactionStack) stack).setMessageParserFactory(sockets);
       addresses = factory.createAddressFactory();
       headers = factory.createHeaderFactory();
       messages = factory.createMessageFactory();
@@ -492,7 +499,11 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     if (ListeningPoint.TCP.equalsIgnoreCase(transport)) {
       claimTcpConnection(endpoint, remoteHost, remotePort);
     }
-    ClientTransaction transaction = endpoint.provider.getNewClientTransaction(request);
+    // remoteHost is an address (RegistrarTargets resolved it): the stack keys its TCP
+    // connections by address, and so does claimTcpConnection above.
+    ClientTransaction transaction = ResolvedHopRouter.via(
+        new gov.nist.javax.sip.stack.HopImpl(remoteHost, remotePort, transport),
+        () -> endpoint.provider.getNewClientTransaction(request));
     // Each retransmission is told (Timeout.RETRANSMIT), so that it can be counted.
     ((gov.nist.javax.sip.ClientTransactionExt) transaction).setNotifyOnRetransmit(true);
     Sent sent = new Sent(transaction, handler);
@@ -574,6 +585,23 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       log.debug("keep-alive ping from {} to {}:{} not sent: {}", from, host, port,
           e.getMessage());
     }
+  }
+
+  @Override
+  public void stunRequest(Endpoint from, String host, int port, StunMessage request) {
+    sockets.sendStun(from.listeningPoint(ListeningPoint.UDP), host, port, request);
+  }
+
+  @Override
+  public void crlfPing(Endpoint from, String transport, String host, int port,
+      Duration pongTimeout) {
+    sockets.crlfPing((gov.nist.javax.sip.stack.SIPTransactionStack) stack,
+        from.listeningPoint(transport), host, port, pongTimeout);
+  }
+
+  @Override
+  public void keepAliveAnswers(KeepAliveAnswers answers) {
+    sockets.answers(answers);
   }
 
   @Override
@@ -693,12 +721,16 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
 
   @Override
   public void processIOException(IOExceptionEvent event) {
+    if (sockets.ioException(event)) {
+      return; // a TCP flow's pong missing: told to the keep-alives
+    }
     log.debug("transport error towards {}:{}/{}", event.getHost(), event.getPort(),
         event.getTransport());
   }
 
   @Override public void processTransactionTerminated(TransactionTerminatedEvent event) {}
   @Override public void processDialogTerminated(DialogTerminatedEvent event) {}
+  @Override public void processDialogTimeout(gov.nist.javax.sip.DialogTimeoutEvent event) {}
 
   @Override
   public void close() {
