@@ -307,6 +307,11 @@ public final class KamailioRegistrar implements AutoCloseable {
                         .withNetworkMode("host")
                         .withLabel(LABEL, "true")
                         .withCommand(cmd.toArray(String[]::new))
+                        // The configuration of this tree, not the one baked into the image
+                        // when it was built: a branch's routing changes are tested as written.
+                        .withCopyFileToContainer(MountableFile.forHostPath(
+                                java.nio.file.Path.of("docker", "kamailio", "kamailio.cfg")),
+                                "/etc/kamailio/kamailio.cfg")
                         .waitingFor(new ReadyOrExited().withStartupTimeout(STARTUP_TIMEOUT));
                 if (tlsFiles != null) {
                     // Copied, not bind-mounted: a bind makes Testcontainers pull a helper image.

@@ -94,6 +94,8 @@ public final class SipAlrAgent implements AutoCloseable {
   private final PolicyController policy;
   /** The meters, when the builder was given a MeterRegistry; {@code null} otherwise. */
   private final AgentMetrics metrics;
+  /** Calls on the profiles (docs/calls.md); they move with the profiles. */
+  private final io.sipalr.calls.CallsRuntime calls;
   private final AtomicBoolean started = new AtomicBoolean();
   private final OneShutdown shutdown = new OneShutdown();
 
@@ -185,6 +187,27 @@ public final class SipAlrAgent implements AutoCloseable {
       if (policy != null) {
         opened.push(policy);
       }
+      calls = new io.sipalr.calls.CallsRuntime(b.callsConfig != null ? b.callsConfig
+          : io.sipalr.calls.CallsConfig.from(settings), registry, pool);
+      opened.push(calls);
+      // A profile registering from a new address takes its calls along (re-INVITE).
+      alr.addListener(new AlrObserver() {
+        @Override
+        public void alrEvent(io.sipalr.alr.AlrEvent event, String profileId, int snap, int iap) {
+          if (event == io.sipalr.alr.AlrEvent.MIGRATION_COMPLETED) {
+            calls.calls().profileMoved(profileId);
+          }
+        }
+
+        @Override
+        public void alrError(io.sipalr.alr.AlrError error, String profileId, int snap, int iap) {
+        }
+      });
+      registry.addListener(event -> {
+        if (event.type() == io.sipalr.sip.RegistryEvent.Type.REGISTERED) {
+          calls.calls().profileMoved(event.profileId()); // no-op where nothing moved
+        }
+      });
       metrics = b.meterRegistry == null ? null : AgentMetrics.bind(b.meterRegistry, store,
           registry, alr, b.config != null && b.config.hasPath("metrics.per-profile-labels")
               && b.config.getBoolean("metrics.per-profile-labels"));
@@ -203,6 +226,7 @@ public final class SipAlrAgent implements AutoCloseable {
       throw new IllegalStateException("started already");
     }
     alr.start();
+    calls.calls().start();
     registry.start();
   }
 
@@ -219,6 +243,7 @@ public final class SipAlrAgent implements AutoCloseable {
     shutdown.run(bound, () -> {
       long deadline = System.nanoTime() + bound.toNanos();
       closeQuietly(metrics);
+      closeQuietly(calls); // BYE to every call while the profiles are still registered
       closeQuietly(policy);
       closeQuietly(alr);
       closeQuietly(mobility);
@@ -248,6 +273,11 @@ public final class SipAlrAgent implements AutoCloseable {
   /** The profiles: create, change, enable, disable, destroy, and their status. */
   public SipProfileRegistry registry() {
     return registry;
+  }
+
+  /** The calls of every profile: dial, answer, hang up, list (docs/calls.md). */
+  public io.sipalr.calls.Calls calls() {
+    return calls.calls();
   }
 
   /** SIP ALR: controllers and listeners of the ALR flow. */
@@ -319,6 +349,7 @@ public final class SipAlrAgent implements AutoCloseable {
     private Config config;
     private SipConfig sipConfig;
     private MobilityConfig mobilityConfig;
+    private io.sipalr.calls.CallsConfig callsConfig;
     private AlrConfig alrConfig;
     private ProfileStore store;
     private Path dataDir;
@@ -358,6 +389,12 @@ public final class SipAlrAgent implements AutoCloseable {
     }
 
     /** The IAPs, SNAPs and provider, over the configuration's {@code mobility}. */
+    /** The calls' policies and media; otherwise the configuration's {@code calls} block. */
+    public Builder calls(io.sipalr.calls.CallsConfig calls) {
+      this.callsConfig = Objects.requireNonNull(calls, "calls");
+      return this;
+    }
+
     public Builder mobility(MobilityConfig mobility) {
       this.mobilityConfig = Objects.requireNonNull(mobility, "mobility");
       return this;

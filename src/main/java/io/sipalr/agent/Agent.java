@@ -108,6 +108,7 @@ public final class Agent implements AutoCloseable {
         control = new ControlServer(controlConfig, core.registry(), core.mobility(),
             core.scriptedIaps().orElse(null), core.alr(), core.policy().orElseThrow(),
             metrics.meterRegistry());
+        control.calls(core.calls());
       } else {
         control = null;
         log.info("control API disabled (control.enabled = false)");

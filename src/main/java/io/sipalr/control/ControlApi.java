@@ -174,6 +174,18 @@ final class ControlApi {
     return params;
   }
 
+  /** How many calls a profile has (a move re-INVITEs them); none without calls attached. */
+  private volatile java.util.function.ToIntFunction<String> callsOf = id -> 0;
+
+  void callsOf(java.util.function.ToIntFunction<String> calls) {
+    this.callsOf = calls;
+  }
+
+  /** Adds a route of another feature's endpoints (e.g. {@link CallsEndpoints}). */
+  void route(HttpMethod method, String pattern, Endpoint endpoint) {
+    on(method, pattern, endpoint);
+  }
+
   private void on(HttpMethod method, String pattern, Endpoint endpoint) {
     routes.computeIfAbsent(List.of(pattern.split("/")), k -> new LinkedHashMap<>())
         .put(method, endpoint);
@@ -502,6 +514,7 @@ final class ControlApi {
         o.put("iap", d.iapId());
         o.put("since", d.since().toString());
         o.put("decidedByDefaultAt", d.decidedByDefaultAt().toString());
+        o.put("calls", callsOf.applyAsInt(d.profileId())); // what the move would re-INVITE
       }
     }
     return ApiResponse.ok(list);

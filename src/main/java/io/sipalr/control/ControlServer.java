@@ -91,6 +91,8 @@ public final class ControlServer implements AutoCloseable {
   private final byte[] tokenDigest;
   private final EventStreams events;
   private final ControlApi api;
+  /** Calls served under /v1/calls and streamed as CALL_* events; null until attached. */
+  private volatile io.sipalr.calls.Calls calls;
   /** Written as GET /metrics, or null: then /metrics answers 404. */
   private final PrometheusMeterRegistry scrape;
   private final MeterRegistry meters;
@@ -152,6 +154,7 @@ public final class ControlServer implements AutoCloseable {
         this::pingLoops);
     this.api = new ControlApi(registry, mobility, scripted, policy, events, storeWriters,
         config.storeQueue(), health);
+    new CallsEndpoints(() -> calls).registerOn(api);
     this.meters = meters;
     this.scrape = prometheusOf(meters);
     if (meters != null) {
@@ -197,6 +200,13 @@ public final class ControlServer implements AutoCloseable {
       }
     }
     return pings;
+  }
+
+  /** Serves {@code calls} under /v1/calls and streams their events; call before start. */
+  public void calls(io.sipalr.calls.Calls calls) {
+    this.calls = calls;
+    calls.addListener(events);
+    api.callsOf(calls::callsOf);
   }
 
   /** Binds and serves; returns once listening. */
@@ -301,6 +311,9 @@ public final class ControlServer implements AutoCloseable {
     }
     registry.removeListener(events);
     registry.removeMessageListener(events);
+    if (calls != null) {
+      calls.removeListener(events);
+    }
     if (alr != null) {
       alr.removeListener(events);
     }

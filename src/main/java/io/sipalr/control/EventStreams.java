@@ -32,7 +32,8 @@ import java.util.function.Function;
  * (bounded by the write-buffer water mark), then its backlog; after that its events are
  * dropped, and it is told how many once it has caught up.
  */
-final class EventStreams implements RegistryListener, MessageListener, AlrObserver {
+final class EventStreams implements RegistryListener, MessageListener, AlrObserver,
+    io.sipalr.calls.CallListener {
   private final ObjectMapper json;
   private final int bufferSize;
   private final Function<String, SipProfile> profiles;
@@ -103,6 +104,24 @@ final class EventStreams implements RegistryListener, MessageListener, AlrObserv
     o.put("contentType", message.contentType());
     o.put("body", message.body());
     o.put("time", message.time().toString());
+    publish(o);
+  }
+
+  /** A call ringing, established, moved or ended (docs/calls.md). */
+  @Override
+  public void onCallEvent(io.sipalr.calls.CallEvent event) {
+    if (subscribers.isEmpty()) {
+      return;
+    }
+    ObjectNode o = json.createObjectNode();
+    o.put("source", "calls");
+    o.put("type", event.type().name());
+    o.put("call", event.callId());
+    o.put("profile", event.profileId());
+    o.put("peer", event.peer());
+    o.put("localAddress", event.localAddress());
+    o.put("reason", event.reason());
+    o.put("time", event.time().toString());
     publish(o);
   }
 

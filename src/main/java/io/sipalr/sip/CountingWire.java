@@ -134,4 +134,15 @@ final class CountingWire implements SipWire {
   public void close() {
     wire.close();
   }
+
+  @Override
+  public void inboundCalls(InboundCalls calls) {
+    wire.inboundCalls(calls);
+  }
+
+  @Override
+  public void sendStateless(SipEngine.Endpoint from, Request request) throws SipException {
+    wire.sendStateless(from, request);
+    stats.sent(request.getMethod());
+  }
 }

@@ -655,6 +655,8 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     ClientTransaction transaction = event.getClientTransaction();
     if (transaction != null && transaction.getApplicationData() instanceof Sent sent) {
       sent.handler().onResponse(sent, event.getResponse());
+    } else if (calls != null) {
+      calls.onStrayResponse(event.getResponse()); // a 2xx retransmission to an INVITE
     } else {
       log.debug("response without a transaction of ours: {}", event.getResponse().getStatusCode());
     }
@@ -705,6 +707,21 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     this.inbound = handler;
   }
 
+  /** INVITE dialogs' requests go here first when set (io.sipalr.calls). */
+  private volatile InboundCalls calls;
+  private static final java.util.Set<String> CALL_METHODS = java.util.Set.of(Request.INVITE,
+      Request.ACK, Request.BYE, Request.CANCEL, Request.UPDATE);
+
+  @Override
+  public void inboundCalls(InboundCalls handler) {
+    this.calls = handler;
+  }
+
+  @Override
+  public void sendStateless(Endpoint from, Request request) throws SipException {
+    from.provider.sendRequest(request);
+  }
+
   /**
    * Requests from outside. A request for a user part that names no profile of ours is answered
    * 404; OPTIONS (a keep-alive, or a probe of a user) 200; MESSAGE 200 and delivered once (in a
@@ -716,11 +733,16 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
   public void processRequest(RequestEvent event) {
     Request request = event.getRequest();
     String method = request.getMethod();
+    String user = request.getRequestURI() instanceof SipURI uri ? uri.getUser() : null;
+    boolean forUs = user == null || inbound.knows(user);
+    InboundCalls callHandler = calls;
+    if (callHandler != null && user != null && forUs && CALL_METHODS.contains(method)
+        && callHandler.onRequest(new EngineCallRequest(event, user))) {
+      return;
+    }
     if (Request.ACK.equals(method)) {
       return; // never answered
     }
-    String user = request.getRequestURI() instanceof SipURI uri ? uri.getUser() : null;
-    boolean forUs = user == null || inbound.knows(user);
     int status;
     if (!forUs) {
       status = Response.NOT_FOUND;

@@ -340,6 +340,11 @@ public final class SipProfileRegistry implements AutoCloseable {
     return r.rebind(address == null ? null : engine.acquire(address));
   }
 
+  /** The SIP core as the calls layer (io.sipalr.calls) uses it; see {@link CallSignalling}. */
+  public CallSignalling callSignalling() {
+    return new RegistryCallSignalling(engine, this::localAddressOf, this::profile);
+  }
+
   /** The local address a profile registers from now; empty when none, or when it is gone. */
   public Optional<String> localAddressOf(String id) {
     Registration r = registrations.get(id);

@@ -119,6 +119,15 @@ interface SipWire {
   /** Where requests from outside go from now on. */
   void inbound(Inbound inbound);
 
+  /** Where call requests go from now on (see {@link InboundCalls}); null: none. */
+  default void inboundCalls(InboundCalls calls) {
+  }
+
+  /** Sends {@code request} (an ACK to a 2xx) from {@code from} without a transaction. */
+  default void sendStateless(SipEngine.Endpoint from, Request request) throws SipException {
+    throw new SipException("this transport sends nothing without a transaction");
+  }
+
   /** Stops the transport; nothing is sent or heard after it. */
   void close();
 }

@@ -103,7 +103,7 @@ class ConfigLoaderTest {
     String message = refused(write("sip.port = 5080\n\nsipp { port = 5080 }\n")).getMessage();
     assertNames(message, "agent.conf: 3", "sipp");
     assertTrue(message.contains("unknown top-level block (did you mean 'sip'?)"), message);
-    assertTrue(message.contains("the blocks are agent, alr, control, metrics, mobility, profiles,"
+    assertTrue(message.contains("the blocks are agent, alr, calls, control, metrics, mobility, profiles,"
         + " sip"),
         message);
   }

@@ -66,6 +66,8 @@ class OutOfDialogRequestsTest {
         + "To: <sip:" + target + "127.0.0.1>\r\n"
         + "Call-ID: " + System.nanoTime() + "@127.0.0.1\r\n"
         + "CSeq: 1 " + method + "\r\n"
+        + (method.equals("INVITE")
+            ? "Contact: <sip:tester@127.0.0.1:" + localPort + ">\r\n" : "")
         + (body.isEmpty() ? "" : "Content-Type: text/plain\r\n")
         + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body;
   }
@@ -156,5 +158,50 @@ class OutOfDialogRequestsTest {
     String response = exchange("SUBSCRIBE", "agent");
     assertTrue(response.startsWith("SIP/2.0 405"), response);
     assertTrue(response.contains("Allow: OPTIONS"), response);
+  }
+
+  /**
+   * The calls layer's hook: INVITE goes to the registered handler, which answers it in a server
+   * transaction (a retransmission gets the same answer, the handler sees it once); a BYE the
+   * handler declines gets the core's 481; without the handler INVITE is 480 again.
+   */
+  @Test
+  void aCallHandlerTakesInviteAndWhatItDeclinesGetsTheCoresAnswer() throws Exception {
+    List<String> seen = new CopyOnWriteArrayList<>();
+    engine.inboundCalls(new InboundCalls() {
+      @Override
+      public boolean onRequest(CallRequest request) {
+        seen.add(request.request().getMethod() + " " + request.profileId() + " on "
+            + request.localAddress());
+        if (!request.request().getMethod().equals("INVITE")) {
+          return false;
+        }
+        try {
+          javax.sip.message.Response busy = engine.messages.createResponse(486,
+              request.request());
+          ((javax.sip.header.ToHeader) busy.getHeader("To")).setTag("busy");
+          request.respond(busy);
+        } catch (Exception e) {
+          throw new AssertionError(e);
+        }
+        return true;
+      }
+
+      @Override
+      public void onStrayResponse(javax.sip.message.Response response) {
+      }
+    });
+    try {
+      List<String> answers = exchange("INVITE", "agent", "", 2);
+      for (String a : answers) {
+        assertTrue(a.startsWith("SIP/2.0 486 "), a);
+        assertTrue(a.contains(";tag=busy"), a);
+      }
+      assertTrue(exchange("BYE", "agent").startsWith("SIP/2.0 481 "));
+      assertEquals(List.of("INVITE agent on 127.0.0.1", "BYE agent on 127.0.0.1"), seen);
+    } finally {
+      engine.inboundCalls(null);
+    }
+    assertTrue(exchange("INVITE", "agent").startsWith("SIP/2.0 480 "));
   }
 }

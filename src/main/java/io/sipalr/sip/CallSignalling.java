@@ -1,0 +1,68 @@
+package io.sipalr.sip;
+
+import java.util.Optional;
+import javax.sip.SipException;
+import javax.sip.address.AddressFactory;
+import javax.sip.header.HeaderFactory;
+import javax.sip.message.MessageFactory;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+
+/**
+ * What the calls layer needs of the SIP core, and no more: the message factories, a local
+ * endpoint (SipProvider) on an address, requests in client transactions, ACKs without one, the
+ * profile's current address and first hop, and the {@link InboundCalls} hook. The agent's
+ * implementation is {@link SipProfileRegistry#callSignalling()}; unit tests script a peer here.
+ */
+public interface CallSignalling {
+  AddressFactory addresses();
+
+  HeaderFactory headers();
+
+  MessageFactory messages();
+
+  String newCallId();
+
+  String userAgent();
+
+  /** The local address the profile registers from now (its IAP's), if registered somewhere. */
+  Optional<String> localAddressOf(String profileId);
+
+  /**
+   * Where a profile's out-of-dialog requests go first: its outbound proxy, else its registrar,
+   * as a SIP URI ({@code sip:host:port}); empty when the profile is unknown.
+   */
+  Optional<String> firstHopOf(String profileId);
+
+  /** The profile's address of record ({@code sip:user@domain}); empty when unknown. */
+  Optional<String> aorOf(String profileId);
+
+  /** A local endpoint, held until {@link Leg#release()}. */
+  interface Leg {
+    String address();
+
+    int port();
+
+    void release();
+  }
+
+  /** One reference to the endpoint on {@code address} (bound on first use). */
+  Leg acquire(String address) throws SipException;
+
+  /** What the sender of a request hears about it. */
+  interface Responses {
+    void onResponse(Response response);
+
+    /** No final answer came (Timer B/F or a transport error). */
+    void onTimeout();
+  }
+
+  /** Sends {@code request} from {@code from} in a client transaction; routed by Route/R-URI. */
+  void send(Leg from, Request request, Responses responses) throws SipException;
+
+  /** Sends an ACK to a 2xx (its own transaction, RFC 3261 §13.2.2.4) without a transaction. */
+  void sendAck(Leg from, Request ack) throws SipException;
+
+  /** Where call requests go from now on (null: answered as without calls). */
+  void inboundCalls(InboundCalls handler);
+}

@@ -1,0 +1,115 @@
+package io.sipalr.sip;
+
+import io.sipalr.profile.SipProfile;
+import java.util.Optional;
+import java.util.function.Function;
+import javax.sip.SipException;
+import javax.sip.address.AddressFactory;
+import javax.sip.header.HeaderFactory;
+import javax.sip.message.MessageFactory;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+
+/** {@link CallSignalling} over the registry's transport (the agent's {@link SipEngine}). */
+final class RegistryCallSignalling implements CallSignalling {
+  private final SipWire wire;
+  private final Function<String, Optional<String>> localAddress;
+  private final Function<String, Optional<SipProfile>> profiles;
+
+  RegistryCallSignalling(SipWire wire, Function<String, Optional<String>> localAddress,
+      Function<String, Optional<SipProfile>> profiles) {
+    this.wire = wire;
+    this.localAddress = localAddress;
+    this.profiles = profiles;
+  }
+
+  private record EngineLeg(SipWire wire, SipEngine.Endpoint endpoint) implements Leg {
+    @Override
+    public String address() {
+      return endpoint.address;
+    }
+
+    @Override
+    public int port() {
+      return endpoint.port;
+    }
+
+    @Override
+    public void release() {
+      wire.release(endpoint);
+    }
+  }
+
+  @Override
+  public AddressFactory addresses() {
+    return wire.addresses();
+  }
+
+  @Override
+  public HeaderFactory headers() {
+    return wire.headers();
+  }
+
+  @Override
+  public MessageFactory messages() {
+    return wire.messages();
+  }
+
+  @Override
+  public String newCallId() {
+    return wire.newCallId();
+  }
+
+  @Override
+  public String userAgent() {
+    return wire.userAgent();
+  }
+
+  @Override
+  public Optional<String> localAddressOf(String profileId) {
+    return localAddress.apply(profileId);
+  }
+
+  @Override
+  public Optional<String> firstHopOf(String profileId) {
+    return profiles.apply(profileId).map(p -> p.outboundProxy() != null
+        && !p.outboundProxy().isBlank() ? p.outboundProxy() : p.registrar());
+  }
+
+  @Override
+  public Optional<String> aorOf(String profileId) {
+    return profiles.apply(profileId).map(SipProfile::aor);
+  }
+
+  @Override
+  public Leg acquire(String address) throws SipException {
+    return new EngineLeg(wire, wire.acquire(address));
+  }
+
+  @Override
+  public void send(Leg from, Request request, Responses responses) throws SipException {
+    javax.sip.address.URI target = request.getRequestURI();
+    wire.send(((EngineLeg) from).endpoint(), request, new SipWire.Handler() {
+      @Override
+      public void onResponse(SipWire.Exchange exchange, Response response) {
+        responses.onResponse(response);
+      }
+
+      @Override
+      public void onTimeout(SipWire.Exchange exchange) {
+        responses.onTimeout();
+      }
+    }, "udp", target instanceof javax.sip.address.SipURI u ? u.getHost() : null,
+        target instanceof javax.sip.address.SipURI u ? u.getPort() : 0);
+  }
+
+  @Override
+  public void sendAck(Leg from, Request ack) throws SipException {
+    wire.sendStateless(((EngineLeg) from).endpoint(), ack);
+  }
+
+  @Override
+  public void inboundCalls(InboundCalls handler) {
+    wire.inboundCalls(handler);
+  }
+}
