@@ -558,9 +558,28 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     if (ListeningPoint.TCP.equalsIgnoreCase(transport)) {
       claimConnection(endpoint, ListeningPoint.TCP, remoteHost, remotePort);
     } else if (ListeningPoint.TLS.equalsIgnoreCase(transport)) {
-      claimConnection(endpoint, ListeningPoint.TLS, remoteHost, remotePort);
-      expectDomain(endpoint, remoteHost, remotePort);
+      // One sender at a time per TLS remote: the stack caches one connection per remote,
+      // whatever the local address, so a send from another uplink in between would hand its
+      // connection to this request (or take this one's).
+      synchronized (tlsSendLock(remoteHost, remotePort)) {
+        claimConnection(endpoint, ListeningPoint.TLS, remoteHost, remotePort);
+        expectDomain(endpoint, remoteHost, remotePort);
+        return sendInTransaction(endpoint, request, handler);
+      }
     }
+    return sendInTransaction(endpoint, request, handler);
+  }
+
+  /** Per TLS remote; bounded by the registrars and proxies in use. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Object> tlsSendLocks =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  private Object tlsSendLock(String host, int remotePort) {
+    return tlsSendLocks.computeIfAbsent(host + ":" + remotePort, k -> new Object());
+  }
+
+  private Exchange sendInTransaction(Endpoint endpoint, Request request, Handler handler)
+      throws SipException {
     ClientTransaction transaction = endpoint.provider.getNewClientTransaction(request);
     // Each retransmission is told (Timeout.RETRANSMIT), so that it can be counted.
     ((gov.nist.javax.sip.ClientTransactionExt) transaction).setNotifyOnRetransmit(true);
