@@ -54,9 +54,14 @@ final class AgentHarness implements AutoCloseable {
 
   /** An agent with exactly these SIP settings (e.g. short register limits). */
   AgentHarness(SipConfig config) throws Exception {
+    this(config, io.sipalr.dns.DnsConfig.DEFAULTS);
+  }
+
+  /** An agent with these SIP settings that resolves registrar names as {@code dns} says. */
+  AgentHarness(SipConfig config, io.sipalr.dns.DnsConfig dns) throws Exception {
     dataDir = Files.createTempDirectory("sipalr-it");
     store = ProfileStore.open(dataDir);
-    registry = new SipProfileRegistry(store, config);
+    registry = new SipProfileRegistry(store, config, dns);
     registry.addListener(events::add);
     registry.start();
   }

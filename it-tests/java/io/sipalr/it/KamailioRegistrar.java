@@ -114,6 +114,7 @@ public final class KamailioRegistrar implements AutoCloseable {
     public static final class Builder {
         private final List<String> defines = new ArrayList<>();
         private String listenAddress = "127.0.0.1";
+        private String listenIpv6;
         private String realm = DEFAULT_REALM;
         private boolean largeMemory;
         private int port;
@@ -190,6 +191,14 @@ public final class KamailioRegistrar implements AutoCloseable {
             return define("ROUTING");
         }
 
+        /**
+         * A registrar that answers no STUN: the stun module not loaded, so STUN Binding
+         * requests on the SIP UDP port go unanswered (RFC 5626 keep-alives fall back).
+         */
+        public Builder noStun() {
+            return define("NO_STUN");
+        }
+
         /** Flow-Timer header in the 200 (outbound variants only). */
         public Builder flowTimer(int seconds) {
             return define("FLOW_TIMER=" + seconds);
@@ -234,6 +243,19 @@ public final class KamailioRegistrar implements AutoCloseable {
                         + " was: " + address);
             }
             this.listenAddress = address;
+            return this;
+        }
+
+        /**
+         * Listens on this IPv6 address too (UDP and TCP, the same port), in 2001:2::/48 only;
+         * JSON-RPC stays on the IPv4 listen address.
+         */
+        public Builder listenIpv6(String address) {
+            if (address == null || !address.toLowerCase(java.util.Locale.ROOT).startsWith("2001:2:")) {
+                throw new IllegalArgumentException("IPv6 listen address must be in 2001:2::/48,"
+                        + " was: " + address);
+            }
+            this.listenIpv6 = address;
             return this;
         }
 
@@ -315,6 +337,10 @@ public final class KamailioRegistrar implements AutoCloseable {
             List<String> args = new ArrayList<>(List.of(
                     "-l", "udp:" + listenAddress + ":" + port,
                     "-l", "tcp:" + listenAddress + ":" + port));
+            if (listenIpv6 != null) {
+                args.addAll(List.of("-l", "udp:[" + listenIpv6 + "]:" + port,
+                        "-l", "tcp:[" + listenIpv6 + "]:" + port));
+            }
             if (largeMemory) {
                 // The image's entrypoint says -m 64 -M 8; later options win.
                 args.addAll(List.of("-m", "256", "-M", "32"));

@@ -318,11 +318,10 @@ class NatReachabilityIT {
         Binding before = checks.awaitOneReceivedFrom(CELL_PUBLIC, FIRST_REGISTRATION,
             "first registration through the cell NAT");
         checks.assertMessageReachesTheAgent("through the cell NAT");
-        // The agent compares each keep-alive answer's Via with the first one on the flow, not
-        // with the REGISTER's 200: a rebinding before the first keep-alive answer goes unseen
-        // until the next refresh (issue 9, left for the agent). So the NAT forgets only once
-        // one keep-alive (an OPTIONS out, its 200 back) has crossed it.
+        // Kamailio answers the agent's STUN keep-alives (RFC 5626 §4.4.2): the agent's view
+        // shows STUN and a keep-alive answered; the NAT forgets once one has crossed it.
         long[] afterMessage = net.natForwarded(NetnsTopology.CELL_NAT);
+        checks.awaitKeepAlive("STUN", Duration.ofSeconds(FLOW_TIMER + 5));
         await("a first keep-alive and its answer through the cell NAT")
             .atMost(Duration.ofSeconds(FLOW_TIMER + 5)).pollInterval(POLL)
             .until(() -> {
@@ -339,6 +338,45 @@ class NatReachabilityIT {
             + " new mapping (%s -> %s) after %d ms%n", before.received(), after.received(),
             java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - flushed));
         checks.assertMessageReachesTheAgent("through the new mapping of the cell NAT");
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
+  // ---- (6b) a registrar that answers no STUN: the OPTIONS fallback, visible --------------
+
+  /** Two STUN requests unanswered (2 s each) while OPTIONS are, at Flow-Timer 5 s. */
+  private static final Duration FALLBACK = Duration.ofSeconds(2 * (5 + 2 + 1) + 10);
+
+  /**
+   * Registered with outbound through the wlan NAT at a Kamailio without the stun module
+   * ({@code NO_STUN}), {@code Flow-Timer: 5}: two STUN keep-alives go unanswered while the
+   * OPTIONS that check the path are answered, so the agent keeps the flow alive with OPTIONS
+   * from then on and its view says so ({@code keepAlive.kind} OPTIONS, a keep-alive answered),
+   * REGISTERED all along, and a MESSAGE reaches it over the flow.
+   */
+  @Test
+  void aRegistrarWithoutStunIsKeptAliveWithOptionsAndTheViewSaysSo(@TempDir Path dir,
+      TestInfo test) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().noStun()
+            .flowTimer(5).listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = startAgent(dir, kamailio);
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dir);
+        Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
+            "first registration through the wlan NAT");
+        checks.awaitKeepAlive("OPTIONS", FALLBACK);
+        assertEquals("REGISTERED", checks.agentStatus(), "the flow works: " + agent.outputTail(40));
+        assertTrue(agent.outputTail(400).contains("answers no STUN keep-alive"),
+            () -> "the fallback is logged: " + agent.outputTail(100));
+        Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after it");
+        assertEquals(before.received(), after.received(), "the same flow, never re-registered");
+        checks.assertMessageReachesTheAgent("over the flow kept alive with OPTIONS");
       } finally {
         copyLog(agent, test);
       }
@@ -431,6 +469,48 @@ class NatReachabilityIT {
       throws Exception {
     tcpThroughEachNat(dir, test, true);
   }
+
+  /**
+   * Over TCP with outbound and {@code Flow-Timer: 5}: the agent probes the flow every 4-5 s
+   * (OPTIONS: JAIN-SIP 1.3.0-91 misreads every second CRLF pong, see FlowKeepAlive.kindFor;
+   * with CRLF pings this test failed against Kamailio: "no pong", a healthy connection closed
+   * and registered again from another port); the view shows it answered, and for
+   * {@link #KEEPALIVE_WATCH} the agent stays REGISTERED on the same connection, and a MESSAGE
+   * reaches it over it.
+   */
+  @Test
+  void overTcpWithOutboundTheFlowIsKeptAliveOnTheSameConnection(@TempDir Path dir, TestInfo test)
+      throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = NetnsTopology.startAgent(dir,
+          NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
+              Duration.ofSeconds(2), 600, CONTROL_PORT, "tcp"),
+          LOGBACK, List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dir);
+        Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
+            "over TCP via wlan");
+        checks.awaitKeepAlive("OPTIONS", Duration.ofSeconds(5 + 5));
+        checks.idle(KEEPALIVE_WATCH);
+        assertEquals("REGISTERED", checks.agentStatus());
+        Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after pings");
+        assertEquals(before.received(), after.received(), "the same TCP connection");
+        assertFalse(agent.outputTail(400).contains("failed ("),
+            () -> "no flow failed: " + agent.outputTail(60));
+        checks.assertMessageReachesTheAgent("over the TCP flow kept alive");
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
+  /** Long enough for several keep-alives at Flow-Timer 5 s. */
+  private static final Duration KEEPALIVE_WATCH = Duration.ofSeconds(30);
 
   private void tcpThroughEachNat(Path dir, TestInfo test, boolean outbound) throws Exception {
     NetnsTopology.assumeUsable();
@@ -674,6 +754,43 @@ class NatReachabilityIT {
         throw new AssertionError("the agent's status is not " + what + " within "
             + atMost.toSeconds() + " s; last: " + last.get() + diagnostics(), e);
       }
+    }
+
+    /**
+     * Awaits (bounded) the agent's own view showing its outbound flow kept alive with
+     * {@code kind} ({@code keepAlive.kind}) and a keep-alive answered
+     * ({@code keepAlive.lastAnswered}).
+     */
+    void awaitKeepAlive(String kind, Duration atMost) {
+      AtomicReference<String> last = new AtomicReference<>();
+      try {
+        await("the agent's flow kept alive with " + kind).atMost(atMost)
+            .pollInterval(Duration.ofMillis(500))
+            .until(() -> {
+              agent.requireAlive(this::diagnostics);
+              last.set(statusTable());
+              return kind.equals(columnOf(last.get(), "KEEPALIVE.KIND"))
+                  && !columnOf(last.get(), "KEEPALIVE.LASTANSWERED").matches("-?");
+            });
+      } catch (ConditionTimeoutException e) {
+        throw new AssertionError("the agent's view does not show a keep-alive of kind " + kind
+            + " answered within " + atMost.toSeconds() + " s; last:\n" + last.get()
+            + diagnostics(), e);
+      }
+    }
+
+    /** The cell of the column {@code name} in the table's one row, or "". */
+    private static String columnOf(String table, String name) {
+      List<String> lines = table.lines().filter(l -> !l.isBlank()).toList();
+      if (lines.size() < 2) {
+        return "";
+      }
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?<=^|\\s)"
+          + java.util.regex.Pattern.quote(name) + "(?=\\s|$)").matcher(lines.get(0));
+      if (!m.find() || lines.get(1).length() <= m.start()) {
+        return "";
+      }
+      return lines.get(1).substring(m.start()).split("\\s+")[0];
     }
 
     /** The agent's own profile view ({@code Main status} in its namespace) shows the NAT's address. */

@@ -88,6 +88,7 @@ final class NetnsTopology implements AutoCloseable {
   private boolean namespaceCreated;
   private final List<String> natNamespacesCreated = new ArrayList<>();
   private boolean registrarAddressAdded;
+  private boolean registrar6AddressAdded;
   private boolean closed;
 
   private NetnsTopology(boolean nat) {
@@ -508,6 +509,26 @@ final class NetnsTopology implements AutoCloseable {
   }
 
   /** {@code ip link set wlan0 down} in the namespace: the Wi-Fi uplink is gone for real. */
+  /** cell0's address when {@link #cellIpv6Only()} made it an IPv6-only uplink. */
+  static final String CELL6_ADDRESS = "2001:2:20::2";
+  static final String CELL6_GATEWAY = "2001:2:20::1";
+  /** The registrar's IPv6 address, on the root namespace's lo beside 198.19.30.1. */
+  static final String REGISTRAR6_ADDRESS = "2001:2:30::1";
+
+  /**
+   * Makes cell0 an IPv6-only uplink (a cellular network without IPv4): its IPv4 address gone,
+   * 2001:2:20::2/64 instead (no DAD: usable at once), the root end 2001:2:20::1/64, and
+   * 2001:2:30::1 on the root namespace's lo, reached through cell0. wlan0 stays IPv4-only.
+   */
+  void cellIpv6Only() {
+    ipNs("addr", "del", CELL_ADDRESS + "/24", "dev", CELL);
+    ipNs("addr", "add", CELL6_ADDRESS + "/64", "dev", CELL, "nodad");
+    ip("addr", "add", CELL6_GATEWAY + "/64", "dev", CELL_PEER, "nodad");
+    ip("addr", "add", REGISTRAR6_ADDRESS + "/128", "dev", "lo");
+    registrar6AddressAdded = true;
+    ipNs("-6", "route", "add", REGISTRAR6_ADDRESS + "/128", "via", CELL6_GATEWAY, "dev", CELL);
+  }
+
   void wlanDown() {
     ipNs("link", "set", WLAN, "down");
   }
@@ -596,6 +617,12 @@ final class NetnsTopology implements AutoCloseable {
       Result r = run0("ip", "netns", "del", NAMESPACE);
       if (r.exit != 0) {
         failures.add("ip netns del " + NAMESPACE + ": " + r.output.strip());
+      }
+    }
+    if (registrar6AddressAdded) {
+      Result r = run0("ip", "addr", "del", REGISTRAR6_ADDRESS + "/128", "dev", "lo");
+      if (r.exit != 0) {
+        failures.add("ip addr del " + REGISTRAR6_ADDRESS + "/128 dev lo: " + r.output.strip());
       }
     }
     if (registrarAddressAdded) {

@@ -162,7 +162,8 @@ public final class SipAlrAgent implements AutoCloseable {
       log.info("profile store: {} profiles ({} imported from the configuration)",
           store.list().size(), imported);
 
-      registry = newRegistry(store, sipConfig);
+      registry = newRegistry(store, sipConfig, io.sipalr.dns.DnsConfig.from(
+          settings.withFallback(ConfigFactory.defaultReference()).resolve()));
       opened.push(registry);
 
       // Mobility and ALR share one small pool and one timer thread, whatever the profile count.
@@ -468,9 +469,10 @@ public final class SipAlrAgent implements AutoCloseable {
     return index < burst ? 0 : (index - burst + 1) * 1_000_000L / rate;
   }
 
-  private static SipProfileRegistry newRegistry(ProfileStore store, SipConfig sipConfig) {
+  private static SipProfileRegistry newRegistry(ProfileStore store, SipConfig sipConfig,
+      io.sipalr.dns.DnsConfig dnsConfig) {
     try {
-      return new SipProfileRegistry(store, sipConfig);
+      return new SipProfileRegistry(store, sipConfig, dnsConfig);
     } catch (SipException e) {
       throw new IllegalStateException("cannot start the SIP stack on " + sipConfig.localAddress()
           + ":" + sipConfig.port() + ": " + e.getMessage(), e);

@@ -27,8 +27,9 @@ import java.util.TreeSet;
  *  "outboundProxy": null, "authUser": "alice", "realm": null, "transport": "udp",
  *  "expires": 600, "autoRegister": true, "snap": 1, "fixedIap": null, "bearerFilter": "any",
  *  "instanceId": "urn:uuid:...", "status": "REGISTERED", "iap": 1,
- *  "localAddress": "198.19.1.2", "contact": "sip:...", "expiresAt": "2026-...Z",
- *  "lastError": null}
+ *  "localAddress": "198.19.1.2", "contact": "sip:...", "publicAddress": null,
+ *  "server": {"name": "sip1.example.com", "address": "198.19.0.1", "port": 5060,
+ *  "transport": "udp"}, "expiresAt": "2026-...Z", "lastError": null}
  * </pre>
  */
 final class ProfileJson {
@@ -40,7 +41,7 @@ final class ProfileJson {
       "fixedIap", "bearerFilter");
   /** Keys the API shows but a client cannot set. */
   static final Set<String> READ_ONLY = Set.of("instanceId", "status", "iap", "localAddress",
-      "contact", "expiresAt", "lastError");
+      "contact", "expiresAt", "lastError", "keepAlive", "server");
 
   /** The API's name of each {@link SipProfile} component whose name differs. */
   private static final Map<String, String> API_FIELD = Map.of("snapId", "snap", "iapId",
@@ -73,9 +74,34 @@ final class ProfileJson {
     o.put("localAddress", info == null ? null : info.localAddress());
     o.put("contact", info == null ? null : info.contact());
     o.put("publicAddress", info == null ? null : info.publicAddress());
+    o.set("server", info == null ? null : serverJson(info.server()));
+    o.set("keepAlive", info == null || info.keepAliveKind() == null ? NODES.nullNode()
+        : keepAliveJson(info));
     o.put("expiresAt", info == null || info.expiresAt() == null ? null
         : info.expiresAt().toString());
     o.set("lastError", info == null ? null : errorJson(info.lastError()));
+    return o;
+  }
+
+  /** The keep-alive of the profile's outbound flow: its kind and when last answered. */
+  private static JsonNode keepAliveJson(RegistrationInfo info) {
+    ObjectNode o = NODES.objectNode();
+    o.put("kind", info.keepAliveKind().name());
+    o.put("lastAnswered", info.lastKeepAlive() == null ? null
+        : info.lastKeepAlive().toString());
+    return o;
+  }
+
+  /** The server its last REGISTER went to (RFC 3263), resolved: name, address, port, transport. */
+  static JsonNode serverJson(io.sipalr.dns.SipTarget server) {
+    if (server == null) {
+      return NODES.nullNode();
+    }
+    ObjectNode o = NODES.objectNode();
+    o.put("name", server.name());
+    o.put("address", server.host());
+    o.put("port", server.port());
+    o.put("transport", server.transport());
     return o;
   }
 

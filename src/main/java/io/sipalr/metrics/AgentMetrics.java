@@ -136,7 +136,7 @@ public final class AgentMetrics implements AutoCloseable {
         .register(meters));
     bound.add(FunctionCounter.builder("sipalr.keepalives.sent", registry.stats(),
             s -> s.keepAlivesSent())
-        .description("Keep-alive probes (OPTIONS) sent on outbound flows")
+        .description("Keep-alives sent on outbound flows (OPTIONS probes; STUN requests, each retransmission counted)")
         .register(meters));
     bound.add(FunctionCounter.builder("sipalr.retransmissions", registry.stats(),
             s -> s.retransmissions())

@@ -360,16 +360,20 @@ public final class LinuxIapProvider implements IapProvider {
     if (fixed != null) {
       return addresses.contains(fixed) ? IapState.up(iap, fixed) : IapState.down(iap);
     }
+    // IPv4 when the uplink has it (dual stack: the family most registrars answer on), else a
+    // global IPv6 address (an IPv6-only cellular uplink); the registrar is then resolved to
+    // addresses of that family (RFC 3263, AAAA on IPv6).
     List<InetAddress> ipv4 = addresses.stream().filter(a -> a instanceof Inet4Address).toList();
-    if (ipv4.isEmpty()) {
+    List<InetAddress> usable = ipv4.isEmpty() ? addresses : ipv4;
+    if (usable.isEmpty()) {
       return IapState.down(iap);
     }
     // Keep the address in use while the interface still has it: a second address appearing
     // must not move every profile.
-    if (previous != null && previous.available() && ipv4.contains(previous.address())) {
+    if (previous != null && previous.available() && usable.contains(previous.address())) {
       return previous;
     }
-    return IapState.up(iap, ipv4.get(0)); // the primary address: ip lists it first
+    return IapState.up(iap, usable.get(0)); // the primary address: ip lists it first
   }
 
   /**
@@ -377,7 +381,9 @@ public final class LinuxIapProvider implements IapProvider {
    *
    * @param usable up with carrier
    * @param addresses usable addresses in the kernel's order (primary first): no IPv4
-   *     link-local, no IPv6 link-local, tentative or failed one
+   *     link-local; IPv6 only of global scope (or ::1), and none tentative, failed (DAD), deprecated
+   *     (its preferred lifetime over) or temporary (RFC 8981 privacy addresses change every
+   *     day or so: each change would be a move)
    */
   record Link(String name, boolean usable, List<InetAddress> addresses) {}
 
@@ -405,6 +411,12 @@ public final class LinuxIapProvider implements IapProvider {
         try {
           address = IpLiterals.parse(info.path("local").asText());
         } catch (IllegalArgumentException e) {
+          continue;
+        }
+        if (family.equals("inet6") && ((!"global".equals(info.path("scope").asText())
+            && !address.isLoopbackAddress()) // ::1: loopback IAPs, as 127.0.0.1
+            || info.path("deprecated").asBoolean(false)
+            || info.path("temporary").asBoolean(false))) {
           continue;
         }
         if (!address.isLinkLocalAddress()) { // 169.254/16 and fe80::/10

@@ -78,6 +78,24 @@ final class CountingWire implements SipWire {
   }
 
   @Override
+  public void stunRequest(SipEngine.Endpoint from, String host, int port, StunMessage request) {
+    stats.keepAliveSent();
+    wire.stunRequest(from, host, port, request);
+  }
+
+  @Override
+  public void crlfPing(SipEngine.Endpoint from, String transport, String host, int port,
+      java.time.Duration pongTimeout) {
+    stats.keepAliveSent();
+    wire.crlfPing(from, transport, host, port, pongTimeout);
+  }
+
+  @Override
+  public void keepAliveAnswers(KeepAliveAnswers answers) {
+    wire.keepAliveAnswers(answers);
+  }
+
+  @Override
   public void inbound(Inbound inbound) {
     wire.inbound(inbound);
   }

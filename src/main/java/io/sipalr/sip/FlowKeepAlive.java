@@ -25,10 +25,13 @@ import org.slf4j.LoggerFactory;
  * Keeps outbound flows alive (RFC 5626 §4.4) and notices when one dies. A flow is this agent's
  * listening point of one transport towards one registrar (or outbound proxy) address; every
  * profile registered over it with outbound shares it, so there is one keep-alive per flow, not
- * per profile. The keep-alive is an OPTIONS to the flow's far end: any response proves the flow;
- * none within the register timeout is a flow failure, and every profile on it re-registers.
+ * per profile. The keep-alive is RFC 5626 §4.4's: a STUN Binding request on a UDP flow (a
+ * changed mapped address, or no answer, fails the flow), a double-CRLF ping on a TCP flow (no
+ * pong within the pong timeout fails it); or, configured or fallen back to when the registrar
+ * answers no STUN ({@link StunFallback}), an OPTIONS to the flow's far end, any response
+ * proving the flow. A failed flow makes every profile on it re-register at once.
  */
-final class FlowKeepAlive {
+final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   private static final Logger log = LoggerFactory.getLogger(FlowKeepAlive.class);
 
   /** One flow: the local endpoint, the transport and the address of its far end. */
@@ -49,14 +52,19 @@ final class FlowKeepAlive {
   private final ScheduledExecutorService timers;
   private final Duration defaultInterval;
   private final Duration probeTimeout;
+  private final SipConfig.Outbound outbound;
+  private final java.time.Clock clock;
   private final Map<Flow, FlowState> flows = new HashMap<>();
+  /** The flow each member is kept alive on (for the profile view). */
+  private final Map<Member, Flow> memberFlows = new HashMap<>();
+  /** STUN requests awaiting their answer, one per flow at most (removed with the probe). */
+  private final Map<java.nio.ByteBuffer, Flow> stunWaiting = new HashMap<>();
+  private final StunFallback fallback = new StunFallback();
+  /** Whether TCP flows get the CRLF ping (off in the agent: see kindFor); tests turn it on. */
+  volatile boolean crlfOnConnections;
+  private final java.security.SecureRandom random = new java.security.SecureRandom();
   /** UDP flows pinged only to keep a NAT's mapping open (no outbound, nothing to detect). */
-  private final Map<Flow, NatPing> pings = new HashMap<>();
-
-  private static final class NatPing {
-    final Set<Member> members = new HashSet<>();
-    ScheduledFuture<?> next;
-  }
+  private final NatPings pings;
   private final SipStats stats;
 
   private final class FlowState {
@@ -66,21 +74,77 @@ final class FlowKeepAlive {
     Probe probe;
     /** Where the far end saw the first answered keep-alive come from (Via received/rport). */
     String seenAt;
+    KeepAliveKind kind;
+    /** AUTO: STUN requests unanswered on this flow while none was ever answered. */
+    int stunUnanswered;
+    boolean stunAnswered;
+    java.time.Instant lastAnswered;
   }
+
+  private static boolean isIpLiteral(String host) {
+    try {
+      io.sipalr.mobility.IpLiterals.parse(host.startsWith("[") && host.endsWith("]")
+          ? host.substring(1, host.length() - 1) : host);
+      return true;
+    } catch (IllegalArgumentException name) {
+      return false;
+    }
+  }
+
+  /** What the profile view shows of a member's flow. */
+  record View(KeepAliveKind kind, java.time.Instant lastAnswered) {}
 
   FlowKeepAlive(SipWire engine, ScheduledExecutorService timers, Duration defaultInterval,
       Duration probeTimeout) {
-    this(engine, timers, defaultInterval, probeTimeout, new SipStats());
+    this(engine, timers, defaultInterval, probeTimeout, new SipStats(),
+        SipConfig.Outbound.DEFAULTS, java.time.Clock.systemUTC());
   }
 
-  /** @param stats counts the flows found dead */
+  /**
+   * @param stats counts the flows found dead
+   * @param outbound which keep-alives, the pong timeout and the TCP default interval
+   * @param clock when a keep-alive was answered, for the profile view
+   */
   FlowKeepAlive(SipWire engine, ScheduledExecutorService timers, Duration defaultInterval,
-      Duration probeTimeout, SipStats stats) {
+      Duration probeTimeout, SipStats stats, SipConfig.Outbound outbound,
+      java.time.Clock clock) {
     this.stats = stats;
     this.engine = engine;
     this.timers = timers;
     this.defaultInterval = defaultInterval;
     this.probeTimeout = probeTimeout;
+    this.outbound = outbound;
+    this.clock = clock;
+    this.pings = new NatPings(engine, timers);
+    engine.keepAliveAnswers(this);
+  }
+
+  /** The keep-alive of {@code member}'s outbound flow, or {@code null} when it has none. */
+  synchronized View view(Member member) {
+    Flow flow = memberFlows.get(member);
+    FlowState state = flow == null ? null : flows.get(flow);
+    return state == null ? null : new View(state.kind, state.lastAnswered);
+  }
+
+  /** The keep-alive a new flow starts with (the registrar's STUN record decides on UDP). */
+  private KeepAliveKind kindFor(Flow flow) {
+    if (outbound.keepAlive() == SipConfig.OutboundKeepAlive.OPTIONS
+        || !isIpLiteral(flow.host())) {
+      // STUN and the stack's pong timer need the far end's address; resolving a name here
+      // would block a timer thread (an OPTIONS goes through the stack's own resolution).
+      return KeepAliveKind.OPTIONS;
+    }
+    if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
+      // Not CRLF (yet): JAIN-SIP 1.3.0-91's TCP reader (PipelinedMsgParser) takes the second of
+      // two pongs with no SIP message between them for a double-CRLF ping, answers it and
+      // re-arms the pong timer instead of cancelling it, so every second ping "loses" its pong
+      // and the stack closes a healthy connection (NatReachabilityIT showed it against
+      // Kamailio). The OPTIONS probe detects a dead TCP flow; probeCrlf is ready for a stack
+      // that reads pongs right (docs/registration.md, "Outbound keep-alives").
+      return crlfOnConnections ? KeepAliveKind.CRLF : KeepAliveKind.OPTIONS;
+    }
+    return outbound.keepAlive() == SipConfig.OutboundKeepAlive.AUTO
+        && fallback.answersNoStun(flow) ? KeepAliveKind.OPTIONS : KeepAliveKind.STUN;
   }
 
   /**
@@ -99,12 +163,18 @@ final class FlowKeepAlive {
    */
   synchronized void join(Flow flow, Member member, int flowTimer, String seenAt) {
     FlowState state = flows.computeIfAbsent(flow, f -> new FlowState());
+    if (state.kind == null) {
+      state.kind = kindFor(flow);
+    }
     state.members.add(member);
+    memberFlows.put(member, flow);
     if (seenAt != null) {
       state.seenAt = seenAt; // the latest REGISTER knows the current mapping
     }
-    // RFC 5626 §4.4.1: send keep-alives at 80-100 % of the Flow-Timer the registrar asked for.
-    Duration interval = flowTimer > 0 ? Duration.ofSeconds(flowTimer) : defaultInterval;
+    // RFC 5626 §4.4.1: send keep-alives at 80-100 % of the Flow-Timer the registrar asked for;
+    // without one, the configured interval (UDP), or RFC 5626's 120 s recommendation (TCP).
+    Duration interval = flowTimer > 0 ? Duration.ofSeconds(flowTimer)
+        : state.kind == KeepAliveKind.CRLF ? outbound.connectionInterval() : defaultInterval;
     if (state.interval == null || interval.compareTo(state.interval) < 0) {
       state.interval = interval;
       cancel(state.next);
@@ -113,6 +183,7 @@ final class FlowKeepAlive {
   }
 
   synchronized void leave(Flow flow, Member member) {
+    memberFlows.remove(member, flow);
     FlowState state = flows.get(flow);
     if (state != null && state.members.remove(member) && state.members.isEmpty()) {
       stop(state);
@@ -120,51 +191,17 @@ final class FlowKeepAlive {
     }
   }
 
-  /**
-   * Adds {@code member} to the NAT pings of {@code flow}: a double CRLF every {@code interval}
-   * (jittered 80-100 %), one per flow whatever the number of profiles on it; UDP only (a TCP
-   * connection is its own keep-alive here, and a ping must never block the timer thread).
-   */
-  synchronized void joinNatPing(Flow flow, Member member, Duration interval) {
-    if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
-      return;
-    }
-    NatPing p = pings.computeIfAbsent(flow, f -> new NatPing());
-    if (p.members.add(member) && p.next == null) {
-      schedulePing(flow, p, interval);
-    }
+  /** See {@link NatPings#join}. */
+  void joinNatPing(Flow flow, Member member, Duration interval) {
+    pings.join(flow, member, interval);
   }
 
-  synchronized void leaveNatPing(Flow flow, Member member) {
-    NatPing p = pings.get(flow);
-    if (p != null && p.members.remove(member) && p.members.isEmpty()) {
-      cancel(p.next);
-      pings.remove(flow);
-    }
+  void leaveNatPing(Flow flow, Member member) {
+    pings.leave(flow, member);
   }
 
-  synchronized int natPingCount() {
-    return pings.size();
-  }
-
-  private void schedulePing(Flow flow, NatPing p, Duration interval) {
-    long millis = interval.toMillis();
-    long delay = (long) (millis * (0.8 + 0.2 * ThreadLocalRandom.current().nextDouble()));
-    p.next = timers.schedule(() -> ping(flow, p, interval), delay, TimeUnit.MILLISECONDS);
-  }
-
-  private void ping(Flow flow, NatPing p, Duration interval) {
-    synchronized (this) {
-      if (pings.get(flow) != p) {
-        return; // left meanwhile
-      }
-    }
-    engine.ping(flow.endpoint(), flow.host(), flow.port()); // outside the lock
-    synchronized (this) {
-      if (pings.get(flow) == p) {
-        schedulePing(flow, p, interval);
-      }
-    }
+  int natPingCount() {
+    return pings.count();
   }
 
   synchronized int flowCount() {
@@ -174,16 +211,25 @@ final class FlowKeepAlive {
   synchronized void close() {
     flows.values().forEach(this::stop);
     flows.clear();
-    pings.values().forEach(p -> cancel(p.next));
-    pings.clear();
+    memberFlows.clear();
+    pings.close();
   }
 
   private void stop(FlowState state) {
     cancel(state.next);
     if (state.probe != null) {
-      cancel(state.probe.timer);
+      end(state.probe);
       terminate(state.probe.transaction);
       state.probe = null;
+    }
+  }
+
+  /** A probe is over: its timers stop, and a late STUN answer to it finds nothing. */
+  private void end(Probe probe) {
+    cancel(probe.timer);
+    cancel(probe.retransmit);
+    if (probe.stunTx != null) {
+      stunWaiting.remove(java.nio.ByteBuffer.wrap(probe.stunTx));
     }
   }
 
@@ -195,16 +241,40 @@ final class FlowKeepAlive {
 
   /** One keep-alive in flight; compared by identity so that a late answer is ignored. */
   private static final class Probe {
+    KeepAliveKind kind;
     SipWire.Exchange transaction;
     ScheduledFuture<?> timer;
+    /** STUN: the transaction id, and the next retransmission (RFC 5389 §7.2.1). */
+    byte[] stunTx;
+    ScheduledFuture<?> retransmit;
   }
 
   private void probe(Flow flow) {
-    Probe probe = new Probe();
+    KeepAliveKind kind;
     synchronized (this) {
       FlowState state = flows.get(flow);
       if (state == null) {
         return;
+      }
+      kind = state.kind;
+    }
+    switch (kind) {
+      case STUN -> probeStun(flow);
+      case CRLF -> probeCrlf(flow);
+      default -> probeOptions(flow);
+    }
+  }
+
+  private void probeOptions(Flow flow) {
+    Probe probe = new Probe();
+    probe.kind = KeepAliveKind.OPTIONS;
+    synchronized (this) {
+      FlowState state = flows.get(flow);
+      if (state == null) {
+        return;
+      }
+      if (state.probe != null) {
+        end(state.probe); // superseded (a shorter interval): its STUN id matches nothing now
       }
       state.probe = probe;
       probe.timer = timers.schedule(() -> probeFailed(flow, probe,
@@ -214,11 +284,11 @@ final class FlowKeepAlive {
     }
     // Sent outside the lock: the stack may deliver the answer on another thread at once.
     try {
-      probe.transaction = engine.send(flow.endpoint(), options(flow),  new SipWire.Handler() {
+      probe.transaction = engine.send(flow.endpoint(), KeepAliveOptions.build(engine, flow),  new SipWire.Handler() {
         @Override
         public void onResponse(SipWire.Exchange transaction, Response response) {
           int code = response.getStatusCode();
-          if (code >= 200 && revealsLostBinding(code)) {
+          if (code >= 200 && KeepAliveOptions.revealsLostBinding(code)) {
             probeFailed(flow, probe, "keep-alive answered " + code + " "
                 + response.getReasonPhrase());
           } else if (code >= 200) {
@@ -237,21 +307,162 @@ final class FlowKeepAlive {
     }
   }
 
-  /**
-   * Whether a keep-alive's answer says the registrar no longer routes to us over this flow: a
-   * registrar that implements RFC 5626 strictly answers 403 (or 430 Flow Failed, 404, 481) and
-   * has dropped the binding. Any other answer (200, or 405 from one that does no OPTIONS) proves
-   * the flow alive.
-   */
-  static boolean revealsLostBinding(int code) {
-    return code == 403 || code == 404 || code == 410 || code == 430 || code == 480
-        || code == 481;
+  // ------------------------------------------------------------- STUN (UDP) and CRLF (TCP)
+
+  /** RFC 5389 §7.2.1: the first retransmission after 500 ms, each wait doubling. */
+  static final long STUN_RTO_MILLIS = 500;
+  /** How long after a CRLF ping the stack's pong timeout surely fired, had the pong not come. */
+  private static final long PONG_GRACE_MILLIS = 1000;
+
+  private void probeStun(Flow flow) {
+    Probe probe = new Probe();
+    probe.kind = KeepAliveKind.STUN;
+    probe.stunTx = new byte[StunCodec.TRANSACTION_ID_LENGTH];
+    random.nextBytes(probe.stunTx);
+    synchronized (this) {
+      FlowState state = flows.get(flow);
+      if (state == null) {
+        return;
+      }
+      if (state.probe != null) {
+        end(state.probe); // superseded (a shorter interval): its STUN id matches nothing now
+      }
+      state.probe = probe;
+      stunWaiting.put(java.nio.ByteBuffer.wrap(probe.stunTx), flow);
+      probe.timer = timers.schedule(() -> stunUnanswered(flow, probe), probeTimeout.toMillis(),
+          TimeUnit.MILLISECONDS);
+      scheduleRetransmit(flow, probe, STUN_RTO_MILLIS, STUN_RTO_MILLIS);
+    }
+    engine.stunRequest(flow.endpoint(), flow.host(), flow.port(),
+        StunMessage.bindingRequest(probe.stunTx)); // outside the lock: the answer may be quick
+  }
+
+  /** The next retransmission {@code rto} from now, if it still falls within the timeout. */
+  private void scheduleRetransmit(Flow flow, Probe probe, long rto, long at) {
+    if (at >= probeTimeout.toMillis()) {
+      return;
+    }
+    probe.retransmit = timers.schedule(() -> {
+      synchronized (this) {
+        FlowState state = flows.get(flow);
+        if (state == null || state.probe != probe) {
+          return;
+        }
+        scheduleRetransmit(flow, probe, rto * 2, at + rto * 2);
+      }
+      engine.stunRequest(flow.endpoint(), flow.host(), flow.port(),
+          StunMessage.bindingRequest(probe.stunTx));
+    }, rto, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void stunAnswer(StunMessage answer) {
+    synchronized (this) {
+      Flow flow = stunWaiting.get(java.nio.ByteBuffer.wrap(answer.transactionId()));
+      FlowState state = flow == null ? null : flows.get(flow);
+      if (state == null || state.probe == null || state.probe.stunTx == null
+          || !answer.sameTransaction(state.probe.stunTx)) {
+        log.debug("STUN answer {} matches no keep-alive in flight", answer);
+        return;
+      }
+      Probe probe = state.probe;
+      end(probe);
+      state.probe = null;
+      state.lastAnswered = clock.instant();
+      state.stunAnswered = true;
+      state.stunUnanswered = 0;
+      if (answer.isError()) {
+        // An answer came through the flow, so it works; the registrar just does no STUN.
+        if (outbound.keepAlive() == SipConfig.OutboundKeepAlive.AUTO) {
+          fallBack(flow, state, "STUN error " + answer.errorCode());
+        } else {
+          log.warn("registrar {}:{} answers the STUN keep-alive of flow {} with error {}",
+              flow.host(), flow.port(), flow, answer.errorCode());
+        }
+      } else if (answer.mapped() != null) {
+        String mapped = RegisterRequests.hostPort(answer.mapped().getAddress().getHostAddress(),
+            answer.mapped().getPort());
+        if (state.seenAt != null && !RegisterRequests.sameAddress(mapped, state.seenAt)) {
+          // RFC 5626 §4.4.1: a new mapping (a NAT rebinding): the registrar's binding points at
+          // the old one, which nothing reaches any more.
+          log.info("flow {} failed (STUN: the NAT mapping changed from {} to {}): {} profiles "
+              + "re-register", flow, state.seenAt, mapped, state.members.size());
+          stats.keepAliveFailed();
+          failAll(flow, state, "the NAT mapping changed from " + state.seenAt + " to " + mapped
+              + " (STUN)");
+          return;
+        }
+        state.seenAt = mapped;
+      }
+      scheduleProbe(flow, state);
+    }
+  }
+
+  /** No answer to a STUN request and its retransmissions within the probe timeout. */
+  private void stunUnanswered(Flow flow, Probe probe) {
+    synchronized (this) {
+      FlowState state = flows.get(flow);
+      if (state == null || state.probe != probe) {
+        return;
+      }
+      if (outbound.keepAlive() != SipConfig.OutboundKeepAlive.AUTO || state.stunAnswered) {
+        probeFailed(flow, probe, "no answer to the STUN keep-alive within "
+            + probeTimeout.toMillis() + " ms");
+        return;
+      }
+      // AUTO, and this registrar never answered STUN on the flow: an OPTIONS tells a dead flow
+      // (unanswered too: failed) from a registrar that does no STUN (answered: fall back).
+      end(probe);
+      state.probe = null;
+      state.stunUnanswered++;
+    }
+    probeOptions(flow);
+  }
+
+  private void probeCrlf(Flow flow) {
+    Probe probe = new Probe();
+    probe.kind = KeepAliveKind.CRLF;
+    synchronized (this) {
+      FlowState state = flows.get(flow);
+      if (state == null) {
+        return;
+      }
+      if (state.probe != null) {
+        end(state.probe); // superseded (a shorter interval): its STUN id matches nothing now
+      }
+      state.probe = probe;
+      // The stack times the pong (and tells pongMissing); quiet until a little after that
+      // means the pong came.
+      probe.timer = timers.schedule(() -> probeAnswered(flow, probe, null),
+          outbound.pongTimeout().toMillis() + PONG_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+    }
+    engine.crlfPing(flow.endpoint(), flow.transport(), flow.host(), flow.port(),
+        outbound.pongTimeout());
+  }
+
+  @Override
+  public void pongMissing(String localAddress, int localPort, String transport, String host,
+      int port) {
+    synchronized (this) {
+      for (Map.Entry<Flow, FlowState> e : List.copyOf(flows.entrySet())) {
+        Flow f = e.getKey();
+        Probe probe = e.getValue().probe;
+        if (probe != null && probe.kind == KeepAliveKind.CRLF
+            && f.endpoint().address.equals(localAddress) && f.endpoint().port == localPort
+            && f.transport().equalsIgnoreCase(transport) && f.port() == port
+            && RegisterRequests.sameHost(f.host(), host)) {
+          probeFailed(f, probe, "no pong to the CRLF keep-alive within "
+              + outbound.pongTimeout().toMillis() + " ms");
+        }
+      }
+    }
   }
 
   private synchronized void probeAnswered(Flow flow, Probe probe, String seenAt) {
     FlowState state = flows.get(flow);
     if (state != null && state.probe == probe) {
-      if (seenAt != null && state.seenAt != null && !seenAt.equals(state.seenAt)) {
+      if (seenAt != null && state.seenAt != null
+          && !RegisterRequests.sameAddress(seenAt, state.seenAt)) {
         // RFC 5626 §4.4.1: the NAT gave the flow a new mapping (a rebinding); the registrar's
         // binding points at the old one, which nothing reaches any more.
         stats.keepAliveFailed();
@@ -261,13 +472,32 @@ final class FlowKeepAlive {
       if (seenAt != null) {
         state.seenAt = seenAt;
       }
-      cancel(probe.timer);
+      end(probe);
       state.probe = null;
+      state.lastAnswered = clock.instant();
+      if (probe.kind == KeepAliveKind.OPTIONS && state.kind == KeepAliveKind.STUN
+          && state.stunUnanswered > 0) {
+        // An OPTIONS that checked the path after an unanswered STUN request: the flow works,
+        // the registrar answers no STUN (or lost one); the second time, fall back for good.
+        if (state.stunUnanswered >= StunFallback.UNANSWERED_BEFORE_FALLBACK) {
+          fallBack(flow, state, "no answer to " + state.stunUnanswered
+              + " STUN requests while OPTIONS are answered");
+        }
+      }
       scheduleProbe(flow, state);
     }
   }
 
-  private synchronized void probeFailed(Flow flow, Probe probe, String why) {
+  /** AUTO: this flow's registrar answers no STUN; OPTIONS keep the flow alive from now on. */
+  private void fallBack(Flow flow, FlowState state, String why) {
+    state.kind = KeepAliveKind.OPTIONS;
+    if (fallback.record(flow)) {
+      log.info("registrar {}:{} ({}) answers no STUN keep-alive ({}): its outbound flows are "
+          + "kept alive with OPTIONS", flow.host(), flow.port(), flow.transport(), why);
+    }
+  }
+
+  synchronized void probeFailed(Flow flow, Probe probe, String why) {
     FlowState state = flows.get(flow);
     if (state != null && state.probe == probe) {
       log.info("flow {} failed ({}): {} profiles re-register", flow, why,
@@ -280,32 +510,9 @@ final class FlowKeepAlive {
   private void failAll(Flow flow, FlowState state, String why) {
     stop(state);
     flows.remove(flow);
+    state.members.forEach(m -> memberFlows.remove(m, flow));
     // Members re-register on their own executors; they join again when that succeeds.
     List.copyOf(state.members).forEach(m -> m.flowFailed(flow, why));
-  }
-
-  private Request options(Flow flow)
-      throws ParseException, javax.sip.InvalidArgumentException, SipException {
-    ListeningPoint lp = flow.endpoint().listeningPoint(flow.transport());
-    SipURI target = engine.addresses().createSipURI(null, flow.host());
-    target.setPort(flow.port());
-    if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
-      target.setTransportParam(flow.transport().toLowerCase(java.util.Locale.ROOT));
-    }
-    Address agent = engine.addresses().createAddress(
-        engine.addresses().createSipURI(null, lp.getIPAddress()));
-    ViaHeader via = engine.headers().createViaHeader(lp.getIPAddress(), lp.getPort(),
-        flow.transport(), null);
-    via.setRPort();
-    Request request = engine.messages().createRequest(target, Request.OPTIONS,
-        engine.headers().createCallIdHeader(engine.newCallId()),
-        engine.headers().createCSeqHeader(1L, Request.OPTIONS),
-        engine.headers().createFromHeader(agent,
-            Long.toHexString(ThreadLocalRandom.current().nextLong())),
-        engine.headers().createToHeader(engine.addresses().createAddress(target), null),
-        List.of(via), engine.headers().createMaxForwardsHeader(70));
-    request.addHeader(engine.headers().createHeader("User-Agent", engine.userAgent()));
-    return request;
   }
 
   private static void cancel(ScheduledFuture<?> timer) {

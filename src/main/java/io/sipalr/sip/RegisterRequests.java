@@ -87,12 +87,17 @@ final class RegisterRequests {
     };
   }
 
-  /** The flow a REGISTER from {@code endpoint} goes over: to the proxy, else the registrar. */
-  FlowKeepAlive.Flow flow(SipEngine.Endpoint endpoint) {
-    SipURI nextHop = proxy != null ? proxy : registrar;
-    int port = nextHop.getPort() > 0 ? nextHop.getPort()
-        : profile.transport() == Transport.TLS ? 5061 : 5060; // RFC 3261 §19.1.2
-    return new FlowKeepAlive.Flow(endpoint, transport(), nextHop.getHost(), port);
+  /** Where a REGISTER goes first: the outbound proxy, else the registrar (RFC 3263 resolves it). */
+  SipURI nextHop() {
+    return proxy != null ? proxy : registrar;
+  }
+
+  /**
+   * The flow a REGISTER from {@code endpoint} to {@code target} (the next hop, resolved) goes
+   * over: keyed by address and port, as the stack keys its connections.
+   */
+  FlowKeepAlive.Flow flow(SipEngine.Endpoint endpoint, io.sipalr.dns.SipTarget target) {
+    return new FlowKeepAlive.Flow(endpoint, transport(), target.host(), target.port());
   }
 
   /** Our contact through {@code lp}: sip:id@address:port, ;transport=tcp over TCP. */
@@ -104,6 +109,31 @@ final class RegisterRequests {
   static String hostPort(String host, int port) {
     return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host)
         + ":" + port;
+  }
+
+  /** Whether two {@code host:port} texts name the same address (IPv6 written either way). */
+  static boolean sameAddress(String a, String b) {
+    int ca = a.lastIndexOf(':');
+    int cb = b.lastIndexOf(':');
+    return ca > 0 && cb > 0 && a.substring(ca).equals(b.substring(cb))
+        && sameHost(a.substring(0, ca), b.substring(0, cb));
+  }
+
+  static boolean sameHost(String a, String b) {
+    if (a.equalsIgnoreCase(b)) {
+      return true;
+    }
+    try {
+      return io.sipalr.mobility.IpLiterals.parse(strip(a))
+          .equals(io.sipalr.mobility.IpLiterals.parse(strip(b)));
+    } catch (IllegalArgumentException notLiterals) {
+      return false; // a host name: only the same name is the same host (no DNS here)
+    }
+  }
+
+  private static String strip(String host) {
+    return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1)
+        : host;
   }
 
   /**

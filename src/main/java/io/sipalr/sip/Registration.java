@@ -97,6 +97,8 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   private SipProfile pendingUpdate;
   /** Answers the registrar's 401 (Authorization) and a proxy's 407 (Proxy-Authorization). */
   private final RegisterCredentials credentials;
+  /** The next hop's servers (RFC 3263) and the one in use; failover moves along them. */
+  private final RegistrarTargets targets;
   private State state = State.IDLE;
   /**
    * Enabled: the profile should be registered. Written on the executor only; volatile so that
@@ -175,6 +177,15 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   Registration(SipProfile profile, SipWire engine, SipEngine.Endpoint endpoint,
       FlowKeepAlive keepAlive, SipConfig config, ScheduledExecutorService timers, Clock clock,
       SerialExecutor executor, Sink sink) {
+    this(profile, engine, endpoint, keepAlive, config, timers, clock, executor, sink,
+        new RegistrarTargets(RegistrarTargets.LITERALS_ONLY, false, clock));
+  }
+
+  /** @param targets where its REGISTERs go (RFC 3263), one per registration */
+  Registration(SipProfile profile, SipWire engine, SipEngine.Endpoint endpoint,
+      FlowKeepAlive keepAlive, SipConfig config, ScheduledExecutorService timers, Clock clock,
+      SerialExecutor executor, Sink sink, RegistrarTargets targets) {
+    this.targets = targets;
     this.profile = profile;
     this.engine = engine;
     this.keepAlive = keepAlive;
@@ -892,6 +903,9 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       migrationFailed(error);
       return;
     }
+    if (failOver(error)) {
+      return;
+    }
     stopKeepAlives();
     resendWhenAnswered = false; // the retry carries the current profile anyway
     failures++;
@@ -905,6 +919,30 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
         registerNowOrWait();
       }
     });
+  }
+
+  /**
+   * RFC 3263 §4.3, RFC 5626 §4.5: a timeout, a 503 or a transport error on one server sends the
+   * REGISTER to the next one at once; only when every server of the round failed does the
+   * registration back off (and tell the sink: one server down is not this network's failure).
+   */
+  private boolean failOver(RegistrationError error) {
+    boolean serverFault = error.kind() == RegistrationError.Kind.TIMEOUT
+        || error.kind() == RegistrationError.Kind.TRANSPORT
+        || error.kind() == RegistrationError.Kind.SERVICE_UNAVAILABLE;
+    io.sipalr.dns.SipTarget failed = targets.sentTo();
+    if (!serverFault || failed == null || !targets.failOver()) {
+      return false;
+    }
+    log.info("{}: {} from {}; trying {}", profile.id(), error.kind(), failed, targets.next());
+    stopKeepAlives();
+    resendWhenAnswered = false;
+    expiresAt = null;
+    lastError = new RegistrationError(error.kind(), error.sipStatus(), error.reason() + " (from "
+        + failed + "; trying " + targets.next() + ")", Duration.ZERO);
+    transition(State.REGISTERING);
+    sendRegister();
+    return true;
   }
 
   private Duration backoff(int failureCount) {
@@ -971,9 +1009,13 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       });
       return;
     }
+    io.sipalr.dns.SipTarget target = nextTarget();
+    if (target == null) {
+      return; // resolving: sendRegister runs again when the answer is in
+    }
     boolean removing = state == State.DEREGISTERING;
     try {
-      Request request = buildRegister(removing);
+      Request request = buildRegister(removing, target);
       credentials.authorize(request, engine.headers());
       rate.sent();
       inFlight = engine.send(endpoint, request, this, flow.transport(), flow.host(),
@@ -1007,11 +1049,39 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     }
   }
 
-  private Request buildRegister(boolean removing)
-      throws ParseException, javax.sip.InvalidArgumentException, SipException {
-    if (requests == null || requests.profile() != profile) {
-      requests = new RegisterRequests(profile, engine); // the profile's URIs, parsed once
+  /**
+   * Where this REGISTER goes (RFC 3263), or {@code null} when it cannot go now: its next hop's
+   * name is being resolved (off this executor; the send is made again when the answer is in,
+   * unless something else was sent or abandoned meanwhile), or did not resolve (a failed
+   * attempt, backed off).
+   */
+  private io.sipalr.dns.SipTarget nextTarget() {
+    long waiting = attemptSeq;
+    try {
+      if (requests == null || requests.profile() != profile) {
+        requests = new RegisterRequests(profile, engine); // the profile's URIs, parsed once
+      }
+      return targets.target(requests.nextHop(), requests.transport(), endpoint,
+          () -> executor.execute(() -> {
+            if (attemptSeq == waiting && inFlight == null && endpoint != null) {
+              sendRegister();
+            }
+          }));
+    } catch (io.sipalr.dns.DnsException e) {
+      RegistrationError error = new RegistrationError(RegistrationError.Kind.DNS, 0,
+          (profile.outboundProxy() != null ? "outbound proxy " : "registrar ")
+              + requests.nextHop() + ": " + e.getMessage(), null);
+      executor.execute(() -> attemptFailed(error, null));
+    } catch (ParseException | RuntimeException e) {
+      RegistrationError error = new RegistrationError(RegistrationError.Kind.TRANSPORT, 0,
+          "cannot send REGISTER: " + e.getMessage(), null);
+      executor.execute(() -> attemptFailed(error, null));
     }
+    return null;
+  }
+
+  private Request buildRegister(boolean removing, io.sipalr.dns.SipTarget target)
+      throws ParseException, javax.sip.InvalidArgumentException, SipException {
     ListeningPoint lp = endpoint.listeningPoint(requests.transport());
     if (lp == null) {
       throw new SipException("no " + requests.transport() + " listening point");
@@ -1022,7 +1092,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       callIdRegistrar = profile.registrar();
       cseq = 0;
     }
-    flow = requests.flow(endpoint);
+    flow = requests.flow(endpoint, target);
     if (seenOn != endpoint) {
       seenAt = null; // learned through another uplink (another NAT): learn again
       rewriteContact = false;
@@ -1118,6 +1188,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     info = new RegistrationInfo(profile.id(), status(state),
         endpoint == null ? null : endpoint.address, contact,
         isBound() ? expiresAt : null, isBound() ? grantedExpires : 0,
-        Boolean.TRUE.equals(outbound), lastError, seenOn == endpoint ? seenAt : null);
+        Boolean.TRUE.equals(outbound), lastError, seenOn == endpoint ? seenAt : null,
+        targets == null ? null : targets.sentTo());
   }
 }

@@ -28,7 +28,12 @@ public record RegistrationError(Kind kind, int sipStatus, String reason, Duratio
     /** 503: the registrar asked us to come back later. */
     SERVICE_UNAVAILABLE,
     /** Any other final failure response. */
-    REJECTED
+    REJECTED,
+    /**
+     * The registrar's (or outbound proxy's) name did not resolve (RFC 3263): no such name, no
+     * usable record, or no answer from the nameserver. Backed off as any failure.
+     */
+    DNS
   }
 
   /** True for failures that mean "this network cannot reach the registrar" (rule 10). */

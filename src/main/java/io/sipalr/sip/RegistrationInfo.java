@@ -14,6 +14,11 @@ import java.time.Instant;
  * @param lastError the most recent failure, or {@code null}
  * @param publicAddress the address and port the registrar saw the last REGISTER come from
  *     (Via received/rport), when it differs from the local one (a NAT), else {@code null}
+ * @param server the server (registrar, or outbound proxy) the last REGISTER went to, resolved
+ *     (RFC 3263): the one registered with while REGISTERED; {@code null} before the first
+ * @param keepAliveKind the keep-alive of its outbound flow now (STUN, CRLF, or OPTIONS after
+ *     a registrar answered no STUN), or {@code null} without an outbound flow
+ * @param lastKeepAlive when a keep-alive of that flow was last answered, or {@code null}
  */
 public record RegistrationInfo(
     String profileId,
@@ -24,7 +29,26 @@ public record RegistrationInfo(
     int grantedExpires,
     boolean outbound,
     RegistrationError lastError,
-    String publicAddress) {
+    String publicAddress,
+    io.sipalr.dns.SipTarget server,
+    KeepAliveKind keepAliveKind,
+    Instant lastKeepAlive) {
+
+  /** A snapshot without the keep-alive of a flow. */
+  public RegistrationInfo(String profileId, ProfileStatus status, String localAddress,
+      String contact, Instant expiresAt, int grantedExpires, boolean outbound,
+      RegistrationError lastError, String publicAddress, io.sipalr.dns.SipTarget server) {
+    this(profileId, status, localAddress, contact, expiresAt, grantedExpires, outbound,
+        lastError, publicAddress, server, null, null);
+  }
+
+  /** A snapshot without the server (before RFC 3263 resolution) nor a flow's keep-alive. */
+  public RegistrationInfo(String profileId, ProfileStatus status, String localAddress,
+      String contact, Instant expiresAt, int grantedExpires, boolean outbound,
+      RegistrationError lastError, String publicAddress) {
+    this(profileId, status, localAddress, contact, expiresAt, grantedExpires, outbound,
+        lastError, publicAddress, null);
+  }
 
   /** A snapshot without a learned public address. */
   public RegistrationInfo(String profileId, ProfileStatus status, String localAddress,
@@ -32,5 +56,11 @@ public record RegistrationInfo(
       RegistrationError lastError) {
     this(profileId, status, localAddress, contact, expiresAt, grantedExpires, outbound,
         lastError, null);
+  }
+
+  /** This snapshot with its outbound flow's keep-alive. */
+  public RegistrationInfo withKeepAlive(KeepAliveKind kind, Instant lastAnswered) {
+    return new RegistrationInfo(profileId, status, localAddress, contact, expiresAt,
+        grantedExpires, outbound, lastError, publicAddress, server, kind, lastAnswered);
   }
 }

@@ -24,6 +24,7 @@ import java.util.regex.Pattern;
  * @param limits what keeps a misbehaving registrar from making a profile storm or stop
  * @param maxMessageBody the largest MESSAGE body delivered (bytes); a larger one is refused 413
  * @param nat what a registration behind a NAT without outbound does
+ * @param outbound how outbound flows are kept alive (RFC 5626 §4.4)
  * @param tls trust store, client certificate and timeouts of TLS profiles ({@code sip.tls})
  */
 public record SipConfig(
@@ -39,14 +40,16 @@ public record SipConfig(
     RegisterLimits limits,
     int maxMessageBody,
     Nat nat,
+    Outbound outbound,
     TlsSettings tls) {
 
   /** The settings of before TLS, with the JVM's trust store and no client certificate. */
   public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
       Backoff backoff, Duration keepAliveInterval, int stackThreads, int workerThreads,
-      Duration endpointLinger, RegisterLimits limits, int maxMessageBody, Nat nat) {
+      Duration endpointLinger, RegisterLimits limits, int maxMessageBody, Nat nat,
+      Outbound outbound) {
     this(localAddress, port, userAgent, registerTimeout, backoff, keepAliveInterval,
-        stackThreads, workerThreads, endpointLinger, limits, maxMessageBody, nat,
+        stackThreads, workerThreads, endpointLinger, limits, maxMessageBody, nat, outbound,
         TlsSettings.DEFAULTS);
   }
 
@@ -54,7 +57,44 @@ public record SipConfig(
   public SipConfig withTls(TlsSettings tls) {
     return new SipConfig(localAddress, port, userAgent, registerTimeout, backoff,
         keepAliveInterval, stackThreads, workerThreads, endpointLinger, limits, maxMessageBody,
-        nat, tls);
+        nat, outbound, tls);
+  }
+
+  /**
+   * How an outbound flow is kept alive (README, "Outbound keep-alives").
+   *
+   * @param keepAlive which keep-alive: the RFC 5626 ones, with or without the OPTIONS fallback
+   * @param pongTimeout how long a TCP flow's pong (a CRLF) may take (RFC 5626 §4.4.1: 10 s)
+   * @param connectionInterval the keep-alive interval of a TCP flow whose registrar sent no
+   *     Flow-Timer (RFC 5626 §4.4.1 recommends 95-120 s); UDP flows use keepAliveInterval
+   */
+  public record Outbound(OutboundKeepAlive keepAlive, Duration pongTimeout,
+      Duration connectionInterval) {
+    public static final Outbound DEFAULTS = new Outbound(OutboundKeepAlive.AUTO,
+        Duration.ofSeconds(10), Duration.ofSeconds(120));
+
+    public Outbound {
+      if (pongTimeout.toMillis() < 100) {
+        throw new IllegalArgumentException("sip.outbound.pong-timeout: must be at least 100 ms");
+      }
+      if (connectionInterval.compareTo(pongTimeout) <= 0) {
+        throw new IllegalArgumentException(
+            "sip.outbound.connection-interval: must be longer than pong-timeout");
+      }
+    }
+  }
+
+  /** Which keep-alive an outbound flow gets. */
+  public enum OutboundKeepAlive {
+    /**
+     * RFC 5626's: STUN on UDP, a CRLF ping on TCP; a UDP flow whose registrar answers no STUN
+     * (twice unanswered while OPTIONS is, or a STUN error) falls back to OPTIONS, logged.
+     */
+    AUTO,
+    /** RFC 5626's only: a STUN Binding that goes unanswered fails the flow, whatever the cause. */
+    RFC5626,
+    /** An OPTIONS to the flow's far end on every transport: any answer proves the flow. */
+    OPTIONS
   }
 
   /**
@@ -87,6 +127,15 @@ public record SipConfig(
 
   /** The largest MESSAGE body delivered when nothing else is configured (bytes). */
   public static final int DEFAULT_MAX_MESSAGE_BODY = 4096;
+
+  /** The settings of before the outbound keep-alive settings, with their defaults. */
+  public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
+      Backoff backoff, Duration keepAliveInterval, int stackThreads, int workerThreads,
+      Duration endpointLinger, RegisterLimits limits, int maxMessageBody, Nat nat) {
+    this(localAddress, port, userAgent, registerTimeout, backoff, keepAliveInterval,
+        stackThreads, workerThreads, endpointLinger, limits, maxMessageBody, nat,
+        Outbound.DEFAULTS);
+  }
 
   /** The settings of before the NAT settings, with their defaults. */
   public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
@@ -229,6 +278,9 @@ public record SipConfig(
           new Nat(c.getBoolean("sip.nat.contact-rewrite"),
               c.getEnum(NatKeepAlive.class, "sip.nat.keepalive"),
               c.getDuration("sip.nat.keepalive-interval")),
+          new Outbound(c.getEnum(OutboundKeepAlive.class, "sip.outbound.keepalive"),
+              c.getDuration("sip.outbound.pong-timeout"),
+              c.getDuration("sip.outbound.connection-interval")),
           TlsSettings.from(c));
     } catch (IllegalArgumentException e) {
       // The checks' messages read "sip.<key>: <problem>"; locate that key where it was set.

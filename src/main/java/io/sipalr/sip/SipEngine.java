@@ -56,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * code relies on"). Endpoints on other addresses (an IAP's) are reference-counted and deleted,
  * with their TCP connections, when the last registration has left them.
  */
-final class SipEngine implements SipListener, SipWire, AutoCloseable {
+final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SipEngine.class);
   private static final AtomicInteger stackCount = new AtomicInteger();
   /** UDPMessageProcessor.messageChannels, set by the receiver's thread when it starts. */
@@ -191,6 +191,8 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
           new java.util.concurrent.ArrayBlockingQueue<>(CLOSER_QUEUE),
           io.sipalr.concurrent.DaemonThreads.named("sip-closer"));
+  /** STUN and CRLF keep-alives on the stack's sockets (RFC 5626 §4.4). */
+  private final SipSocketKeepAlives sockets = new SipSocketKeepAlives();
   /** Runs at the start of every endpoint close: a test makes a close slow with it. */
   volatile Runnable beforeClose;
   /** Makes the stack's TLS sockets from the agent's trust (TlsNetworkLayer). */
@@ -212,6 +214,9 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     // Each engine gets its own stack: tests run two agents ("two devices") in one JVM.
     p.setProperty("javax.sip.STACK_NAME", "sip-alr-agent-" + stackCount.incrementAndGet());
     p.setProperty("javax.sip.AUTOMATIC_DIALOG_SUPPORT", "off");
+    // Every request goes where the agent resolved it (RFC 3263): the stack resolves no names.
+    p.setProperty("javax.sip.ROUTER_PATH", ResolvedHopRouter.class.getName());
+    p.setProperty("javax.sip.USE_ROUTER_FOR_ALL_URIS", "true");
     p.setProperty("gov.nist.javax.sip.STACK_LOGGER", Slf4jStackLogger.class.getName());
     p.setProperty("gov.nist.javax.sip.SERVER_LOGGER", Slf4jServerLogger.class.getName());
     p.setProperty("gov.nist.javax.sip.TRACE_LEVEL", "DEBUG"); // filtered by the SLF4J levels
@@ -251,6 +256,8 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       stack = TlsNetworkLayer.forStack(new TlsNetworkLayer.Setup(trust, config.tls()),
           () -> factory.createSipStack(p));
       tls = (TlsNetworkLayer) ((gov.nist.javax.sip.SipStackImpl) stack).getNetworkLayer();
+      // Before any listening point: every UDP channel takes its parser from it (STUN in).
+      ((gov.nist.javax.sip.stack.SIPTransactionStack) stack).setMessageParserFactory(sockets);
       addresses = factory.createAddressFactory();
       headers = factory.createHeaderFactory();
       messages = factory.createMessageFactory();
@@ -563,11 +570,11 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       // connection to this request (or take this one's).
       synchronized (tlsSendLock(remoteHost, remotePort)) {
         claimConnection(endpoint, ListeningPoint.TLS, remoteHost, remotePort);
-        expectDomain(endpoint, remoteHost, remotePort);
-        return sendInTransaction(endpoint, request, handler);
+        expectDomain(endpoint, request, remoteHost, remotePort);
+        return sendInTransaction(endpoint, request, handler, transport, remoteHost, remotePort);
       }
     }
-    return sendInTransaction(endpoint, request, handler);
+    return sendInTransaction(endpoint, request, handler, transport, remoteHost, remotePort);
   }
 
   /** Per TLS remote; bounded by the registrars and proxies in use. */
@@ -578,9 +585,13 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
     return tlsSendLocks.computeIfAbsent(host + ":" + remotePort, k -> new Object());
   }
 
-  private Exchange sendInTransaction(Endpoint endpoint, Request request, Handler handler)
-      throws SipException {
-    ClientTransaction transaction = endpoint.provider.getNewClientTransaction(request);
+  private Exchange sendInTransaction(Endpoint endpoint, Request request, Handler handler,
+      String transport, String remoteHost, int remotePort) throws SipException {
+    // remoteHost is an address (RegistrarTargets resolved it): the stack keys its TCP
+    // connections by address, and so does claimConnection above.
+    ClientTransaction transaction = ResolvedHopRouter.via(
+        new gov.nist.javax.sip.stack.HopImpl(remoteHost, remotePort, transport),
+        () -> endpoint.provider.getNewClientTransaction(request));
     // Each retransmission is told (Timeout.RETRANSMIT), so that it can be counted.
     ((gov.nist.javax.sip.ClientTransactionExt) transaction).setNotifyOnRetransmit(true);
     Sent sent = new Sent(transaction, handler);
@@ -590,16 +601,31 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
   }
 
   /**
-   * The certificate of a TLS connection to {@code host} must name {@code host} (RFC 5922: the
-   * domain of the URI the request goes to). An IP literal is never looked up; a host name is
-   * resolved as the stack itself resolves it when it connects (issue 10 brings RFC 3263).
+   * The certificate of a TLS connection to {@code address} must name the SIP domain the
+   * request is for (RFC 5922 §4.1: the host of the URI the request goes to, its first Route
+   * (an outbound proxy) else its Request-URI, as given before RFC 3263 resolved it to
+   * {@code address}). A request addressed to the literal itself (a flow keep-alive) keeps the
+   * domain the REGISTER set: it runs over the connection that REGISTER verified.
    */
-  private void expectDomain(Endpoint from, String host, int remotePort) throws SipException {
+  private void expectDomain(Endpoint from, Request request, String address, int remotePort)
+      throws SipException {
+    javax.sip.header.RouteHeader route =
+        (javax.sip.header.RouteHeader) request.getHeader(javax.sip.header.RouteHeader.NAME);
+    javax.sip.address.URI uri = route != null ? route.getAddress().getURI()
+        : request.getRequestURI();
+    String domain = uri.isSipURI() ? ((SipURI) uri).getHost() : address;
+    if (domain.startsWith("[") && domain.endsWith("]")) {
+      domain = domain.substring(1, domain.length() - 1);
+    }
     try {
-      tls.expect(InetAddress.getByName(host), remotePort, host,
-          InetAddress.getByName(from.address));
-    } catch (java.net.UnknownHostException e) {
-      throw new SipException("cannot resolve " + host + ": " + e.getMessage(), e);
+      InetAddress remote = io.sipalr.mobility.IpLiterals.parse(address);
+      String registered = tls.expectedDomain(remote, remotePort);
+      if (registered != null && RegisterRequests.sameHost(domain, address)) {
+        domain = registered;
+      }
+      tls.expect(remote, remotePort, domain, io.sipalr.mobility.IpLiterals.parse(from.address));
+    } catch (IllegalArgumentException e) {
+      throw new SipException("TLS needs a resolved address, not " + address, e);
     }
   }
 
@@ -674,6 +700,23 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
       log.debug("keep-alive ping from {} to {}:{} not sent: {}", from, host, port,
           e.getMessage());
     }
+  }
+
+  @Override
+  public void stunRequest(Endpoint from, String host, int port, StunMessage request) {
+    sockets.sendStun(from.listeningPoint(ListeningPoint.UDP), host, port, request);
+  }
+
+  @Override
+  public void crlfPing(Endpoint from, String transport, String host, int port,
+      Duration pongTimeout) {
+    sockets.crlfPing((gov.nist.javax.sip.stack.SIPTransactionStack) stack,
+        from.listeningPoint(transport), host, port, pongTimeout);
+  }
+
+  @Override
+  public void keepAliveAnswers(KeepAliveAnswers answers) {
+    sockets.answers(answers);
   }
 
   @Override
@@ -773,12 +816,16 @@ final class SipEngine implements SipListener, SipWire, AutoCloseable {
 
   @Override
   public void processIOException(IOExceptionEvent event) {
+    if (sockets.ioException(event)) {
+      return; // a TCP flow's pong missing: told to the keep-alives
+    }
     log.debug("transport error towards {}:{}/{}", event.getHost(), event.getPort(),
         event.getTransport());
   }
 
   @Override public void processTransactionTerminated(TransactionTerminatedEvent event) {}
   @Override public void processDialogTerminated(DialogTerminatedEvent event) {}
+  @Override public void processDialogTimeout(gov.nist.javax.sip.DialogTimeoutEvent event) {}
 
   @Override
   public void close() {

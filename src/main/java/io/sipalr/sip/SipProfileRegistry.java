@@ -45,6 +45,11 @@ public final class SipProfileRegistry implements AutoCloseable {
   private final ExecutorService pool;
   private final ScheduledExecutorService timers;
   private final Clock clock;
+  /** Resolves registrars given by name (RFC 3263), shared by every profile. */
+  private final io.sipalr.dns.TargetResolver resolver;
+  private final boolean resolveAfterMove;
+  /** Where DNS answers are read: one thread, never a SIP or timer thread; null without DNS. */
+  private final ExecutorService dnsThread;
   private final SipStats stats = new SipStats();
   private volatile boolean closed;
   private final Map<String, Registration> registrations = new ConcurrentHashMap<>();
@@ -74,17 +79,30 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   /** Starts the SIP stack and loads every stored profile; nothing registers until {@link #start()}. */
   public SipProfileRegistry(ProfileStore store, SipConfig config) throws SipException {
-    this(store, config, newTimers());
+    this(store, config, io.sipalr.dns.DnsConfig.DEFAULTS);
   }
 
-  private SipProfileRegistry(ProfileStore store, SipConfig config,
-      ScheduledThreadPoolExecutor timers) throws SipException {
+  /** @param dns how registrars given by name are resolved ({@code sip.dns}) */
+  public SipProfileRegistry(ProfileStore store, SipConfig config, io.sipalr.dns.DnsConfig dns)
+      throws SipException {
+    this(store, config, dns, newTimers(), newDnsThread());
+  }
+
+  private SipProfileRegistry(ProfileStore store, SipConfig config, io.sipalr.dns.DnsConfig dns,
+      ScheduledThreadPoolExecutor timers, ExecutorService dnsThread) throws SipException {
     // Bounded: at most one drain task per profile is ever queued (see SerialExecutor).
     this(store, config, new SipEngine(config, timers), timers,
         new ThreadPoolExecutor(config.workerThreads(), config.workerThreads(), 0,
             TimeUnit.SECONDS, new ArrayBlockingQueue<>(1 << 16),
             DaemonThreads.named("sip-worker"), new ThreadPoolExecutor.CallerRunsPolicy()),
-        Clock.systemUTC());
+        Clock.systemUTC(), io.sipalr.dns.SipResolver.system(dns, List.of("udp", "tcp", "tls"),
+            dnsThread), dns.resolveAfterMove(), dnsThread);
+  }
+
+  /** One thread reads every DNS answer; a full queue makes dnsjava's own thread read it. */
+  private static ExecutorService newDnsThread() {
+    return new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1 << 14),
+        DaemonThreads.named("sip-dns"), new ThreadPoolExecutor.CallerRunsPolicy());
   }
 
   /**
@@ -93,6 +111,16 @@ public final class SipProfileRegistry implements AutoCloseable {
    */
   SipProfileRegistry(ProfileStore store, SipConfig config, SipWire wire,
       ScheduledExecutorService timers, ExecutorService pool, Clock clock) {
+    this(store, config, wire, timers, pool, clock, RegistrarTargets.LITERALS_ONLY, false, null);
+  }
+
+  /** As above, registrars resolved by {@code resolver} (a scripted nameserver in tests). */
+  SipProfileRegistry(ProfileStore store, SipConfig config, SipWire wire,
+      ScheduledExecutorService timers, ExecutorService pool, Clock clock,
+      io.sipalr.dns.TargetResolver resolver, boolean resolveAfterMove, ExecutorService dnsThread) {
+    this.resolver = resolver;
+    this.resolveAfterMove = resolveAfterMove;
+    this.dnsThread = dnsThread;
     this.store = store;
     this.config = config;
     this.engine = new CountingWire(wire, stats);
@@ -103,7 +131,7 @@ public final class SipProfileRegistry implements AutoCloseable {
     this.pool = pool;
     this.clock = clock;
     this.keepAlive = new FlowKeepAlive(engine, timers, config.keepAliveInterval(),
-        config.registerTimeout(), stats);
+        config.registerTimeout(), stats, config.outbound(), clock);
     engine.inbound(new SipWire.Inbound() {
       @Override
       public boolean knows(String profileId) {
@@ -381,7 +409,9 @@ public final class SipProfileRegistry implements AutoCloseable {
   }
 
   public RegistrationInfo info(String id) {
-    return registration(id).info();
+    Registration r = registration(id);
+    FlowKeepAlive.View flow = keepAlive.view(r);
+    return flow == null ? r.info() : r.info().withKeepAlive(flow.kind(), flow.lastAnswered());
   }
 
   public String localAddress() {
@@ -417,6 +447,9 @@ public final class SipProfileRegistry implements AutoCloseable {
     keepAlive.close();
     timers.shutdownNow();
     pool.shutdown();
+    if (dnsThread != null) {
+      dnsThread.shutdownNow();
+    }
     engine.close();
   }
 
@@ -443,7 +476,7 @@ public final class SipProfileRegistry implements AutoCloseable {
     // (rebind); the others use the configured local address.
     SipEngine.Endpoint initial = p.snapId() == null && p.iapId() == null ? engine.anchor() : null;
     return new Registration(p, engine, initial, keepAlive, config, timers, clock,
-        new SerialExecutor(pool), sink);
+        new SerialExecutor(pool), sink, new RegistrarTargets(resolver, resolveAfterMove, clock));
   }
 
   private void emit(RegistryEvent.Type type, String id, ProfileStatus status,

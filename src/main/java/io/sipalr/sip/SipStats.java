@@ -59,7 +59,7 @@ public final class SipStats {
     return registersSent.sum();
   }
 
-  /** Keep-alive probes (OPTIONS) sent on outbound flows. */
+  /** Keep-alives sent on outbound flows: OPTIONS probes, STUN requests (retransmissions too). */
   public long keepAlivesSent() {
     return keepAlivesSent.sum();
   }
@@ -75,6 +75,11 @@ public final class SipStats {
     } else if ("OPTIONS".equals(method)) {
       keepAlivesSent.increment();
     }
+  }
+
+  /** A STUN or CRLF keep-alive (an OPTIONS one counts in {@link #sent}). */
+  void keepAliveSent() {
+    keepAlivesSent.increment();
   }
 
   void keepAliveFailed() {

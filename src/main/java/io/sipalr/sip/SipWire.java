@@ -62,6 +62,34 @@ interface SipWire {
    */
   void ping(SipEngine.Endpoint from, String host, int port);
 
+  /**
+   * Sends a STUN Binding request (RFC 5626 §4.4.2) from {@code from}'s UDP socket, the one the
+   * registrar knows, to {@code host:port}; its answer goes to the {@link KeepAliveAnswers}.
+   * Never blocks.
+   */
+  void stunRequest(SipEngine.Endpoint from, String host, int port, StunMessage request);
+
+  /**
+   * Sends a double CRLF (RFC 5626 §4.4.1) over the connection from {@code from} to
+   * {@code host:port}; a pong (CRLF) not back within {@code pongTimeout} is told to the
+   * {@link KeepAliveAnswers}. Never blocks.
+   */
+  void crlfPing(SipEngine.Endpoint from, String transport, String host, int port,
+      java.time.Duration pongTimeout);
+
+  /** What comes back of STUN requests and CRLF pings; called on any thread, must not block. */
+  interface KeepAliveAnswers {
+    /** A STUN response arrived on one of the agent's UDP sockets. */
+    void stunAnswer(StunMessage answer);
+
+    /** The pong to a CRLF ping from {@code local} to {@code host:port} did not come in time. */
+    void pongMissing(String localAddress, int localPort, String transport, String host,
+        int port);
+  }
+
+  /** Where STUN answers and missing pongs go from now on. */
+  void keepAliveAnswers(KeepAliveAnswers answers);
+
   /** Gives back one reference to {@code endpoint}. */
   void release(SipEngine.Endpoint endpoint);
 

@@ -93,6 +93,11 @@ public final class TlsNetworkLayer implements NetworkLayer {
    * A TLS connection to {@code address:port} must prove it speaks for {@code domain}, and only
    * {@code from} (the uplink now in use) may open one.
    */
+  /** The domain expected of {@code address:port} (a REGISTER set it), or {@code null}. */
+  String expectedDomain(InetAddress address, int port) {
+    return domains.get(new InetSocketAddress(address, port));
+  }
+
   void expect(InetAddress address, int port, String domain, InetAddress from) {
     InetSocketAddress remote = new InetSocketAddress(address, port);
     domains.put(remote, domain);

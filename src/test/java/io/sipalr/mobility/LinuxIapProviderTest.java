@@ -78,6 +78,26 @@ class LinuxIapProviderTest {
   }
 
   @Test
+  void anUplinkWithOnlyAGlobalIpv6AddressIsUpWithIt() throws Exception {
+    Iap cell = new Iap(2, "cell", V2, null, Bearer.CELLULAR, 5);
+    Iap fixed = new Iap(3, "fixed6", V0, "2001:2:0:1::10", Bearer.WLAN, 1);
+    start(cell, fixed);
+    expect(IapState.down(cell));
+    expect(IapState.down(fixed));
+    ip("link", "set", V1, "up");
+    ip("link", "set", V3, "up");
+    ip("link", "set", V2, "up");
+    ip("link", "set", V0, "up"); // up: only a link-local fe80:: address, which does not count
+    Timing added = ip("addr", "add", "2001:2::10/64", "dev", V2, "nodad");
+    expectWithin("global IPv6 address added", added, IapState.up(cell, addr("2001:2::10")));
+    added = ip("addr", "add", "2001:2:0:1::10/64", "dev", V0, "nodad");
+    expectWithin("fixed IPv6 address added", added,
+        IapState.up(fixed, addr("2001:2:0:1::10")));
+    Timing deleted = ip("addr", "del", "2001:2::10/64", "dev", V2);
+    expectWithin("global IPv6 address gone", deleted, IapState.down(cell));
+  }
+
+  @Test
   void followsLinkStateAndAddresses() throws Exception {
     Iap wlan = new Iap(1, "wlan", V0, null, Bearer.WLAN, 1);
     Iap cell = new Iap(2, "cell", V2, "198.19.0.6", Bearer.CELLULAR, 5);

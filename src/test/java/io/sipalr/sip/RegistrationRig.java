@@ -17,18 +17,29 @@ final class RegistrationRig implements Registration.Sink {
   static final String AOR = "sip:alice@" + ScriptedRegistrar.REALM;
   static final String PASSWORD = "correct horse";
 
-  /** Short enough for tests to reach every bound quickly, long enough to mean something. */
-  static final SipConfig CONFIG = new SipConfig("127.0.0.1", 5070, "test",
-      Duration.ofSeconds(5),
-      new SipConfig.Backoff(Duration.ofSeconds(30), Duration.ofSeconds(90),
-          Duration.ofSeconds(300)),
-      Duration.ofSeconds(25), 1, 1, Duration.ofSeconds(1), SipConfig.RegisterLimits.DEFAULTS);
+  /**
+   * Short enough for tests to reach every bound quickly, long enough to mean something. Outbound
+   * flows are kept alive with OPTIONS here (the rules most tests are about); {@link
+   * #config(SipConfig.OutboundKeepAlive)} gives the RFC 5626 keep-alives.
+   */
+  static final SipConfig CONFIG = config(SipConfig.OutboundKeepAlive.OPTIONS);
+
+  static SipConfig config(SipConfig.OutboundKeepAlive keepAlive) {
+    return new SipConfig("127.0.0.1", 5070, "test",
+        Duration.ofSeconds(5),
+        new SipConfig.Backoff(Duration.ofSeconds(30), Duration.ofSeconds(90),
+            Duration.ofSeconds(300)),
+        Duration.ofSeconds(25), 1, 1, Duration.ofSeconds(1), SipConfig.RegisterLimits.DEFAULTS,
+        SipConfig.DEFAULT_MAX_MESSAGE_BODY, SipConfig.Nat.DEFAULTS,
+        new SipConfig.Outbound(keepAlive, Duration.ofSeconds(10), Duration.ofSeconds(120)));
+  }
 
   final VirtualClock clock = new VirtualClock();
   final ScriptedRegistrar registrar = new ScriptedRegistrar(clock).user("alice", PASSWORD);
   final SipEngine.Endpoint wlan = ScriptedRegistrar.endpoint("198.18.0.10");
   final SipEngine.Endpoint cell = ScriptedRegistrar.endpoint("198.18.1.10");
   final SipConfig config;
+  final FlowKeepAlive keepAlive;
   final Registration registration;
   final List<ProfileStatus> statuses = new ArrayList<>();
   final List<RegistrationError> errors = new ArrayList<>();
@@ -38,11 +49,23 @@ final class RegistrationRig implements Registration.Sink {
   }
 
   RegistrationRig(SipConfig config, SipProfile profile) {
+    this(config, profile, RegistrarTargets.LITERALS_ONLY);
+  }
+
+  /** A rig whose registrar's name {@code resolver} resolves (RFC 3263). */
+  RegistrationRig(SipConfig config, SipProfile profile, io.sipalr.dns.TargetResolver resolver) {
+    this(config, profile, resolver, false);
+  }
+
+  /** The same, resolving again through the new uplink after a move when {@code afterMove}. */
+  RegistrationRig(SipConfig config, SipProfile profile, io.sipalr.dns.TargetResolver resolver,
+      boolean afterMove) {
     this.config = config;
-    FlowKeepAlive keepAlive = new FlowKeepAlive(registrar, clock, config.keepAliveInterval(),
-        config.registerTimeout());
+    keepAlive = new FlowKeepAlive(registrar, clock, config.keepAliveInterval(),
+        config.registerTimeout(), new SipStats(), config.outbound(), clock.clock);
     registration = new Registration(profile, registrar, wlan, keepAlive, config, clock,
-        clock.clock, new SerialExecutor(clock), this);
+        clock.clock, new SerialExecutor(clock), this,
+        new RegistrarTargets(resolver, afterMove, clock.clock));
   }
 
   static SipProfile profile(int expires, String password) {

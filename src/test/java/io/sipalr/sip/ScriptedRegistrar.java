@@ -81,6 +81,9 @@ final class ScriptedRegistrar implements SipWire {
     final Handler handler;
     final long at;
     final SipEngine.Endpoint from;
+    /** The address and port it was sent to (the resolved next hop). */
+    String host;
+    int port;
     boolean abandoned;
     boolean over;
 
@@ -125,6 +128,8 @@ final class ScriptedRegistrar implements SipWire {
 
   /** Answer {@code Require: outbound} to a REGISTER that supports it (RFC 5626 §6). */
   boolean outbound;
+  /** With outbound, the Flow-Timer the 200 carries (RFC 5626 §4.4); 0: none. */
+  int flowTimer;
 
   private long nonceSecret = 1;
   private int nonceCounter;
@@ -136,6 +141,8 @@ final class ScriptedRegistrar implements SipWire {
   private int callIds;
   /** Endpoints whose sends fail at once (an interface gone). */
   final java.util.Set<SipEngine.Endpoint> unreachableFrom = new java.util.HashSet<>();
+  /** Server addresses whose sends fail at once (a TCP connection refused). */
+  final java.util.Set<String> unreachableHosts = new java.util.HashSet<>();
 
   ScriptedRegistrar(VirtualClock clock) {
     this.clock = clock;
@@ -188,7 +195,12 @@ final class ScriptedRegistrar implements SipWire {
     if (unreachableFrom.contains(from)) {
       throw new SipException("network unreachable from " + from.address);
     }
+    if (unreachableHosts.contains(host)) {
+      throw new SipException("connection refused by " + host + ":" + port);
+    }
     Sent s = new Sent((Request) request.clone(), handler, clock.now(), from);
+    s.host = host;
+    s.port = port;
     sent.add(s);
     pending.add(s);
     return s;
@@ -242,6 +254,49 @@ final class ScriptedRegistrar implements SipWire {
   @Override
   public void ping(SipEngine.Endpoint from, String host, int port) {
     pings.add(clock.now() + " " + from.address);
+  }
+
+  /** A STUN Binding request received: when, from which endpoint, to where. */
+  record StunSent(long at, SipEngine.Endpoint from, String host, int port, StunMessage request) {}
+
+  /** How STUN requests are answered: at once with the (NAT's) mapping, not at all, 400. */
+  enum StunAnswer { MAPPED, NONE, ERROR }
+
+  StunAnswer stunAnswer = StunAnswer.MAPPED;
+  final List<StunSent> stunRequests = new ArrayList<>();
+  /** CRLF pings received: the time each came, the endpoint and the transport. */
+  final List<String> crlfPings = new ArrayList<>();
+  /** Where STUN answers and missing pongs go. */
+  KeepAliveAnswers keepAliveAnswers;
+
+  @Override
+  public void stunRequest(SipEngine.Endpoint from, String host, int port, StunMessage request) {
+    stunRequests.add(new StunSent(clock.now(), from, host, port, request));
+    switch (stunAnswer) {
+      case NONE -> { }
+      case ERROR -> keepAliveAnswers.stunAnswer(new StunMessage(StunMessage.BINDING_ERROR,
+          request.transactionId(), null, 400));
+      case MAPPED -> {
+        String seen = nat.getOrDefault(from.address, from.address + ":" + from.port);
+        int colon = seen.lastIndexOf(':');
+        java.net.InetSocketAddress mapped = new java.net.InetSocketAddress(
+            io.sipalr.mobility.IpLiterals.parse(seen.substring(0, colon)),
+            Integer.parseInt(seen.substring(colon + 1)));
+        keepAliveAnswers.stunAnswer(new StunMessage(StunMessage.BINDING_SUCCESS,
+            request.transactionId(), mapped, 0));
+      }
+    }
+  }
+
+  @Override
+  public void crlfPing(SipEngine.Endpoint from, String transport, String host, int port,
+      java.time.Duration pongTimeout) {
+    crlfPings.add(clock.now() + " " + from.address + " " + transport);
+  }
+
+  @Override
+  public void keepAliveAnswers(KeepAliveAnswers answers) {
+    this.keepAliveAnswers = answers;
   }
 
   /** Where the registry said requests from outside go. */
@@ -489,6 +544,9 @@ final class ScriptedRegistrar implements SipWire {
     }
     if (outboundNow) {
       ok.addHeader(headers.createRequireHeader("outbound"));
+      if (flowTimer > 0) {
+        ok.addHeader(headers.createHeader("Flow-Timer", Integer.toString(flowTimer)));
+      }
     }
     return ok;
   }

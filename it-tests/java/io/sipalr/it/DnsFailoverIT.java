@@ -1,0 +1,149 @@
+package io.sipalr.it;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sipalr.dns.DnsConfig;
+import io.sipalr.dns.SipTarget;
+import io.sipalr.it.KamailioRegistrar.Binding;
+import io.sipalr.profile.SipProfile;
+import io.sipalr.profile.SipProfileBuilder;
+import io.sipalr.profile.Transport;
+import io.sipalr.sip.ProfileStatus;
+import io.sipalr.sip.RegistrationError;
+import io.sipalr.sip.RegistrationInfo;
+import io.sipalr.sip.SipConfig;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A registrar given by name (RFC 3263), against a real nameserver (dnsmasq, {@link TestDns})
+ * and two Kamailio registrars: {@code _sip._udp.sip.alr.test} has SRV records for
+ * sip1.alr.test (priority 10, Kamailio on 127.0.0.21) and sip2.alr.test (priority 20, Kamailio
+ * on 127.0.0.22). The agent (127.0.0.2) registers at sip1; sip1 is stopped; the agent's next
+ * REGISTER there times out and goes to sip2 at once (RFC 3263 §4.3): within {@link #FAILOVER}
+ * it is registered there, one binding, its status names sip2, and an OPTIONS to the AOR
+ * through sip2 reaches the agent. A name that does not exist ends in a DNS error naming it.
+ */
+class DnsFailoverIT {
+  private static final String AGENT = "127.0.0.2";
+  private static final String DNS = "127.0.0.53";
+  private static final String FIRST = "127.0.0.21";
+  private static final String SECOND = "127.0.0.22";
+  private static final String PASSWORD = AgentHarness.REALM_PASSWORD;
+  private static final int EXPIRES = 20;
+  private static final Duration REGISTER_TIMEOUT = Duration.ofSeconds(2);
+  /**
+   * From the first registrar's stop to registered on the second: the next refresh (due before
+   * the 20 s expiry), its timeout (2 s), then one attempt on the second (a challenge and the
+   * REGISTER with credentials, each within the timeout), and 3 s for polling on a busy machine.
+   */
+  private static final Duration FAILOVER = Duration.ofSeconds(EXPIRES)
+      .plus(REGISTER_TIMEOUT.multipliedBy(3)).plusSeconds(3);
+
+  private static SipConfig config() {
+    return new SipConfig(AGENT, 0, "sip-alr-agent-it", REGISTER_TIMEOUT,
+        new SipConfig.Backoff(Duration.ofSeconds(1), Duration.ofSeconds(1),
+            Duration.ofSeconds(10)), Duration.ofSeconds(30), 4, 2, Duration.ofSeconds(60));
+  }
+
+  private static DnsConfig dns(TestDns dns) {
+    return new DnsConfig(new InetSocketAddress(DNS, dns.port), Duration.ofSeconds(1), false,
+        64);
+  }
+
+  private static SipProfile profile(String user, String registrar) {
+    return SipProfileBuilder.forId(user).aor("sip:" + user + "@" + KamailioRegistrar.DEFAULT_REALM)
+        .registrar(registrar).authUser(user).password(PASSWORD).transport(Transport.UDP)
+        .expires(EXPIRES).autoRegister(true).build();
+  }
+
+  @Test
+  void registersOnTheSecondSrvTargetOnceTheFirstIsStoppedAndIsReachableThere()
+      throws Exception {
+    try (KamailioRegistrar sip1 = KamailioRegistrar.builder().routing().listenAddress(FIRST)
+            .start();
+        KamailioRegistrar sip2 = KamailioRegistrar.builder().routing().listenAddress(SECOND)
+            .start();
+        TestDns dns = TestDns.start(DNS, List.of(
+            "--srv-host=_sip._udp.sip.alr.test,sip1.alr.test," + sip1.port() + ",10,0",
+            "--srv-host=_sip._udp.sip.alr.test,sip2.alr.test," + sip2.port() + ",20,0",
+            "--host-record=sip1.alr.test," + FIRST,
+            "--host-record=sip2.alr.test," + SECOND));
+        AgentHarness agent = new AgentHarness(config(), dns(dns))) {
+      sip1.addUser("alice", PASSWORD);
+      sip2.addUser("alice", PASSWORD);
+      agent.registry.create(profile("alice", "sip:sip.alr.test"));
+
+      agent.awaitStatus("alice", ProfileStatus.REGISTERED);
+      assertServer(agent, "sip1.alr.test", FIRST, sip1.port());
+      assertOneBinding(sip1, "at sip1");
+      assertReachable(sip1, "through sip1");
+      assertTrue(dns.queriesFor("_sip._udp.sip.alr.test") >= 1, dns.log());
+
+      long stopped = System.nanoTime();
+      sip1.close();
+      await("registered at sip2 after sip1 stopped").atMost(FAILOVER)
+          .pollInterval(Duration.ofMillis(100)).until(() -> !sip2.lookup("alice").isEmpty()
+              && agent.registry.status("alice") == ProfileStatus.REGISTERED
+              && agent.registry.info("alice").server().name().equals("sip2.alr.test"));
+      System.out.printf("DnsFailoverIT: registered on the second SRV target %d ms after the"
+          + " first was stopped (bound %d ms)%n", (System.nanoTime() - stopped) / 1_000_000,
+          FAILOVER.toMillis());
+      assertServer(agent, "sip2.alr.test", SECOND, sip2.port());
+      assertOneBinding(sip2, "at sip2");
+      assertReachable(sip2, "through sip2");
+    }
+  }
+
+  @Test
+  void aRegistrarNameThatDoesNotExistIsAClearDnsError() throws Exception {
+    try (TestDns dns = TestDns.start(DNS, List.of("--host-record=sip1.alr.test," + FIRST));
+        AgentHarness agent = new AgentHarness(config(), dns(dns))) {
+      agent.registry.create(profile("bob", "sip:nowhere.alr.test"));
+
+      RegistrationError error = await("a DNS error").atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(50)).until(
+              () -> agent.registry.info("bob").lastError(), e -> e != null);
+      assertEquals(RegistrationError.Kind.DNS, error.kind(), error.toString());
+      assertTrue(error.reason().startsWith("registrar sip:nowhere.alr.test: nowhere.alr.test: "
+          + "no such name (NXDOMAIN from " + DNS), error.reason());
+      assertTrue(error.retryIn() != null && !error.retryIn().isZero(), "backed off: " + error);
+      assertEquals(ProfileStatus.REGISTRATION_IN_PROGRESS, agent.registry.status("bob"));
+    }
+  }
+
+  private static void assertServer(AgentHarness agent, String name, String address, int port) {
+    RegistrationInfo info = agent.registry.info("alice");
+    SipTarget server = info.server();
+    assertEquals(name, server.name(), info.toString());
+    assertEquals(address, server.host());
+    assertEquals(port, server.port());
+    assertEquals("udp", server.transport());
+  }
+
+  private static void assertOneBinding(KamailioRegistrar kamailio, String when) {
+    List<Binding> bindings = kamailio.lookup("alice");
+    assertEquals(1, bindings.size(), when + ": " + bindings);
+    assertTrue(bindings.get(0).address().startsWith("sip:alice@" + AGENT + ":"),
+        when + ": " + bindings);
+  }
+
+  /** An OPTIONS to the AOR through {@code kamailio} is answered by the agent itself. */
+  private static void assertReachable(KamailioRegistrar kamailio, String when) throws Exception {
+    String answer = "";
+    for (int i = 0; i < 3 && !answeredByAgent(answer); i++) {
+      answer = SipCaller.toAor(kamailio, kamailio.host(), "alice", "OPTIONS", "", 3000);
+    }
+    String last = answer;
+    assertTrue(answeredByAgent(answer), () -> when + ": an OPTIONS to the AOR did not reach"
+        + " the agent: " + last);
+  }
+
+  private static boolean answeredByAgent(String answer) {
+    return answer.startsWith("SIP/2.0 200") && answer.contains("sip-alr-agent");
+  }
+}

@@ -1,0 +1,140 @@
+package io.sipalr.it;
+
+import static io.sipalr.it.NetnsTopology.CELL_ADDRESS;
+import static io.sipalr.it.NetnsTopology.REGISTRAR_ADDRESS;
+import static io.sipalr.it.NetnsTopology.WLAN_ADDRESS;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sipalr.it.KamailioRegistrar.Binding;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.core.ConditionTimeoutException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Over TCP with the registrar given by name (issue 10: such a move never completed, the
+ * connection bookkeeping keyed by host name, the stack's by address). The agent as users run
+ * it, in {@link NetnsTopology}'s namespace (linux provider, wlan0 and cell0), registers at
+ * {@code sip:sip.alr.test} with transport tcp: dnsmasq ({@link TestDns}, on the registrar's
+ * address 198.19.30.1) answers {@code _sip._tcp.sip.alr.test} SRV to sip1.alr.test and its A
+ * record, Kamailio listens there. wlan0 goes down: within {@link #HANDOVER} Kamailio holds
+ * exactly one binding, received from cell0 over TCP, and an OPTIONS to the AOR through Kamailio
+ * reaches the agent; before and after, likewise through wlan0.
+ */
+class DnsTcpMoveIT {
+  private static final String USER = "roamer";
+  private static final String PASSWORD = "roamer-secret";
+  private static final Duration FIRST_REGISTRATION = Duration.ofSeconds(60);
+  /** As LinuxRoamingIT's: link down noticed, a REGISTER through cell0, its challenge. */
+  private static final Duration HANDOVER = Duration.ofSeconds(30);
+  private static final Path LOG_COPY = Path.of("target", "DnsTcpMoveIT-agent.log");
+
+  @Test
+  void aTcpMoveWithTheRegistrarGivenByNameLeavesOneBindingFromTheNewUplink(@TempDir Path dir)
+      throws Exception {
+    NetnsTopology.assumeUsable();
+    try (NetnsTopology net = NetnsTopology.create();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing()
+            .listenAddress(REGISTRAR_ADDRESS).start();
+        TestDns dns = TestDns.start(REGISTRAR_ADDRESS, List.of(
+            "--srv-host=_sip._tcp.sip.alr.test,sip1.alr.test," + kamailio.port() + ",10,0",
+            "--host-record=sip1.alr.test," + REGISTRAR_ADDRESS))) {
+      kamailio.addUser(USER, PASSWORD);
+      String config = NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER),
+          PASSWORD, Duration.ofSeconds(2), 600, 0, "tcp")
+          .replace("registrar = \"" + kamailio.sipUri() + "\"", "registrar = \"sip:sip.alr.test\"")
+          .replace("register-limit-per-minute = 1000", "register-limit-per-minute = 1000\n"
+              + "  dns { nameserver = \"" + REGISTRAR_ADDRESS + ":" + dns.port + "\" }");
+      assertTrue(config.contains("registrar = \"sip:sip.alr.test\""), config);
+      AgentProcess agent = NetnsTopology.startAgent(dir, config, LOGBACK,
+          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dns);
+        checks.awaitOneBindingFrom(WLAN_ADDRESS, FIRST_REGISTRATION, "first registration");
+        checks.assertReachable("through wlan0");
+        assertTrue(dns.queriesFor("_sip._tcp.sip.alr.test") >= 1, dns.log());
+
+        long down = System.nanoTime();
+        net.wlanDown();
+        checks.awaitOneBindingFrom(CELL_ADDRESS, HANDOVER, "after `ip link set wlan0 down`");
+        System.out.printf("DnsTcpMoveIT: wlan0 down -> one TCP binding from cell0 after %d ms%n",
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - down));
+        checks.assertReachable("through cell0");
+      } finally {
+        if (Files.isDirectory(LOG_COPY.getParent())) {
+          Files.copy(agent.outputFile(), LOG_COPY, StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+  }
+
+  private record Checks(NetnsTopology net, KamailioRegistrar kamailio, AgentProcess agent,
+      TestDns dns) {
+
+    void awaitOneBindingFrom(String address, Duration atMost, String when) {
+      AtomicReference<List<Binding>> last = new AtomicReference<>(List.of());
+      try {
+        await(USER + " registered from " + address + " " + when).atMost(atMost)
+            .pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(50)).until(() -> {
+              agent.requireAlive(this::diagnostics);
+              List<Binding> bindings = kamailio.lookup(USER);
+              last.set(bindings);
+              return bindings.size() == 1 && isFrom(bindings.get(0), address);
+            });
+      } catch (ConditionTimeoutException e) {
+        throw new AssertionError("Not exactly one binding of " + USER + " from " + address + " "
+            + when + " within " + atMost.toSeconds() + " s; last bindings: " + last.get()
+            + diagnostics(), e);
+      }
+      Binding b = kamailio.lookup(USER).get(0);
+      assertTrue(b.address().contains("transport=tcp") && b.socket().startsWith("tcp:"),
+          () -> "a TCP binding: " + b);
+    }
+
+    private static boolean isFrom(Binding binding, String address) {
+      return binding.received() != null && binding.received().startsWith("sip:" + address + ":");
+    }
+
+    void assertReachable(String when) throws Exception {
+      String answer = "";
+      for (int i = 0; i < 3 && !answeredByAgent(answer); i++) {
+        answer = SipCaller.toAor(kamailio, kamailio.host(), USER, "OPTIONS", "", 3000);
+      }
+      String last = answer;
+      assertTrue(answeredByAgent(answer), () -> when + ": an OPTIONS to the AOR did not reach"
+          + " the agent: " + last + diagnostics());
+    }
+
+    private static boolean answeredByAgent(String answer) {
+      return answer.startsWith("SIP/2.0 200") && answer.contains("sip-alr-agent");
+    }
+
+    String diagnostics() {
+      return "\n---- network namespace ----\n" + net.describe()
+          + "---- dnsmasq ----\n" + AgentProcess.tail(dns.log(), 20)
+          + "\n---- Kamailio log (tail) ----\n"
+          + AgentProcess.tail(LinuxRoamingIT.withoutRpcNoise(kamailio.logs()), 40)
+          + "\n---- agent log " + agent.outputFile() + " (tail) ----\n" + agent.outputTail(150);
+    }
+  }
+
+  private static final String LOGBACK = """
+      <configuration>
+        <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
+          <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{30} - %msg%n</pattern></encoder>
+        </appender>
+        <logger name="gov.nist" level="WARN"/>
+        <logger name="io.sipalr" level="DEBUG"/>
+        <logger name="io.sipalr.sip.trace" level="DEBUG"/>
+        <root level="INFO"><appender-ref ref="OUT"/></root>
+      </configuration>
+      """;
+}
