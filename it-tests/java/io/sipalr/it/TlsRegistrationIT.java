@@ -199,6 +199,7 @@ class TlsRegistrationIT {
       assertReachable(kamailio, "toby");
       assertEquals(1, kamailio.tlsConnectionsFrom(AlrHarness.WLAN_ADDRESS));
 
+      long before = agent.registry.stats().tlsConnections();
       agent.iaps.down(AlrHarness.WLAN);
       agent.awaitRegisteredFrom("toby", AlrHarness.CELL_ADDRESS);
       List<KamailioRegistrar.Binding> b = kamailio.lookup("toby");
@@ -210,7 +211,10 @@ class TlsRegistrationIT {
       await("the old TLS connection closed at Kamailio").atMost(Duration.ofSeconds(10))
           .until(() -> kamailio.tlsConnectionsFrom(AlrHarness.WLAN_ADDRESS) == 0);
       assertEquals(1, kamailio.tlsConnectionsFrom(AlrHarness.CELL_ADDRESS));
-      assertEquals(2, agent.registry.stats().tlsConnections(), "one new connection per move");
+      // One new connection; rarely a second (TlsHandoverBench: 1.00-1.02 per move), when the
+      // first REGISTER's write met the old connection just closed and the stack reconnected.
+      long opened = agent.registry.stats().tlsConnections() - before;
+      assertTrue(opened >= 1 && opened <= 2, "new TLS connections for the move: " + opened);
     }
   }
 }

@@ -565,11 +565,30 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     if (ListeningPoint.TCP.equalsIgnoreCase(transport)) {
       claimConnection(endpoint, ListeningPoint.TCP, remoteHost, remotePort);
     } else if (ListeningPoint.TLS.equalsIgnoreCase(transport)) {
-      claimConnection(endpoint, ListeningPoint.TLS, remoteHost, remotePort);
-      expectDomain(endpoint, request, remoteHost, remotePort);
+      // One sender at a time per TLS remote: the stack caches one connection per remote,
+      // whatever the local address, so a send from another uplink in between would hand its
+      // connection to this request (or take this one's).
+      synchronized (tlsSendLock(remoteHost, remotePort)) {
+        claimConnection(endpoint, ListeningPoint.TLS, remoteHost, remotePort);
+        expectDomain(endpoint, request, remoteHost, remotePort);
+        return sendInTransaction(endpoint, request, handler, transport, remoteHost, remotePort);
+      }
     }
+    return sendInTransaction(endpoint, request, handler, transport, remoteHost, remotePort);
+  }
+
+  /** Per TLS remote; bounded by the registrars and proxies in use. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Object> tlsSendLocks =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  private Object tlsSendLock(String host, int remotePort) {
+    return tlsSendLocks.computeIfAbsent(host + ":" + remotePort, k -> new Object());
+  }
+
+  private Exchange sendInTransaction(Endpoint endpoint, Request request, Handler handler,
+      String transport, String remoteHost, int remotePort) throws SipException {
     // remoteHost is an address (RegistrarTargets resolved it): the stack keys its TCP
-    // connections by address, and so does claimTcpConnection above.
+    // connections by address, and so does claimConnection above.
     ClientTransaction transaction = ResolvedHopRouter.via(
         new gov.nist.javax.sip.stack.HopImpl(remoteHost, remotePort, transport),
         () -> endpoint.provider.getNewClientTransaction(request));
