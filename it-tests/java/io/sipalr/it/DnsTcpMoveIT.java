@@ -54,7 +54,7 @@ class DnsTcpMoveIT {
           .replace("register-limit-per-minute = 1000", "register-limit-per-minute = 1000\n"
               + "  dns { nameserver = \"" + REGISTRAR_ADDRESS + ":" + dns.port + "\" }");
       assertTrue(config.contains("registrar = \"sip:sip.alr.test\""), config);
-      AgentProcess agent = NetnsTopology.startAgent(dir, config, LOGBACK,
+      AgentProcess agent = NetnsTopology.startAgent(dir, config, NetnsTopology.TRACE_LOGBACK,
           List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
       try (agent) {
         Checks checks = new Checks(net, kamailio, agent, dns);
@@ -103,19 +103,10 @@ class DnsTcpMoveIT {
       return binding.received() != null && binding.received().startsWith("sip:" + address + ":");
     }
 
-    void assertReachable(String when) throws Exception {
-      String answer = "";
-      for (int i = 0; i < 3 && !answeredByAgent(answer); i++) {
-        answer = SipCaller.toAor(kamailio, kamailio.host(), USER, "OPTIONS", "", 3000);
-      }
-      String last = answer;
-      assertTrue(answeredByAgent(answer), () -> when + ": an OPTIONS to the AOR did not reach"
-          + " the agent: " + last + diagnostics());
+    void assertReachable(String when) {
+      SipCaller.assertReachesAgent(kamailio, USER, when, this::diagnostics);
     }
 
-    private static boolean answeredByAgent(String answer) {
-      return answer.startsWith("SIP/2.0 200") && answer.contains("sip-alr-agent");
-    }
 
     String diagnostics() {
       return "\n---- network namespace ----\n" + net.describe()
@@ -125,16 +116,4 @@ class DnsTcpMoveIT {
           + "\n---- agent log " + agent.outputFile() + " (tail) ----\n" + agent.outputTail(150);
     }
   }
-
-  private static final String LOGBACK = """
-      <configuration>
-        <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
-          <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{30} - %msg%n</pattern></encoder>
-        </appender>
-        <logger name="gov.nist" level="WARN"/>
-        <logger name="io.sipalr" level="DEBUG"/>
-        <logger name="io.sipalr.sip.trace" level="DEBUG"/>
-        <root level="INFO"><appender-ref ref="OUT"/></root>
-      </configuration>
-      """;
 }

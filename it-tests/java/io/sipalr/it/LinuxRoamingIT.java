@@ -148,24 +148,13 @@ class LinuxRoamingIT {
   }
 
   private static final Path LOG_COPY = Path.of("target", "LinuxRoamingIT-agent.log");
-  private static final String LOGBACK = """
-      <configuration>
-        <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
-          <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{30} - %msg%n</pattern></encoder>
-        </appender>
-        <logger name="gov.nist" level="WARN"/>
-        <logger name="io.sipalr" level="DEBUG"/>
-        <logger name="io.sipalr.sip.trace" level="DEBUG"/>
-        <root level="INFO"><appender-ref ref="OUT"/></root>
-      </configuration>
-      """;
 
   /**
    * The agent as a child JVM in the namespace ({@code Main run --config <dir>/agent.conf}),
    * logging at DEBUG with the SIP trace to {@code <dir>/agent.log}.
    */
   static AgentProcess startAgent(Path dir, KamailioRegistrar kamailio) throws IOException {
-    return NetnsTopology.startAgent(dir, kamailio, USER, PASSWORD, LOGBACK,
+    return NetnsTopology.startAgent(dir, kamailio, USER, PASSWORD, NetnsTopology.TRACE_LOGBACK,
         List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
   }
 

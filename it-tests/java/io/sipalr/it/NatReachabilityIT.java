@@ -194,7 +194,8 @@ class NatReachabilityIT {
       AgentProcess agent = NetnsTopology.startAgent(dir,
           NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
               Duration.ofSeconds(2), 600, CONTROL_PORT) + "sip.nat.keepalive = OFF\n",
-          LOGBACK, List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+          NetnsTopology.TRACE_LOGBACK,
+          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
       try (agent) {
         Checks checks = new Checks(net, kamailio, agent, dir);
         checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
@@ -490,7 +491,8 @@ class NatReachabilityIT {
       AgentProcess agent = NetnsTopology.startAgent(dir,
           NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
               Duration.ofSeconds(2), 600, CONTROL_PORT, "tcp"),
-          LOGBACK, List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+          NetnsTopology.TRACE_LOGBACK,
+          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
       try (agent) {
         Checks checks = new Checks(net, kamailio, agent, dir);
         Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
@@ -526,7 +528,8 @@ class NatReachabilityIT {
       AgentProcess agent = NetnsTopology.startAgent(dir,
           NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
               Duration.ofSeconds(2), 600, CONTROL_PORT, "tcp"),
-          LOGBACK, List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+          NetnsTopology.TRACE_LOGBACK,
+          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
       try (agent) {
         Checks checks = new Checks(net, kamailio, agent, dir);
         Binding wlan = outbound
@@ -858,18 +861,6 @@ class NatReachabilityIT {
         ANSWER_TIMEOUT_MS);
   }
 
-  private static final String LOGBACK = """
-      <configuration>
-        <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
-          <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{30} - %msg%n</pattern></encoder>
-        </appender>
-        <logger name="gov.nist" level="WARN"/>
-        <logger name="io.sipalr" level="DEBUG"/>
-        <logger name="io.sipalr.sip.trace" level="DEBUG"/>
-        <root level="INFO"><appender-ref ref="OUT"/></root>
-      </configuration>
-      """;
-
   /** The agent's control API, on the ue namespace's own loopback (nothing else there). */
   private static final int CONTROL_PORT = 8470;
 
@@ -882,7 +873,8 @@ class NatReachabilityIT {
     return NetnsTopology.startAgent(dir,
         NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
             Duration.ofSeconds(2), 600, CONTROL_PORT),
-        LOGBACK, List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+        NetnsTopology.TRACE_LOGBACK,
+        List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
   }
 
   private static void copyLog(AgentProcess agent, TestInfo test) {

@@ -46,6 +46,21 @@ import org.slf4j.LoggerFactory;
  */
 final class NetnsTopology implements AutoCloseable {
   static final String NAMESPACE = "sipalr-ue";
+  /**
+   * The logging of an agent in the namespace: the agent's decisions and every SIP message
+   * (io.sipalr.sip.trace), for the diagnostics a failing test prints.
+   */
+  static final String TRACE_LOGBACK = """
+      <configuration>
+        <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
+          <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{30} - %msg%n</pattern></encoder>
+        </appender>
+        <logger name="gov.nist" level="WARN"/>
+        <logger name="io.sipalr" level="DEBUG"/>
+        <logger name="io.sipalr.sip.trace" level="DEBUG"/>
+        <root level="INFO"><appender-ref ref="OUT"/></root>
+      </configuration>
+      """;
   static final String WLAN = "wlan0";
   static final String CELL = "cell0";
   static final String WLAN_PEER = "sipalrw";

@@ -553,23 +553,10 @@ class RegistrarFaultIT {
      */
     void assertReachable(String when) {
       for (String user : users) {
-        String answer = "";
-        for (int i = 0; i < 5 && !answeredByAgent(answer); i++) {
-          try {
-            answer = SipCaller.toAor(kamailio, kamailio.host(), user, "OPTIONS", "", 4000);
-          } catch (java.io.IOException e) {
-            answer = e.toString();
-          }
-        }
-        String last = answer;
-        assertTrue(answeredByAgent(answer), () -> user + " " + when
-            + ": an OPTIONS to the AOR did not reach the agent: " + last + state());
+        SipCaller.assertReachesAgent(kamailio, user, when, 5, 4000, this::state);
       }
     }
 
-    private static boolean answeredByAgent(String answer) {
-      return answer.startsWith("SIP/2.0 200") && answer.contains("sip-alr-agent");
-    }
 
     private void markPhase() {
       Map<String, List<Binding>> dump = last.get();

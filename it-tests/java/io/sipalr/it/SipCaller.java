@@ -7,6 +7,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.util.function.Supplier;
 
 /**
  * The other party of the reachability tests: a caller on the registrar's side that sends a
@@ -64,5 +65,36 @@ final class SipCaller {
       }
       return "only provisional answers";
     }
+  }
+
+  /**
+   * Asserts that an OPTIONS to {@code user}'s AOR through {@code kamailio} is answered 200 by
+   * the agent itself (its User-Agent), not by the registrar: the binding reaches the agent.
+   * Up to {@code tries} tries of {@code timeoutMillis} each, for a path that may lose one.
+   */
+  static void assertReachesAgent(KamailioRegistrar kamailio, String user, String when,
+      int tries, int timeoutMillis, Supplier<String> diagnostics) {
+    String answer = "";
+    for (int i = 0; i < tries && !answeredByAgent(answer); i++) {
+      try {
+        answer = toAor(kamailio, kamailio.host(), user, "OPTIONS", "", timeoutMillis);
+      } catch (IOException e) {
+        answer = e.toString();
+      }
+    }
+    if (!answeredByAgent(answer)) {
+      throw new AssertionError(user + " " + when + ": an OPTIONS to the AOR did not reach the"
+          + " agent: " + answer + diagnostics.get());
+    }
+  }
+
+  /** Reachable through a lossless path: three tries of 3 s. */
+  static void assertReachesAgent(KamailioRegistrar kamailio, String user, String when,
+      Supplier<String> diagnostics) {
+    assertReachesAgent(kamailio, user, when, 3, 3000, diagnostics);
+  }
+
+  static boolean answeredByAgent(String answer) {
+    return answer.startsWith("SIP/2.0 200") && answer.contains("sip-alr-agent");
   }
 }
