@@ -31,6 +31,7 @@ import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.wait.strategy.AbstractWaitStrategy;
 import org.testcontainers.images.builder.ImageFromDockerfile;
+import org.testcontainers.utility.MountableFile;
 import org.testcontainers.utility.DockerImageName;
 
 /**
@@ -72,6 +73,8 @@ import org.testcontainers.utility.DockerImageName;
 public final class KamailioRegistrar implements AutoCloseable {
 
     public static final String IMAGE = "sip-alr-agent/kamailio:test";
+    /** Where {@link Builder#tls} puts the certificate and key in the container. */
+    static final String TLS_DIR = "/etc/kamailio/tls/";
     public static final String DEFAULT_REALM = "sipalr.test";
     static final String LABEL = "io.sipalr.it.registrar";
 
@@ -88,6 +91,7 @@ public final class KamailioRegistrar implements AutoCloseable {
     private final HttpClient http;
     private final URI rpcUri;
     private final AtomicLong rpcIds = new AtomicLong();
+    private int tlsPort;
 
     private KamailioRegistrar(GenericContainer<?> container, String host, int port, String realm) {
         this.container = container;
@@ -114,8 +118,19 @@ public final class KamailioRegistrar implements AutoCloseable {
         private String realm = DEFAULT_REALM;
         private boolean largeMemory;
         private int port;
+        private java.nio.file.Path tlsFiles;
 
         private Builder() {}
+
+        /**
+         * Also listens on TLS (a port of its own, {@link #tlsPort()}) with the certificate
+         * chain {@code server.pem} and key {@code server.key} in {@code dir}, copied to
+         * /etc/kamailio/tls (-A WITH_TLS).
+         */
+        public Builder tls(java.nio.file.Path dir) {
+            this.tlsFiles = dir;
+            return define("WITH_TLS");
+        }
 
         /** Challenges with algorithm=SHA-256 instead of MD5. */
         public Builder sha256() {
@@ -282,23 +297,39 @@ public final class KamailioRegistrar implements AutoCloseable {
             // A free port can be taken between the probe and Kamailio's bind: try another.
             for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
                 int port = this.port != 0 ? this.port : freeUdpAndTcpPort(listenAddress);
+                int tlsPort = tlsFiles == null ? 0 : freeUdpAndTcpPort(listenAddress);
+                List<String> cmd = new ArrayList<>(List.of(command(port)));
+                if (tlsPort != 0) {
+                    // A define, not -l: "-l tls:..." is parsed before enable_tls (kamailio.cfg).
+                    cmd.addAll(List.of("-A", "TLS_LISTEN=tls:" + listenAddress + ":" + tlsPort));
+                }
                 GenericContainer<?> container = new GenericContainer<>(DockerImageName.parse(IMAGE))
                         .withNetworkMode("host")
                         .withLabel(LABEL, "true")
-                        .withCommand(command(port))
+                        .withCommand(cmd.toArray(String[]::new))
                         // The configuration of this tree, not the one baked into the image
                         // when it was built: a branch's routing changes are tested as written.
-                        .withCopyFileToContainer(org.testcontainers.utility.MountableFile
-                                .forHostPath(java.nio.file.Path.of("docker", "kamailio",
-                                        "kamailio.cfg")), "/etc/kamailio/kamailio.cfg")
+                        .withCopyFileToContainer(MountableFile.forHostPath(
+                                java.nio.file.Path.of("docker", "kamailio", "kamailio.cfg")),
+                                "/etc/kamailio/kamailio.cfg")
                         .waitingFor(new ReadyOrExited().withStartupTimeout(STARTUP_TIMEOUT));
+                if (tlsFiles != null) {
+                    // Copied, not bind-mounted: a bind makes Testcontainers pull a helper image.
+                    for (String file : List.of("server.pem", "server.key")) {
+                        container.withCopyFileToContainer(MountableFile.forHostPath(
+                                tlsFiles.resolve(file), 0644), TLS_DIR + file);
+                    }
+                }
                 try {
                     container.start();
-                    return new KamailioRegistrar(container, listenAddress, port, realm);
+                    KamailioRegistrar started =
+                            new KamailioRegistrar(container, listenAddress, port, realm);
+                    started.tlsPort = tlsPort;
+                    return started;
                 } catch (RuntimeException e) {
                     container.stop();
                     last = new IllegalStateException("Kamailio did not start: "
-                            + String.join(" ", command(port)), e);
+                            + String.join(" ", cmd), e);
                     if (this.port != 0 || !causeMentions(e, "Address already in use")) {
                         throw last;
                     }
@@ -335,6 +366,23 @@ public final class KamailioRegistrar implements AutoCloseable {
 
     public int port() {
         return port;
+    }
+
+    /**
+     * Replaces the TLS certificate and key with those now in {@code dir} and has Kamailio load
+     * them ({@code tls.reload}): the registrar's certificate fixed while the agent runs.
+     */
+    public void reloadTls(java.nio.file.Path dir) {
+        for (String file : List.of("server.pem", "server.key")) {
+            container.copyFileToContainer(MountableFile.forHostPath(dir.resolve(file), 0644),
+                    TLS_DIR + file);
+        }
+        rpc("tls.reload");
+    }
+
+    /** The TLS port ({@link Builder#tls}), 0 without TLS. */
+    public int tlsPort() {
+        return tlsPort;
     }
 
     /** The registrar's address as a SIP URI, e.g. {@code sip:127.0.0.1:40123}. */
@@ -398,6 +446,19 @@ public final class KamailioRegistrar implements AutoCloseable {
         long n = 0;
         for (JsonNode c : list) {
             if (sourceIp.equals(c.path("src_ip").asText()) && !c.path("state").asText().contains("BAD")) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Kamailio's TLS connections from {@code sourceIp} ({@code core.tcp_list}, type TLS). */
+    public long tlsConnectionsFrom(String sourceIp) {
+        long n = 0;
+        for (JsonNode c : rpc("core.tcp_list")) {
+            if (sourceIp.equals(c.path("src_ip").asText())
+                    && "TLS".equalsIgnoreCase(c.path("type").asText())
+                    && !c.path("state").asText().contains("BAD")) {
                 n++;
             }
         }

@@ -27,8 +27,9 @@ import java.util.TreeSet;
  *  "outboundProxy": null, "authUser": "alice", "realm": null, "transport": "udp",
  *  "expires": 600, "autoRegister": true, "snap": 1, "fixedIap": null, "bearerFilter": "any",
  *  "instanceId": "urn:uuid:...", "status": "REGISTERED", "iap": 1,
- *  "localAddress": "198.19.1.2", "contact": "sip:...", "expiresAt": "2026-...Z",
- *  "lastError": null}
+ *  "localAddress": "198.19.1.2", "contact": "sip:...", "publicAddress": null,
+ *  "server": {"name": "sip1.example.com", "address": "198.19.0.1", "port": 5060,
+ *  "transport": "udp"}, "expiresAt": "2026-...Z", "lastError": null}
  * </pre>
  */
 final class ProfileJson {
@@ -207,7 +208,8 @@ final class ProfileJson {
         case "authUser" -> b.authUser(f.string(key, v));
         case "password" -> b.password(f.string(key, v)); // errors never quote a value
         case "realm" -> b.realm(f.string(key, v));
-        case "transport" -> b.transport(f.choice(key, v, Transport.values(), "\"udp\" or \"tcp\""));
+        case "transport" -> b.transport(f.choice(key, v, Transport.values(),
+            "\"udp\", \"tcp\" or \"tls\""));
         case "expires" -> b.expires(f.integer(key, v, "a whole number of seconds"));
         case "autoRegister" -> b.autoRegister(f.bool(key, v));
         case "snap" -> b.snapId(f.optionalId(key, v, "a SNAP id"));

@@ -35,16 +35,18 @@ public final class ProfileValidator {
     if (aor.user() == null) {
       throw new ProfileValidationException(id, "aor", "must name a user, as in sip:alice@example.com");
     }
+    requireTlsForSips(id, "aor", aor, profile.transport());
 
     SipUri registrar = requireUri(id, "registrar", profile.registrar());
-    requirePlainSip(id, "registrar", registrar);
+    requireTlsForSips(id, "registrar", registrar, profile.transport());
     if (registrar.user() != null) {
       // RFC 3261 10.2: the REGISTER Request-URI has no user part.
       throw new ProfileValidationException(id, "registrar",
           "must not have a user part: use sip:host[:port]");
     }
     if (profile.outboundProxy() != null) {
-      requirePlainSip(id, "outboundProxy", requireUri(id, "outboundProxy", profile.outboundProxy()));
+      requireTlsForSips(id, "outboundProxy", requireUri(id, "outboundProxy", profile.outboundProxy()),
+          profile.transport());
     }
 
     if (profile.authUser() == null || profile.authUser().isBlank()) {
@@ -108,10 +110,11 @@ public final class ProfileValidator {
     }
   }
 
-  private static void requirePlainSip(String id, String field, SipUri uri) {
-    if (!uri.scheme().equals("sip")) {
+  /** RFC 5630 §3.1.1: sips: means TLS on every hop, so only a TLS profile may name one. */
+  private static void requireTlsForSips(String id, String field, SipUri uri, Transport transport) {
+    if (uri.scheme().equals("sips") && transport != Transport.TLS) {
       throw new ProfileValidationException(id, field,
-          "must be a sip: URI (sips: needs TLS; profiles register over UDP or TCP)");
+          "is a sips: URI, which needs transport = tls (was " + transport.sipName() + ")");
     }
   }
 

@@ -20,6 +20,7 @@ final class CountingWire implements SipWire {
   @Override
   public Exchange send(SipEngine.Endpoint from, Request request, Handler handler,
       String transport, String host, int port) throws SipException {
+    stats.attempted(request.getMethod());
     Exchange sent = wire.send(from, request, new Handler() {
       @Override
       public void onResponse(Exchange exchange, Response response) {

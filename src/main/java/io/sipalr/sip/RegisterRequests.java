@@ -46,21 +46,31 @@ final class RegisterRequests {
     this.profile = profile;
     this.engine = engine;
     this.registrar = (SipURI) engine.addresses().createURI(profile.registrar());
-    if (profile.transport() == Transport.TCP && profile.outboundProxy() == null) {
-      registrar.setTransportParam(ListeningPoint.TCP);
+    if (profile.outboundProxy() == null) {
+      markTransport(registrar);
     }
     this.aor = engine.addresses().createAddress(profile.aor());
     if (profile.outboundProxy() != null) {
       proxy = (SipURI) engine.addresses().createURI(profile.outboundProxy());
       proxy.setLrParam();
-      if (profile.transport() == Transport.TCP) {
-        proxy.setTransportParam(ListeningPoint.TCP);
-      }
+      markTransport(proxy);
     } else {
       proxy = null;
     }
     this.supported = engine.headers().createSupportedHeader(SipEngine.SUPPORTED);
     this.userAgent = engine.headers().createHeader("User-Agent", engine.userAgent());
+  }
+
+  /**
+   * ;transport=tcp or ;transport=tls on the next hop's URI; a sips: URI means TLS by itself
+   * (RFC 5630 §3.1.1 deprecates transport=tls there).
+   */
+  private void markTransport(SipURI nextHop) throws ParseException {
+    if (profile.transport() == Transport.TCP) {
+      nextHop.setTransportParam(ListeningPoint.TCP);
+    } else if (profile.transport() == Transport.TLS && !nextHop.isSecure()) {
+      nextHop.setTransportParam(ListeningPoint.TLS);
+    }
   }
 
   /** The profile these requests are for: a different one needs a new instance. */
@@ -70,7 +80,11 @@ final class RegisterRequests {
 
   /** The listening point's transport name for the profile's transport. */
   String transport() {
-    return profile.transport() == Transport.TCP ? ListeningPoint.TCP : ListeningPoint.UDP;
+    return switch (profile.transport()) {
+      case TCP -> ListeningPoint.TCP;
+      case TLS -> ListeningPoint.TLS;
+      case UDP -> ListeningPoint.UDP;
+    };
   }
 
   /** Where a REGISTER goes first: the outbound proxy, else the registrar (RFC 3263 resolves it). */
@@ -122,10 +136,20 @@ final class RegisterRequests {
         : host;
   }
 
-  /** Our contact at {@code hostPort} (the address a registrar saw us at, behind a NAT). */
+  /**
+   * Our contact at {@code hostPort} (the address a registrar saw us at, behind a NAT). Over
+   * TLS a sips: contact when the AOR or the registrar is sips: (RFC 5630 §3.1.3), else
+   * ;transport=tls.
+   */
   String contactUri(String hostPort) {
-    String uri = "sip:" + profile.id() + "@" + hostPort;
-    return profile.transport() == Transport.TCP ? uri + ";transport=tcp" : uri;
+    return switch (profile.transport()) {
+      case TCP -> "sip:" + profile.id() + "@" + hostPort + ";transport=tcp";
+      case TLS -> registrar.isSecure() || aor.getURI().isSipURI()
+          && ((SipURI) aor.getURI()).isSecure()
+          ? "sips:" + profile.id() + "@" + hostPort
+          : "sip:" + profile.id() + "@" + hostPort + ";transport=tls";
+      case UDP -> "sip:" + profile.id() + "@" + hostPort;
+    };
   }
 
   /**

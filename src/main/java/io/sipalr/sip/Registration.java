@@ -850,6 +850,11 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   }
 
   private void authenticationFailed(int code, String reason) {
+    refusedUntilRetry(RegistrationError.Kind.AUTHENTICATION, code, reason);
+  }
+
+  /** Refused in a way a quick retry cannot mend (credentials, a certificate): sip.auth-retry. */
+  private void refusedUntilRetry(RegistrationError.Kind kind, int code, String reason) {
     endAttempt();
     credentials.forget();
     if (state == State.DEREGISTERING) {
@@ -861,8 +866,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       return;
     }
     if (migration != null && endpoint == migration.target) {
-      migrationFailed(new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code, reason,
-          null));
+      migrationFailed(new RegistrationError(kind, code, reason, null));
       return;
     }
     stopKeepAlives();
@@ -871,7 +875,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     long retry = config.limits().authRetry().toMillis();
     Duration wait = Duration.ofMillis(
         retry - (long) (retry * 0.25 * ThreadLocalRandom.current().nextDouble()));
-    lastError = new RegistrationError(RegistrationError.Kind.AUTHENTICATION, code, reason, wait);
+    lastError = new RegistrationError(kind, code, reason, wait);
     expiresAt = null;
     transition(State.AUTH_FAILED);
     sink.failed(this, lastError);
@@ -1033,6 +1037,11 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
         | RuntimeException e) {
       log.debug("{}: REGISTER not sent", profile.id(), e);
       inFlight = null;
+      String refused = TlsRefusals.reason(profile.id(), e);
+      if (refused != null) {
+        executor.execute(() -> refusedUntilRetry(RegistrationError.Kind.TLS, 0, refused));
+        return;
+      }
       RegistrationError error = new RegistrationError(RegistrationError.Kind.TRANSPORT, 0,
           "cannot send REGISTER: " + e.getMessage(), null);
       // Post rather than recurse: a failure inside attemptFailed's own retry stays iterative.

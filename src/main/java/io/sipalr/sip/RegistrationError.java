@@ -20,6 +20,11 @@ public record RegistrationError(Kind kind, int sipStatus, String reason, Duratio
     TRANSPORT,
     /** 401/407 after a fresh challenge, 403, or no digest algorithm we support. */
     AUTHENTICATION,
+    /**
+     * The registrar's TLS certificate was refused (expired, untrusted, another name): waits
+     * {@code sip.auth-retry} as AUTHENTICATION does, since retrying sooner cannot help.
+     */
+    TLS,
     /** 503: the registrar asked us to come back later. */
     SERVICE_UNAVAILABLE,
     /** Any other final failure response. */

@@ -25,6 +25,7 @@ import java.util.regex.Pattern;
  * @param maxMessageBody the largest MESSAGE body delivered (bytes); a larger one is refused 413
  * @param nat what a registration behind a NAT without outbound does
  * @param outbound how outbound flows are kept alive (RFC 5626 §4.4)
+ * @param tls trust store, client certificate and timeouts of TLS profiles ({@code sip.tls})
  */
 public record SipConfig(
     String localAddress,
@@ -39,7 +40,25 @@ public record SipConfig(
     RegisterLimits limits,
     int maxMessageBody,
     Nat nat,
-    Outbound outbound) {
+    Outbound outbound,
+    TlsSettings tls) {
+
+  /** The settings of before TLS, with the JVM's trust store and no client certificate. */
+  public SipConfig(String localAddress, int port, String userAgent, Duration registerTimeout,
+      Backoff backoff, Duration keepAliveInterval, int stackThreads, int workerThreads,
+      Duration endpointLinger, RegisterLimits limits, int maxMessageBody, Nat nat,
+      Outbound outbound) {
+    this(localAddress, port, userAgent, registerTimeout, backoff, keepAliveInterval,
+        stackThreads, workerThreads, endpointLinger, limits, maxMessageBody, nat, outbound,
+        TlsSettings.DEFAULTS);
+  }
+
+  /** The same settings with {@code tls} instead. */
+  public SipConfig withTls(TlsSettings tls) {
+    return new SipConfig(localAddress, port, userAgent, registerTimeout, backoff,
+        keepAliveInterval, stackThreads, workerThreads, endpointLinger, limits, maxMessageBody,
+        nat, outbound, tls);
+  }
 
   /**
    * How an outbound flow is kept alive (README, "Outbound keep-alives").
@@ -145,6 +164,7 @@ public record SipConfig(
   }
 
   public SipConfig {
+    tls = tls == null ? TlsSettings.DEFAULTS : tls;
     if (maxMessageBody < 0 || maxMessageBody > SipEngine.MAX_MESSAGE_SIZE) {
       throw new IllegalArgumentException("sip.max-message-body: must be 0.."
           + SipEngine.MAX_MESSAGE_SIZE + " bytes, was " + maxMessageBody);
@@ -260,7 +280,8 @@ public record SipConfig(
               c.getDuration("sip.nat.keepalive-interval")),
           new Outbound(c.getEnum(OutboundKeepAlive.class, "sip.outbound.keepalive"),
               c.getDuration("sip.outbound.pong-timeout"),
-              c.getDuration("sip.outbound.connection-interval")));
+              c.getDuration("sip.outbound.connection-interval")),
+          TlsSettings.from(c));
     } catch (IllegalArgumentException e) {
       // The checks' messages read "sip.<key>: <problem>"; locate that key where it was set.
       Matcher m = CHECK_MESSAGE.matcher(e.getMessage());

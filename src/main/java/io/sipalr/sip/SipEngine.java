@@ -115,15 +115,18 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     private final SipProvider provider;
     /** Where listening points come from when there is no provider (a scripted wire). */
     private final java.util.function.Function<String, ListeningPoint> detached;
+    /** Adds the TLS listening point on first use (most endpoints never need one). */
+    private final SipEngine engine;
     private int users;
     /** The close of an idle endpoint, pending until its linger is over; null when in use. */
     private ScheduledFuture<?> closing;
 
-    private Endpoint(String address, int port, SipProvider provider) {
+    private Endpoint(String address, int port, SipProvider provider, SipEngine engine) {
       this.address = address;
       this.port = port;
       this.provider = provider;
       this.detached = null;
+      this.engine = engine;
     }
 
     /** An endpoint of no stack, for a {@link SipWire} other than the engine (tests). */
@@ -133,11 +136,16 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
       this.port = port;
       this.provider = null;
       this.detached = listeningPoints;
+      this.engine = null;
     }
 
     ListeningPoint listeningPoint(String transport) {
-      return provider != null ? provider.getListeningPoint(transport)
-          : detached.apply(transport);
+      if (provider == null) {
+        return detached.apply(transport);
+      }
+      ListeningPoint lp = provider.getListeningPoint(transport);
+      return lp == null && ListeningPoint.TLS.equalsIgnoreCase(transport)
+          ? engine.addTlsListeningPoint(this) : lp;
     }
 
     @Override
@@ -156,11 +164,11 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
   final String localAddress;
   final int port;
   private final java.util.Map<String, Endpoint> endpoints = new java.util.HashMap<>();
-  /** A TCP peer: the registrar or outbound proxy a connection goes to. */
-  private record Remote(String host, int port) {
+  /** A TCP or TLS peer: the registrar or outbound proxy a connection goes to. */
+  private record Remote(String transport, String host, int port) {
     @Override
     public String toString() {
-      return host + ":" + port;
+      return host + ":" + port + "/" + transport;
     }
   }
 
@@ -187,6 +195,8 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
   private final SipSocketKeepAlives sockets = new SipSocketKeepAlives();
   /** Runs at the start of every endpoint close: a test makes a close slow with it. */
   volatile Runnable beforeClose;
+  /** Makes the stack's TLS sockets from the agent's trust (TlsNetworkLayer). */
+  private final TlsNetworkLayer tls;
 
   SipEngine(SipConfig config) throws SipException {
     this(config, null);
@@ -231,8 +241,21 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     // The stack asks for a 64 KiB socket receive buffer, below Linux's default: a window of a
     // few hundred answers arriving together overflows it. The kernel caps this at rmem_max.
     p.setProperty("gov.nist.javax.sip.RECEIVE_UDP_BUFFER_SIZE", Integer.toString(1 << 20));
+    // TLS (docs/registration.md, "TLS"): our sockets and trust, TLS 1.2+ only, bounded handshake.
+    p.setProperty("gov.nist.javax.sip.NETWORK_LAYER", TlsNetworkLayer.class.getName());
+    p.setProperty("gov.nist.javax.sip.TLS_CLIENT_PROTOCOLS", "TLSv1.2,TLSv1.3");
+    p.setProperty("gov.nist.javax.sip.SSL_HANDSHAKE_TIMEOUT",
+        Long.toString(config.tls().handshakeTimeout().toMillis()));
+    SipTrust trust;
     try {
-      stack = factory.createSipStack(p);
+      trust = new SipTrust(config.tls());
+    } catch (java.security.GeneralSecurityException | IOException e) {
+      throw new SipException("cannot set up TLS (" + config.tls() + "): " + e.getMessage(), e);
+    }
+    try {
+      stack = TlsNetworkLayer.forStack(new TlsNetworkLayer.Setup(trust, config.tls()),
+          () -> factory.createSipStack(p));
+      tls = (TlsNetworkLayer) ((gov.nist.javax.sip.SipStackImpl) stack).getNetworkLayer();
       // Before any listening point: every UDP channel takes its parser from it (STUN in).
       ((gov.nist.javax.sip.stack.SIPTransactionStack) stack).setMessageParserFactory(sockets);
       addresses = factory.createAddressFactory();
@@ -269,12 +292,46 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
       SipProvider provider = stack.createSipProvider(udp);
       provider.addListeningPoint(tcp);
       provider.addSipListener(this);
-      return new Endpoint(address, portNumber, provider);
+      return new Endpoint(address, portNumber, provider, this);
     } catch (javax.sip.InvalidArgumentException | javax.sip.ObjectInUseException
         | TooManyListenersException e) {
       throw new SipException("cannot listen on " + address + ":" + portNumber + ": "
           + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The TLS listening point of {@code e}, added on its first TLS use: on the next port when
+   * free (5061 beside 5060), else on a free one (TLS needs its own TCP port).
+   */
+  private synchronized ListeningPoint addTlsListeningPoint(Endpoint e) {
+    ListeningPoint lp = e.provider.getListeningPoint(ListeningPoint.TLS);
+    if (lp != null) {
+      return lp;
+    }
+    try {
+      try {
+        lp = stack.createListeningPoint(e.address, e.port + 1, ListeningPoint.TLS);
+      } catch (javax.sip.InvalidArgumentException taken) {
+        deleteFailedListeningPoint(e.address, e.port + 1, ListeningPoint.TLS);
+        lp = stack.createListeningPoint(e.address, freePort(e.address), ListeningPoint.TLS);
+      }
+      e.provider.addListeningPoint(lp);
+      log.info("SIP listening on {}:{} (tls)", e.address, lp.getPort());
+      return lp;
+    } catch (SipException | javax.sip.InvalidArgumentException ex) {
+      log.warn("no TLS listening point on {}: {}", e, ex.getMessage());
+      return null;
+    }
+  }
+
+  /** TLS connections set up so far, and how many of their handshakes resumed a session. */
+  long tlsConnections() {
+    return tls.connections();
+  }
+
+  long tlsResumedSessions() {
+    return tls.resumedSessions();
   }
 
   /**
@@ -322,7 +379,7 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     tcpSenders.entrySet().removeIf(sender -> {
       boolean ours = sender.getValue() == e;
       if (ours) {
-        closeTcpConnection(e, sender.getKey());
+        closeConnection(e, sender.getKey());
       }
       return ours;
     });
@@ -446,21 +503,30 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     return list != null && list.size() >= channels;
   }
 
-  /** Closes another endpoint's TCP connection to the remote before {@code endpoint} uses it. */
-  private synchronized void claimTcpConnection(Endpoint endpoint, String host, int remotePort) {
-    Remote remote = new Remote(host, remotePort);
+  /**
+   * Closes another endpoint's TCP or TLS connection to the remote before {@code endpoint} uses
+   * it: the new flow is a new connection from the new uplink.
+   */
+  private synchronized void claimConnection(Endpoint endpoint, String transport, String host,
+      int remotePort) {
+    Remote remote = new Remote(transport, host, remotePort);
     Endpoint previous = tcpSenders.put(remote, endpoint);
     if (previous != null && previous != endpoint) {
-      boolean closed = closeTcpConnection(previous, remote);
-      log.debug("TCP to {} moves from {} to {} (old connection closed: {})", remote, previous,
-          endpoint, closed);
+      boolean closed = closeConnection(previous, remote);
+      log.debug("{} to {} moves from {} to {} (old connection closed: {})", transport, remote,
+          previous, endpoint, closed);
     }
   }
 
-  /** Closes {@code from}'s cached TCP connection to {@code remote}; false if there was none. */
-  private boolean closeTcpConnection(Endpoint from, Remote remote) {
-    return ((gov.nist.javax.sip.stack.SIPTransactionStack) stack).closeReliableConnection(
-        from.address, from.port, ListeningPoint.TCP, remote.host(), remote.port());
+  /** Closes {@code from}'s cached connection to {@code remote}; false if there was none. */
+  private boolean closeConnection(Endpoint from, Remote remote) {
+    ListeningPoint lp = from.provider.getListeningPoint(remote.transport());
+    if (lp != null && ListeningPoint.TLS.equals(remote.transport())) {
+      return TlsConnections.close(lp, remote.host(), remote.port());
+    }
+    return lp != null && ((gov.nist.javax.sip.stack.SIPTransactionStack) stack)
+        .closeReliableConnection(from.address, lp.getPort(), remote.transport(), remote.host(),
+            remote.port());
   }
 
   /** Endpoints in use now, the anchor included (for leak checks); idle ones are not counted. */
@@ -497,7 +563,10 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
   public Exchange send(Endpoint endpoint, Request request, Handler handler,
       String transport, String remoteHost, int remotePort) throws SipException {
     if (ListeningPoint.TCP.equalsIgnoreCase(transport)) {
-      claimTcpConnection(endpoint, remoteHost, remotePort);
+      claimConnection(endpoint, ListeningPoint.TCP, remoteHost, remotePort);
+    } else if (ListeningPoint.TLS.equalsIgnoreCase(transport)) {
+      claimConnection(endpoint, ListeningPoint.TLS, remoteHost, remotePort);
+      expectDomain(endpoint, request, remoteHost, remotePort);
     }
     // remoteHost is an address (RegistrarTargets resolved it): the stack keys its TCP
     // connections by address, and so does claimTcpConnection above.
@@ -510,6 +579,35 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     transaction.setApplicationData(sent); // before sending: the answer may come at once
     transaction.sendRequest();
     return sent;
+  }
+
+  /**
+   * The certificate of a TLS connection to {@code address} must name the SIP domain the
+   * request is for (RFC 5922 §4.1: the host of the URI the request goes to, its first Route
+   * (an outbound proxy) else its Request-URI, as given before RFC 3263 resolved it to
+   * {@code address}). A request addressed to the literal itself (a flow keep-alive) keeps the
+   * domain the REGISTER set: it runs over the connection that REGISTER verified.
+   */
+  private void expectDomain(Endpoint from, Request request, String address, int remotePort)
+      throws SipException {
+    javax.sip.header.RouteHeader route =
+        (javax.sip.header.RouteHeader) request.getHeader(javax.sip.header.RouteHeader.NAME);
+    javax.sip.address.URI uri = route != null ? route.getAddress().getURI()
+        : request.getRequestURI();
+    String domain = uri.isSipURI() ? ((SipURI) uri).getHost() : address;
+    if (domain.startsWith("[") && domain.endsWith("]")) {
+      domain = domain.substring(1, domain.length() - 1);
+    }
+    try {
+      InetAddress remote = io.sipalr.mobility.IpLiterals.parse(address);
+      String registered = tls.expectedDomain(remote, remotePort);
+      if (registered != null && RegisterRequests.sameHost(domain, address)) {
+        domain = registered;
+      }
+      tls.expect(remote, remotePort, domain, io.sipalr.mobility.IpLiterals.parse(from.address));
+    } catch (IllegalArgumentException e) {
+      throw new SipException("TLS needs a resolved address, not " + address, e);
+    }
   }
 
   @Override

@@ -95,7 +95,7 @@ public final class SipProfileRegistry implements AutoCloseable {
         new ThreadPoolExecutor(config.workerThreads(), config.workerThreads(), 0,
             TimeUnit.SECONDS, new ArrayBlockingQueue<>(1 << 16),
             DaemonThreads.named("sip-worker"), new ThreadPoolExecutor.CallerRunsPolicy()),
-        Clock.systemUTC(), io.sipalr.dns.SipResolver.system(dns, List.of("udp", "tcp"),
+        Clock.systemUTC(), io.sipalr.dns.SipResolver.system(dns, List.of("udp", "tcp", "tls"),
             dnsThread), dns.resolveAfterMove(), dnsThread);
   }
 
@@ -124,6 +124,9 @@ public final class SipProfileRegistry implements AutoCloseable {
     this.store = store;
     this.config = config;
     this.engine = new CountingWire(wire, stats);
+    if (wire instanceof SipEngine sip) {
+      stats.tlsFrom(sip::tlsConnections, sip::tlsResumedSessions);
+    }
     this.timers = timers;
     this.pool = pool;
     this.clock = clock;

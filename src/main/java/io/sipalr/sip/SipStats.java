@@ -12,6 +12,37 @@ public final class SipStats {
   private final LongAdder keepAlivesSent = new LongAdder();
   private final LongAdder keepAliveFailures = new LongAdder();
   private final LongAdder retransmissions = new LongAdder();
+  private final LongAdder registerAttempts = new LongAdder();
+  /** The engine's TLS counters (none on a scripted wire). */
+  private volatile java.util.function.LongSupplier tlsConnections = () -> 0;
+  private volatile java.util.function.LongSupplier tlsResumed = () -> 0;
+
+  /** REGISTERs the state machines tried to send, those the transport refused included. */
+  public long registerAttempts() {
+    return registerAttempts.sum();
+  }
+
+  /** TLS connections set up (a TCP connect and a handshake each), failed handshakes included. */
+  public long tlsConnections() {
+    return tlsConnections.getAsLong();
+  }
+
+  /** Of those, handshakes that resumed an earlier session (cheaper: no certificates sent). */
+  public long tlsResumedSessions() {
+    return tlsResumed.getAsLong();
+  }
+
+  void attempted(String method) {
+    if ("REGISTER".equals(method)) {
+      registerAttempts.increment();
+    }
+  }
+
+  void tlsFrom(java.util.function.LongSupplier connections,
+      java.util.function.LongSupplier resumed) {
+    this.tlsConnections = connections;
+    this.tlsResumed = resumed;
+  }
 
   /** Requests (REGISTER, keep-alive) the transport sent again for want of an answer (UDP). */
   public long retransmissions() {

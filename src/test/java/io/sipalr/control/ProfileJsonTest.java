@@ -115,7 +115,7 @@ class ProfileJsonTest {
     assertEquals(Transport.TCP, p.transport());
     assertEquals(BearerFilter.WLAN_ONLY, p.bearerFilter());
     assertField("transport", "{\"id\": \"a\", \"transport\": \"sctp\"}",
-        "transport: must be \"udp\" or \"tcp\", was \"sctp\"");
+        "transport: must be \"udp\", \"tcp\" or \"tls\", was \"sctp\"");
     assertField("bearerFilter", "{\"id\": \"a\", \"bearerFilter\": 5}",
         "bearerFilter: must be \"any\", \"wlan-only\" or \"cellular-only\"");
   }

@@ -57,11 +57,21 @@ class ProfileValidatorTest {
 
   @ParameterizedTest
   @ValueSource(strings = {
-      "sip:alice@sipalr.test", "sips:alice@sipalr.test", "sip:alice@10.0.0.1:5080",
+      "sip:alice@sipalr.test", "sip:alice@10.0.0.1:5080",
       "sip:+358401234567;phone-context=x@sipalr.test", "sip:al%20ice@[2001:db8::1]:5060;transport=tcp",
       "SIP:alice@example.com."})
   void acceptsSipAors(String aor) {
     ProfileValidator.validate(alice().aor(aor).build());
+  }
+
+  /** RFC 5630: sips: URIs (AOR, registrar, proxy) with transport = tls; sip: over TLS too. */
+  @ParameterizedTest
+  @ValueSource(strings = {"sips:registrar.sipalr.test", "sip:registrar.sipalr.test:5061",
+      "sips:127.0.0.1:5061"})
+  void acceptsTlsProfilesWithSipsOrSipUris(String registrar) {
+    ProfileValidator.validate(alice().aor("sips:alice@sipalr.test").registrar(registrar)
+        .outboundProxy("sips:proxy.sipalr.test;lr").transport(Transport.TLS).build());
+    ProfileValidator.validate(alice().registrar(registrar).transport(Transport.TLS).build());
   }
 
   @ParameterizedTest
@@ -90,7 +100,13 @@ class ProfileValidatorTest {
         bad("aor", b -> b.aor("sip:alice@[2001:db8::1"), "closing ']'"),
         bad("registrar", b -> b.registrar(null), "must be set"),
         bad("registrar", b -> b.registrar("http://127.0.0.1:5060"), "must be a sip: or sips: URI"),
-        bad("registrar", b -> b.registrar("sips:registrar.sipalr.test"), "must be a sip: URI"),
+        bad("registrar", b -> b.registrar("sips:registrar.sipalr.test"),
+            "is a sips: URI, which needs transport = tls (was udp)"),
+        bad("registrar", b -> b.registrar("sips:registrar.sipalr.test").transport(Transport.TCP),
+            "needs transport = tls (was tcp)"),
+        bad("aor", b -> b.aor("sips:alice@sipalr.test"), "needs transport = tls (was udp)"),
+        bad("outboundProxy", b -> b.outboundProxy("sips:proxy.sipalr.test"),
+            "needs transport = tls"),
         bad("registrar", b -> b.registrar("sip:bob@registrar.sipalr.test"), "must not have a user part"),
         bad("registrar", b -> b.registrar("sip:127.0.0.1:0"), "port 0"),
         bad("outboundProxy", b -> b.outboundProxy("proxy.sipalr.test"), "must be a sip: or sips: URI"),

@@ -165,6 +165,27 @@ class RegistrarFailoverTest {
   }
 
   @Test
+  void afterAMoveTheNameIsResolvedAgainThroughTheNewUplinkOnlyWhenConfigured() {
+    for (boolean afterMove : new boolean[] {false, true}) {
+      queries.clear();
+      RegistrationRig rig = new RegistrationRig(RegistrationRig.CONFIG,
+          byName("sip:sip.alr.test"), twoServers, afterMove);
+      rig.start();
+      registeredCorrectly(rig);
+      SipEngine.Endpoint cell = rig.registrar.acquire("198.18.1.10");
+      rig.run(rig.registration.migrate(cell, MigrationOrder.MAKE_BEFORE_BREAK, () -> { }));
+      rig.runCorrectly(Duration.ofSeconds(10));
+      assertEquals(ProfileStatus.REGISTERED, rig.status());
+
+      List<String> via = queries.stream()
+          .map(q -> q.via() == null ? "system" : q.via().getHostAddress()).toList();
+      assertEquals(afterMove ? List.of("198.18.0.10", "198.18.1.10") : List.of("system"), via,
+          "resolve-after-move " + afterMove);
+      assertEquals(FIRST, rig.registration.info().server().host(), "the same server still");
+    }
+  }
+
+  @Test
   void aNameThatDoesNotExistIsAClearErrorNamingTheRegistrarAndBackedOff() {
     TargetResolver nxdomain = q -> {
       queries.add(q);

@@ -54,12 +54,18 @@ final class RegistrationRig implements Registration.Sink {
 
   /** A rig whose registrar's name {@code resolver} resolves (RFC 3263). */
   RegistrationRig(SipConfig config, SipProfile profile, io.sipalr.dns.TargetResolver resolver) {
+    this(config, profile, resolver, false);
+  }
+
+  /** The same, resolving again through the new uplink after a move when {@code afterMove}. */
+  RegistrationRig(SipConfig config, SipProfile profile, io.sipalr.dns.TargetResolver resolver,
+      boolean afterMove) {
     this.config = config;
     keepAlive = new FlowKeepAlive(registrar, clock, config.keepAliveInterval(),
         config.registerTimeout(), new SipStats(), config.outbound(), clock.clock);
     registration = new Registration(profile, registrar, wlan, keepAlive, config, clock,
         clock.clock, new SerialExecutor(clock), this,
-        new RegistrarTargets(resolver, false, clock.clock));
+        new RegistrarTargets(resolver, afterMove, clock.clock));
   }
 
   static SipProfile profile(int expires, String password) {
