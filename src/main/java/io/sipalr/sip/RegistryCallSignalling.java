@@ -86,9 +86,27 @@ final class RegistryCallSignalling implements CallSignalling {
     return new EngineLeg(wire, wire.acquire(address));
   }
 
+  /**
+   * The next hop of a call's request (RFC 3261 §8.1.2, loose routing): its first Route, else its
+   * Request-URI. The engine sends to exactly this hop (its router looks nothing up), so it must
+   * be an address, as record-routes and Contacts are.
+   */
+  static javax.sip.address.SipURI nextHop(Request request) throws SipException {
+    javax.sip.header.RouteHeader route =
+        (javax.sip.header.RouteHeader) request.getHeader(javax.sip.header.RouteHeader.NAME);
+    javax.sip.address.URI target = route != null ? route.getAddress().getURI()
+        : request.getRequestURI();
+    if (!(target instanceof javax.sip.address.SipURI uri)) {
+      throw new SipException("no SIP URI to send " + request.getMethod() + " to: " + target);
+    }
+    return uri;
+  }
+
   @Override
   public void send(Leg from, Request request, Responses responses) throws SipException {
-    javax.sip.address.URI target = request.getRequestURI();
+    javax.sip.address.SipURI hop = nextHop(request);
+    String transport = hop.getTransportParam() != null ? hop.getTransportParam() : "udp";
+    int port = hop.getPort() > 0 ? hop.getPort() : 5060;
     wire.send(((EngineLeg) from).endpoint(), request, new SipWire.Handler() {
       @Override
       public void onResponse(SipWire.Exchange exchange, Response response) {
@@ -99,8 +117,7 @@ final class RegistryCallSignalling implements CallSignalling {
       public void onTimeout(SipWire.Exchange exchange) {
         responses.onTimeout();
       }
-    }, "udp", target instanceof javax.sip.address.SipURI u ? u.getHost() : null,
-        target instanceof javax.sip.address.SipURI u ? u.getPort() : 0);
+    }, transport, hop.getHost(), port);
   }
 
   @Override
