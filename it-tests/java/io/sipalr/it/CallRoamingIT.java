@@ -40,17 +40,6 @@ class CallRoamingIT {
   private static final int CONTROL_PORT = 18470;
   private static final Duration BOUND = Duration.ofSeconds(60);
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String LOGBACK = """
-      <configuration>
-        <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
-          <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{30} - %msg%n</pattern></encoder>
-        </appender>
-        <logger name="gov.nist" level="WARN"/>
-        <logger name="io.sipalr" level="DEBUG"/>
-        <logger name="io.sipalr.sip.trace" level="DEBUG"/>
-        <root level="INFO"><appender-ref ref="OUT"/></root>
-      </configuration>
-      """;
 
   @Test
   void anEstablishedCallMovesToCell0WhenWlan0GoesDownAndBackWhenItReturns(@TempDir Path dir)
@@ -70,7 +59,7 @@ class CallRoamingIT {
       String config = NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER),
           PASSWORD, Duration.ofSeconds(2), 600, CONTROL_PORT)
           + "calls { policy = auto-answer, answer-delay = 0s }\n";
-      AgentProcess agent = NetnsTopology.startAgent(dir, config, LOGBACK,
+      AgentProcess agent = NetnsTopology.startAgent(dir, config, NetnsTopology.TRACE_LOGBACK,
           List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
       Process caller = null;
       try (agent) {
