@@ -345,6 +345,75 @@ class NatReachabilityIT {
     }
   }
 
+  // ---- (6c) NAT rebinding on the port-randomising NAT, WITHOUT outbound -------------------
+
+  /**
+   * Without outbound: the next STUN NAT ping (at most {@link #NAT_KEEPALIVE} later) shows the
+   * new mapping, then one REGISTER exchange (with its challenge) binds it; 5 s for those.
+   */
+  private static final Duration REBINDING_WITHOUT_OUTBOUND = NAT_KEEPALIVE.plusSeconds(5);
+
+  /**
+   * Registered through the cell NAT (wlan0 down) at a Kamailio without outbound (stun module
+   * loaded), the Contact rewritten to the NAT's public address, one STUN NAT ping answered
+   * through the NAT; the NAT forgets its mappings ({@code conntrack -F}): the agent's next STUN
+   * NAT ping leaves with a new random public port, its XOR-MAPPED-ADDRESS differs from what
+   * the 200's Via showed, and the agent registers again at once with a Contact at the new
+   * mapping, removing the old: within {@link #REBINDING_WITHOUT_OUTBOUND}, exactly one binding,
+   * contact and source the new port, and a MESSAGE reaches the agent through it.
+   */
+  @Test
+  void natRebindingWithoutOutboundTheStunNatPingReRegistersAtTheNewMapping(@TempDir Path dir,
+      TestInfo test) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    NetnsTopology.assumeConntrack();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      net.wlanDown();
+      AgentProcess agent = startAgent(dir, kamailio);
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dir);
+        Binding before = checks.awaitOneBindingAt(CELL_PUBLIC, FIRST_REGISTRATION,
+            "first registration through the cell NAT");
+        checks.assertMessageReachesTheAgent("through the cell NAT");
+        // A NAT ping and its answer crossed the NAT: STUN (a CRLF ping has no answer).
+        long[] afterMessage = net.natForwarded(NetnsTopology.CELL_NAT);
+        await("a STUN NAT ping and its answer through the cell NAT")
+            .atMost(NAT_KEEPALIVE.plusSeconds(5)).pollInterval(POLL)
+            .until(() -> {
+              long[] now = net.natForwarded(NetnsTopology.CELL_NAT);
+              return now[0] > afterMessage[0] && now[1] > afterMessage[1];
+            });
+
+        long flushed = System.nanoTime();
+        net.flushNatMappings(NetnsTopology.CELL_NAT);
+        Binding after = checks.awaitOne(REBINDING_WITHOUT_OUTBOUND,
+            "after the cell NAT lost its mappings", "contact and source " + CELL_PUBLIC
+                + " at another port than " + before.received(),
+            b -> isFrom(b, CELL_PUBLIC) && !b.received().equals(before.received())
+                && b.address() != null && b.address().contains("@" + CELL_PUBLIC + ":"
+                    + port(b.received())));
+        System.out.printf("NatReachabilityIT: cell NAT flushed, no outbound -> registered again"
+            + " at the new mapping (%s -> %s) after %d ms%n", before.received(),
+            after.received(),
+            java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - flushed));
+        assertTrue(Files.readString(agent.outputFile()).contains("(STUN NAT ping)"),
+            () -> "the rebinding is logged: " + agent.outputTail(100));
+        checks.assertMessageReachesTheAgent("through the new mapping of the cell NAT");
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
+  /** The port of a {@code sip:host:port} source. */
+  private static String port(String received) {
+    return received.substring(received.lastIndexOf(':') + 1);
+  }
+
   // ---- (6b) a registrar that answers no STUN: the OPTIONS fallback, visible --------------
 
   /** Two STUN requests unanswered (2 s each) while OPTIONS are, at Flow-Timer 5 s. */

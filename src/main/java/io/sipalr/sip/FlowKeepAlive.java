@@ -46,6 +46,14 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   interface Member {
     /** The flow failed; {@code why} says how (no answer, or the answer that told). */
     void flowFailed(Flow flow, String why);
+
+    /**
+     * A NAT ping without outbound (STUN) showed {@code flow} at another public address than
+     * the REGISTER's 200 did: re-register at once with a Contact at {@code mapped}.
+     */
+    default void natRebound(Flow flow, String mapped, String why) {
+      flowFailed(flow, why);
+    }
   }
 
   private final SipWire engine;
@@ -81,7 +89,7 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     java.time.Instant lastAnswered;
   }
 
-  private static boolean isIpLiteral(String host) {
+  static boolean isIpLiteral(String host) {
     try {
       io.sipalr.mobility.IpLiterals.parse(host.startsWith("[") && host.endsWith("]")
           ? host.substring(1, host.length() - 1) : host);
@@ -115,7 +123,7 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     this.probeTimeout = probeTimeout;
     this.outbound = outbound;
     this.clock = clock;
-    this.pings = new NatPings(engine, timers);
+    this.pings = new NatPings(engine, timers, probeTimeout);
     engine.keepAliveAnswers(this);
   }
 
@@ -192,8 +200,13 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   }
 
   /** See {@link NatPings#join}. */
-  void joinNatPing(Flow flow, Member member, Duration interval) {
-    pings.join(flow, member, interval);
+  void joinNatPing(Flow flow, Member member, SipConfig.Nat nat, String seenAt) {
+    pings.join(flow, member, nat, seenAt);
+  }
+
+  /** The NAT ping of {@code flow} (STUN or CRLF), or {@code null} when it has none. */
+  KeepAliveKind natPingKind(Flow flow) {
+    return pings.kind(flow);
   }
 
   void leaveNatPing(Flow flow, Member member) {
@@ -357,13 +370,19 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
 
   @Override
   public void stunAnswer(StunMessage answer) {
+    if (!outboundStunAnswer(answer) && !pings.stunAnswer(answer)) {
+      log.debug("STUN answer {} matches no keep-alive in flight", answer);
+    }
+  }
+
+  /** An answer to an outbound flow's STUN keep-alive: {@code false} when it is none. */
+  private boolean outboundStunAnswer(StunMessage answer) {
     synchronized (this) {
       Flow flow = stunWaiting.get(java.nio.ByteBuffer.wrap(answer.transactionId()));
       FlowState state = flow == null ? null : flows.get(flow);
       if (state == null || state.probe == null || state.probe.stunTx == null
           || !answer.sameTransaction(state.probe.stunTx)) {
-        log.debug("STUN answer {} matches no keep-alive in flight", answer);
-        return;
+        return false;
       }
       Probe probe = state.probe;
       end(probe);
@@ -390,11 +409,12 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
           stats.keepAliveFailed();
           failAll(flow, state, "the NAT mapping changed from " + state.seenAt + " to " + mapped
               + " (STUN)");
-          return;
+          return true;
         }
         state.seenAt = mapped;
       }
       scheduleProbe(flow, state);
+      return true;
     }
   }
 

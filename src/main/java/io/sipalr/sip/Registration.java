@@ -605,6 +605,18 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     });
   }
 
+  /** A NAT ping (STUN, no outbound) saw the flow rebound: re-register at {@code mapped}. */
+  @Override
+  public void natRebound(FlowKeepAlive.Flow on, String mapped, String why) {
+    executor.execute(() -> {
+      if (on.equals(flow) && seenOn == endpoint) {
+        seenAt = mapped; // the contact-rewrite path: this REGISTER binds it, removes the old
+        rewriteContact = config.nat().contactRewrite();
+      }
+    });
+    flowFailed(on, why);
+  }
+
   // ---------------------------------------------------------------- the state machine
 
   private void transition(State next) {
@@ -717,8 +729,8 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     } else {
       // No flow the registrar routes over: keep the NAT's mapping open, or a request to the
       // user finds it closed (30 s on many NATs) long before the next refresh.
-      keepAlive(null, 0, null,
-          config.nat().keepAlive() == SipConfig.NatKeepAlive.CRLF ? flow : null);
+      keepAlive(null, 0, RegisterRequests.seenAt(response),
+          config.nat().keepAlive() != SipConfig.NatKeepAlive.OFF ? flow : null);
     }
     lastError = null;
     transition(State.REGISTERED);
@@ -1120,13 +1132,13 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   // ---------------------------------------------------------------- helpers
 
   /** Makes {@code target} (or none) the one flow this registration pings for its NAT. */
-  private void pingNat(FlowKeepAlive.Flow target) {
+  private void pingNat(FlowKeepAlive.Flow target, String seenAt) {
     if (natPinged != null && !natPinged.equals(target)) {
       keepAlive.leaveNatPing(natPinged, this);
       natPinged = null;
     }
-    if (target != null && !target.equals(natPinged)) {
-      keepAlive.joinNatPing(target, this, config.nat().keepAliveInterval());
+    if (target != null) {
+      keepAlive.joinNatPing(target, this, config.nat(), seenAt); // again: the latest mapping
       natPinged = target;
     }
   }
@@ -1143,7 +1155,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
    */
   private void keepAlive(FlowKeepAlive.Flow target, int flowTimer, String seenAt,
       FlowKeepAlive.Flow natPing) {
-    pingNat(natPing);
+    pingNat(natPing, seenAt);
     if (keptAlive != null && !keptAlive.equals(target)) {
       keepAlive.leave(keptAlive, this);
       keptAlive = null;

@@ -108,7 +108,7 @@ public record SipConfig(
    */
   public record Nat(boolean contactRewrite, NatKeepAlive keepAlive,
       Duration keepAliveInterval) {
-    public static final Nat DEFAULTS = new Nat(true, NatKeepAlive.CRLF, Duration.ofSeconds(15));
+    public static final Nat DEFAULTS = new Nat(true, NatKeepAlive.AUTO, Duration.ofSeconds(15));
 
     public Nat {
       if (keepAliveInterval.toMillis() < 1000) {
@@ -119,6 +119,14 @@ public record SipConfig(
 
   /** The NAT keep-alive without outbound. */
   public enum NatKeepAlive {
+    /**
+     * A STUN Binding request on the flow's socket every interval: its mapped address, other
+     * than the REGISTER's 200 showed, is a NAT rebinding (re-register at once at the new one);
+     * a registrar that answers no STUN (twice unanswered, or an error) gets CRLF, logged.
+     */
+    AUTO,
+    /** STUN as AUTO, never falling back to CRLF. */
+    STUN,
     /** A double CRLF on the flow's socket every interval (RFC 5626 §3.5.1's ping, unanswered). */
     CRLF,
     /** Nothing: the refreshes alone (a NAT whose UDP timeout is longer than them). */

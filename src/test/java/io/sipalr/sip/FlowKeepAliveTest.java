@@ -115,8 +115,16 @@ class FlowKeepAliveTest {
     assertEquals(java.util.List.of(), rig.errors);
   }
 
+  /** A rig whose NAT pings are double CRLFs ({@code sip.nat.keepalive = CRLF}). */
+  private static RegistrationRig crlfRig() {
+    return new RegistrationRig(RegistrationRig.config(SipConfig.OutboundKeepAlive.OPTIONS,
+        new SipConfig.Nat(true, SipConfig.NatKeepAlive.CRLF, Duration.ofSeconds(15))),
+        RegistrationRig.profile(600, RegistrationRig.PASSWORD));
+  }
+
   @Test
   void withoutOutboundTheNatIsPingedEveryIntervalAndNothingIsProbed() {
+    RegistrationRig rig = crlfRig(); // STUN NAT pings: NatPingsTest
     rig.start();
     rig.timeToRegistered(Duration.ofSeconds(10));
     long registeredAt = rig.clock.now();
@@ -132,6 +140,7 @@ class FlowKeepAliveTest {
 
   @Test
   void pingsFollowAMoveAndStopWithTheRegistration() {
+    RegistrationRig rig = crlfRig(); // STUN NAT pings: NatPingsTest
     rig.start();
     rig.timeToRegistered(Duration.ofSeconds(10));
     rig.registration.migrate(rig.cell, MigrationOrder.MAKE_BEFORE_BREAK, () -> { });

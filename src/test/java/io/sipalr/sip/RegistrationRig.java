@@ -25,12 +25,17 @@ final class RegistrationRig implements Registration.Sink {
   static final SipConfig CONFIG = config(SipConfig.OutboundKeepAlive.OPTIONS);
 
   static SipConfig config(SipConfig.OutboundKeepAlive keepAlive) {
+    return config(keepAlive, SipConfig.Nat.DEFAULTS);
+  }
+
+  /** As {@link #config(SipConfig.OutboundKeepAlive)}, with {@code nat} behind a NAT. */
+  static SipConfig config(SipConfig.OutboundKeepAlive keepAlive, SipConfig.Nat nat) {
     return new SipConfig("127.0.0.1", 5070, "test",
         Duration.ofSeconds(5),
         new SipConfig.Backoff(Duration.ofSeconds(30), Duration.ofSeconds(90),
             Duration.ofSeconds(300)),
         Duration.ofSeconds(25), 1, 1, Duration.ofSeconds(1), SipConfig.RegisterLimits.DEFAULTS,
-        SipConfig.DEFAULT_MAX_MESSAGE_BODY, SipConfig.Nat.DEFAULTS,
+        SipConfig.DEFAULT_MAX_MESSAGE_BODY, nat,
         new SipConfig.Outbound(keepAlive, Duration.ofSeconds(10), Duration.ofSeconds(120)));
   }
 
