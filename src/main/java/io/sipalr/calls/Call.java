@@ -59,6 +59,8 @@ final class Call {
   private long sdpVersion;
   private SdpNegotiator.Agreed agreed;
   private boolean cancelled;
+  /** Why a CANCEL of ours ends the call once the INVITE gets its 487. */
+  private String cancelReason = "cancelled here";
   /** During a move: the new endpoint and the address after the current move, if any. */
   private CallSignalling.Leg movingLeg;
   private String nextMove;
@@ -327,7 +329,7 @@ final class Call {
       return;
     }
     if (state == State.CALLING || state == State.ENDING) {
-      end(cancelled && status == Response.REQUEST_TERMINATED ? "cancelled here"
+      end(cancelled && status == Response.REQUEST_TERMINATED ? cancelReason
           : "the call was refused: " + status + " " + response.getReasonPhrase());
     }
   }
@@ -419,6 +421,17 @@ final class Call {
       default -> {
         return false;
       }
+    }
+  }
+
+  /** The profile went for good: 480 while ringing here (it is not available), else hang up. */
+  synchronized void profileGone(String reason) {
+    if (state == State.RINGING && direction == Direction.INCOMING) {
+      cancelTimer();
+      reject(Response.TEMPORARILY_UNAVAILABLE, reason);
+    } else {
+      cancelReason = reason;
+      hangUp(reason);
     }
   }
 

@@ -37,6 +37,9 @@ public interface CallSignalling {
   /** The profile's address of record ({@code sip:user@domain}); empty when unknown. */
   Optional<String> aorOf(String profileId);
 
+  /** Whether the profile's delete has begun (its deregistration then is not a disable). */
+  boolean isBeingDeleted(String profileId);
+
   /** A local endpoint, held until {@link Leg#release()}. */
   interface Leg {
     String address();

@@ -15,12 +15,15 @@ final class RegistryCallSignalling implements CallSignalling {
   private final SipWire wire;
   private final Function<String, Optional<String>> localAddress;
   private final Function<String, Optional<SipProfile>> profiles;
+  private final java.util.function.Predicate<String> deleting;
 
   RegistryCallSignalling(SipWire wire, Function<String, Optional<String>> localAddress,
-      Function<String, Optional<SipProfile>> profiles) {
+      Function<String, Optional<SipProfile>> profiles,
+      java.util.function.Predicate<String> deleting) {
     this.wire = wire;
     this.localAddress = localAddress;
     this.profiles = profiles;
+    this.deleting = deleting;
   }
 
   private record EngineLeg(SipWire wire, SipEngine.Endpoint endpoint) implements Leg {
@@ -79,6 +82,11 @@ final class RegistryCallSignalling implements CallSignalling {
   @Override
   public Optional<String> aorOf(String profileId) {
     return profiles.apply(profileId).map(SipProfile::aor);
+  }
+
+  @Override
+  public boolean isBeingDeleted(String profileId) {
+    return deleting.test(profileId);
   }
 
   @Override
