@@ -58,6 +58,14 @@ public interface CallSignalling {
 
     /** No final answer came (Timer B/F or a transport error). */
     void onTimeout();
+
+    /**
+     * The request was never sent: its next hop did not resolve (after {@link #send} returned),
+     * or sending failed then; {@code why} names the hop.
+     */
+    default void onUnsent(String why) {
+      onTimeout();
+    }
   }
 
   /** Sends {@code request} from {@code from} in a client transaction; routed by Route/R-URI. */

@@ -346,7 +346,7 @@ public final class SipProfileRegistry implements AutoCloseable {
         id -> {
           Registration r = registrations.get(id);
           return r != null && destroying.contains(r);
-        });
+        }, new CallHops(resolver, pool));
   }
 
   /** The local address a profile registers from now; empty when none, or when it is gone. */
