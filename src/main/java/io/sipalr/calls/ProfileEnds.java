@@ -33,11 +33,10 @@ final class ProfileEnds implements RegistryListener {
     return switch (event.type()) {
       case DESTROYED -> "profile deleted";
       case FORCIBLY_DISABLED -> "profile disabled by the operator";
-      // A stop begins (DEREGISTERING): a disable, or the first step of a delete.
-      case DEREGISTERED -> event.status() == ProfileStatus.UNREGISTRATION_IN_PROGRESS
-          ? (sip.isBeingDeleted(event.profileId()) ? "profile deleted" : "profile disabled")
-          : event.status() == ProfileStatus.UNREGISTERED
-              ? "profile no longer registered (its registration stopped)" : null;
+      // A stop for good begins (DEREGISTERING while not wanted): a disable, or the first step
+      // of a delete. DEREGISTERING while wanted is a break-before-make move: calls stay.
+      case DEREGISTERED -> !sip.isStopped(event.profileId()) ? null
+          : sip.isBeingDeleted(event.profileId()) ? "profile deleted" : "profile disabled";
       case REGISTRATION_FAILED -> event.status() == ProfileStatus.UNREGISTERED
           && event.error() != null && event.error().retryIn() == null
               ? "profile's registration failed for good: " + event.error().kind() + " "

@@ -40,6 +40,12 @@ public interface CallSignalling {
   /** Whether the profile's delete has begun (its deregistration then is not a disable). */
   boolean isBeingDeleted(String profileId);
 
+  /**
+   * Whether the profile is not to be registered (disabled, or being deleted): its
+   * deregistration then is for good, not a step of a move.
+   */
+  boolean isStopped(String profileId);
+
   /** A local endpoint, held until {@link Leg#release()}. */
   interface Leg {
     String address();

@@ -16,15 +16,18 @@ final class RegistryCallSignalling implements CallSignalling {
   private final Function<String, Optional<String>> localAddress;
   private final Function<String, Optional<SipProfile>> profiles;
   private final java.util.function.Predicate<String> deleting;
+  private final java.util.function.Predicate<String> stopped;
   private final CallHops hops;
 
   RegistryCallSignalling(SipWire wire, Function<String, Optional<String>> localAddress,
       Function<String, Optional<SipProfile>> profiles,
-      java.util.function.Predicate<String> deleting, CallHops hops) {
+      java.util.function.Predicate<String> deleting, java.util.function.Predicate<String> stopped,
+      CallHops hops) {
     this.wire = wire;
     this.localAddress = localAddress;
     this.profiles = profiles;
     this.deleting = deleting;
+    this.stopped = stopped;
     this.hops = hops;
   }
 
@@ -89,6 +92,11 @@ final class RegistryCallSignalling implements CallSignalling {
   @Override
   public boolean isBeingDeleted(String profileId) {
     return deleting.test(profileId);
+  }
+
+  @Override
+  public boolean isStopped(String profileId) {
+    return stopped.test(profileId);
   }
 
   @Override

@@ -346,6 +346,9 @@ public final class SipProfileRegistry implements AutoCloseable {
         id -> {
           Registration r = registrations.get(id);
           return r != null && destroying.contains(r);
+        }, id -> {
+          Registration r = registrations.get(id);
+          return r == null || !r.wanted();
         }, new CallHops(resolver, pool));
   }
 

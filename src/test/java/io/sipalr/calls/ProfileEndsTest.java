@@ -82,6 +82,7 @@ class ProfileEndsTest {
   @Test
   void aDisabledProfileAnswersARingingCall480() throws Exception {
     ScriptedCallPeer.Incoming in = peer.deliver(invite("c1", OFFER));
+    peer.stopped = true;
     registry(RegistryEvent.Type.DEREGISTERED, "alice", ProfileStatus.UNREGISTRATION_IN_PROGRESS,
         null);
     assertEquals(List.of(180, 480), in.statuses());
@@ -105,6 +106,15 @@ class ProfileEndsTest {
   }
 
   @Test
+  void aBreakBeforeMakeMoveDeregistersButKeepsTheCalls() throws Exception {
+    established("c1");
+    registry(RegistryEvent.Type.DEREGISTERED, "alice", ProfileStatus.UNREGISTRATION_IN_PROGRESS,
+        null); // still wanted: the old binding goes first, then the new one comes
+    assertEquals(State.ESTABLISHED, calls.list().get(0).state());
+    assertEquals(0, peer.sent.size());
+  }
+
+  @Test
   void wrongCredentialsForGoodEndTheCallsAndABackOffDoesNot() throws Exception {
     established("c1");
     registry(RegistryEvent.Type.REGISTRATION_FAILED, "alice",
@@ -115,6 +125,9 @@ class ProfileEndsTest {
     registry(RegistryEvent.Type.DESTROYED, "bob", ProfileStatus.UNREGISTERED, null);
     assertEquals(State.ESTABLISHED, calls.list().get(0).state()); // a back-off keeps calls
 
+    // A refresh answered 403: REGISTERED -> AUTH_FAILED, then the failure (Registration's order).
+    registry(RegistryEvent.Type.DEREGISTERED, "alice", ProfileStatus.UNREGISTERED, null);
+    assertEquals(State.ESTABLISHED, calls.list().get(0).state());
     registry(RegistryEvent.Type.REGISTRATION_FAILED, "alice", ProfileStatus.UNREGISTERED,
         new RegistrationError(RegistrationError.Kind.AUTHENTICATION, 403, "Forbidden", null));
     peer.answer(peer.last(Request.BYE), 200, null, null, null);

@@ -29,6 +29,8 @@ final class ScriptedCallPeer implements CallSignalling {
   String localAddress = "198.18.0.2";
   /** Whether alice's delete has begun. */
   boolean deleting;
+  /** Whether alice is disabled (not to be registered). */
+  boolean stopped;
   /** Requests the calls sent in transactions, with who hears their answers. */
   final List<Sent> sent = new ArrayList<>();
   final List<Request> acks = new ArrayList<>();
@@ -182,6 +184,11 @@ final class ScriptedCallPeer implements CallSignalling {
   @Override
   public boolean isBeingDeleted(String profileId) {
     return deleting;
+  }
+
+  @Override
+  public boolean isStopped(String profileId) {
+    return stopped || deleting;
   }
 
   @Override

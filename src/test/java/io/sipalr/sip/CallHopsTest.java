@@ -46,7 +46,7 @@ class CallHopsTest {
     return f;
   };
   private final CallSignalling sip = new RegistryCallSignalling(wire, id -> Optional.empty(),
-      id -> Optional.empty(), id -> false, new CallHops(resolver, Runnable::run));
+      id -> Optional.empty(), id -> false, id -> false, new CallHops(resolver, Runnable::run));
   private final CallSignalling.Leg leg;
   private final List<String> heard = new ArrayList<>();
   private final CallSignalling.Responses responses = new CallSignalling.Responses() {
@@ -137,7 +137,7 @@ class CallHopsTest {
   @Test
   void aFailureKnownAtOnceIsThrownToTheCaller() throws Exception {
     CallSignalling failing = new RegistryCallSignalling(wire, id -> Optional.empty(),
-        id -> Optional.empty(), id -> false, new CallHops(q -> CompletableFuture.failedFuture(
+        id -> Optional.empty(), id -> false, id -> false, new CallHops(q -> CompletableFuture.failedFuture(
             new DnsException(DnsException.Kind.NO_SUCH_NAME, q.host(), q.host()
                 + ": no such name", null)), Runnable::run));
     SipException e = assertThrows(SipException.class, () -> failing.send(leg,
