@@ -59,6 +59,8 @@ final class Call {
   private long sdpVersion;
   private SdpNegotiator.Agreed agreed;
   private boolean cancelled;
+  /** Why a CANCEL of ours ends the call once the INVITE gets its 487. */
+  private String cancelReason = "cancelled here";
   /** During a move: the new endpoint and the address after the current move, if any. */
   private CallSignalling.Leg movingLeg;
   private String nextMove;
@@ -296,7 +298,8 @@ final class Call {
     r.addFirst(sip().headers().createRouteHeader(sip().addresses().createAddress(route)));
     setBody(r, calls.sdp.offer(sdpSession, sdpVersion, leg.address(), media.localPort()));
     invite = r;
-    sip().send(leg, r, responses(this::onInviteResponse, () -> onInviteTimeout()));
+    sip().send(leg, r, responses(this::onInviteResponse, () -> onInviteTimeout(),
+        why -> endIfCalling("the INVITE could not be sent: " + why)));
   }
 
   private synchronized void onInviteResponse(Response response) {
@@ -327,14 +330,18 @@ final class Call {
       return;
     }
     if (state == State.CALLING || state == State.ENDING) {
-      end(cancelled && status == Response.REQUEST_TERMINATED ? "cancelled here"
+      end(cancelled && status == Response.REQUEST_TERMINATED ? cancelReason
           : "the call was refused: " + status + " " + response.getReasonPhrase());
     }
   }
 
   private synchronized void onInviteTimeout() {
+    endIfCalling("no answer to the INVITE (transaction timeout)");
+  }
+
+  private synchronized void endIfCalling(String reason) {
     if (state == State.CALLING || state == State.ENDING) {
-      end("no answer to the INVITE (transaction timeout)");
+      end(reason);
     }
   }
 
@@ -410,7 +417,8 @@ final class Call {
             if (r.getStatusCode() >= 200) {
               endIfStill(State.ENDING, reason);
             }
-          }, () -> endIfStill(State.ENDING, reason + " (BYE unanswered)")));
+          }, () -> endIfStill(State.ENDING, reason + " (BYE unanswered)"),
+              why -> endIfStill(State.ENDING, reason + " (BYE not sent: " + why + ")")));
         } catch (SipException | ParseException | javax.sip.InvalidArgumentException e) {
           end(reason + " (BYE not sent: " + e.getMessage() + ")");
         }
@@ -419,6 +427,17 @@ final class Call {
       default -> {
         return false;
       }
+    }
+  }
+
+  /** The profile went for good: 480 while ringing here (it is not available), else hang up. */
+  synchronized void profileGone(String reason) {
+    if (state == State.RINGING && direction == Direction.INCOMING) {
+      cancelTimer();
+      reject(Response.TEMPORARILY_UNAVAILABLE, reason);
+    } else {
+      cancelReason = reason;
+      hangUp(reason);
     }
   }
 
@@ -476,7 +495,8 @@ final class Call {
       setBody(reInvite, calls.sdp.offer(sdpSession, ++sdpVersion, address, port));
       state = State.MOVING;
       sip().send(movingLeg, reInvite, responses(r -> onMoveResponse(r, from, address),
-          () -> moveFailed(from, address, "no answer to the re-INVITE (transaction timeout)")));
+          () -> moveFailed(from, address, "no answer to the re-INVITE (transaction timeout)"),
+          why -> moveFailed(from, address, "the re-INVITE could not be sent: " + why)));
     } catch (IOException | SipException | ParseException | javax.sip.InvalidArgumentException e) {
       state = State.ESTABLISHED;
       moveFailed(from, address, e.getMessage());
@@ -589,7 +609,18 @@ final class Call {
 
   private static CallSignalling.Responses responses(
       java.util.function.Consumer<Response> onResponse, Runnable onTimeout) {
+    return responses(onResponse, onTimeout, why -> onTimeout.run());
+  }
+
+  private static CallSignalling.Responses responses(
+      java.util.function.Consumer<Response> onResponse, Runnable onTimeout,
+      java.util.function.Consumer<String> onUnsent) {
     return new CallSignalling.Responses() {
+      @Override
+      public void onUnsent(String why) {
+        onUnsent.accept(why);
+      }
+
       @Override
       public void onResponse(Response response) {
         onResponse.accept(response);

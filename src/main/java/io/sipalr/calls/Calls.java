@@ -215,6 +215,24 @@ public final class Calls implements InboundCalls, AutoCloseable {
     }
   }
 
+  /**
+   * The profile is gone for good (deleted, disabled, its registration stopped): each of its
+   * calls ends, a ringing one with 480, one of ours not yet answered with CANCEL, the others
+   * with BYE; {@code CALL_ENDED} carries {@code reason}.
+   */
+  public void endCallsOf(String profileId, String reason) {
+    for (Call c : byId.values()) {
+      if (c.profileId.equals(profileId)) {
+        c.profileGone(reason);
+      }
+    }
+  }
+
+  /** Ends the calls of each profile that goes for good ({@link #endCallsOf}). */
+  public io.sipalr.sip.RegistryListener profileEnds() {
+    return new ProfileEnds(this, sip);
+  }
+
   // ------------------------------------------------------------------ the SIP hook
 
   @Override

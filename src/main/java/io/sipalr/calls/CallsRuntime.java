@@ -16,6 +16,8 @@ public final class CallsRuntime implements AutoCloseable {
   private final ScheduledThreadPoolExecutor scheduler;
   private final RtpMedia media;
   private final Calls calls;
+  private final SipProfileRegistry registry;
+  private final io.sipalr.sip.RegistryListener profileEnds;
 
   public CallsRuntime(CallsConfig config, SipProfileRegistry registry, Executor files) {
     scheduler = new ScheduledThreadPoolExecutor(1, DaemonThreads.named("calls-media"));
@@ -24,6 +26,9 @@ public final class CallsRuntime implements AutoCloseable {
         config.maxCalls(), scheduler, files);
     calls = new Calls(registry.callSignalling(), config::policyOf, config.maxCalls(),
         media::open, scheduler, Clock.systemUTC());
+    this.registry = registry;
+    profileEnds = calls.profileEnds(); // a deleted or disabled profile's calls end
+    registry.addListener(profileEnds);
   }
 
   public Calls calls() {
@@ -36,6 +41,7 @@ public final class CallsRuntime implements AutoCloseable {
 
   @Override
   public void close() {
+    registry.removeListener(profileEnds);
     try {
       calls.close();
     } finally {

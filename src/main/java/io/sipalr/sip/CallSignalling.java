@@ -37,6 +37,15 @@ public interface CallSignalling {
   /** The profile's address of record ({@code sip:user@domain}); empty when unknown. */
   Optional<String> aorOf(String profileId);
 
+  /** Whether the profile's delete has begun (its deregistration then is not a disable). */
+  boolean isBeingDeleted(String profileId);
+
+  /**
+   * Whether the profile is not to be registered (disabled, or being deleted): its
+   * deregistration then is for good, not a step of a move.
+   */
+  boolean isStopped(String profileId);
+
   /** A local endpoint, held until {@link Leg#release()}. */
   interface Leg {
     String address();
@@ -55,6 +64,14 @@ public interface CallSignalling {
 
     /** No final answer came (Timer B/F or a transport error). */
     void onTimeout();
+
+    /**
+     * The request was never sent: its next hop did not resolve (after {@link #send} returned),
+     * or sending failed then; {@code why} names the hop.
+     */
+    default void onUnsent(String why) {
+      onTimeout();
+    }
   }
 
   /** Sends {@code request} from {@code from} in a client transaction; routed by Route/R-URI. */

@@ -145,4 +145,11 @@ final class CountingWire implements SipWire {
     wire.sendStateless(from, request);
     stats.sent(request.getMethod());
   }
+
+  @Override
+  public void sendStateless(SipEngine.Endpoint from, Request request, String transport,
+      String host, int port) throws SipException {
+    wire.sendStateless(from, request, transport, host, port);
+    stats.sent(request.getMethod());
+  }
 }

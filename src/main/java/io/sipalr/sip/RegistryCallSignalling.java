@@ -15,12 +15,20 @@ final class RegistryCallSignalling implements CallSignalling {
   private final SipWire wire;
   private final Function<String, Optional<String>> localAddress;
   private final Function<String, Optional<SipProfile>> profiles;
+  private final java.util.function.Predicate<String> deleting;
+  private final java.util.function.Predicate<String> stopped;
+  private final CallHops hops;
 
   RegistryCallSignalling(SipWire wire, Function<String, Optional<String>> localAddress,
-      Function<String, Optional<SipProfile>> profiles) {
+      Function<String, Optional<SipProfile>> profiles,
+      java.util.function.Predicate<String> deleting, java.util.function.Predicate<String> stopped,
+      CallHops hops) {
     this.wire = wire;
     this.localAddress = localAddress;
     this.profiles = profiles;
+    this.deleting = deleting;
+    this.stopped = stopped;
+    this.hops = hops;
   }
 
   private record EngineLeg(SipWire wire, SipEngine.Endpoint endpoint) implements Leg {
@@ -82,14 +90,23 @@ final class RegistryCallSignalling implements CallSignalling {
   }
 
   @Override
+  public boolean isBeingDeleted(String profileId) {
+    return deleting.test(profileId);
+  }
+
+  @Override
+  public boolean isStopped(String profileId) {
+    return stopped.test(profileId);
+  }
+
+  @Override
   public Leg acquire(String address) throws SipException {
     return new EngineLeg(wire, wire.acquire(address));
   }
 
   /**
    * The next hop of a call's request (RFC 3261 §8.1.2, loose routing): its first Route, else its
-   * Request-URI. The engine sends to exactly this hop (its router looks nothing up), so it must
-   * be an address, as record-routes and Contacts are.
+   * Request-URI; {@link CallHops} resolves it (RFC 3263) before anything is sent.
    */
   static javax.sip.address.SipURI nextHop(Request request) throws SipException {
     javax.sip.header.RouteHeader route =
@@ -104,10 +121,8 @@ final class RegistryCallSignalling implements CallSignalling {
 
   @Override
   public void send(Leg from, Request request, Responses responses) throws SipException {
-    javax.sip.address.SipURI hop = nextHop(request);
-    String transport = hop.getTransportParam() != null ? hop.getTransportParam() : "udp";
-    int port = hop.getPort() > 0 ? hop.getPort() : 5060;
-    wire.send(((EngineLeg) from).endpoint(), request, new SipWire.Handler() {
+    SipEngine.Endpoint endpoint = ((EngineLeg) from).endpoint();
+    SipWire.Handler handler = new SipWire.Handler() {
       @Override
       public void onResponse(SipWire.Exchange exchange, Response response) {
         responses.onResponse(response);
@@ -117,12 +132,24 @@ final class RegistryCallSignalling implements CallSignalling {
       public void onTimeout(SipWire.Exchange exchange) {
         responses.onTimeout();
       }
-    }, transport, hop.getHost(), port);
+    };
+    hops.send(nextHop(request), endpoint.address, describe(request),
+        t -> wire.send(endpoint, request, handler, t.transport(), t.host(), t.port()),
+        responses::onUnsent);
   }
 
   @Override
   public void sendAck(Leg from, Request ack) throws SipException {
-    wire.sendStateless(((EngineLeg) from).endpoint(), ack);
+    SipEngine.Endpoint endpoint = ((EngineLeg) from).endpoint();
+    hops.send(nextHop(ack), endpoint.address, describe(ack),
+        t -> wire.sendStateless(endpoint, ack, t.transport(), t.host(), t.port()),
+        why -> { }); // a lost ACK: the peer's 2xx comes again and gets it again
+  }
+
+  private static String describe(Request request) {
+    javax.sip.header.CallIdHeader id =
+        (javax.sip.header.CallIdHeader) request.getHeader(javax.sip.header.CallIdHeader.NAME);
+    return request.getMethod() + " of call " + (id != null ? id.getCallId() : "?");
   }
 
   @Override

@@ -741,6 +741,15 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     from.provider.sendRequest(request);
   }
 
+  @Override
+  public void sendStateless(Endpoint from, Request request, String transport, String host,
+      int port) throws SipException {
+    ResolvedHopRouter.via(new gov.nist.javax.sip.stack.HopImpl(host, port, transport), () -> {
+      from.provider.sendRequest(request); // the stack asks its router here, on this thread
+      return null;
+    });
+  }
+
   /**
    * Requests from outside. A request for a user part that names no profile of ours is answered
    * 404; OPTIONS (a keep-alive, or a probe of a user) 200; MESSAGE 200 and delivered once (in a

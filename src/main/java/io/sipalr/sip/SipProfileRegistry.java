@@ -342,7 +342,14 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   /** The SIP core as the calls layer (io.sipalr.calls) uses it; see {@link CallSignalling}. */
   public CallSignalling callSignalling() {
-    return new RegistryCallSignalling(engine, this::localAddressOf, this::profile);
+    return new RegistryCallSignalling(engine, this::localAddressOf, this::profile,
+        id -> {
+          Registration r = registrations.get(id);
+          return r != null && destroying.contains(r);
+        }, id -> {
+          Registration r = registrations.get(id);
+          return r == null || !r.wanted();
+        }, new CallHops(resolver, pool));
   }
 
   /** The local address a profile registers from now; empty when none, or when it is gone. */

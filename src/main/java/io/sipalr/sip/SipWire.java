@@ -128,6 +128,15 @@ interface SipWire {
     throw new SipException("this transport sends nothing without a transaction");
   }
 
+  /**
+   * As {@link #sendStateless(SipEngine.Endpoint, Request)}, to a resolved next hop (an address,
+   * never a name the stack would look up on the sending thread).
+   */
+  default void sendStateless(SipEngine.Endpoint from, Request request, String transport,
+      String host, int port) throws SipException {
+    sendStateless(from, request);
+  }
+
   /** Stops the transport; nothing is sent or heard after it. */
   void close();
 }

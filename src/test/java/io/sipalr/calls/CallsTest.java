@@ -363,4 +363,16 @@ class CallsTest {
     ScriptedCallPeer.Incoming old = peer.deliver(inDialog("INVITE", "c1", tag, 2, OFFER));
     assertEquals(List.of(500), old.statuses()); // CSeq not above the last
   }
+
+  @Test
+  void anInviteWhoseNextHopDoesNotResolveEndsTheCallSayingWhy() throws Exception {
+    calls.dial("alice", "sip:bob@sipalr.test");
+    peer.last(Request.INVITE).responses().onUnsent(
+        "the next hop proxy.sipalr.test did not resolve: no such name");
+    CallEvent ended = events.get(events.size() - 1);
+    assertEquals(CallEvent.Type.CALL_ENDED, ended.type());
+    assertEquals("the INVITE could not be sent: the next hop proxy.sipalr.test did not "
+        + "resolve: no such name", ended.reason());
+    assertEquals(0, peer.legsHeld());
+  }
 }

@@ -27,6 +27,10 @@ final class ScriptedCallPeer implements CallSignalling {
   final MessageFactory messages;
   InboundCalls hook;
   String localAddress = "198.18.0.2";
+  /** Whether alice's delete has begun. */
+  boolean deleting;
+  /** Whether alice is disabled (not to be registered). */
+  boolean stopped;
   /** Requests the calls sent in transactions, with who hears their answers. */
   final List<Sent> sent = new ArrayList<>();
   final List<Request> acks = new ArrayList<>();
@@ -175,6 +179,16 @@ final class ScriptedCallPeer implements CallSignalling {
   @Override
   public Optional<String> aorOf(String profileId) {
     return "alice".equals(profileId) ? Optional.of("sip:alice@sipalr.test") : Optional.empty();
+  }
+
+  @Override
+  public boolean isBeingDeleted(String profileId) {
+    return deleting;
+  }
+
+  @Override
+  public boolean isStopped(String profileId) {
+    return stopped || deleting;
   }
 
   @Override

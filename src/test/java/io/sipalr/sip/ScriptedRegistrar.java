@@ -206,6 +206,15 @@ final class ScriptedRegistrar implements SipWire {
     return s;
   }
 
+  /** Requests sent without a transaction (ACKs), as "METHOD host:port/transport". */
+  final List<String> stateless = new ArrayList<>();
+
+  @Override
+  public void sendStateless(SipEngine.Endpoint from, Request request, String transport,
+      String host, int port) {
+    stateless.add(request.getMethod() + " " + host + ":" + port + "/" + transport);
+  }
+
   /** Endpoints by address, and how many references each has (for leak checks). */
   private final Map<String, SipEngine.Endpoint> endpoints = new HashMap<>();
   private final Map<SipEngine.Endpoint, Integer> users = new HashMap<>();

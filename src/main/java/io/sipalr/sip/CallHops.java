@@ -1,0 +1,102 @@
+package io.sipalr.sip;
+
+import io.sipalr.dns.AddressFamily;
+import io.sipalr.dns.DnsConfig;
+import io.sipalr.dns.DnsException;
+import io.sipalr.dns.SipTarget;
+import io.sipalr.dns.TargetQuery;
+import io.sipalr.dns.TargetResolver;
+import java.net.InetAddress;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.function.Consumer;
+import javax.sip.SipException;
+import javax.sip.address.SipURI;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Where a call's request goes (docs/calls.md, "Next hops"): its next hop (first Route, else
+ * Request-URI) resolved by RFC 3263 with the registry's own resolver, as a REGISTER's is. An
+ * address, or a name whose answer is cached, is sent at once on the caller's thread; a name
+ * that needs DNS is sent when the answer comes, on the SIP workers: no SIP, timer or calls
+ * thread ever waits for DNS. Calls use UDP unless the hop's URI says otherwise. The first
+ * target is used (no failover across a name's servers for calls yet).
+ */
+final class CallHops {
+  private static final Logger log = LoggerFactory.getLogger(CallHops.class);
+
+  private final TargetResolver resolver;
+  private final Executor continueOn;
+
+  CallHops(TargetResolver resolver, Executor continueOn) {
+    this.resolver = resolver;
+    this.continueOn = continueOn;
+  }
+
+  /** Sends to one resolved target. */
+  @FunctionalInterface
+  interface Sender {
+    void send(SipTarget target) throws SipException;
+  }
+
+  /**
+   * Runs {@code sender} with {@code hop}'s first target from {@code from}: now when the answer
+   * is at hand (its failures thrown here), else later, and then a failure goes to
+   * {@code unsent} with why.
+   *
+   * @throws SipException when the name did not resolve, or the send failed, at once
+   */
+  void send(SipURI hop, String from, String what, Sender sender, Consumer<String> unsent)
+      throws SipException {
+    TargetQuery q = query(hop, from);
+    CompletableFuture<TargetResolver.Resolved> f = resolver.resolve(q);
+    if (f.isDone()) {
+      try {
+        sender.send(first(q, f.join()));
+      } catch (CompletionException | java.util.concurrent.CancellationException e) {
+        throw new SipException(why(q, e));
+      }
+      return;
+    }
+    f.whenCompleteAsync((resolved, failure) -> {
+      String why;
+      try {
+        if (failure == null) {
+          sender.send(first(q, resolved));
+          return;
+        }
+        why = why(q, failure);
+      } catch (SipException | RuntimeException e) {
+        why = e.getMessage();
+      }
+      log.warn("{} not sent: {}", what, why);
+      unsent.accept(why);
+    }, continueOn);
+  }
+
+  private static SipTarget first(TargetQuery q, TargetResolver.Resolved resolved) {
+    if (resolved.targets().isEmpty()) {
+      throw new CompletionException(new DnsException(DnsException.Kind.NO_RECORDS, q.host(),
+          q.host() + ": no SIP server for " + q.transport(), null));
+    }
+    return resolved.targets().get(0);
+  }
+
+  static TargetQuery query(SipURI hop, String from) {
+    InetAddress local = DnsConfig.literal(from);
+    AddressFamily family = local == null ? AddressFamily.IPV4 : AddressFamily.of(local);
+    String transport = hop.getTransportParam() != null ? hop.getTransportParam() : "udp";
+    return new TargetQuery(hop.getHost(), hop.getPort(), transport.toLowerCase(Locale.ROOT),
+        hop.isSecure(), family, null);
+  }
+
+  private static String why(TargetQuery q, Throwable failure) {
+    Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+        ? failure.getCause() : failure;
+    String text = cause.getMessage() != null ? cause.getMessage() : cause.toString();
+    return "the next hop " + q.host() + " did not resolve: " + text;
+  }
+}
