@@ -278,18 +278,29 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     }
   }
 
+  /**
+   * Makes {@code probe} the flow's one probe in flight, ending the one it supersedes (a shorter
+   * interval): false when the flow is gone. Under this object's lock.
+   */
+  private boolean install(Flow flow, Probe probe) {
+    FlowState state = flows.get(flow);
+    if (state == null) {
+      return false;
+    }
+    if (state.probe != null) {
+      end(state.probe); // its STUN id matches nothing now
+    }
+    state.probe = probe;
+    return true;
+  }
+
   private void probeOptions(Flow flow) {
     Probe probe = new Probe();
     probe.kind = KeepAliveKind.OPTIONS;
     synchronized (this) {
-      FlowState state = flows.get(flow);
-      if (state == null) {
+      if (!install(flow, probe)) {
         return;
       }
-      if (state.probe != null) {
-        end(state.probe); // superseded (a shorter interval): its STUN id matches nothing now
-      }
-      state.probe = probe;
       probe.timer = timers.schedule(() -> probeFailed(flow, probe,
           "no answer to the keep-alive within " + probeTimeout.toMillis() + " ms"),
           probeTimeout.toMillis(),
@@ -333,14 +344,9 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     probe.stunTx = new byte[StunCodec.TRANSACTION_ID_LENGTH];
     random.nextBytes(probe.stunTx);
     synchronized (this) {
-      FlowState state = flows.get(flow);
-      if (state == null) {
+      if (!install(flow, probe)) {
         return;
       }
-      if (state.probe != null) {
-        end(state.probe); // superseded (a shorter interval): its STUN id matches nothing now
-      }
-      state.probe = probe;
       stunWaiting.put(java.nio.ByteBuffer.wrap(probe.stunTx), flow);
       probe.timer = timers.schedule(() -> stunUnanswered(flow, probe), probeTimeout.toMillis(),
           TimeUnit.MILLISECONDS);
@@ -443,14 +449,9 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     Probe probe = new Probe();
     probe.kind = KeepAliveKind.CRLF;
     synchronized (this) {
-      FlowState state = flows.get(flow);
-      if (state == null) {
+      if (!install(flow, probe)) {
         return;
       }
-      if (state.probe != null) {
-        end(state.probe); // superseded (a shorter interval): its STUN id matches nothing now
-      }
-      state.probe = probe;
       // The stack times the pong (and tells pongMissing); quiet until a little after that
       // means the pong came.
       probe.timer = timers.schedule(() -> probeAnswered(flow, probe, null),
