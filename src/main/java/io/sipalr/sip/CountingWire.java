@@ -84,10 +84,9 @@ final class CountingWire implements SipWire {
   }
 
   @Override
-  public void crlfPing(SipEngine.Endpoint from, String transport, String host, int port,
-      java.time.Duration pongTimeout) {
+  public void crlfPing(SipEngine.Endpoint from, String transport, String host, int port) {
     stats.keepAliveSent();
-    wire.crlfPing(from, transport, host, port, pongTimeout);
+    wire.crlfPing(from, transport, host, port);
   }
 
   @Override

@@ -26,10 +26,11 @@ import org.slf4j.LoggerFactory;
  * listening point of one transport towards one registrar (or outbound proxy) address; every
  * profile registered over it with outbound shares it, so there is one keep-alive per flow, not
  * per profile. The keep-alive is RFC 5626 §4.4's: a STUN Binding request on a UDP flow (a
- * changed mapped address, or no answer, fails the flow), a double-CRLF ping on a TCP flow (no
- * pong within the pong timeout fails it); or, configured or fallen back to when the registrar
- * answers no STUN ({@link StunFallback}), an OPTIONS to the flow's far end, any response
- * proving the flow. A failed flow makes every profile on it re-register at once.
+ * changed mapped address, or no answer, fails the flow), a double-CRLF ping on a TCP or TLS
+ * flow (no pong within the pong timeout fails it; {@link CrlfConnections} reads the pongs); or,
+ * configured or fallen back to when the registrar answers neither ({@link StunFallback}), an
+ * OPTIONS to the flow's far end, any response proving the flow. A failed flow makes every
+ * profile on it re-register at once.
  */
 final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   private static final Logger log = LoggerFactory.getLogger(FlowKeepAlive.class);
@@ -68,8 +69,6 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   /** STUN requests awaiting their answer, one per flow at most (removed with the probe). */
   private final Map<java.nio.ByteBuffer, Flow> stunWaiting = new HashMap<>();
   private final StunFallback fallback = new StunFallback();
-  /** Whether TCP flows get the CRLF ping (off in the agent: see kindFor); tests turn it on. */
-  volatile boolean crlfOnConnections;
   private final java.security.SecureRandom random = new java.security.SecureRandom();
   /** UDP flows pinged only to keep a NAT's mapping open (no outbound, nothing to detect). */
   private final NatPings pings;
@@ -83,9 +82,9 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     /** Where the far end saw the first answered keep-alive come from (Via received/rport). */
     String seenAt;
     KeepAliveKind kind;
-    /** AUTO: STUN requests unanswered on this flow while none was ever answered. */
-    int stunUnanswered;
-    boolean stunAnswered;
+    /** AUTO: STUN requests (or CRLF pings) unanswered on this flow while none ever was. */
+    int rfcUnanswered;
+    boolean rfcAnswered;
     java.time.Instant lastAnswered;
   }
 
@@ -134,25 +133,20 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     return state == null ? null : new View(state.kind, state.lastAnswered);
   }
 
-  /** The keep-alive a new flow starts with (the registrar's STUN record decides on UDP). */
+  /** The keep-alive a new flow starts with (the registrar's record decides under AUTO). */
   private KeepAliveKind kindFor(Flow flow) {
     if (outbound.keepAlive() == SipConfig.OutboundKeepAlive.OPTIONS
         || !isIpLiteral(flow.host())) {
-      // STUN and the stack's pong timer need the far end's address; resolving a name here
-      // would block a timer thread (an OPTIONS goes through the stack's own resolution).
+      // STUN and the connection lookup of a CRLF ping need the far end's address; resolving
+      // a name here would block a timer thread (an OPTIONS goes through the stack's own).
       return KeepAliveKind.OPTIONS;
     }
-    if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
-      // Not CRLF (yet): JAIN-SIP 1.3.0-91's TCP reader (PipelinedMsgParser) takes the second of
-      // two pongs with no SIP message between them for a double-CRLF ping, answers it and
-      // re-arms the pong timer instead of cancelling it, so every second ping "loses" its pong
-      // and the stack closes a healthy connection (NatReachabilityIT showed it against
-      // Kamailio). The OPTIONS probe detects a dead TCP flow; probeCrlf is ready for a stack
-      // that reads pongs right (docs/registration.md, "Outbound keep-alives").
-      return crlfOnConnections ? KeepAliveKind.CRLF : KeepAliveKind.OPTIONS;
+    if (outbound.keepAlive() == SipConfig.OutboundKeepAlive.AUTO
+        && fallback.answersNoStun(flow)) {
+      return KeepAliveKind.OPTIONS;
     }
-    return outbound.keepAlive() == SipConfig.OutboundKeepAlive.AUTO
-        && fallback.answersNoStun(flow) ? KeepAliveKind.OPTIONS : KeepAliveKind.STUN;
+    return ListeningPoint.UDP.equalsIgnoreCase(flow.transport()) ? KeepAliveKind.STUN
+        : KeepAliveKind.CRLF;
   }
 
   /**
@@ -335,8 +329,6 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
 
   /** RFC 5389 §7.2.1: the first retransmission after 500 ms, each wait doubling. */
   static final long STUN_RTO_MILLIS = 500;
-  /** How long after a CRLF ping the stack's pong timeout surely fired, had the pong not come. */
-  private static final long PONG_GRACE_MILLIS = 1000;
 
   private void probeStun(Flow flow) {
     Probe probe = new Probe();
@@ -348,7 +340,8 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
         return;
       }
       stunWaiting.put(java.nio.ByteBuffer.wrap(probe.stunTx), flow);
-      probe.timer = timers.schedule(() -> stunUnanswered(flow, probe), probeTimeout.toMillis(),
+      probe.timer = timers.schedule(() -> unanswered(flow, probe, "no answer to the STUN "
+          + "keep-alive within " + probeTimeout.toMillis() + " ms"), probeTimeout.toMillis(),
           TimeUnit.MILLISECONDS);
       scheduleRetransmit(flow, probe, STUN_RTO_MILLIS, STUN_RTO_MILLIS);
     }
@@ -394,8 +387,8 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
       end(probe);
       state.probe = null;
       state.lastAnswered = clock.instant();
-      state.stunAnswered = true;
-      state.stunUnanswered = 0;
+      state.rfcAnswered = true;
+      state.rfcUnanswered = 0;
       if (answer.isError()) {
         // An answer came through the flow, so it works; the registrar just does no STUN.
         if (outbound.keepAlive() == SipConfig.OutboundKeepAlive.AUTO) {
@@ -424,23 +417,26 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     }
   }
 
-  /** No answer to a STUN request and its retransmissions within the probe timeout. */
-  private void stunUnanswered(Flow flow, Probe probe) {
+  /**
+   * No answer to a STUN request (and its retransmissions) within the probe timeout, or no pong
+   * to a CRLF ping within the pong timeout.
+   */
+  private void unanswered(Flow flow, Probe probe, String why) {
     synchronized (this) {
       FlowState state = flows.get(flow);
       if (state == null || state.probe != probe) {
         return;
       }
-      if (outbound.keepAlive() != SipConfig.OutboundKeepAlive.AUTO || state.stunAnswered) {
-        probeFailed(flow, probe, "no answer to the STUN keep-alive within "
-            + probeTimeout.toMillis() + " ms");
+      if (outbound.keepAlive() != SipConfig.OutboundKeepAlive.AUTO || state.rfcAnswered) {
+        probeFailed(flow, probe, why);
         return;
       }
-      // AUTO, and this registrar never answered STUN on the flow: an OPTIONS tells a dead flow
-      // (unanswered too: failed) from a registrar that does no STUN (answered: fall back).
+      // AUTO, and this registrar never answered this keep-alive on the flow: an OPTIONS tells
+      // a dead flow (unanswered too: failed) from a registrar that does no STUN or sends no
+      // pongs (answered: fall back).
       end(probe);
       state.probe = null;
-      state.stunUnanswered++;
+      state.rfcUnanswered++;
     }
     probeOptions(flow);
   }
@@ -452,13 +448,38 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
       if (!install(flow, probe)) {
         return;
       }
-      // The stack times the pong (and tells pongMissing); quiet until a little after that
-      // means the pong came.
-      probe.timer = timers.schedule(() -> probeAnswered(flow, probe, null),
-          outbound.pongTimeout().toMillis() + PONG_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+      probe.timer = timers.schedule(() -> unanswered(flow, probe, "no pong to the CRLF "
+          + "keep-alive within " + outbound.pongTimeout().toMillis() + " ms"),
+          outbound.pongTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
-    engine.crlfPing(flow.endpoint(), flow.transport(), flow.host(), flow.port(),
-        outbound.pongTimeout());
+    engine.crlfPing(flow.endpoint(), flow.transport(), flow.host(), flow.port());
+  }
+
+  @Override
+  public void pong(String localAddress, String transport, String host, int port) {
+    Flow answered = null;
+    Probe probe = null;
+    synchronized (this) {
+      for (Map.Entry<Flow, FlowState> e : flows.entrySet()) {
+        Flow f = e.getKey();
+        Probe p = e.getValue().probe;
+        if (p != null && p.kind == KeepAliveKind.CRLF && f.transport().equalsIgnoreCase(transport)
+            && f.port() == port && RegisterRequests.sameHost(f.endpoint().address, localAddress)
+            && RegisterRequests.sameHost(f.host(), host)) {
+          answered = f;
+          probe = p;
+          e.getValue().rfcAnswered = true;
+          e.getValue().rfcUnanswered = 0;
+          break;
+        }
+      }
+    }
+    if (answered != null) {
+      probeAnswered(answered, probe, null);
+    } else {
+      log.debug("pong over {} from {}:{} to {} matches no ping in flight", transport, host,
+          port, localAddress);
+    }
   }
 
   @Override
@@ -469,11 +490,11 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
         Flow f = e.getKey();
         Probe probe = e.getValue().probe;
         if (probe != null && probe.kind == KeepAliveKind.CRLF
-            && f.endpoint().address.equals(localAddress) && f.endpoint().port == localPort
+            && RegisterRequests.sameHost(f.endpoint().address, localAddress)
+            && f.endpoint().port == localPort
             && f.transport().equalsIgnoreCase(transport) && f.port() == port
             && RegisterRequests.sameHost(f.host(), host)) {
-          probeFailed(f, probe, "no pong to the CRLF keep-alive within "
-              + outbound.pongTimeout().toMillis() + " ms");
+          probeFailed(f, probe, "the CRLF keep-alive found no connection (closed)");
         }
       }
     }
@@ -496,25 +517,31 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
       end(probe);
       state.probe = null;
       state.lastAnswered = clock.instant();
-      if (probe.kind == KeepAliveKind.OPTIONS && state.kind == KeepAliveKind.STUN
-          && state.stunUnanswered > 0) {
-        // An OPTIONS that checked the path after an unanswered STUN request: the flow works,
-        // the registrar answers no STUN (or lost one); the second time, fall back for good.
-        if (state.stunUnanswered >= StunFallback.UNANSWERED_BEFORE_FALLBACK) {
-          fallBack(flow, state, "no answer to " + state.stunUnanswered
-              + " STUN requests while OPTIONS are answered");
+      if (probe.kind == KeepAliveKind.OPTIONS && state.kind != KeepAliveKind.OPTIONS
+          && state.rfcUnanswered > 0) {
+        // An OPTIONS that checked the path after an unanswered STUN request or CRLF ping: the
+        // flow works, the registrar does not answer those (or lost one); the second time, fall
+        // back for good.
+        if (state.rfcUnanswered >= StunFallback.UNANSWERED_BEFORE_FALLBACK) {
+          fallBack(flow, state, "no answer to " + state.rfcUnanswered + " "
+              + (state.kind == KeepAliveKind.STUN ? "STUN requests" : "CRLF pings")
+              + " while OPTIONS are answered");
         }
       }
       scheduleProbe(flow, state);
     }
   }
 
-  /** AUTO: this flow's registrar answers no STUN; OPTIONS keep the flow alive from now on. */
+  /**
+   * AUTO: this flow's registrar answers no STUN (UDP) or sends no pongs (TCP, TLS); OPTIONS
+   * keep the flow alive from now on.
+   */
   private void fallBack(Flow flow, FlowState state, String why) {
+    KeepAliveKind was = state.kind;
     state.kind = KeepAliveKind.OPTIONS;
     if (fallback.record(flow)) {
-      log.info("registrar {}:{} ({}) answers no STUN keep-alive ({}): its outbound flows are "
-          + "kept alive with OPTIONS", flow.host(), flow.port(), flow.transport(), why);
+      log.info("registrar {}:{} ({}) answers no {} keep-alive ({}): its outbound flows are "
+          + "kept alive with OPTIONS", flow.host(), flow.port(), flow.transport(), was, why);
     }
   }
 

@@ -710,15 +710,14 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
   }
 
   @Override
-  public void crlfPing(Endpoint from, String transport, String host, int port,
-      Duration pongTimeout) {
-    sockets.crlfPing((gov.nist.javax.sip.stack.SIPTransactionStack) stack,
-        from.listeningPoint(transport), host, port, pongTimeout);
+  public void crlfPing(Endpoint from, String transport, String host, int port) {
+    tls.crlf().ping(from.address, from.port, transport, host, port);
   }
 
   @Override
   public void keepAliveAnswers(KeepAliveAnswers answers) {
     sockets.answers(answers);
+    tls.crlf().answers(answers);
   }
 
   @Override
@@ -847,9 +846,6 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
 
   @Override
   public void processIOException(IOExceptionEvent event) {
-    if (sockets.ioException(event)) {
-      return; // a TCP flow's pong missing: told to the keep-alives
-    }
     log.debug("transport error towards {}:{}/{}", event.getHost(), event.getPort(),
         event.getTransport());
   }
@@ -861,6 +857,7 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
   @Override
   public void close() {
     closer.shutdownNow();
+    tls.crlf().close();
     synchronized (this) {
       endpoints.values().forEach(e -> awaitUdpReceiverStarted(e.listeningPoint(ListeningPoint.UDP),
           stackThreads));

@@ -1,7 +1,5 @@
 package io.sipalr.sip;
 
-import gov.nist.javax.sip.IOExceptionEventExt;
-import gov.nist.javax.sip.ListeningPointExt;
 import gov.nist.javax.sip.ListeningPointImpl;
 import gov.nist.javax.sip.message.SIPMessage;
 import gov.nist.javax.sip.parser.MessageParser;
@@ -15,7 +13,6 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.net.InetAddress;
 import java.text.ParseException;
-import java.time.Duration;
 import javax.sip.ListeningPoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,11 +30,8 @@ import org.slf4j.LoggerFactory;
  *       (RFC 5389 §6: top bits 00 and the magic cookie) to the {@link SipWire.KeepAliveAnswers}
  *       and returns no SIP message, which the stack drops; everything else goes to the stock
  *       parser.</li>
- *   <li>TCP: the stack sends the double CRLF ({@code sendHeartbeat}) and times the pong itself
- *       when the connection has a keep-alive timeout ({@code setKeepAliveTimeout}); its parser
- *       cancels that timer on a single CRLF, and a pong that never comes closes the connection
- *       and reaches {@code SipListenerExt.processIOException} as
- *       {@link IOExceptionEventExt.Reason#KeepAliveTimeout}: {@link #ioException}.</li>
+ *   <li>TCP and TLS: not here; {@link CrlfConnections} reads the connections' pings and pongs
+ *       before the stack does.</li>
  * </ul>
  */
 final class SipSocketKeepAlives implements MessageParserFactory {
@@ -107,46 +101,5 @@ final class SipSocketKeepAlives implements MessageParserFactory {
       log.debug("STUN keep-alive from {}:{} to {}:{} not sent: {}", udp.getIPAddress(),
           udp.getPort(), host, port, e.getCause().toString());
     }
-  }
-
-  /**
-   * Sends a double CRLF over {@code lp}'s connection to {@code host:port}, the pong awaited
-   * within {@code pongTimeout} by the stack; no such connection is a pong missing at once.
-   */
-  void crlfPing(SIPTransactionStack stack, ListeningPoint lp, String host, int port,
-      Duration pongTimeout) {
-    boolean connected = stack.setKeepAliveTimeout(lp.getIPAddress(), lp.getPort(),
-        lp.getTransport(), host, port, pongTimeout.toMillis());
-    SipWire.KeepAliveAnswers a = answers;
-    if (!connected) {
-      // sendHeartbeat would open a new connection: not the flow the registrar knows.
-      if (a != null) {
-        a.pongMissing(lp.getIPAddress(), lp.getPort(), lp.getTransport(), host, port);
-      }
-      return;
-    }
-    try {
-      ((ListeningPointExt) lp).sendHeartbeat(host, port);
-    } catch (IOException | RuntimeException e) {
-      log.debug("CRLF keep-alive from {}:{} to {}:{} not sent: {}", lp.getIPAddress(),
-          lp.getPort(), host, port, e.toString());
-      if (a != null) {
-        a.pongMissing(lp.getIPAddress(), lp.getPort(), lp.getTransport(), host, port);
-      }
-    }
-  }
-
-  /** What the stack said of a connection; {@code true} when it was a missing pong. */
-  boolean ioException(javax.sip.IOExceptionEvent event) {
-    if (event instanceof IOExceptionEventExt ext
-        && ext.getReason() == IOExceptionEventExt.Reason.KeepAliveTimeout) {
-      SipWire.KeepAliveAnswers a = answers;
-      if (a != null) {
-        a.pongMissing(ext.getLocalHost(), ext.getLocalPort(), ext.getTransport(),
-            ext.getPeerHost(), ext.getPeerPort());
-      }
-      return true;
-    }
-    return false;
   }
 }

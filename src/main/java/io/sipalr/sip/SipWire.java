@@ -70,24 +70,26 @@ interface SipWire {
   void stunRequest(SipEngine.Endpoint from, String host, int port, StunMessage request);
 
   /**
-   * Sends a double CRLF (RFC 5626 §4.4.1) over the connection from {@code from} to
-   * {@code host:port}; a pong (CRLF) not back within {@code pongTimeout} is told to the
-   * {@link KeepAliveAnswers}. Never blocks.
+   * Sends a double CRLF (RFC 5626 §4.4.1) over the open connection from {@code from} to
+   * {@code host:port}; its pong (a CRLF) is told to the {@link KeepAliveAnswers}, and so is,
+   * at once, a connection that is not there (or a ping that cannot be written). Never blocks.
    */
-  void crlfPing(SipEngine.Endpoint from, String transport, String host, int port,
-      java.time.Duration pongTimeout);
+  void crlfPing(SipEngine.Endpoint from, String transport, String host, int port);
 
   /** What comes back of STUN requests and CRLF pings; called on any thread, must not block. */
   interface KeepAliveAnswers {
     /** A STUN response arrived on one of the agent's UDP sockets. */
     void stunAnswer(StunMessage answer);
 
-    /** The pong to a CRLF ping from {@code local} to {@code host:port} did not come in time. */
+    /** A pong (CRLF) came over the connection from {@code localAddress} to {@code host:port}. */
+    void pong(String localAddress, String transport, String host, int port);
+
+    /** A CRLF ping from {@code local} to {@code host:port} went nowhere: no connection. */
     void pongMissing(String localAddress, int localPort, String transport, String host,
         int port);
   }
 
-  /** Where STUN answers and missing pongs go from now on. */
+  /** Where STUN answers, pongs and missing connections go from now on. */
   void keepAliveAnswers(KeepAliveAnswers answers);
 
   /** Gives back one reference to {@code endpoint}. */

@@ -47,6 +47,8 @@ public final class TlsNetworkLayer implements NetworkLayer {
   /** Client connections open now, by remote: those of a left uplink are closed on a move. */
   private final Map<InetSocketAddress, java.util.Set<SSLSocket>> open = new ConcurrentHashMap<>();
   private final AtomicLong connections = new AtomicLong();
+  /** Every TCP and TLS connection reads through the CRLF keep-alive filter. */
+  private final CrlfConnections crlf = new CrlfConnections();
   private final AtomicLong resumed = new AtomicLong();
 
   /**
@@ -129,6 +131,11 @@ public final class TlsNetworkLayer implements NetworkLayer {
     }
   }
 
+  /** The RFC 5626 keep-alives of the connections this layer made. */
+  CrlfConnections crlf() {
+    return crlf;
+  }
+
   /** TLS connections set up so far (each a TCP connect and a handshake). */
   long connections() {
     return connections.get();
@@ -163,34 +170,39 @@ public final class TlsNetworkLayer implements NetworkLayer {
 
   @Override
   public Socket createSocket(InetAddress address, int port) throws IOException {
-    return new Socket(address, port);
+    return connect(crlf.tcp(), address, port, null, 0);
   }
 
   @Override
   public Socket createSocket(InetAddress address, int port, InetAddress myAddress)
       throws IOException {
-    Socket socket = new Socket();
+    Socket socket = crlf.tcp();
     // A REGISTER is one small write after the handshake's: Nagle would hold it for the
     // handshake's delayed ACK (40 ms on Linux).
     socket.setTcpNoDelay(true);
-    if (myAddress != null) {
-      socket.bind(new InetSocketAddress(myAddress, 0));
-    }
-    socket.connect(new InetSocketAddress(address, port),
-        (int) settings.connectTimeout().toMillis());
-    return socket;
+    return connect(socket, address, port, myAddress, 0);
   }
 
   @Override
   public Socket createSocket(InetAddress address, int port, InetAddress myAddress, int myPort)
       throws IOException {
-    Socket socket = new Socket();
-    if (myAddress != null) {
-      socket.bind(new InetSocketAddress(myAddress, myPort));
+    return connect(crlf.tcp(), address, port, myAddress, myPort);
+  }
+
+  /** Binds {@code socket} to {@code myAddress} (unless null) and connects it, bounded. */
+  private Socket connect(Socket socket, InetAddress address, int port, InetAddress myAddress,
+      int myPort) throws IOException {
+    try {
+      if (myAddress != null) {
+        socket.bind(new InetSocketAddress(myAddress, myPort));
+      }
+      socket.connect(new InetSocketAddress(address, port),
+          (int) settings.connectTimeout().toMillis());
+      return socket;
+    } catch (IOException | RuntimeException e) {
+      socket.close();
+      throw e;
     }
-    socket.connect(new InetSocketAddress(address, port),
-        (int) settings.connectTimeout().toMillis());
-    return socket;
   }
 
   @Override
@@ -220,7 +232,10 @@ public final class TlsNetworkLayer implements NetworkLayer {
       forgetSessions();
     }
     long created = System.currentTimeMillis();
-    Socket plain = createSocket(address, port, myAddress);
+    // Plain beneath: the keep-alive filter reads the decrypted stream (crlf.tls below).
+    Socket plain = new Socket();
+    plain.setTcpNoDelay(true); // as createSocket's
+    connect(plain, address, port, myAddress, 0);
     SSLSocket socket;
     try {
       socket = (SSLSocket) trust.context().getSocketFactory()
@@ -238,16 +253,17 @@ public final class TlsNetworkLayer implements NetworkLayer {
     params.setEndpointIdentificationAlgorithm(null);
     socket.setSSLParameters(params);
     connections.incrementAndGet();
-    java.util.Set<SSLSocket> sockets = open.computeIfAbsent(remote,
-        r -> ConcurrentHashMap.newKeySet());
-    sockets.removeIf(SSLSocket::isClosed); // bounded by the live connections to this remote
-    sockets.add(socket);
     socket.addHandshakeCompletedListener(done -> {
       if (done.getSession().getCreationTime() < created) {
         resumed.incrementAndGet();
       }
     });
-    return socket;
+    SSLSocket framed = crlf.tls(socket);
+    java.util.Set<SSLSocket> sockets = open.computeIfAbsent(remote,
+        r -> ConcurrentHashMap.newKeySet());
+    sockets.removeIf(SSLSocket::isClosed); // bounded by the live connections to this remote
+    sockets.add(framed);
+    return framed;
   }
 
   @Override

@@ -29,10 +29,22 @@ class RfcKeepAliveTest {
             p.iapId(), p.bearerFilter(), p.instanceId(), p.regId()));
   }
 
-  /** TCP with the CRLF ping turned on (off in the agent until JAIN-SIP reads pongs right). */
+  /** A TCP profile under AUTO: the CRLF ping. */
   private void useCrlf() {
     use(SipConfig.OutboundKeepAlive.AUTO, Transport.TCP);
-    rig.keepAlive.crlfOnConnections = true;
+  }
+
+  /** Lets time pass (answering REGISTERs and OPTIONS) until {@code n} more CRLF pings went. */
+  private void awaitCrlf(int n) {
+    int target = rig.registrar.crlfPings.size() + n;
+    for (int i = 0; i < 1000 && rig.registrar.crlfPings.size() < target; i++) {
+      step();
+    }
+    assertEquals(target, rig.registrar.crlfPings.size(), "no CRLF ping sent");
+  }
+
+  private static long at(String ping) {
+    return Long.parseLong(ping.split(" ")[0]);
   }
 
   private void registerWithOutbound() {
@@ -197,50 +209,118 @@ class RfcKeepAliveTest {
   }
 
   @Test
-  void aTcpFlowIsPingedEvery95To120sAndAMissingPongFailsIt() {
+  void aTcpFlowIsPingedEvery95To120sAndAMissingPongFailsItAfterThePongTimeout() {
     useCrlf();
     registerWithOutbound();
     long registeredAt = rig.clock.now();
-    rig.runCorrectly(Duration.ofSeconds(135)); // the ping, and its pong's 10 s (+ 1 s grace)
-    assertEquals(1, rig.registrar.crlfPings.size(), rig.registrar.crlfPings.toString());
+    awaitCrlf(1);
     String ping = rig.registrar.crlfPings.get(0);
-    long after = Long.parseLong(ping.split(" ")[0]) - registeredAt;
+    long after = at(ping) - registeredAt;
     assertTrue(after >= 96_000 && after <= 120_000, "80-100 % of 120 s, was " + after);
     assertTrue(ping.endsWith(rig.wlan.address + " TCP"), ping);
     assertEquals(KeepAliveKind.CRLF, view().kind());
+    assertEquals(rig.clock.clock.instant(), view().lastAnswered(), "the pong came at once");
+    awaitCrlf(2);
     assertEquals(ProfileStatus.REGISTERED, rig.status());
-    assertNotNull(view().lastAnswered(), "no pong missing: answered");
+    assertEquals(0, optionsSent(), "pongs come: no OPTIONS");
 
-    for (int i = 0; i < 1000 && rig.registrar.crlfPings.size() < 2; i++) {
-      step(); // up to the next ping, its pong not yet due
-    }
-    assertEquals(2, rig.registrar.crlfPings.size());
+    rig.registrar.pongs = false; // the path dies
+    awaitCrlf(1);
+    long pingedAt = rig.clock.now();
     long sent = rig.registersSent();
-    rig.registrar.keepAliveAnswers.pongMissing(rig.wlan.address, 5070, "TCP",
-        "198.18.0.1", 5060);
-    rig.clock.runDue();
+    rig.clock.advance(rig.config.outbound().pongTimeout().minusMillis(1));
+    assertEquals(ProfileStatus.REGISTERED, rig.status(), "the pong may take 10 s");
+    rig.clock.advance(Duration.ofMillis(1));
+    assertEquals(pingedAt + 10_000, rig.clock.now());
     assertEquals(ProfileStatus.REGISTRATION_IN_PROGRESS, rig.status());
-    assertTrue(rig.errors.get(0).reason().contains("pong"), rig.errors.toString());
+    assertTrue(rig.errors.get(0).reason().contains("no pong"), rig.errors.toString());
     assertEquals(sent + 1, rig.registersSent(), "a REGISTER at once");
+    assertEquals(rig.wlan.address, rig.registration.info().localAddress(), "the same IAP");
+    assertEquals(0, optionsSent(), "pongs came before: a failed flow, no fallback");
   }
 
   @Test
-  void aPongMissingLateOrForAnotherFlowChangesNothing() {
+  void theFlowTimerOfThe200IsHonouredOnTcpToo() {
+    useCrlf();
+    rig.registrar.flowTimer = 30;
+    registerWithOutbound();
+    long last = rig.clock.now();
+    for (int i = 0; i < 10; i++) {
+      awaitCrlf(1);
+      long gap = at(rig.registrar.crlfPings.get(rig.registrar.crlfPings.size() - 1)) - last;
+      assertTrue(gap >= 24_000 && gap <= 30_000, "80-100 % of Flow-Timer 30 s, was " + gap);
+      last += gap;
+    }
+  }
+
+  @Test
+  void aPongOrAMissingConnectionForAnotherFlowChangesNothing() {
     useCrlf();
     registerWithOutbound();
-    rig.runCorrectly(Duration.ofSeconds(135)); // the first ping (96-120 s), its pong judged
-    assertEquals(1, rig.registrar.crlfPings.size());
+    rig.registrar.pongs = false;
+    awaitCrlf(1);
     rig.registrar.keepAliveAnswers.pongMissing(rig.cell.address, 5070, "TCP", "198.18.0.1",
         5060);
-    rig.registrar.keepAliveAnswers.pongMissing(rig.wlan.address, 5070, "TCP", "198.18.0.1",
-        5060); // no ping in flight any more: the pong came long ago
+    rig.registrar.keepAliveAnswers.pong(rig.wlan.address, "TLS", "198.18.0.1", 5060);
     rig.clock.runDue();
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+    rig.registrar.keepAliveAnswers.pong(rig.wlan.address, "TCP", "198.18.0.1", 5060);
+    assertNotNull(view().lastAnswered(), "its own pong answers it");
+    rig.clock.advance(Duration.ofSeconds(20));
     assertEquals(ProfileStatus.REGISTERED, rig.status());
   }
 
   @Test
-  void aTcpFlowIsProbedWithOptionsInTheAgent() {
-    use(SipConfig.OutboundKeepAlive.AUTO, Transport.TCP);
+  void aPingThatFindsNoConnectionFailsTheFlowAtOnce() {
+    useCrlf();
+    registerWithOutbound();
+    awaitCrlf(1);
+    rig.registrar.pongs = false;
+    awaitCrlf(1);
+    long sent = rig.registersSent();
+    rig.registrar.keepAliveAnswers.pongMissing(rig.wlan.address, 5070, "TCP", "198.18.0.1",
+        5060); // the stack closed the connection
+    rig.clock.runDue();
+    assertEquals(ProfileStatus.REGISTRATION_IN_PROGRESS, rig.status());
+    assertTrue(rig.errors.get(0).reason().contains("no connection"), rig.errors.toString());
+    assertEquals(sent + 1, rig.registersSent());
+  }
+
+  @Test
+  void aRegistrarThatSendsNoPongsIsKeptAliveWithOptionsVisibly() {
+    useCrlf();
+    rig.registrar.pongs = false;
+    registerWithOutbound();
+    for (int i = 0; i < 2; i++) {
+      awaitCrlf(1);
+      rig.clock.advance(rig.config.outbound().pongTimeout()); // an OPTIONS checks the path
+      assertEquals(i + 1, optionsSent());
+      rig.registrar.answer(rig.registrar.nextPending(), Answer.CORRECT);
+      rig.clock.runDue();
+      assertEquals(ProfileStatus.REGISTERED, rig.status(), "the flow works");
+    }
+    assertEquals(KeepAliveKind.OPTIONS, view().kind(), "fallen back, and the view says so");
+    int pings = rig.registrar.crlfPings.size();
+    rig.runCorrectly(Duration.ofSeconds(600));
+    assertEquals(pings, rig.registrar.crlfPings.size(), "no CRLF after the fallback");
+    assertTrue(optionsSent() >= 6, optionsSent() + " OPTIONS");
+    assertEquals(List.of(), rig.errors);
+  }
+
+  @Test
+  void aRegistrarThatSendsNoPongsFailsTheFlowUnderRfc5626() {
+    use(SipConfig.OutboundKeepAlive.RFC5626, Transport.TCP);
+    rig.registrar.pongs = false;
+    registerWithOutbound();
+    awaitCrlf(1);
+    rig.clock.advance(rig.config.outbound().pongTimeout());
+    assertEquals(ProfileStatus.REGISTRATION_IN_PROGRESS, rig.status());
+    assertEquals(0, optionsSent(), "RFC5626: never an OPTIONS");
+  }
+
+  @Test
+  void optionsConfiguredKeepsTheOptionsProbeOnTcp() {
+    use(SipConfig.OutboundKeepAlive.OPTIONS, Transport.TCP);
     registerWithOutbound();
     rig.runCorrectly(Duration.ofSeconds(60));
     assertEquals(KeepAliveKind.OPTIONS, view().kind());

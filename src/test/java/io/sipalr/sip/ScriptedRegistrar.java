@@ -297,10 +297,15 @@ final class ScriptedRegistrar implements SipWire {
     }
   }
 
+  /** Whether CRLF pings are answered with a pong at once (a registrar that pongs). */
+  boolean pongs = true;
+
   @Override
-  public void crlfPing(SipEngine.Endpoint from, String transport, String host, int port,
-      java.time.Duration pongTimeout) {
+  public void crlfPing(SipEngine.Endpoint from, String transport, String host, int port) {
     crlfPings.add(clock.now() + " " + from.address + " " + transport);
+    if (pongs) {
+      keepAliveAnswers.pong(from.address, transport, host, port);
+    }
   }
 
   @Override
