@@ -90,6 +90,12 @@ final class CountingWire implements SipWire {
   }
 
   @Override
+  public void closeConnection(SipEngine.Endpoint from, String transport, String host,
+      int port) {
+    wire.closeConnection(from, transport, host, port);
+  }
+
+  @Override
   public void keepAliveAnswers(KeepAliveAnswers answers) {
     wire.keepAliveAnswers(answers);
   }

@@ -46,12 +46,15 @@ final class CrlfConnections {
   /** One connection: its socket (plain or TLS), its filtered input and its output. */
   final class Connection implements CrlfKeepAliveStream.Listener {
     private final Socket socket;
+    /** The TCP socket itself, under TLS too: closing it never waits (no close_notify). */
+    private final Socket tcp;
     private final String transport;
     private CrlfKeepAliveStream in;
     private OutputStream out;
 
-    private Connection(Socket socket, String transport) {
+    private Connection(Socket socket, Socket tcp, String transport) {
       this.socket = socket;
+      this.tcp = tcp;
       this.transport = transport;
     }
 
@@ -126,9 +129,9 @@ final class CrlfConnections {
     }
   }
 
-  /** Registers {@code socket} (connected) as a connection of {@code transport}. */
-  Connection add(Socket socket, String transport) {
-    Connection c = new Connection(socket, transport);
+  /** Registers {@code socket} (connected, over {@code tcp}) as one of {@code transport}. */
+  Connection add(Socket socket, Socket tcp, String transport) {
+    Connection c = new Connection(socket, tcp, transport);
     Set<Connection> set = open.computeIfAbsent(
         new InetSocketAddress(socket.getInetAddress(), socket.getPort()),
         r -> ConcurrentHashMap.newKeySet());
@@ -143,9 +146,9 @@ final class CrlfConnections {
   }
 
   /** {@code tls} (not yet connected by the stack's handshake) read through the filter. */
-  SSLSocket tls(SSLSocket tls) throws IOException {
+  SSLSocket tls(SSLSocket tls, Socket tcp) {
     FramedSslSocket framed = new FramedSslSocket(tls);
-    framed.connection = add(tls, "TLS");
+    framed.connection = add(tls, tcp, "TLS");
     return framed;
   }
 
@@ -169,6 +172,26 @@ final class CrlfConnections {
     }
     c.in.expectPong();
     c.write(PING, missing);
+  }
+
+  /**
+   * Closes the connection of {@code transport} from {@code local} to {@code host:port}: its
+   * flow failed (RFC 5626 §4.5: the next REGISTER forms a new flow). The stack drops a closed
+   * connection from its cache at its next write and connects anew. Never blocks: the TCP
+   * socket is closed, under TLS too (a close_notify could wait on a dead path).
+   */
+  void close(String local, String transport, String host, int port) {
+    Connection c = find(local, transport, host, port);
+    if (c != null) {
+      log.debug("closing the {} connection {} -> {}: its flow failed", transport,
+          c.socket.getLocalSocketAddress(), c.remote());
+      try {
+        c.tcp.close();
+      } catch (IOException e) {
+        // closed either way
+      }
+      c.closed();
+    }
   }
 
   /** The open connection the stack reads of {@code transport} from {@code local} to there. */
@@ -215,7 +238,7 @@ final class CrlfConnections {
     @Override
     public void connect(java.net.SocketAddress endpoint, int timeout) throws IOException {
       super.connect(endpoint, timeout);
-      connection = connections.add(this, "TCP");
+      connection = connections.add(this, this, "TCP");
     }
 
     @Override

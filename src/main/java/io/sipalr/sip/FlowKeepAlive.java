@@ -558,6 +558,11 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   private void failAll(Flow flow, FlowState state, String why) {
     stop(state);
     flows.remove(flow);
+    if (!ListeningPoint.UDP.equalsIgnoreCase(flow.transport())) {
+      // RFC 5626 §4.5: the REGISTERs below form a new flow, not over the connection that
+      // failed (its pongs may be lost while it still carries requests).
+      engine.closeConnection(flow.endpoint(), flow.transport(), flow.host(), flow.port());
+    }
     state.members.forEach(m -> memberFlows.remove(m, flow));
     // Members re-register on their own executors; they join again when that succeeds.
     List.copyOf(state.members).forEach(m -> m.flowFailed(flow, why));

@@ -715,6 +715,11 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
   }
 
   @Override
+  public void closeConnection(Endpoint from, String transport, String host, int port) {
+    tls.crlf().close(from.address, transport, host, port);
+  }
+
+  @Override
   public void keepAliveAnswers(KeepAliveAnswers answers) {
     sockets.answers(answers);
     tls.crlf().answers(answers);

@@ -76,6 +76,14 @@ interface SipWire {
    */
   void crlfPing(SipEngine.Endpoint from, String transport, String host, int port);
 
+  /**
+   * Closes the connection from {@code from} to {@code host:port} over {@code transport} (TCP,
+   * TLS): its flow failed, and RFC 5626 §4.5 re-registers over a new one. Never blocks.
+   */
+  default void closeConnection(SipEngine.Endpoint from, String transport, String host,
+      int port) {
+  }
+
   /** What comes back of STUN requests and CRLF pings; called on any thread, must not block. */
   interface KeepAliveAnswers {
     /** A STUN response arrived on one of the agent's UDP sockets. */

@@ -258,7 +258,7 @@ public final class TlsNetworkLayer implements NetworkLayer {
         resumed.incrementAndGet();
       }
     });
-    SSLSocket framed = crlf.tls(socket);
+    SSLSocket framed = crlf.tls(socket, plain);
     java.util.Set<SSLSocket> sockets = open.computeIfAbsent(remote,
         r -> ConcurrentHashMap.newKeySet());
     sockets.removeIf(SSLSocket::isClosed); // bounded by the live connections to this remote

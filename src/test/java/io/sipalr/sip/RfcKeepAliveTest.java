@@ -237,6 +237,8 @@ class RfcKeepAliveTest {
     assertEquals(sent + 1, rig.registersSent(), "a REGISTER at once");
     assertEquals(rig.wlan.address, rig.registration.info().localAddress(), "the same IAP");
     assertEquals(0, optionsSent(), "pongs came before: a failed flow, no fallback");
+    assertEquals(List.of(rig.wlan.address + " TCP"), rig.registrar.closedConnections,
+        "RFC 5626 §4.5: a new flow, not the connection that failed");
   }
 
   @Test

@@ -308,6 +308,15 @@ final class ScriptedRegistrar implements SipWire {
     }
   }
 
+  /** Connections the agent closed (its flow failed): the endpoint's address and transport. */
+  final List<String> closedConnections = new ArrayList<>();
+
+  @Override
+  public void closeConnection(SipEngine.Endpoint from, String transport, String host,
+      int port) {
+    closedConnections.add(from.address + " " + transport);
+  }
+
   @Override
   public void keepAliveAnswers(KeepAliveAnswers answers) {
     this.keepAliveAnswers = answers;
