@@ -541,34 +541,34 @@ class NatReachabilityIT {
   }
 
   /**
-   * Over TCP with outbound and {@code Flow-Timer: 5}: the agent probes the flow every 4-5 s
-   * (OPTIONS: JAIN-SIP 1.3.0-91 misreads every second CRLF pong, see FlowKeepAlive.kindFor;
-   * with CRLF pings this test failed against Kamailio: "no pong", a healthy connection closed
-   * and registered again from another port); the view shows it answered, and for
-   * {@link #KEEPALIVE_WATCH} the agent stays REGISTERED on the same connection, and a MESSAGE
-   * reaches it over it.
+   * Over TCP with outbound and {@code Flow-Timer: 5}: the agent pings the flow with a double
+   * CRLF every 4-5 s (RFC 5626 §4.4.1) and Kamailio answers each with a CRLF pong (its
+   * {@code tcp_crlf_ping}, on by default); the view shows kind CRLF and its lastAnswered
+   * advancing; for {@link #KEEPALIVE_WATCH} the agent stays REGISTERED on the same connection
+   * (no flow failed: before the network layer took pongs out of JAIN-SIP's reader, every second
+   * pong was misread as a ping and a healthy connection closed), exactly one binding, and a
+   * MESSAGE reaches the agent over it.
    */
   @Test
-  void overTcpWithOutboundTheFlowIsKeptAliveOnTheSameConnection(@TempDir Path dir, TestInfo test)
-      throws Exception {
+  void overTcpWithOutboundTheFlowIsKeptAliveWithCrlfPongsOnTheSameConnection(@TempDir Path dir,
+      TestInfo test) throws Exception {
     NetnsTopology.assumeUsable();
     NetnsTopology.assumeNftables();
     try (NetnsTopology net = NetnsTopology.createWithNat();
         KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
             .listenAddress(REGISTRAR_ADDRESS).start()) {
       kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = NetnsTopology.startAgent(dir,
-          NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
-              Duration.ofSeconds(2), 600, CONTROL_PORT, "tcp"),
-          NetnsTopology.TRACE_LOGBACK,
-          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      AgentProcess agent = startTcpAgent(dir, kamailio);
       try (agent) {
         Checks checks = new Checks(net, kamailio, agent, dir);
         Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
             "over TCP via wlan");
-        checks.awaitKeepAlive("OPTIONS", Duration.ofSeconds(5 + 5));
+        String first = checks.awaitKeepAlive("CRLF", Duration.ofSeconds(5 + 5));
         checks.idle(KEEPALIVE_WATCH);
         assertEquals("REGISTERED", checks.agentStatus());
+        String later = checks.awaitKeepAlive("CRLF", VIEW_READ);
+        assertTrue(java.time.Instant.parse(later).isAfter(java.time.Instant.parse(first)),
+            () -> "lastAnswered advances: " + first + " then " + later);
         Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after pings");
         assertEquals(before.received(), after.received(), "the same TCP connection");
         assertFalse(agent.outputTail(400).contains("failed ("),
@@ -578,6 +578,91 @@ class NatReachabilityIT {
         copyLog(agent, test);
       }
     }
+  }
+
+  /** One read of the agent's view (a `status` process in its namespace). */
+  private static final Duration VIEW_READ = Duration.ofSeconds(10);
+  /** The agent's pong timeout ({@code sip.outbound.pong-timeout}, RFC 5626 §4.4.1). */
+  private static final Duration PONG_TIMEOUT = Duration.ofSeconds(10);
+  /** The next ping (Flow-Timer 5 s) and its pong's timeout, and the status poll. */
+  private static final Duration PONG_FAILURE = Duration.ofSeconds(5).plus(PONG_TIMEOUT)
+      .plusSeconds(5);
+
+  /**
+   * Over TCP with outbound and {@code Flow-Timer: 5}, the wlan NAT then drops Kamailio's pongs
+   * (TCP segments with a lone CRLF) and nothing else: within {@link #PONG_FAILURE} of that the
+   * agent's event stream says the profile left REGISTERED because no pong came (a failed flow:
+   * the connection is closed, and the profile re-registers at once over a new one through the
+   * same NAT, which still passes REGISTERs). Once pongs pass again, without any hand on the
+   * agent, within {@link #PONG_FAILURE} pongs are answered again (lastAnswered after the NAT
+   * let them through) on a flow that stays up, REGISTERED, exactly one binding through the wlan
+   * NAT, and a MESSAGE reaches the agent.
+   */
+  @Test
+  void overTcpPongsDroppedAtTheNatTheFlowFailsAndTheAgentHealsByItself(@TempDir Path dir,
+      TestInfo test) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
+            .listenAddress(REGISTRAR_ADDRESS).start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = startTcpAgent(dir, kamailio);
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dir);
+        checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan");
+        checks.awaitKeepAlive("CRLF", Duration.ofSeconds(5 + 5));
+        Process events = checks.openEvents();
+        try {
+          long dropping = System.nanoTime();
+          net.dropPongs(WLAN_NAT, kamailio.port());
+          Path out = dir.resolve("events.out");
+          try {
+            await("a registry event: " + USER + " left REGISTERED, no pong")
+                .atMost(PONG_FAILURE).pollInterval(POLL)
+                .until(() -> Files.readString(out).lines().anyMatch(
+                    l -> l.contains("\"source\":\"registry\"")
+                        && l.contains("\"profile\":\"" + USER + "\"")
+                        && !l.contains("\"status\":\"REGISTERED\"") && l.contains("no pong")));
+          } catch (ConditionTimeoutException e) {
+            throw new AssertionError("no registry event saying the pong was missing within "
+                + PONG_FAILURE.toSeconds() + " s; the stream said:\n" + Files.readString(out)
+                + checks.diagnostics(), e);
+          }
+          long detected = System.nanoTime();
+          assertTrue(net.pongsDropped(WLAN_NAT) >= 1, "the NAT dropped a pong");
+
+          net.passPongs(WLAN_NAT);
+          java.time.Instant passing = java.time.Instant.now();
+          String answered = checks.awaitKeepAliveAnsweredAfter(passing, PONG_FAILURE);
+          long healed = System.nanoTime();
+          checks.idle(Duration.ofSeconds(12)); // two more pings, their pongs through
+          assertEquals("REGISTERED", checks.agentStatus());
+          String later = checks.awaitKeepAlive("CRLF", VIEW_READ);
+          assertTrue(java.time.Instant.parse(later).isAfter(java.time.Instant.parse(answered)),
+              () -> "pongs keep coming: " + answered + " then " + later);
+          checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after pongs pass again");
+          checks.assertMessageReachesTheAgent("after pongs pass again");
+          System.out.printf("NatReachabilityIT: TCP pongs dropped -> flow failed (event) after"
+              + " %d ms; pongs passing -> a pong answered again after %d ms%n",
+              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(detected - dropping),
+              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(healed - detected));
+        } finally {
+          events.destroyForcibly().waitFor();
+        }
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
+  private static AgentProcess startTcpAgent(Path dir, KamailioRegistrar kamailio)
+      throws IOException {
+    return NetnsTopology.startAgent(dir,
+        NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
+            Duration.ofSeconds(2), 600, CONTROL_PORT, "tcp"),
+        NetnsTopology.TRACE_LOGBACK,
+        List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
   }
 
   /** Long enough for several keep-alives at Flow-Timer 5 s. */
@@ -594,11 +679,7 @@ class NatReachabilityIT {
     try (NetnsTopology net = NetnsTopology.createWithNat();
         KamailioRegistrar kamailio = builder.start()) {
       kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = NetnsTopology.startAgent(dir,
-          NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
-              Duration.ofSeconds(2), 600, CONTROL_PORT, "tcp"),
-          NetnsTopology.TRACE_LOGBACK,
-          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      AgentProcess agent = startTcpAgent(dir, kamailio);
       try (agent) {
         Checks checks = new Checks(net, kamailio, agent, dir);
         Binding wlan = outbound
@@ -833,11 +914,11 @@ class NatReachabilityIT {
      * {@code kind} ({@code keepAlive.kind}) and a keep-alive answered
      * ({@code keepAlive.lastAnswered}).
      */
-    void awaitKeepAlive(String kind, Duration atMost) {
+    String awaitKeepAlive(String kind, Duration atMost) {
       AtomicReference<String> last = new AtomicReference<>();
       try {
         await("the agent's flow kept alive with " + kind).atMost(atMost)
-            .pollInterval(Duration.ofMillis(500))
+            .pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(500))
             .until(() -> {
               agent.requireAlive(this::diagnostics);
               last.set(statusTable());
@@ -849,6 +930,31 @@ class NatReachabilityIT {
             + " answered within " + atMost.toSeconds() + " s; last:\n" + last.get()
             + diagnostics(), e);
       }
+      return columnOf(last.get(), "KEEPALIVE.LASTANSWERED");
+    }
+
+    /**
+     * Awaits (bounded) the view showing a CRLF keep-alive answered after {@code after}, while
+     * REGISTERED; returns that lastAnswered.
+     */
+    String awaitKeepAliveAnsweredAfter(java.time.Instant after, Duration atMost) {
+      AtomicReference<String> last = new AtomicReference<>();
+      try {
+        await("a CRLF pong answered after " + after).atMost(atMost)
+            .pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(500))
+            .until(() -> {
+              agent.requireAlive(this::diagnostics);
+              last.set(statusTable());
+              String answered = columnOf(last.get(), "KEEPALIVE.LASTANSWERED");
+              return "CRLF".equals(columnOf(last.get(), "KEEPALIVE.KIND"))
+                  && !answered.matches("-?")
+                  && java.time.Instant.parse(answered).isAfter(after);
+            });
+      } catch (ConditionTimeoutException e) {
+        throw new AssertionError("no CRLF pong answered after " + after + " within "
+            + atMost.toSeconds() + " s; last:\n" + last.get() + diagnostics(), e);
+      }
+      return columnOf(last.get(), "KEEPALIVE.LASTANSWERED");
     }
 
     /** The cell of the column {@code name} in the table's one row, or "". */

@@ -349,9 +349,44 @@ final class NetnsTopology implements AutoCloseable {
 
   /** The responses {@link #dropFirstAnswer} dropped so far. */
   long firstAnswersDropped(String natNs) {
+    return firstCounter(natNs, FIRST_ANSWER_TABLE);
+  }
+
+  /** The packets the first counter of nftables table {@code table} in {@code natNs} counted. */
+  private static long firstCounter(String natNs, String table) {
     java.util.regex.Matcher m = java.util.regex.Pattern.compile("counter packets (\\d+)")
-        .matcher(in(natNs, "nft", "list", "table", "ip", FIRST_ANSWER_TABLE));
+        .matcher(in(natNs, "nft", "list", "table", "ip", table));
     return m.find() ? Long.parseLong(m.group(1)) : 0;
+  }
+
+  /** The nftables table of {@link #dropPongs}, in the NAT namespace. */
+  static final String PONG_TABLE = "sipalr_pongs";
+
+  /**
+   * From now on the NAT {@code natNs} drops every TCP segment from the registrar ({@code
+   * registrarPort}) whose payload is a lone CRLF, an RFC 5626 pong (an IP packet under 64
+   * bytes: 20 + a TCP header of 20-40 + 2); every other segment, REGISTERs and their answers
+   * included, passes.
+   */
+  void dropPongs(String natNs, int registrarPort) {
+    nftIn(natNs, """
+        table ip %1$s {
+          chain forward {
+            type filter hook forward priority filter - 10; policy accept;
+            iifname "%2$s" ip saddr %3$s tcp sport %4$d ip length < 64 @ih,0,16 0x0d0a counter drop
+          }
+        }
+        """.formatted(PONG_TABLE, NAT_OUTSIDE, REGISTRAR_ADDRESS, registrarPort));
+  }
+
+  /** The pongs {@link #dropPongs} dropped so far. */
+  long pongsDropped(String natNs) {
+    return firstCounter(natNs, PONG_TABLE);
+  }
+
+  /** The NAT {@code natNs} forwards pongs again. */
+  void passPongs(String natNs) {
+    in(natNs, "nft", "delete", "table", "ip", PONG_TABLE);
   }
 
   /** The nftables table of {@link #blockNat}, in the NAT namespace. */
