@@ -179,6 +179,80 @@ class TlsRegistrationIT {
     }
   }
 
+  /** The profile's keep-alive as the registry's view shows it. */
+  private static io.sipalr.sip.RegistrationInfo info(AgentHarness agent, String id) {
+    return agent.registry.info(id);
+  }
+
+  /**
+   * With outbound and {@code Flow-Timer: 5}, the TLS flow is kept alive with double-CRLF pings
+   * (RFC 5626 §4.4.1), each answered by Kamailio's CRLF pong inside the TLS stream: the view
+   * shows kind CRLF and lastAnswered advancing, the profile stays REGISTERED on its one TLS
+   * connection (no flow failed), and a request to the AOR reaches the agent over it.
+   */
+  @Test
+  void aTlsFlowIsKeptAliveWithCrlfPongs() throws Exception {
+    serverCertificate(localhost());
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
+            .tls(kamailioFiles).start();
+         AgentHarness agent = new AgentHarness(agentConfig(AGENT))) {
+      kamailio.addUser("tilda", REALM_PASSWORD);
+      agent.registry.create(tlsProfile("tilda", "sip:localhost:" + kamailio.tlsPort()));
+      agent.awaitStatus("tilda", ProfileStatus.REGISTERED);
+      assertTrue(info(agent, "tilda").outbound(), info(agent, "tilda").toString());
+      await("a CRLF pong over TLS").atMost(Duration.ofSeconds(5 + 5))
+          .until(() -> info(agent, "tilda").keepAliveKind() == io.sipalr.sip.KeepAliveKind.CRLF
+              && info(agent, "tilda").lastKeepAlive() != null);
+      java.time.Instant first = info(agent, "tilda").lastKeepAlive();
+      await("two more pongs over TLS").atMost(Duration.ofSeconds(2 * 5 + 5))
+          .until(() -> info(agent, "tilda").lastKeepAlive().isAfter(first.plusSeconds(5)));
+      assertEquals(ProfileStatus.REGISTERED, agent.registry.status("tilda"));
+      assertEquals(io.sipalr.sip.KeepAliveKind.CRLF, info(agent, "tilda").keepAliveKind());
+      assertEquals(1, agent.registry.stats().tlsConnections(), "the same TLS connection");
+      assertEquals(0, agent.registry.stats().keepAliveFailures(), "no flow failed");
+      List<KamailioRegistrar.Binding> b = kamailio.lookup("tilda");
+      assertEquals(1, b.size(), b.toString());
+      assertReachable(kamailio, "tilda");
+    }
+  }
+
+  /**
+   * Kamailio stops answering CRLF pings ({@code cfg.set_now_int tcp crlf_ping 0}): within the
+   * next ping and the pong timeout (10 s) the flow is failed, the profile leaves REGISTERED
+   * saying no pong came, and re-registers at once over a new TLS connection; the new flow's
+   * pings never being answered while OPTIONS are, it is kept alive with OPTIONS from then on
+   * (AUTO's fallback, shown as the view's kind), REGISTERED and reachable.
+   */
+  @Test
+  void aRegistrarThatStopsPongingFailsTheTlsFlowThenIsKeptAliveWithOptions() throws Exception {
+    serverCertificate(localhost());
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
+            .tls(kamailioFiles).start();
+         AgentHarness agent = new AgentHarness(agentConfig(AGENT))) {
+      kamailio.addUser("tilly", REALM_PASSWORD);
+      agent.registry.create(tlsProfile("tilly", "sip:localhost:" + kamailio.tlsPort()));
+      agent.awaitStatus("tilly", ProfileStatus.REGISTERED);
+      await("a CRLF pong over TLS").atMost(Duration.ofSeconds(5 + 5))
+          .until(() -> info(agent, "tilly").lastKeepAlive() != null);
+      long connections = agent.registry.stats().tlsConnections();
+
+      kamailio.rpc("cfg.set_now_int", "tcp", "crlf_ping", 0);
+      await("the flow failed: no pong").atMost(Duration.ofSeconds(5 + 10 + 5))
+          .until(() -> agent.events.stream().anyMatch(e -> e.profileId().equals("tilly")
+              && e.error() != null && e.error().reason().contains("no pong")));
+      agent.awaitStatus("tilly", ProfileStatus.REGISTERED);
+      assertTrue(agent.registry.stats().tlsConnections() > connections,
+          "re-registered over a new TLS connection");
+      // Two pings unanswered on the new flow, each while an OPTIONS is answered: fallback.
+      await("kept alive with OPTIONS").atMost(Duration.ofSeconds(2 * (5 + 10) + 10))
+          .until(() -> info(agent, "tilly").keepAliveKind()
+              == io.sipalr.sip.KeepAliveKind.OPTIONS);
+      assertEquals(ProfileStatus.REGISTERED, agent.registry.status("tilly"));
+      assertEquals(1, kamailio.lookup("tilly").size(), kamailio.lookup("tilly").toString());
+      assertReachable(kamailio, "tilly");
+    }
+  }
+
   @Test
   void aMoveOpensANewTlsConnectionFromTheNewUplinkAndClosesTheOld() throws Exception {
     serverCertificate(localhost());
