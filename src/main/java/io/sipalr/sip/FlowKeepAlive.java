@@ -122,15 +122,23 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     this.probeTimeout = probeTimeout;
     this.outbound = outbound;
     this.clock = clock;
-    this.pings = new NatPings(engine, timers, probeTimeout);
+    this.pings = new NatPings(engine, timers, probeTimeout, clock);
     engine.keepAliveAnswers(this);
   }
 
-  /** The keep-alive of {@code member}'s outbound flow, or {@code null} when it has none. */
-  synchronized View view(Member member) {
-    Flow flow = memberFlows.get(member);
-    FlowState state = flow == null ? null : flows.get(flow);
-    return state == null ? null : new View(state.kind, state.lastAnswered);
+  /**
+   * The keep-alive of {@code member}'s outbound flow, else its NAT ping (no outbound), or
+   * {@code null} when it has neither.
+   */
+  View view(Member member) {
+    synchronized (this) {
+      Flow flow = memberFlows.get(member);
+      FlowState state = flow == null ? null : flows.get(flow);
+      if (state != null) {
+        return new View(state.kind, state.lastAnswered);
+      }
+    }
+    return pings.view(member);
   }
 
   /** The keep-alive a new flow starts with (the registrar's record decides under AUTO). */
@@ -455,48 +463,40 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     engine.crlfPing(flow.endpoint(), flow.transport(), flow.host(), flow.port());
   }
 
-  @Override
-  public void pong(String localAddress, String transport, String host, int port) {
-    Flow answered = null;
-    Probe probe = null;
-    synchronized (this) {
-      for (Map.Entry<Flow, FlowState> e : flows.entrySet()) {
-        Flow f = e.getKey();
-        Probe p = e.getValue().probe;
-        if (p != null && p.kind == KeepAliveKind.CRLF && f.transport().equalsIgnoreCase(transport)
-            && f.port() == port && RegisterRequests.sameHost(f.endpoint().address, localAddress)
-            && RegisterRequests.sameHost(f.host(), host)) {
-          answered = f;
-          probe = p;
-          e.getValue().rfcAnswered = true;
-          e.getValue().rfcUnanswered = 0;
-          break;
-        }
+  /** The flow of that connection with a CRLF ping in flight, or null. Under this lock. */
+  private Flow pinged(String localAddress, String transport, String host, int port) {
+    for (Map.Entry<Flow, FlowState> e : flows.entrySet()) {
+      Flow f = e.getKey();
+      Probe p = e.getValue().probe;
+      if (p != null && p.kind == KeepAliveKind.CRLF && f.transport().equalsIgnoreCase(transport)
+          && f.port() == port && RegisterRequests.sameHost(f.endpoint().address, localAddress)
+          && RegisterRequests.sameHost(f.host(), host)) {
+        return f;
       }
     }
-    if (answered != null) {
-      probeAnswered(answered, probe, null);
-    } else {
-      log.debug("pong over {} from {}:{} to {} matches no ping in flight", transport, host,
-          port, localAddress);
-    }
+    return null;
   }
 
   @Override
-  public void pongMissing(String localAddress, int localPort, String transport, String host,
-      int port) {
-    synchronized (this) {
-      for (Map.Entry<Flow, FlowState> e : List.copyOf(flows.entrySet())) {
-        Flow f = e.getKey();
-        Probe probe = e.getValue().probe;
-        if (probe != null && probe.kind == KeepAliveKind.CRLF
-            && RegisterRequests.sameHost(f.endpoint().address, localAddress)
-            && f.endpoint().port == localPort
-            && f.transport().equalsIgnoreCase(transport) && f.port() == port
-            && RegisterRequests.sameHost(f.host(), host)) {
-          probeFailed(f, probe, "the CRLF keep-alive found no connection (closed)");
-        }
-      }
+  public synchronized void pong(String localAddress, String transport, String host, int port) {
+    Flow flow = pinged(localAddress, transport, host, port);
+    if (flow == null) {
+      log.debug("pong over {} from {}:{} to {} matches no ping in flight", transport, host,
+          port, localAddress);
+      return;
+    }
+    FlowState state = flows.get(flow);
+    state.rfcAnswered = true;
+    state.rfcUnanswered = 0;
+    probeAnswered(flow, state.probe, null);
+  }
+
+  @Override
+  public synchronized void pongMissing(String localAddress, int localPort, String transport,
+      String host, int port) {
+    Flow flow = pinged(localAddress, transport, host, port);
+    if (flow != null && flow.endpoint().port == localPort) {
+      probeFailed(flow, flows.get(flow).probe, "the CRLF keep-alive found no connection");
     }
   }
 

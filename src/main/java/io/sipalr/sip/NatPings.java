@@ -41,6 +41,7 @@ final class NatPings {
   private final Map<ByteBuffer, FlowKeepAlive.Flow> stunWaiting = new HashMap<>();
   private final StunFallback fallback = new StunFallback();
   private final SecureRandom random = new SecureRandom();
+  private final java.time.Clock clock;
 
   private static final class NatPing {
     final Set<FlowKeepAlive.Member> members = new HashSet<>();
@@ -56,12 +57,17 @@ final class NatPings {
     ScheduledFuture<?> deadline;
     int unanswered;
     boolean stunAnswered;
+    /** When a STUN ping was last answered (CRLF pings are never answered). */
+    java.time.Instant lastAnswered;
   }
 
-  NatPings(SipWire engine, ScheduledExecutorService timers, Duration answerTimeout) {
+  /** @param clock when a ping was answered, for the profile view */
+  NatPings(SipWire engine, ScheduledExecutorService timers, Duration answerTimeout,
+      java.time.Clock clock) {
     this.engine = engine;
     this.timers = timers;
     this.answerTimeout = answerTimeout;
+    this.clock = clock;
   }
 
   /**
@@ -119,6 +125,16 @@ final class NatPings {
   synchronized KeepAliveKind kind(FlowKeepAlive.Flow flow) {
     NatPing p = pings.get(flow);
     return p == null ? null : p.kind;
+  }
+
+  /** The NAT ping {@code member} gets (for the profile view), or {@code null} when none. */
+  synchronized FlowKeepAlive.View view(FlowKeepAlive.Member member) {
+    for (NatPing p : pings.values()) {
+      if (p.members.contains(member)) {
+        return new FlowKeepAlive.View(p.kind, p.lastAnswered);
+      }
+    }
+    return null;
   }
 
   synchronized void close() {
@@ -213,6 +229,7 @@ final class NatPings {
       endStun(p);
       p.stunAnswered = true;
       p.unanswered = 0;
+      p.lastAnswered = clock.instant();
       if (answer.isError()) {
         if (p.mode == SipConfig.NatKeepAlive.AUTO) {
           fallBack(flow, p, "STUN error " + answer.errorCode());

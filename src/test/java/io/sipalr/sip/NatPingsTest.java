@@ -76,6 +76,9 @@ class NatPingsTest {
     assertEquals(StunMessage.BINDING_REQUEST, first.request().type());
     assertEquals(List.of(), rig.registrar.pings, "no CRLF while STUN is answered");
     assertEquals(KeepAliveKind.STUN, rig.keepAlive.natPingKind(flow()));
+    FlowKeepAlive.View view = rig.keepAlive.view(rig.registration);
+    assertEquals(KeepAliveKind.STUN, view.kind(), "the profile view shows the NAT ping");
+    assertEquals(rig.clock.clock.instant(), view.lastAnswered(), "answered at once");
     assertEquals(ProfileStatus.REGISTERED, rig.status());
     assertEquals(List.of(), rig.errors);
   }
@@ -120,6 +123,9 @@ class NatPingsTest {
     assertTrue(pings >= 5, pings + " CRLF pings after the fallback: " + rig.registrar.pings);
     assertEquals(ProfileStatus.REGISTERED, rig.status(), "no STUN answer is no failure");
     assertEquals(List.of(), rig.errors);
+    FlowKeepAlive.View view = rig.keepAlive.view(rig.registration);
+    assertEquals(KeepAliveKind.CRLF, view.kind(), "the view shows the fallback");
+    assertEquals(null, view.lastAnswered(), "a CRLF NAT ping is never answered");
     assertEquals(List.of("sip:alice@" + PUBLIC), bindings());
   }
 
