@@ -141,8 +141,8 @@ class NatReachabilityIT {
   /**
    * Registered through the wlan NAT without outbound, then nothing but the agent's keep-alives
    * for {@link #IDLE} (more than twice the NAT's UDP timeout, and no refresh: expires is 600 s):
-   * the NAT forwarded the keep-alives, and a MESSAGE still reaches the agent, through the same
-   * one binding.
+   * the NAT forwarded the keep-alives, the agent's view shows them (keepAlive.kind STUN,
+   * answered), and a MESSAGE still reaches the agent, through the same one binding.
    */
   @Test
   void idleLongerThanTheNatsUdpTimeoutKeepAlivesKeepTheAgentReachable(@TempDir Path dir,
@@ -169,6 +169,8 @@ class NatReachabilityIT {
                 + " was idle for " + IDLE.toSeconds() + " s" + checks.diagnostics());
         Binding after = checks.awaitOneBindingAt(WLAN_PUBLIC, Duration.ZERO, "after idling");
         assertEquals(before.address(), after.address(), "the same binding after idling");
+        // The view shows the NAT ping without outbound: STUN, answered by Kamailio's stun module.
+        checks.awaitKeepAlive("STUN", VIEW_READ);
         checks.assertMessageReachesTheAgent("after idling " + IDLE.toSeconds() + " s");
       } finally {
         copyLog(agent, test);
