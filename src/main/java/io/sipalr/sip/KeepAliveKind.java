@@ -1,6 +1,6 @@
 package io.sipalr.sip;
 
-/** The keep-alive an outbound flow gets now (shown in the profile view). */
+/** The keep-alive an outbound flow, or a NAT ping, uses now (shown in the profile view). */
 public enum KeepAliveKind {
   /** A STUN Binding request on the flow's UDP socket (RFC 5626 §4.4.2). */
   STUN,

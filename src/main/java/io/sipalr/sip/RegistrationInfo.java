@@ -17,7 +17,8 @@ import java.time.Instant;
  * @param server the server (registrar, or outbound proxy) the last REGISTER went to, resolved
  *     (RFC 3263): the one registered with while REGISTERED; {@code null} before the first
  * @param keepAliveKind the keep-alive of its outbound flow now (STUN, CRLF, or OPTIONS after
- *     a registrar answered no STUN), or {@code null} without an outbound flow
+ *     a registrar answered no STUN or sent no pongs), else its NAT ping without outbound (STUN,
+ *     or CRLF), or {@code null} when it has neither
  * @param lastKeepAlive when a keep-alive of that flow was last answered, or {@code null}
  */
 public record RegistrationInfo(

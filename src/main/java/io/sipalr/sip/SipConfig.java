@@ -87,11 +87,12 @@ public record SipConfig(
   /** Which keep-alive an outbound flow gets. */
   public enum OutboundKeepAlive {
     /**
-     * RFC 5626's: STUN on UDP, a CRLF ping on TCP; a UDP flow whose registrar answers no STUN
-     * (twice unanswered while OPTIONS is, or a STUN error) falls back to OPTIONS, logged.
+     * RFC 5626's: STUN on UDP, a CRLF ping on TCP and TLS; a flow whose registrar answers no
+     * STUN or sends no pongs (twice unanswered while OPTIONS is, or a STUN error) falls back to
+     * OPTIONS, logged.
      */
     AUTO,
-    /** RFC 5626's only: a STUN Binding that goes unanswered fails the flow, whatever the cause. */
+    /** RFC 5626's only: a STUN request or CRLF ping left unanswered fails the flow, always. */
     RFC5626,
     /** An OPTIONS to the flow's far end on every transport: any answer proves the flow. */
     OPTIONS
