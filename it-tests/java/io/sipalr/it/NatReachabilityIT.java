@@ -554,6 +554,32 @@ class NatReachabilityIT {
   @Test
   void overTcpWithOutboundTheFlowIsKeptAliveWithCrlfPongsOnTheSameConnection(@TempDir Path dir,
       TestInfo test) throws Exception {
+    onATcpFlowThroughTheWlanNat(dir, test, (net, kamailio, agent, checks, before, first) -> {
+      checks.idle(KEEPALIVE_WATCH);
+      assertEquals("REGISTERED", checks.agentStatus());
+      String later = checks.awaitKeepAlive("CRLF", VIEW_READ);
+      assertTrue(java.time.Instant.parse(later).isAfter(java.time.Instant.parse(first)),
+          () -> "lastAnswered advances: " + first + " then " + later);
+      Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after pings");
+      assertEquals(before.received(), after.received(), "the same TCP connection");
+      assertFalse(agent.outputTail(400).contains("failed ("),
+          () -> "no flow failed: " + agent.outputTail(60));
+      checks.assertMessageReachesTheAgent("over the TCP flow kept alive");
+    });
+  }
+
+  /** What a test does on a TCP flow: {@link #onATcpFlowThroughTheWlanNat}. */
+  private interface OnTcpFlow {
+    void run(NetnsTopology net, KamailioRegistrar kamailio, AgentProcess agent, Checks checks,
+        Binding registered, String firstPong) throws Exception;
+  }
+
+  /**
+   * Runs {@code body} once the agent is registered over TCP with outbound ({@code Flow-Timer:
+   * 5}) through the wlan NAT, one binding, and its view shows a CRLF ping ponged.
+   */
+  private void onATcpFlowThroughTheWlanNat(Path dir, TestInfo test, OnTcpFlow body)
+      throws Exception {
     NetnsTopology.assumeUsable();
     NetnsTopology.assumeNftables();
     try (NetnsTopology net = NetnsTopology.createWithNat();
@@ -563,19 +589,10 @@ class NatReachabilityIT {
       AgentProcess agent = startTcpAgent(dir, kamailio);
       try (agent) {
         Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
+        Binding registered = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
             "over TCP via wlan");
         String first = checks.awaitKeepAlive("CRLF", Duration.ofSeconds(5 + 5));
-        checks.idle(KEEPALIVE_WATCH);
-        assertEquals("REGISTERED", checks.agentStatus());
-        String later = checks.awaitKeepAlive("CRLF", VIEW_READ);
-        assertTrue(java.time.Instant.parse(later).isAfter(java.time.Instant.parse(first)),
-            () -> "lastAnswered advances: " + first + " then " + later);
-        Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after pings");
-        assertEquals(before.received(), after.received(), "the same TCP connection");
-        assertFalse(agent.outputTail(400).contains("failed ("),
-            () -> "no flow failed: " + agent.outputTail(60));
-        checks.assertMessageReachesTheAgent("over the TCP flow kept alive");
+        body.run(net, kamailio, agent, checks, registered, first);
       } finally {
         copyLog(agent, test);
       }
@@ -603,59 +620,46 @@ class NatReachabilityIT {
   @Test
   void overTcpPongsDroppedAtTheNatTheFlowFailsAndTheAgentHealsByItself(@TempDir Path dir,
       TestInfo test) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startTcpAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan");
-        checks.awaitKeepAlive("CRLF", Duration.ofSeconds(5 + 5));
-        Process events = checks.openEvents();
+    onATcpFlowThroughTheWlanNat(dir, test, (net, kamailio, agent, checks, registered, first) -> {
+      Process events = checks.openEvents();
+      try {
+        long dropping = System.nanoTime();
+        net.dropPongs(WLAN_NAT, kamailio.port());
+        Path out = dir.resolve("events.out");
         try {
-          long dropping = System.nanoTime();
-          net.dropPongs(WLAN_NAT, kamailio.port());
-          Path out = dir.resolve("events.out");
-          try {
-            await("a registry event: " + USER + " left REGISTERED, no pong")
-                .atMost(PONG_FAILURE).pollInterval(POLL)
-                .until(() -> Files.readString(out).lines().anyMatch(
-                    l -> l.contains("\"source\":\"registry\"")
-                        && l.contains("\"profile\":\"" + USER + "\"")
-                        && !l.contains("\"status\":\"REGISTERED\"") && l.contains("no pong")));
-          } catch (ConditionTimeoutException e) {
-            throw new AssertionError("no registry event saying the pong was missing within "
-                + PONG_FAILURE.toSeconds() + " s; the stream said:\n" + Files.readString(out)
-                + checks.diagnostics(), e);
-          }
-          long detected = System.nanoTime();
-          assertTrue(net.pongsDropped(WLAN_NAT) >= 1, "the NAT dropped a pong");
-
-          net.passPongs(WLAN_NAT);
-          java.time.Instant passing = java.time.Instant.now();
-          String answered = checks.awaitKeepAliveAnsweredAfter(passing, PONG_FAILURE);
-          long healed = System.nanoTime();
-          checks.idle(Duration.ofSeconds(12)); // two more pings, their pongs through
-          assertEquals("REGISTERED", checks.agentStatus());
-          String later = checks.awaitKeepAlive("CRLF", VIEW_READ);
-          assertTrue(java.time.Instant.parse(later).isAfter(java.time.Instant.parse(answered)),
-              () -> "pongs keep coming: " + answered + " then " + later);
-          checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after pongs pass again");
-          checks.assertMessageReachesTheAgent("after pongs pass again");
-          System.out.printf("NatReachabilityIT: TCP pongs dropped -> flow failed (event) after"
-              + " %d ms; pongs passing -> a pong answered again after %d ms%n",
-              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(detected - dropping),
-              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(healed - detected));
-        } finally {
-          events.destroyForcibly().waitFor();
+          await("a registry event: " + USER + " left REGISTERED, no pong")
+              .atMost(PONG_FAILURE).pollInterval(POLL)
+              .until(() -> Files.readString(out).lines().anyMatch(
+                  l -> l.contains("\"source\":\"registry\"")
+                      && l.contains("\"profile\":\"" + USER + "\"")
+                      && !l.contains("\"status\":\"REGISTERED\"") && l.contains("no pong")));
+        } catch (ConditionTimeoutException e) {
+          throw new AssertionError("no registry event saying the pong was missing within "
+              + PONG_FAILURE.toSeconds() + " s; the stream said:\n" + Files.readString(out)
+              + checks.diagnostics(), e);
         }
+        long detected = System.nanoTime();
+        assertTrue(net.pongsDropped(WLAN_NAT) >= 1, "the NAT dropped a pong");
+
+        net.passPongs(WLAN_NAT);
+        java.time.Instant passing = java.time.Instant.now();
+        String answered = checks.awaitKeepAliveAnsweredAfter(passing, PONG_FAILURE);
+        long healed = System.nanoTime();
+        checks.idle(Duration.ofSeconds(12)); // two more pings, their pongs through
+        assertEquals("REGISTERED", checks.agentStatus());
+        String later = checks.awaitKeepAlive("CRLF", VIEW_READ);
+        assertTrue(java.time.Instant.parse(later).isAfter(java.time.Instant.parse(answered)),
+            () -> "pongs keep coming: " + answered + " then " + later);
+        checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after pongs pass again");
+        checks.assertMessageReachesTheAgent("after pongs pass again");
+        System.out.printf("NatReachabilityIT: TCP pongs dropped -> flow failed (event) after"
+            + " %d ms; pongs passing -> a pong answered again after %d ms%n",
+            java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(detected - dropping),
+            java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(healed - detected));
       } finally {
-        copyLog(agent, test);
+        events.destroyForcibly().waitFor();
       }
-    }
+    });
   }
 
   private static AgentProcess startTcpAgent(Path dir, KamailioRegistrar kamailio)

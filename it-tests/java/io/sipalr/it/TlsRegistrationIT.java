@@ -185,6 +185,30 @@ class TlsRegistrationIT {
   }
 
   /**
+   * Kamailio with outbound and {@code Flow-Timer: 5} over TLS, and {@code user} registered over
+   * it with a CRLF ping ponged: then {@code body}.
+   */
+  private void onATlsFlow(String user, OnTlsFlow body) throws Exception {
+    serverCertificate(localhost());
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
+            .tls(kamailioFiles).start();
+         AgentHarness agent = new AgentHarness(agentConfig(AGENT))) {
+      kamailio.addUser(user, REALM_PASSWORD);
+      agent.registry.create(tlsProfile(user, "sip:localhost:" + kamailio.tlsPort()));
+      agent.awaitStatus(user, ProfileStatus.REGISTERED);
+      assertTrue(info(agent, user).outbound(), info(agent, user).toString());
+      await("a CRLF pong over TLS").atMost(Duration.ofSeconds(5 + 5))
+          .until(() -> info(agent, user).keepAliveKind() == io.sipalr.sip.KeepAliveKind.CRLF
+              && info(agent, user).lastKeepAlive() != null);
+      body.run(kamailio, agent);
+    }
+  }
+
+  private interface OnTlsFlow {
+    void run(KamailioRegistrar kamailio, AgentHarness agent) throws Exception;
+  }
+
+  /**
    * With outbound and {@code Flow-Timer: 5}, the TLS flow is kept alive with double-CRLF pings
    * (RFC 5626 §4.4.1), each answered by Kamailio's CRLF pong inside the TLS stream: the view
    * shows kind CRLF and lastAnswered advancing, the profile stays REGISTERED on its one TLS
@@ -192,17 +216,7 @@ class TlsRegistrationIT {
    */
   @Test
   void aTlsFlowIsKeptAliveWithCrlfPongs() throws Exception {
-    serverCertificate(localhost());
-    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
-            .tls(kamailioFiles).start();
-         AgentHarness agent = new AgentHarness(agentConfig(AGENT))) {
-      kamailio.addUser("tilda", REALM_PASSWORD);
-      agent.registry.create(tlsProfile("tilda", "sip:localhost:" + kamailio.tlsPort()));
-      agent.awaitStatus("tilda", ProfileStatus.REGISTERED);
-      assertTrue(info(agent, "tilda").outbound(), info(agent, "tilda").toString());
-      await("a CRLF pong over TLS").atMost(Duration.ofSeconds(5 + 5))
-          .until(() -> info(agent, "tilda").keepAliveKind() == io.sipalr.sip.KeepAliveKind.CRLF
-              && info(agent, "tilda").lastKeepAlive() != null);
+    onATlsFlow("tilda", (kamailio, agent) -> {
       java.time.Instant first = info(agent, "tilda").lastKeepAlive();
       await("two more pongs over TLS").atMost(Duration.ofSeconds(2 * 5 + 5))
           .until(() -> info(agent, "tilda").lastKeepAlive().isAfter(first.plusSeconds(5)));
@@ -213,7 +227,7 @@ class TlsRegistrationIT {
       List<KamailioRegistrar.Binding> b = kamailio.lookup("tilda");
       assertEquals(1, b.size(), b.toString());
       assertReachable(kamailio, "tilda");
-    }
+    });
   }
 
   /**
@@ -225,15 +239,7 @@ class TlsRegistrationIT {
    */
   @Test
   void aRegistrarThatStopsPongingFailsTheTlsFlowThenIsKeptAliveWithOptions() throws Exception {
-    serverCertificate(localhost());
-    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
-            .tls(kamailioFiles).start();
-         AgentHarness agent = new AgentHarness(agentConfig(AGENT))) {
-      kamailio.addUser("tilly", REALM_PASSWORD);
-      agent.registry.create(tlsProfile("tilly", "sip:localhost:" + kamailio.tlsPort()));
-      agent.awaitStatus("tilly", ProfileStatus.REGISTERED);
-      await("a CRLF pong over TLS").atMost(Duration.ofSeconds(5 + 5))
-          .until(() -> info(agent, "tilly").lastKeepAlive() != null);
+    onATlsFlow("tilly", (kamailio, agent) -> {
       long connections = agent.registry.stats().tlsConnections();
 
       kamailio.rpc("cfg.set_now_int", "tcp", "crlf_ping", 0);
@@ -250,7 +256,7 @@ class TlsRegistrationIT {
       assertEquals(ProfileStatus.REGISTERED, agent.registry.status("tilly"));
       assertEquals(1, kamailio.lookup("tilly").size(), kamailio.lookup("tilly").toString());
       assertReachable(kamailio, "tilly");
-    }
+    });
   }
 
   @Test
