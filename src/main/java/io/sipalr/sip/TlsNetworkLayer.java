@@ -27,7 +27,9 @@ import javax.net.ssl.SSLSocket;
  * processors alone. A client socket is created for the SIP domain the engine said it is for
  * ({@link #expect}): that name is the peer host the trust manager checks (RFC 5922), the SNI
  * name (a host name, never an IP literal: RFC 6066 §3) and the key of JSSE's session cache,
- * so that a connection from a new uplink resumes the session of the old one.
+ * so that a connection from a new uplink resumes the session of the old one. Every TCP and
+ * TLS connection made here is read through {@link CrlfConnections}' keep-alive filter: the
+ * stack never sees an RFC 5626 ping or pong.
  *
  * <p>The stack creates this class itself (no-argument constructor); {@link #forStack} hands it
  * the trust of the engine being built, on the building thread.
