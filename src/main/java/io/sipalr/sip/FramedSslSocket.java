@@ -74,7 +74,11 @@ final class FramedSslSocket extends SSLSocket {
   @Override public boolean getNeedClientAuth() { return tls.getNeedClientAuth(); }
   @Override public void setWantClientAuth(boolean want) { tls.setWantClientAuth(want); }
   @Override public boolean getWantClientAuth() { return tls.getWantClientAuth(); }
-  @Override public void setEnableSessionCreation(boolean flag) { tls.setEnableSessionCreation(flag); }
+  @Override
+  public void setEnableSessionCreation(boolean flag) {
+    tls.setEnableSessionCreation(flag);
+  }
+
   @Override public boolean getEnableSessionCreation() { return tls.getEnableSessionCreation(); }
   @Override public SSLParameters getSSLParameters() { return tls.getSSLParameters(); }
   @Override public void setSSLParameters(SSLParameters params) { tls.setSSLParameters(params); }
@@ -98,7 +102,11 @@ final class FramedSslSocket extends SSLSocket {
   }
 
   @Override public void connect(SocketAddress to) throws IOException { tls.connect(to); }
-  @Override public void connect(SocketAddress to, int ms) throws IOException { tls.connect(to, ms); }
+  @Override
+  public void connect(SocketAddress to, int ms) throws IOException {
+    tls.connect(to, ms);
+  }
+
   @Override public void bind(SocketAddress local) throws IOException { tls.bind(local); }
   @Override public InetAddress getInetAddress() { return tls.getInetAddress(); }
   @Override public InetAddress getLocalAddress() { return tls.getLocalAddress(); }
@@ -127,7 +135,11 @@ final class FramedSslSocket extends SSLSocket {
     tls.setSendBufferSize(size);
   }
 
-  @Override public int getSendBufferSize() throws SocketException { return tls.getSendBufferSize(); }
+  @Override
+  public int getSendBufferSize() throws SocketException {
+    return tls.getSendBufferSize();
+  }
+
 
   @Override
   public void setReceiveBufferSize(int size) throws SocketException {
@@ -143,8 +155,16 @@ final class FramedSslSocket extends SSLSocket {
   @Override public boolean getKeepAlive() throws SocketException { return tls.getKeepAlive(); }
   @Override public void setTrafficClass(int tc) throws SocketException { tls.setTrafficClass(tc); }
   @Override public int getTrafficClass() throws SocketException { return tls.getTrafficClass(); }
-  @Override public void setReuseAddress(boolean on) throws SocketException { tls.setReuseAddress(on); }
-  @Override public boolean getReuseAddress() throws SocketException { return tls.getReuseAddress(); }
+  @Override
+  public void setReuseAddress(boolean on) throws SocketException {
+    tls.setReuseAddress(on);
+  }
+
+  @Override
+  public boolean getReuseAddress() throws SocketException {
+    return tls.getReuseAddress();
+  }
+
   @Override public void shutdownInput() throws IOException { tls.shutdownInput(); }
   @Override public void shutdownOutput() throws IOException { tls.shutdownOutput(); }
   @Override public boolean isConnected() { return tls.isConnected(); }
