@@ -49,7 +49,7 @@ final class CrlfConnections {
     /** The TCP socket itself, under TLS too: closing it never waits (no close_notify). */
     private final Socket tcp;
     private final String transport;
-    private CrlfKeepAliveStream in;
+    private volatile CrlfKeepAliveStream in;
     private OutputStream out;
 
     private Connection(Socket socket, Socket tcp, String transport) {
@@ -145,7 +145,7 @@ final class CrlfConnections {
     return new FramedSocket(this);
   }
 
-  /** {@code tls} (not yet connected by the stack's handshake) read through the filter. */
+  /** {@code tls} (over {@code tcp}, its handshake still to come) read through the filter. */
   SSLSocket tls(SSLSocket tls, Socket tcp) {
     FramedSslSocket framed = new FramedSslSocket(tls);
     framed.connection = add(tls, tcp, "TLS");
