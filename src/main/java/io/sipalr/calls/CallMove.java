@@ -1,0 +1,133 @@
+package io.sipalr.calls;
+
+import io.sipalr.calls.CallInfo.State;
+import io.sipalr.media.SdpNegotiator;
+import io.sipalr.sip.CallSignalling;
+import java.io.IOException;
+import java.text.ParseException;
+import javax.sip.InvalidArgumentException;
+import javax.sip.SipException;
+import javax.sip.header.ContactHeader;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A call's moves (docs/calls.md, "Moves"): a re-INVITE from the profile's new address with a
+ * Contact and an SDP there, RTP kept on the old socket until the peer accepts; a failed move
+ * ends the call, never left half-moved. Runs under the call's lock.
+ */
+final class CallMove {
+  private static final Logger log = LoggerFactory.getLogger(CallMove.class);
+
+  private final Call call;
+  /** During a move: the new endpoint; the address to go to after the current move, if any. */
+  private CallSignalling.Leg movingLeg;
+  private String nextMove;
+
+  CallMove(Call call) {
+    this.call = call;
+  }
+
+  /**
+   * The profile now registers from {@code address}: a re-INVITE from there with a Contact and
+   * an SDP on there; RTP keeps going out of the old socket until the peer accepts.
+   */
+  void move(String address) {
+    if (call.state == State.MOVING || call.state == State.ANSWERED) {
+      nextMove = address; // after the current move, or once the ACK is in
+      return;
+    }
+    if (call.state != State.ESTABLISHED || call.leg == null
+        || address.equals(call.leg.address())) {
+      return;
+    }
+    String from = call.leg.address();
+    CallSignalling sip = call.calls.sip;
+    try {
+      movingLeg = sip.acquire(address);
+      int port = call.media.prepareMove(address);
+      Request reInvite = call.dialog.request(sip, Request.INVITE, movingLeg,
+          call.messages.contact(movingLeg), sip.userAgent());
+      call.messages.setBody(reInvite, call.offer(address, port));
+      call.state = State.MOVING;
+      sip.send(movingLeg, reInvite, CallMessages.responses(r -> onResponse(r, from, address),
+          () -> failed(from, address, "no answer to the re-INVITE (transaction timeout)"),
+          why -> failed(from, address, "the re-INVITE could not be sent: " + why)));
+    } catch (IOException | SipException | ParseException | InvalidArgumentException e) {
+      call.state = State.ESTABLISHED;
+      failed(from, address, e.getMessage());
+    }
+  }
+
+  /** Once the call is established (or back from a move): the move that waited for it. */
+  void resume() {
+    if (nextMove != null) {
+      String to = nextMove;
+      nextMove = null;
+      move(to);
+    }
+  }
+
+  private void onResponse(Response r, String from, String to) {
+    synchronized (call) {
+      int status = r.getStatusCode();
+      if (status < 200 || call.state != State.MOVING) {
+        if (status / 100 == 2) {
+          call.resendAck(r);
+        }
+        return;
+      }
+      if (status >= 300) {
+        failed(from, to, "re-INVITE answered " + status + " " + r.getReasonPhrase());
+        return;
+      }
+      CallSignalling.Leg old = call.leg;
+      call.leg = movingLeg;
+      movingLeg = null;
+      if (r.getHeader(ContactHeader.NAME) instanceof ContactHeader c) {
+        call.dialog.remoteTarget = c.getAddress().getURI();
+      }
+      call.sendAck();
+      try {
+        call.agreed = call.calls.sdp.agreedBy(CallMessages.body(r));
+        call.media.commitMove(call.agreed);
+      } catch (SdpNegotiator.SdpNegotiationException | RuntimeException e) {
+        old.release();
+        call.state = State.ESTABLISHED;
+        call.hangUp("after the move to " + to + " the answer's SDP is unusable: "
+            + e.getMessage());
+        return;
+      }
+      old.release();
+      call.state = State.ESTABLISHED;
+      log.info("call {} ({}): moved {} -> {}", call.id, call.profileId, from, to);
+      call.calls.emit(call, CallEvent.Type.CALL_MOVED, "moved from " + from + " to " + to);
+      resume();
+    }
+  }
+
+  /** A move that failed ends the call: never left half-moved (docs/calls.md). */
+  private void failed(String from, String to, String why) {
+    synchronized (call) {
+      if (call.state != State.MOVING && call.state != State.ESTABLISHED) {
+        return;
+      }
+      abort();
+      call.state = State.ESTABLISHED;
+      call.hangUp("the move from " + from + " to " + to + " failed: " + why);
+    }
+  }
+
+  /** Gives up the move under way, if any: the new socket closed, the new endpoint released. */
+  void abort() {
+    if (movingLeg != null) {
+      if (call.media != null) {
+        call.media.abortMove();
+      }
+      movingLeg.release();
+      movingLeg = null;
+    }
+  }
+}
