@@ -139,24 +139,30 @@ final class Call {
     cancelTimer();
     Request req = inviteRequest.request();
     String offer = CallMessages.body(req);
-    if (offer == null) {
-      reject(Response.NOT_ACCEPTABLE_HERE, "INVITE without an SDP offer (not supported)");
-      return false;
-    }
     try {
       leg = sip().acquire(inviteRequest.localAddress());
       media = calls.media.open(leg.address(), id);
-      SdpNegotiator.Answer answer = calls.sdp.answer(offer, sdpSession, sdpVersion,
-          leg.address(), media.localPort());
-      agreed = answer.agreed();
-      Response response = messages.ok(req, answer.sdp(), leg);
+      Response response;
+      if (offer == null) { // RFC 3264 §5: our offer in the 200, the answer in the ACK
+        response = messages.ok(req, calls.sdp.offer(sdpSession, sdpVersion, leg.address(),
+            media.localPort()), leg);
+        offers.offeredInOk();
+      } else {
+        SdpNegotiator.Answer answer = calls.sdp.answer(offer, sdpSession, sdpVersion,
+            leg.address(), media.localPort());
+        agreed = answer.agreed();
+        response = messages.ok(req, answer.sdp(), leg);
+      }
       inviteRequest.respond(response);
-      media.start(agreed);
+      if (agreed != null) {
+        media.start(agreed);
+      }
       state = State.ANSWERED;
       ok.start(inviteRequest, response);
-      log.info("call {} ({}): answered on {}, RTP {}:{} -> {}:{} {}", id, profileId,
-          leg.address(), leg.address(), media.localPort(), agreed.remoteAddress(),
-          agreed.remotePort(), agreed.codec());
+      log.info("call {} ({}): answered on {}, RTP {}:{} -> {}", id, profileId,
+          leg.address(), leg.address(), media.localPort(), agreed != null
+              ? agreed.remoteAddress() + ":" + agreed.remotePort() + " " + agreed.codec()
+              : "(offered in the 200, answer awaited in the ACK)");
       return true;
     } catch (SdpNegotiator.SdpNegotiationException e) {
       reject(Response.NOT_ACCEPTABLE_HERE, "SDP offer not acceptable: " + e.getMessage());
@@ -177,9 +183,13 @@ final class Call {
   }
 
   synchronized void onAck(Request ack) {
-    ok.acked(ack);
-    if (state == State.ANSWERED) {
+    boolean initial = state == State.ANSWERED;
+    String unusable = ok.acked(ack) ? offers.ackArrived(ack, initial) : null;
+    if (initial) {
       establish();
+    }
+    if (unusable != null) {
+      hangUp(unusable);
     }
   }
 
@@ -208,6 +218,11 @@ final class Call {
   /** A re-INVITE from the peer ({@link PeerOffers}). */
   synchronized void onReInvite(CallRequest request) {
     offers.onReInvite(request);
+  }
+
+  /** An UPDATE from the peer ({@link PeerOffers}). */
+  synchronized void onUpdate(CallRequest request) {
+    offers.onUpdate(request);
   }
 
   private void establish() {

@@ -40,7 +40,12 @@ final class CallMessages {
   }
 
   Address contact(CallSignalling.Leg on) throws ParseException {
-    return Dialog.contact(sip(), call.profileId, on);
+    return contactAt(on.address(), on.port());
+  }
+
+  /** {@code sip:<profile>@<address>:<port>}: the Contact a call gives there. */
+  Address contactAt(String address, int port) throws ParseException {
+    return Dialog.contact(sip(), call.profileId, address, port);
   }
 
   /** Answers {@code request} with {@code status}; a failure to send is logged, no more. */
@@ -68,8 +73,13 @@ final class CallMessages {
 
   /** A 2xx to an INVITE or UPDATE from {@code leg}: its Contact and, if given, the SDP. */
   Response ok(Request request, String sdp, CallSignalling.Leg leg) throws ParseException {
+    return ok(request, sdp, contact(leg));
+  }
+
+  Response ok(Request request, String sdp, Address contact) throws ParseException {
     Response ok = response(request, Response.OK, sdp);
-    ok.addHeader(sip().headers().createContactHeader(contact(leg)));
+    ok.addHeader(sip().headers().createContactHeader(contact));
+    ok.addHeader(sip().headers().createAllowHeader(Calls.ALLOW));
     return ok;
   }
 

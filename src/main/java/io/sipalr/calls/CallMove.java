@@ -14,7 +14,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A call's moves (docs/calls.md, "Moves"): a re-INVITE from the profile's new address with a
+ * A call's moves (docs/calls.md, "Moves"): a re-INVITE (or an UPDATE, when the peer allows it
+ * and {@link CallSettings} does not forbid it) from the profile's new address with a
  * Contact and an SDP there, RTP kept on the old socket until the peer accepts; a failed move
  * ends the call, never left half-moved. Runs under the call's lock.
  */
@@ -45,16 +46,21 @@ final class CallMove {
     }
     String from = call.leg.address();
     CallSignalling sip = call.calls.sip;
+    // UPDATE: one round trip and no ACK, no 2xx to retransmit (docs/calls.md, "Moves")
+    String method = call.calls.settings.moveRequest() == CallSettings.MoveRequest.AUTO
+        && call.dialog.peerAllowsUpdate ? Request.UPDATE : Request.INVITE;
+    String what = method.equals(Request.UPDATE) ? "UPDATE" : "re-INVITE";
     try {
       movingLeg = sip.acquire(address);
       int port = call.media.prepareMove(address);
-      Request reInvite = call.dialog.request(sip, Request.INVITE, movingLeg,
+      Request request = call.dialog.request(sip, method, movingLeg,
           call.messages.contact(movingLeg), sip.userAgent());
-      call.messages.setBody(reInvite, call.offer(address, port));
+      call.messages.setBody(request, call.offer(address, port));
       call.state = State.MOVING;
-      sip.send(movingLeg, reInvite, CallMessages.responses(r -> onResponse(r, from, address),
-          () -> failed(from, address, "no answer to the re-INVITE (transaction timeout)"),
-          why -> failed(from, address, "the re-INVITE could not be sent: " + why)));
+      sip.send(movingLeg, request, CallMessages.responses(
+          r -> onResponse(r, method, from, address),
+          () -> failed(from, address, "no answer to the " + what + " (transaction timeout)"),
+          why -> failed(from, address, "the " + what + " could not be sent: " + why)));
     } catch (IOException | SipException | ParseException | InvalidArgumentException e) {
       call.state = State.ESTABLISHED;
       failed(from, address, e.getMessage());
@@ -70,17 +76,19 @@ final class CallMove {
     }
   }
 
-  private void onResponse(Response r, String from, String to) {
+  private void onResponse(Response r, String method, String from, String to) {
+    boolean invite = method.equals(Request.INVITE);
     synchronized (call) {
       int status = r.getStatusCode();
       if (status < 200 || call.state != State.MOVING) {
-        if (status / 100 == 2) {
+        if (status / 100 == 2 && invite) {
           call.resendAck(r);
         }
         return;
       }
       if (status >= 300) {
-        failed(from, to, "re-INVITE answered " + status + " " + r.getReasonPhrase());
+        failed(from, to, (invite ? "re-INVITE" : "UPDATE") + " answered " + status + " "
+            + r.getReasonPhrase());
         return;
       }
       CallSignalling.Leg old = call.leg;
@@ -89,7 +97,10 @@ final class CallMove {
       if (r.getHeader(ContactHeader.NAME) instanceof ContactHeader c) {
         call.dialog.remoteTarget = c.getAddress().getURI();
       }
-      call.sendAck();
+      call.dialog.learnAllow(r);
+      if (invite) {
+        call.sendAck();
+      }
       try {
         call.agreed = call.calls.sdp.agreedBy(CallMessages.body(r));
         call.media.commitMove(call.agreed);

@@ -53,6 +53,8 @@ public final class Calls implements InboundCalls, AutoCloseable {
   static final SecureRandom RANDOM = new SecureRandom();
   /** Ended calls kept for {@link #get} (their final media counts), the newest first. */
   static final int HISTORY = 100;
+  /** The methods of a call's dialog we take, in Allow of our INVITEs, UPDATEs and 2xx. */
+  static final String ALLOW = "INVITE, ACK, BYE, CANCEL, UPDATE, OPTIONS, MESSAGE";
 
   /** Opens a call's RTP socket on an address ({@link io.sipalr.media.RtpMedia#open}). */
   @FunctionalInterface
@@ -63,6 +65,7 @@ public final class Calls implements InboundCalls, AutoCloseable {
   final CallSignalling sip;
   final MediaOpener media;
   final SdpNegotiator sdp = new SdpNegotiator();
+  final CallSettings settings;
   private final Function<String, CallPolicy> policies;
   private final int maxCalls;
   private final ScheduledExecutorService scheduler;
@@ -75,6 +78,13 @@ public final class Calls implements InboundCalls, AutoCloseable {
 
   public Calls(CallSignalling sip, Function<String, CallPolicy> policies, int maxCalls,
       MediaOpener media, ScheduledExecutorService scheduler, Clock clock) {
+    this(sip, policies, maxCalls, media, scheduler, clock, CallSettings.DEFAULTS);
+  }
+
+  public Calls(CallSignalling sip, Function<String, CallPolicy> policies, int maxCalls,
+      MediaOpener media, ScheduledExecutorService scheduler, Clock clock,
+      CallSettings settings) {
+    this.settings = settings;
     this.sip = sip;
     this.policies = policies;
     this.maxCalls = maxCalls;
@@ -255,6 +265,14 @@ public final class Calls implements InboundCalls, AutoCloseable {
         }
         if (call != null && call.dialog.matches(r)) {
           call.onReInvite(request);
+        } else {
+          answerStateless(request, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+        }
+        return true;
+      }
+      case Request.UPDATE -> {
+        if (call != null && toTag != null && call.dialog.matches(r)) {
+          call.onUpdate(request);
         } else {
           answerStateless(request, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST);
         }

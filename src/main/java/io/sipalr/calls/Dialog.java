@@ -9,6 +9,7 @@ import javax.sip.InvalidArgumentException;
 import javax.sip.address.Address;
 import javax.sip.address.SipURI;
 import javax.sip.address.URI;
+import javax.sip.header.AllowHeader;
 import javax.sip.header.CSeqHeader;
 import javax.sip.header.CallIdHeader;
 import javax.sip.header.ContactHeader;
@@ -36,6 +37,8 @@ final class Dialog {
   List<Address> routeSet = List.of();
   long localCseq;
   long remoteCseq = -1;
+  /** Whether the peer's last Allow listed UPDATE (RFC 3311): a move may then use it. */
+  boolean peerAllowsUpdate;
 
   Dialog(String callId, String localTag, Address local, Address remote, URI remoteTarget) {
     this.callId = callId;
@@ -56,6 +59,7 @@ final class Dialog {
     d.remoteTag = from.getTag();
     d.routeSet = recordRoutes(invite, false);
     d.remoteCseq = ((CSeqHeader) invite.getHeader(CSeqHeader.NAME)).getSeqNumber();
+    d.learnAllow(invite);
     return d;
   }
 
@@ -67,6 +71,23 @@ final class Dialog {
       remoteTarget = contact.getAddress().getURI();
     }
     routeSet = recordRoutes(ok, true);
+    learnAllow(ok);
+  }
+
+  /**
+   * What the peer's Allow says it takes; a message without Allow says nothing (RFC 3261
+   * §20.5), so what was learnt before stays.
+   */
+  void learnAllow(javax.sip.message.Message m) {
+    ListIterator<?> it = m.getHeaders(AllowHeader.NAME);
+    if (!it.hasNext()) {
+      return;
+    }
+    boolean update = false;
+    while (it.hasNext()) {
+      update |= Request.UPDATE.equalsIgnoreCase(((AllowHeader) it.next()).getMethod());
+    }
+    peerAllowsUpdate = update;
   }
 
   private static List<Address> recordRoutes(javax.sip.message.Message m, boolean reverse) {
@@ -108,18 +129,19 @@ final class Dialog {
     for (Address route : routeSet) {
       r.addHeader(h.createRouteHeader(route));
     }
-    if (contact != null) {
+    if (contact != null) { // a target refresh (re-INVITE, UPDATE): what we take with it
       r.addHeader(h.createContactHeader(contact));
+      r.addHeader(h.createAllowHeader(Calls.ALLOW));
     }
     r.addHeader(h.createHeader("User-Agent", userAgent));
     return r;
   }
 
-  /** {@code sip:<user>@<address>:<port>}: the Contact a call gives on {@code leg}. */
-  static Address contact(CallSignalling sip, String user, CallSignalling.Leg leg)
+  /** {@code sip:<user>@<address>:<port>}: the Contact a call gives there. */
+  static Address contact(CallSignalling sip, String user, String address, int port)
       throws ParseException {
-    SipURI uri = sip.addresses().createSipURI(user, hostPart(leg.address()));
-    uri.setPort(leg.port());
+    SipURI uri = sip.addresses().createSipURI(user, hostPart(address));
+    uri.setPort(port);
     return sip.addresses().createAddress(uri);
   }
 

@@ -124,9 +124,11 @@ final class ScriptedCallPeer implements CallSignalling {
     }
     if (extraHeaders != null) {
       for (String line : extraHeaders.split("\r\n")) {
-        if (!line.isBlank()) {
-          r.addHeader(headers.createHeader(line.substring(0, line.indexOf(':')),
-              line.substring(line.indexOf(':') + 1).trim()));
+        if (!line.isBlank()) { // a list (Allow: A, B) gives one header per value
+          for (Object h : ((gov.nist.javax.sip.header.HeaderFactoryImpl) headers)
+              .createHeaders(line)) {
+            r.addHeader((javax.sip.header.Header) h);
+          }
         }
       }
     }
