@@ -354,7 +354,7 @@ final class Call {
       }
       case ANSWERED, ESTABLISHED, MOVING -> {
         ok.stop();
-        moves.abort();
+        moves.stop();
         state = State.ENDING;
         closeMedia();
         try {
@@ -400,7 +400,7 @@ final class Call {
     state = State.ENDED;
     cancelTimer();
     ok.stop();
-    moves.abort();
+    moves.stop();
     closeMedia();
     if (leg != null) {
       leg.release();

@@ -5,6 +5,8 @@ import io.sipalr.media.SdpNegotiator;
 import io.sipalr.sip.CallSignalling;
 import java.io.IOException;
 import java.text.ParseException;
+import java.time.Duration;
+import java.util.concurrent.ScheduledFuture;
 import javax.sip.InvalidArgumentException;
 import javax.sip.SipException;
 import javax.sip.header.ContactHeader;
@@ -26,6 +28,9 @@ final class CallMove {
   /** During a move: the new endpoint; the address to go to after the current move, if any. */
   private CallSignalling.Leg movingLeg;
   private String nextMove;
+  /** After a 491: the wait before the move's request goes again, and how many 491s so far. */
+  private ScheduledFuture<?> glareWait;
+  private int glares;
 
   CallMove(Call call) {
     this.call = call;
@@ -36,8 +41,8 @@ final class CallMove {
    * an SDP on there; RTP keeps going out of the old socket until the peer accepts.
    */
   void move(String address) {
-    if (call.state == State.MOVING || call.state == State.ANSWERED) {
-      nextMove = address; // after the current move, or once the ACK is in
+    if (call.state == State.MOVING || call.state == State.ANSWERED || glareWait != null) {
+      nextMove = address; // after the current move, once the ACK is in, or after a 491's wait
       return;
     }
     if (call.state != State.ESTABLISHED || call.leg == null
@@ -86,11 +91,18 @@ final class CallMove {
         }
         return;
       }
-      if (status >= 300) {
-        failed(from, to, (invite ? "re-INVITE" : "UPDATE") + " answered " + status + " "
-            + r.getReasonPhrase());
+      String what = invite ? "re-INVITE" : "UPDATE";
+      if (status == Response.REQUEST_PENDING && glares < call.calls.settings.glareRetries()) {
+        glareBackOff(to);
         return;
       }
+      if (status >= 300) {
+        failed(from, to, what + " answered " + status + " " + r.getReasonPhrase()
+            + (status == Response.REQUEST_PENDING ? " " + (glares + 1)
+                + " times (glare), gave up" : ""));
+        return;
+      }
+      glares = 0;
       CallSignalling.Leg old = call.leg;
       call.leg = movingLeg;
       movingLeg = null;
@@ -119,6 +131,31 @@ final class CallMove {
     }
   }
 
+  /**
+   * Our move's request met the peer's (491, RFC 3261 §14.1): the prepared move is given up,
+   * the call is ESTABLISHED where it was (the peer's own request, if it sends one in our wait,
+   * is answered from there) and the move goes again after 2.1-4 s when we chose the Call-ID
+   * (our call), 0-2 s otherwise, in 10 ms steps.
+   */
+  private void glareBackOff(String to) {
+    glares++;
+    abort();
+    call.state = State.ESTABLISHED;
+    long waitMs = call.direction == CallInfo.Direction.OUTGOING
+        ? 2100 + 10L * Calls.RANDOM.nextInt(191) : 10L * Calls.RANDOM.nextInt(201);
+    nextMove = nextMove != null ? nextMove : to;
+    log.info("call {} ({}): move to {} met the peer's request (491, {} of {}); again in {} ms",
+        call.id, call.profileId, to, glares, call.calls.settings.glareRetries(), waitMs);
+    glareWait = call.calls.schedule(() -> {
+      synchronized (call) {
+        glareWait = null;
+        if (call.state == State.ESTABLISHED) {
+          resume();
+        }
+      }
+    }, Duration.ofMillis(waitMs));
+  }
+
   /** A move that failed ends the call: never left half-moved (docs/calls.md). */
   private void failed(String from, String to, String why) {
     synchronized (call) {
@@ -132,6 +169,16 @@ final class CallMove {
   }
 
   /** Gives up the move under way, if any: the new socket closed, the new endpoint released. */
+  /** The call ends: no move under way, none waiting. */
+  void stop() {
+    nextMove = null;
+    if (glareWait != null) {
+      glareWait.cancel(false);
+      glareWait = null;
+    }
+    abort();
+  }
+
   void abort() {
     if (movingLeg != null) {
       if (call.media != null) {

@@ -45,6 +45,11 @@ public record CallSettings(MoveRequest moveRequest, int glareRetries, Duration m
       default -> throw new ConfigException.BadValue(c.origin(), "calls.signalling.move-request",
           "is '" + move + "'; must be auto or re-invite");
     };
-    return new CallSettings(request, DEFAULTS.glareRetries(), DEFAULTS.minSe());
+    int retries = c.getInt("glare-retries");
+    if (retries < 0 || retries > 10) {
+      throw new ConfigException.BadValue(c.origin(), "calls.signalling.glare-retries",
+          "must be between 0 and 10");
+    }
+    return new CallSettings(request, retries, DEFAULTS.minSe());
   }
 }

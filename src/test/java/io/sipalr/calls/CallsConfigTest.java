@@ -51,6 +51,8 @@ class CallsConfigTest {
     e = assertThrows(ConfigException.class,
         () -> read("calls.signalling.move-request = update"));
     assertTrue(e.getMessage().contains("calls.signalling.move-request"), e.getMessage());
+    e = assertThrows(ConfigException.class, () -> read("calls.signalling.glare-retries = -1"));
+    assertTrue(e.getMessage().contains("calls.signalling.glare-retries"), e.getMessage());
     assertEquals(CallSettings.MoveRequest.RE_INVITE,
         read("calls.signalling.move-request = re-invite").signalling().moveRequest());
   }
