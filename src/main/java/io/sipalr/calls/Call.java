@@ -44,6 +44,7 @@ final class Call {
   final OkRetransmission ok = new OkRetransmission(this);
   private final CallMove moves = new CallMove(this);
   private final PeerOffers offers = new PeerOffers(this);
+  final SessionTimer session = new SessionTimer(this);
   private final Instant started;
   State state;
   private Instant established;
@@ -52,8 +53,9 @@ final class Call {
   SdpNegotiator.Agreed agreed;
   /** Incoming: the initial INVITE as received, answered through it. */
   private CallRequest inviteRequest;
-  /** Outgoing: our INVITE (for CANCEL and ACK). */
+  /** Outgoing: our INVITE (for CANCEL and ACK), and its first hop. */
   private Request invite;
+  private String hop;
   private Request lastAck;
   private ScheduledFuture<?> timer;
   private final long sdpSession = Math.abs(Calls.RANDOM.nextLong() % 1_000_000_000L);
@@ -94,6 +96,22 @@ final class Call {
   /** A new SDP offer (session version one up) for media on {@code address}:{@code port}. */
   String offer(String address, int port) {
     return calls.sdp.offer(sdpSession, ++sdpVersion, address, port);
+  }
+
+  /**
+   * The wait before our request goes again after a 491 (RFC 3261 §14.1): 2.1-4 s when we
+   * chose the Call-ID (our call), 0-2 s otherwise, in 10 ms steps.
+   */
+  Duration glareWait() {
+    return Duration.ofMillis(direction == Direction.OUTGOING
+        ? 2100 + 10L * Calls.RANDOM.nextInt(191) : 10L * Calls.RANDOM.nextInt(201));
+  }
+
+  /** A move that waited (for a refresh, a 491's wait) goes now if the call is established. */
+  void resumeMove() {
+    if (state == State.ESTABLISHED) {
+      moves.resume();
+    }
   }
 
   /** The answer to a new offer in the dialog, for media where the call is now. */
@@ -153,6 +171,7 @@ final class Call {
         agreed = answer.agreed();
         response = messages.ok(req, answer.sdp(), leg);
       }
+      session.answering(req, response);
       inviteRequest.respond(response);
       if (agreed != null) {
         media.start(agreed);
@@ -238,12 +257,19 @@ final class Call {
   synchronized void dial(CallSignalling.Leg from, String hop) throws IOException, SipException,
       ParseException, InvalidArgumentException {
     leg = from;
+    this.hop = hop;
     media = calls.media.open(leg.address(), id);
+    sendInvite();
+  }
+
+  /** Our INVITE (again after a 422, with a new CSeq and what the 422 asked for). */
+  private void sendInvite() throws SipException, ParseException, InvalidArgumentException {
     Request r = dialog.request(sip(), Request.INVITE, leg, messages.contact(leg),
         sip().userAgent());
     SipURI route = (SipURI) sip().addresses().createURI(hop);
     route.setLrParam();
     r.addFirst(sip().headers().createRouteHeader(sip().addresses().createAddress(route)));
+    session.offering(r);
     messages.setBody(r, calls.sdp.offer(sdpSession, sdpVersion, leg.address(),
         media.localPort()));
     invite = r;
@@ -271,12 +297,22 @@ final class Call {
       try {
         agreed = calls.sdp.agreedBy(CallMessages.body(response));
         media.start(agreed);
+        session.answered(response);
         establish();
       } catch (SdpNegotiator.SdpNegotiationException | RuntimeException e) {
         state = State.ESTABLISHED;
         hangUp("the answer's SDP is unusable: " + e.getMessage());
       }
       return;
+    }
+    if (state == State.CALLING && status == 422 && session.retryAfterTooSmall(response)) {
+      try { // RFC 4028 §7.4: again, asking for the 422's Min-SE
+        sendInvite();
+        return;
+      } catch (SipException | ParseException | InvalidArgumentException e) {
+        end("the INVITE could not be sent again after 422: " + e.getMessage());
+        return;
+      }
     }
     if (state == State.CALLING || state == State.ENDING) {
       end(cancelled && status == Response.REQUEST_TERMINATED ? cancelReason
@@ -355,6 +391,7 @@ final class Call {
       case ANSWERED, ESTABLISHED, MOVING -> {
         ok.stop();
         moves.stop();
+        session.off();
         state = State.ENDING;
         closeMedia();
         try {
@@ -401,6 +438,7 @@ final class Call {
     cancelTimer();
     ok.stop();
     moves.stop();
+    session.off();
     closeMedia();
     if (leg != null) {
       leg.release();

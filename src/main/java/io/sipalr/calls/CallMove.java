@@ -41,8 +41,9 @@ final class CallMove {
    * an SDP on there; RTP keeps going out of the old socket until the peer accepts.
    */
   void move(String address) {
-    if (call.state == State.MOVING || call.state == State.ANSWERED || glareWait != null) {
-      nextMove = address; // after the current move, once the ACK is in, or after a 491's wait
+    if (call.state == State.MOVING || call.state == State.ANSWERED || glareWait != null
+        || call.session.refreshing()) {
+      nextMove = address; // after the current move or refresh, the ACK, or a 491's wait
       return;
     }
     if (call.state != State.ESTABLISHED || call.leg == null
@@ -60,6 +61,7 @@ final class CallMove {
       int port = call.media.prepareMove(address);
       Request request = call.dialog.request(sip, method, movingLeg,
           call.messages.contact(movingLeg), sip.userAgent());
+      call.session.offering(request); // a move refreshes the session too (RFC 4028)
       call.messages.setBody(request, call.offer(address, port));
       call.state = State.MOVING;
       sip.send(movingLeg, request, CallMessages.responses(
@@ -92,6 +94,13 @@ final class CallMove {
         return;
       }
       String what = invite ? "re-INVITE" : "UPDATE";
+      if (status == 422 && call.session.retryAfterTooSmall(r)) { // RFC 4028 §7.4
+        abort();
+        call.state = State.ESTABLISHED;
+        nextMove = nextMove != null ? nextMove : to;
+        resume();
+        return;
+      }
       if (status == Response.REQUEST_PENDING && glares < call.calls.settings.glareRetries()) {
         glareBackOff(to);
         return;
@@ -113,6 +122,7 @@ final class CallMove {
       if (invite) {
         call.sendAck();
       }
+      call.session.answered(r);
       try {
         call.agreed = call.calls.sdp.agreedBy(CallMessages.body(r));
         call.media.commitMove(call.agreed);
@@ -134,18 +144,16 @@ final class CallMove {
   /**
    * Our move's request met the peer's (491, RFC 3261 §14.1): the prepared move is given up,
    * the call is ESTABLISHED where it was (the peer's own request, if it sends one in our wait,
-   * is answered from there) and the move goes again after 2.1-4 s when we chose the Call-ID
-   * (our call), 0-2 s otherwise, in 10 ms steps.
+   * is answered from there) and the move goes again after {@link Call#glareWait}.
    */
   private void glareBackOff(String to) {
     glares++;
     abort();
     call.state = State.ESTABLISHED;
-    long waitMs = call.direction == CallInfo.Direction.OUTGOING
-        ? 2100 + 10L * Calls.RANDOM.nextInt(191) : 10L * Calls.RANDOM.nextInt(201);
+    Duration wait = call.glareWait();
     nextMove = nextMove != null ? nextMove : to;
     log.info("call {} ({}): move to {} met the peer's request (491, {} of {}); again in {} ms",
-        call.id, call.profileId, to, glares, call.calls.settings.glareRetries(), waitMs);
+        call.id, call.profileId, to, glares, call.calls.settings.glareRetries(), wait.toMillis());
     glareWait = call.calls.schedule(() -> {
       synchronized (call) {
         glareWait = null;
@@ -153,7 +161,7 @@ final class CallMove {
           resume();
         }
       }
-    }, Duration.ofMillis(waitMs));
+    }, wait);
   }
 
   /** A move that failed ends the call: never left half-moved (docs/calls.md). */

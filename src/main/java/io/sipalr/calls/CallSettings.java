@@ -50,6 +50,11 @@ public record CallSettings(MoveRequest moveRequest, int glareRetries, Duration m
       throw new ConfigException.BadValue(c.origin(), "calls.signalling.glare-retries",
           "must be between 0 and 10");
     }
-    return new CallSettings(request, retries, DEFAULTS.minSe());
+    Duration minSe = c.getDuration("min-se");
+    if (minSe.compareTo(RFC_MIN_SE) < 0) {
+      throw new ConfigException.BadValue(c.origin(), "calls.signalling.min-se",
+          "must be at least 90s (RFC 4028 §4)");
+    }
+    return new CallSettings(request, retries, minSe);
   }
 }

@@ -321,6 +321,12 @@ public final class Calls implements InboundCalls, AutoCloseable {
       answerStateless(request, Response.BUSY_HERE);
       return;
     }
+    if (SessionTimer.tooSmall(r, settings.minSe())) {
+      log.info("INVITE for {} answered 422: its session interval is below our Min-SE {}",
+          request.profileId(), settings.minSe());
+      answerStateless(request, 422);
+      return;
+    }
     Dialog dialog = Dialog.asCallee(r, tag());
     Call call = new Call(this, newId(), request.profileId(), Direction.INCOMING, dialog,
         State.RINGING);
@@ -340,6 +346,9 @@ public final class Calls implements InboundCalls, AutoCloseable {
       ToHeader to = (ToHeader) response.getHeader(ToHeader.NAME);
       if (to.getTag() == null) {
         to.setTag(tag());
+      }
+      if (status == 422) {
+        SessionTimer.addMinSe(sip.headers(), response, settings.minSe());
       }
       request.respond(response);
     } catch (Exception e) {

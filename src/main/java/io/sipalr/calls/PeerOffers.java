@@ -95,6 +95,7 @@ final class PeerOffers {
         answerInAck = true;
       }
       Response ok = call.messages.ok(req, sdp, call.leg);
+      call.session.answering(req, ok);
       request.respond(ok);
       call.ok.start(request, ok);
     } catch (SdpNegotiator.SdpNegotiationException e) {
@@ -140,9 +141,13 @@ final class PeerOffers {
     refreshTarget(req);
     try {
       String sdp = offer != null ? answer(offer) : null;
-      request.respond(call.messages.ok(req, sdp, call.leg != null
+      Response ok = call.messages.ok(req, sdp, call.leg != null
           ? call.messages.contact(call.leg)
-          : call.messages.contactAt(request.localAddress(), request.localPort())));
+          : call.messages.contactAt(request.localAddress(), request.localPort()));
+      if (call.state != State.RINGING && call.state != State.CALLING) {
+        call.session.answering(req, ok); // a refresh of a session that exists
+      }
+      request.respond(ok);
     } catch (SdpNegotiator.SdpNegotiationException e) {
       call.messages.respond(request, Response.NOT_ACCEPTABLE_HERE, null);
     } catch (SipException | ParseException e) {
@@ -156,10 +161,14 @@ final class PeerOffers {
    * or UPDATE of a move, or our offer in a 2xx. A re-INVITE also waits for our 2xx's ACK.
    */
   private boolean offerOutstanding() {
-    return call.state == State.CALLING || call.state == State.MOVING || answerInAck;
+    return call.state == State.CALLING || call.state == State.MOVING || answerInAck
+        || call.session.refreshOffers();
   }
 
-  /** §12.2.2: a CSeq not above the last is answered 500; true when the request is in order. */
+  /**
+   * §12.2.2: a CSeq not above the last is answered 500; RFC 4028 §8.1: a session interval
+   * below our Min-SE 422. True when the request is to be answered further.
+   */
   private boolean nextCseq(CallRequest request) {
     long seq = ((CSeqHeader) request.request().getHeader(CSeqHeader.NAME)).getSeqNumber();
     if (seq <= call.dialog.remoteCseq) {
@@ -167,6 +176,16 @@ final class PeerOffers {
       return false;
     }
     call.dialog.remoteCseq = seq;
+    if (SessionTimer.tooSmall(request.request(), call.calls.settings.minSe())) {
+      try {
+        Response r = call.messages.response(request.request(), 422, null);
+        SessionTimer.addMinSe(call.calls.sip.headers(), r, call.calls.settings.minSe());
+        request.respond(r);
+      } catch (ParseException | SipException e) {
+        log.warn("call {} ({}): 422 not sent: {}", call.id, call.profileId, e.getMessage());
+      }
+      return false;
+    }
     return true;
   }
 

@@ -53,6 +53,8 @@ class CallsConfigTest {
     assertTrue(e.getMessage().contains("calls.signalling.move-request"), e.getMessage());
     e = assertThrows(ConfigException.class, () -> read("calls.signalling.glare-retries = -1"));
     assertTrue(e.getMessage().contains("calls.signalling.glare-retries"), e.getMessage());
+    e = assertThrows(ConfigException.class, () -> read("calls.signalling.min-se = 60s"));
+    assertTrue(e.getMessage().contains("calls.signalling.min-se"), e.getMessage());
     assertEquals(CallSettings.MoveRequest.RE_INVITE,
         read("calls.signalling.move-request = re-invite").signalling().moveRequest());
   }

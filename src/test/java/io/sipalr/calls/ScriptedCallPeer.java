@@ -124,7 +124,13 @@ final class ScriptedCallPeer implements CallSignalling {
     }
     if (extraHeaders != null) {
       for (String line : extraHeaders.split("\r\n")) {
-        if (!line.isBlank()) { // a list (Allow: A, B) gives one header per value
+        if (line.isBlank()) {
+          continue;
+        }
+        String name = line.substring(0, line.indexOf(':'));
+        try {
+          r.addHeader(headers.createHeader(name, line.substring(line.indexOf(':') + 1).trim()));
+        } catch (java.text.ParseException list) { // Allow: A, B gives one header per value
           for (Object h : ((gov.nist.javax.sip.header.HeaderFactoryImpl) headers)
               .createHeaders(line)) {
             r.addHeader((javax.sip.header.Header) h);
