@@ -45,7 +45,7 @@ final class Call {
   private final CallMove moves = new CallMove(this);
   private final PeerOffers offers = new PeerOffers(this);
   final SessionTimer session = new SessionTimer(this);
-  private final Instant started;
+  final Instant started;
   State state;
   private Instant established;
   CallSignalling.Leg leg;

@@ -129,6 +129,13 @@ public final class Calls implements InboundCalls, AutoCloseable {
     return byId.size();
   }
 
+  /** The ids of {@code profileId}'s calls under way, oldest first: what a move would touch. */
+  public List<String> callIdsOf(String profileId) {
+    return byId.values().stream().filter(c -> c.profileId.equals(profileId))
+        .sorted(Comparator.comparing((Call c) -> c.started).thenComparing(c -> c.id))
+        .map(c -> c.id).toList();
+  }
+
   /** How many calls of {@code profileId} a move would touch (established or being set up). */
   public int callsOf(String profileId) {
     return (int) byId.values().stream().filter(c -> c.profileId.equals(profileId)).count();

@@ -132,6 +132,9 @@ class CallsTest extends CallsTestBase {
     peer.deliver(invite("c2", OFFER));
     peer.deliver(invite("c3", OFFER));
     assertEquals(List.of(486), peer.deliver(invite("c4", OFFER)).statuses());
+    assertEquals(calls.list().stream().map(CallInfo::id).toList(), calls.callIdsOf("alice"));
+    assertEquals(3, calls.callIdsOf("alice").size());
+    assertEquals(List.of(), calls.callIdsOf("carol"));
     assertThrows(CallException.class, () -> calls.dial("alice", "sip:bob@sipalr.test"));
   }
 
