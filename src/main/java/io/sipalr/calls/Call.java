@@ -268,6 +268,10 @@ final class Call {
         sip().userAgent());
     SipURI route = (SipURI) sip().addresses().createURI(hop);
     route.setLrParam();
+    if (!"udp".equals(dialog.transport) && route.getTransportParam() == null
+        && !(route.isSecure() && "tls".equals(dialog.transport))) {
+      route.setTransportParam(dialog.transport); // the profile's transport to its first hop
+    }
     r.addFirst(sip().headers().createRouteHeader(sip().addresses().createAddress(route)));
     session.offering(r);
     messages.setBody(r, calls.sdp.offer(sdpSession, sdpVersion, leg.address(),

@@ -40,12 +40,12 @@ final class CallMessages {
   }
 
   Address contact(CallSignalling.Leg on) throws ParseException {
-    return contactAt(on.address(), on.port());
+    return contactAt(on.address(), on.port(call.dialog.transport));
   }
 
   /** {@code sip:<profile>@<address>:<port>}: the Contact a call gives there. */
   Address contactAt(String address, int port) throws ParseException {
-    return Dialog.contact(sip(), call.profileId, address, port);
+    return call.dialog.contact(sip(), call.profileId, address, port);
   }
 
   /** Answers {@code request} with {@code status}; a failure to send is logged, no more. */

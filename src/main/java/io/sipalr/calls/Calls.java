@@ -170,6 +170,7 @@ public final class Calls implements InboundCalls, AutoCloseable {
       Address local = sip.addresses().createAddress(aor);
       Address remote = sip.addresses().createAddress(target);
       Dialog dialog = new Dialog(sip.newCallId(), tag(), local, remote, target);
+      dialog.transport = sip.transportOf(profileId);
       call = new Call(this, newId(), profileId, Direction.OUTGOING, dialog, State.CALLING);
     } catch (java.text.ParseException e) {
       throw new CallException(CallException.Kind.INVALID, "not a SIP URI: " + to + " ("

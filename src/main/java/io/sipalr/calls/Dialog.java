@@ -16,6 +16,7 @@ import javax.sip.header.ContactHeader;
 import javax.sip.header.FromHeader;
 import javax.sip.header.RecordRouteHeader;
 import javax.sip.header.ToHeader;
+import javax.sip.header.ViaHeader;
 import javax.sip.message.Request;
 import javax.sip.message.Response;
 
@@ -37,6 +38,11 @@ final class Dialog {
   List<Address> routeSet = List.of();
   long localCseq;
   long remoteCseq = -1;
+  /**
+   * The transport of the call's own requests and Contact ({@code udp}, {@code tcp},
+   * {@code tls}): the profile's for our calls, the one the INVITE came over for the peer's.
+   */
+  String transport = "udp";
   /** Whether the peer's last Allow listed UPDATE (RFC 3311): a move may then use it. */
   boolean peerAllowsUpdate;
 
@@ -60,6 +66,10 @@ final class Dialog {
     d.routeSet = recordRoutes(invite, false);
     d.remoteCseq = ((CSeqHeader) invite.getHeader(CSeqHeader.NAME)).getSeqNumber();
     d.learnAllow(invite);
+    // the top Via names the transport the INVITE came over (RFC 3261 §18.1.1)
+    if (invite.getHeader(ViaHeader.NAME) instanceof ViaHeader via && via.getTransport() != null) {
+      d.transport = via.getTransport().toLowerCase(java.util.Locale.ROOT);
+    }
     return d;
   }
 
@@ -124,8 +134,9 @@ final class Dialog {
     FromHeader from = h.createFromHeader(local, localTag);
     Request r = sip.messages().createRequest((URI) remoteTarget.clone(), method,
         h.createCallIdHeader(callId), h.createCSeqHeader(seq, method), from, to,
-        new ArrayList<>(List.of(h.createViaHeader(leg.address(), leg.port(), "udp",
-            Calls.branch()))), h.createMaxForwardsHeader(70));
+        new ArrayList<>(List.of(h.createViaHeader(leg.address(), leg.port(transport),
+            transport.toUpperCase(java.util.Locale.ROOT), Calls.branch()))),
+        h.createMaxForwardsHeader(70));
     for (Address route : routeSet) {
       r.addHeader(h.createRouteHeader(route));
     }
@@ -137,11 +148,17 @@ final class Dialog {
     return r;
   }
 
-  /** {@code sip:<user>@<address>:<port>}: the Contact a call gives there. */
-  static Address contact(CallSignalling sip, String user, String address, int port)
+  /**
+   * {@code sip:<user>@<address>:<port>}, with {@code ;transport=tcp} or {@code ;transport=tls}
+   * over those: the Contact a call gives there.
+   */
+  Address contact(CallSignalling sip, String user, String address, int port)
       throws ParseException {
     SipURI uri = sip.addresses().createSipURI(user, hostPart(address));
     uri.setPort(port);
+    if (!"udp".equals(transport)) {
+      uri.setTransportParam(transport);
+    }
     return sip.addresses().createAddress(uri);
   }
 

@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * Request-URI) resolved by RFC 3263 with the registry's own resolver, as a REGISTER's is. An
  * address, or a name whose answer is cached, is sent at once on the caller's thread; a name
  * that needs DNS is sent when the answer comes, on the SIP workers: no SIP, timer or calls
- * thread ever waits for DNS. Calls use UDP unless the hop's URI says otherwise. The first
+ * thread ever waits for DNS. Calls use the hop URI's transport, else the call's own (its Via's:
+ * the profile's). The first
  * target is used (no failover across a name's servers for calls yet).
  */
 final class CallHops {
@@ -51,7 +52,13 @@ final class CallHops {
    */
   void send(SipURI hop, String from, String what, Sender sender, Consumer<String> unsent)
       throws SipException {
-    TargetQuery q = query(hop, from);
+    send(hop, from, "udp", what, sender, unsent);
+  }
+
+  /** As above, over {@code transport} when the hop's URI names none (the call's own). */
+  void send(SipURI hop, String from, String transport, String what, Sender sender,
+      Consumer<String> unsent) throws SipException {
+    TargetQuery q = query(hop, from, transport);
     CompletableFuture<TargetResolver.Resolved> f = resolver.resolve(q);
     if (f.isDone()) {
       try {
@@ -85,10 +92,11 @@ final class CallHops {
     return resolved.targets().get(0);
   }
 
-  static TargetQuery query(SipURI hop, String from) {
+  static TargetQuery query(SipURI hop, String from, String callTransport) {
     InetAddress local = DnsConfig.literal(from);
     AddressFamily family = local == null ? AddressFamily.IPV4 : AddressFamily.of(local);
-    String transport = hop.getTransportParam() != null ? hop.getTransportParam() : "udp";
+    String transport = hop.getTransportParam() != null ? hop.getTransportParam()
+        : callTransport;
     return new TargetQuery(hop.getHost(), hop.getPort(), transport.toLowerCase(Locale.ROOT),
         hop.isSecure(), family, null);
   }

@@ -43,6 +43,12 @@ final class RegistryCallSignalling implements CallSignalling {
     }
 
     @Override
+    public int port(String transport) {
+      javax.sip.ListeningPoint lp = endpoint.listeningPoint(transport);
+      return lp != null ? lp.getPort() : endpoint.port;
+    }
+
+    @Override
     public void release() {
       wire.release(endpoint);
     }
@@ -82,6 +88,12 @@ final class RegistryCallSignalling implements CallSignalling {
   public Optional<String> firstHopOf(String profileId) {
     return profiles.apply(profileId).map(p -> p.outboundProxy() != null
         && !p.outboundProxy().isBlank() ? p.outboundProxy() : p.registrar());
+  }
+
+  @Override
+  public String transportOf(String profileId) {
+    return profiles.apply(profileId).map(p -> p.transport().name().toLowerCase(
+        java.util.Locale.ROOT)).orElse("udp");
   }
 
   @Override
@@ -133,7 +145,7 @@ final class RegistryCallSignalling implements CallSignalling {
         responses.onTimeout();
       }
     };
-    hops.send(nextHop(request), endpoint.address, describe(request),
+    hops.send(nextHop(request), endpoint.address, viaTransport(request), describe(request),
         t -> wire.send(endpoint, request, handler, t.transport(), t.host(), t.port()),
         responses::onUnsent);
   }
@@ -141,9 +153,17 @@ final class RegistryCallSignalling implements CallSignalling {
   @Override
   public void sendAck(Leg from, Request ack) throws SipException {
     SipEngine.Endpoint endpoint = ((EngineLeg) from).endpoint();
-    hops.send(nextHop(ack), endpoint.address, describe(ack),
+    hops.send(nextHop(ack), endpoint.address, viaTransport(ack), describe(ack),
         t -> wire.sendStateless(endpoint, ack, t.transport(), t.host(), t.port()),
         why -> { }); // a lost ACK: the peer's 2xx comes again and gets it again
+  }
+
+  /** The call's transport, as its own Via says: for a next hop whose URI names none. */
+  private static String viaTransport(Request request) {
+    javax.sip.header.ViaHeader via =
+        (javax.sip.header.ViaHeader) request.getHeader(javax.sip.header.ViaHeader.NAME);
+    return via != null && via.getTransport() != null
+        ? via.getTransport().toLowerCase(java.util.Locale.ROOT) : "udp";
   }
 
   private static String describe(Request request) {

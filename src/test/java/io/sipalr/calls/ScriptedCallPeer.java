@@ -27,6 +27,8 @@ final class ScriptedCallPeer implements CallSignalling {
   final MessageFactory messages;
   InboundCalls hook;
   String localAddress = "198.18.0.2";
+  /** The transport alice registers over (udp, tcp, tls); TLS listens on 5061. */
+  String transport = "udp";
   /** Whether alice's delete has begun. */
   boolean deleting;
   /** Whether alice is disabled (not to be registered). */
@@ -185,6 +187,11 @@ final class ScriptedCallPeer implements CallSignalling {
   }
 
   @Override
+  public String transportOf(String profileId) {
+    return transport;
+  }
+
+  @Override
   public Optional<String> aorOf(String profileId) {
     return "alice".equals(profileId) ? Optional.of("sip:alice@sipalr.test") : Optional.empty();
   }
@@ -213,6 +220,11 @@ final class ScriptedCallPeer implements CallSignalling {
       @Override
       public int port() {
         return 5060;
+      }
+
+      @Override
+      public int port(String transport) {
+        return "tls".equals(transport) ? 5061 : 5060;
       }
 
       @Override
