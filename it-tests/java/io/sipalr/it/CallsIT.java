@@ -20,6 +20,7 @@ import io.sipalr.mobility.MobilityConfig;
 import io.sipalr.mobility.ScriptedIapProvider;
 import io.sipalr.mobility.Snap;
 import io.sipalr.profile.SipProfileBuilder;
+import io.sipalr.profile.Transport;
 import io.sipalr.sip.MigrationOrder;
 import io.sipalr.sip.ProfileStatus;
 import io.sipalr.sip.SipConfig;
@@ -109,6 +110,12 @@ class CallsIT {
 
   /** The same, registered from cellular when {@code wlan} is false (wlan down at the start). */
   private void startAgent(String callsBlock, boolean wlan) throws Exception {
+    startAgent(callsBlock, wlan, Transport.UDP);
+  }
+
+  /** The same, alice registering over {@code transport}. */
+  private void startAgent(String callsBlock, boolean wlan, Transport transport)
+      throws Exception {
     List<Iap> all = List.of(new Iap(1, "wlan", null, WLAN_ADDRESS, Bearer.WLAN, 1),
         new Iap(2, "cellular", null, CELL_ADDRESS, Bearer.CELLULAR, 10));
     MobilityConfig mobility = new MobilityConfig(MobilityConfig.Provider.SCRIPTED,
@@ -134,7 +141,7 @@ class CallsIT {
     agent.registry().create(SipProfileBuilder.forId("alice")
         .aor("sip:alice@" + kamailio.realm()).registrar(kamailio.sipUri()).authUser("alice")
         .password(AgentHarness.REALM_PASSWORD).expires(600).snapId(1).autoRegister(true)
-        .build());
+        .transport(transport).build());
     await().atMost(BOUND).until(() -> agent.registry().status("alice")
         == ProfileStatus.REGISTERED
         && agent.registry().localAddressOf("alice")
@@ -217,6 +224,31 @@ class CallsIT {
     assertEquals("hung up here", ended.reason());
     assertEquals(0, exitOf(caller, "incoming-bye-here"), "SIPp got the BYE and answered it");
     assertEquals(0, agent.calls().activeCount());
+  }
+
+  /**
+   * alice registers over TCP; SIPp calls over TCP (-t t1) through Kamailio, which relays over
+   * alice's TCP flow: the agent answers, RTP flows, and the agent's BYE goes over TCP along the
+   * route set and reaches SIPp (its Via, as SIPp received it, says TCP).
+   */
+  @Test
+  void aCallOverTcpIsAnsweredAndTheAgentsByeReachesSippOverTcp() throws Exception {
+    startAgent("calls { policy = auto-answer, answer-delay = 0s }", true, Transport.TCP);
+    assertEquals(1, kamailio.lookup("alice").size());
+    assertTrue(kamailio.lookup("alice").get(0).address().contains("transport=tcp"),
+        kamailio.lookup("alice").toString());
+    Process caller = sipp("call-uac-wait-bye.xml", "tcp-bye-here", "-s", "alice", "-t", "t1");
+    CallEvent established = awaitEvent(CallEvent.Type.CALL_ESTABLISHED);
+    await().atMost(BOUND).until(() -> call(established.callId()).media().received() >= 25);
+    assertTrue(agent.calls().hangUp(established.callId()));
+    assertEquals("hung up here", awaitEvent(CallEvent.Type.CALL_ENDED).reason());
+    assertEquals(0, exitOf(caller, "tcp-bye-here"), "SIPp got the BYE over TCP and answered");
+    String seen = Files.readString(work.resolve("tcp-bye-here-messages.log"));
+    int bye = seen.indexOf("BYE sip:");
+    assertTrue(bye >= 0, "SIPp logged the BYE");
+    assertTrue(seen.substring(bye).contains("Via: SIP/2.0/TCP " + WLAN_ADDRESS + ":"),
+        "the agent's Via in the BYE says TCP: " + seen.substring(bye));
+    assertEquals(1, kamailio.lookup("alice").size());
   }
 
   @Test
