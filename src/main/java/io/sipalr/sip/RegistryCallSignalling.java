@@ -18,6 +18,9 @@ final class RegistryCallSignalling implements CallSignalling {
   private final java.util.function.Predicate<String> deleting;
   private final java.util.function.Predicate<String> stopped;
   private final CallHops hops;
+  /** Initial INVITEs on their way (at most one per call): where their CANCEL goes. */
+  private final java.util.Map<String, InviteFailover> invites =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   RegistryCallSignalling(SipWire wire, Function<String, Optional<String>> localAddress,
       Function<String, Optional<SipProfile>> profiles,
@@ -145,6 +148,21 @@ final class RegistryCallSignalling implements CallSignalling {
         responses.onTimeout();
       }
     };
+    if (isInitialInvite(request)) { // tried on each target in turn (RFC 3263 §4.3)
+      hops.sendAll(nextHop(request), endpoint.address, viaTransport(request),
+          describe(request), targets -> new InviteFailover(request, targets, responses,
+              (r, t, h) -> wire.send(endpoint, r, h, t.transport(), t.host(), t.port()),
+              invites).start(), responses::onUnsent);
+      return;
+    }
+    if (Request.CANCEL.equals(request.getMethod())) {
+      InviteFailover invite = invites.get(InviteFailover.key(request));
+      if (invite != null) { // where the INVITE is now, with its branch there
+        io.sipalr.dns.SipTarget t = invite.cancel(request);
+        wire.send(endpoint, request, handler, t.transport(), t.host(), t.port());
+        return;
+      }
+    }
     hops.send(nextHop(request), endpoint.address, viaTransport(request), describe(request),
         t -> wire.send(endpoint, request, handler, t.transport(), t.host(), t.port()),
         responses::onUnsent);
@@ -156,6 +174,12 @@ final class RegistryCallSignalling implements CallSignalling {
     hops.send(nextHop(ack), endpoint.address, viaTransport(ack), describe(ack),
         t -> wire.sendStateless(endpoint, ack, t.transport(), t.host(), t.port()),
         why -> { }); // a lost ACK: the peer's 2xx comes again and gets it again
+  }
+
+  private static boolean isInitialInvite(Request request) {
+    return Request.INVITE.equals(request.getMethod())
+        && ((javax.sip.header.ToHeader) request.getHeader(javax.sip.header.ToHeader.NAME))
+            .getTag() == null;
   }
 
   /** The call's transport, as its own Via says: for a next hop whose URI names none. */
