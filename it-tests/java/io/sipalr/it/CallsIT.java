@@ -251,6 +251,27 @@ class CallsIT {
     assertEquals(1, kamailio.lookup("alice").size());
   }
 
+  /**
+   * alice is deleted during an established call from SIPp: the agent's BYE reaches SIPp
+   * through Kamailio, the call ends "profile deleted", and alice's binding is gone from
+   * Kamailio's location.
+   */
+  @Test
+  void aProfileDeletedDuringACallByesThePeerAndLeavesNoBinding() throws Exception {
+    startAgent("calls { policy = auto-answer, answer-delay = 0s }");
+    assertEquals(1, kamailio.lookup("alice").size());
+    Process caller = sipp("call-uac-wait-bye.xml", "deleted", "-s", "alice");
+    CallEvent established = awaitEvent(CallEvent.Type.CALL_ESTABLISHED);
+    await().atMost(BOUND).until(() -> call(established.callId()).media().received() >= 25);
+
+    agent.registry().destroy("alice").get(BOUND.toSeconds(), TimeUnit.SECONDS);
+    assertEquals("profile deleted", awaitEvent(CallEvent.Type.CALL_ENDED).reason());
+    assertEquals(0, exitOf(caller, "deleted"), "SIPp got the agent's BYE and answered it");
+    await().atMost(BOUND).until(() -> kamailio.lookup("alice").isEmpty());
+    assertEquals(0, agent.calls().activeCount());
+    assertEquals(CallInfo.State.ENDED, call(established.callId()).state());
+  }
+
   @Test
   void theRejectPolicyGivesSippTheConfiguredStatus() throws Exception {
     startAgent("calls { policy = reject, reject-status = 486 }");
