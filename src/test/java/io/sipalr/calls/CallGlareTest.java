@@ -31,8 +31,7 @@ class CallGlareTest extends CallsTestBase {
   @Test
   void ourCallWaits2100To4000MsAfterA491ThenReInvitesAgainAndMoves() throws Exception {
     CallInfo c = establishOutgoing();
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     ScriptedCallPeer.Sent first = peer.last(Request.INVITE);
     peer.answer(first, 491, "bobtag", null, null);
     assertEquals(State.ESTABLISHED, calls.get(c.id()).orElseThrow().state());
@@ -56,11 +55,8 @@ class CallGlareTest extends CallsTestBase {
 
   @Test
   void theirCallWaitsAtMost2sAndTheirReInviteInOurWaitIsAnswered() throws Exception {
-    ScriptedCallPeer.Incoming in = ringAndAnswer("c1");
-    String tag = toTag(in.last());
-    peer.deliver(inDialog("ACK", "c1", tag, 1, null));
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    String tag = establishIncoming("c1");
+    moveTo("198.18.0.3");
     peer.answer(peer.last(Request.INVITE), 491, null, null, null);
     long wait = waitMs();
     assertTrue(wait >= 0 && wait <= 2000, "waits " + wait + " ms");
@@ -79,11 +75,8 @@ class CallGlareTest extends CallsTestBase {
 
   @Test
   void thePeersReInviteWhileOursIsOutIs491() throws Exception {
-    ScriptedCallPeer.Incoming in = ringAndAnswer("c1");
-    String tag = toTag(in.last());
-    peer.deliver(inDialog("ACK", "c1", tag, 1, null));
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    String tag = establishIncoming("c1");
+    moveTo("198.18.0.3");
     assertEquals(List.of(491), peer.deliver(inDialog("INVITE", "c1", tag, 2, OFFER))
         .statuses());
   }
@@ -91,8 +84,7 @@ class CallGlareTest extends CallsTestBase {
   @Test
   void after491OnEveryTryTheCallEndsSayingGlare() throws Exception {
     establishOutgoing();
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     for (int i = 0; i < CallSettings.DEFAULTS.glareRetries(); i++) {
       peer.answer(peer.last(Request.INVITE), 491, "bobtag", null, null);
       clock.advance(Duration.ofMillis(waitMs()));
@@ -109,11 +101,9 @@ class CallGlareTest extends CallsTestBase {
   @Test
   void aMoveInTheWaitGoesToTheNewestAddressAfterIt() throws Exception {
     establishOutgoing();
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     peer.answer(peer.last(Request.INVITE), 491, "bobtag", null, null);
-    peer.localAddress = "198.18.0.4";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.4");
     assertEquals(2, invites()); // not before the wait is over
     clock.advance(Duration.ofMillis(waitMs()));
     assertEquals("198.18.0.4", peer.last(Request.INVITE).from().address());

@@ -108,8 +108,7 @@ class CallOffersTest extends CallsTestBase {
   void anUpdateOfferWhileOurMoveIsOutIs491AndWhileRingingIs500WithRetryAfter()
       throws Exception {
     establishOutgoing();
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     ScriptedCallPeer.Incoming up = peer.deliver(inDialog("UPDATE", "cid-1@scripted",
         fromTagOfOurCall(), 5, OFFER));
     assertEquals(List.of(491), up.statuses());
@@ -129,8 +128,7 @@ class CallOffersTest extends CallsTestBase {
   @Test
   void aMoveGoesByUpdateWhenThePeerAllowsItWithoutAck() throws Exception {
     CallInfo c = establishOutgoingAllowing("INVITE, ACK, BYE, CANCEL, UPDATE");
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     ScriptedCallPeer.Sent up = peer.last(Request.UPDATE);
     assertEquals("198.18.0.3", up.from().address());
     assertTrue(sdp(up.request()).contains("c=IN IP4 198.18.0.3"));
@@ -148,8 +146,7 @@ class CallOffersTest extends CallsTestBase {
   @Test
   void aFailedUpdateEndsTheCallLikeAFailedReInvite() throws Exception {
     establishOutgoingAllowing("INVITE, ACK, BYE, UPDATE");
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     peer.answer(peer.last(Request.UPDATE), 488, "bobtag", null, null);
     peer.answer(peer.last(Request.BYE), 200, null, null, null);
     assertEquals("the move from 198.18.0.2 to 198.18.0.3 failed: UPDATE answered 488"
@@ -161,8 +158,7 @@ class CallOffersTest extends CallsTestBase {
     calls = newCalls(new CallSettings(CallSettings.MoveRequest.RE_INVITE, 3,
         CallSettings.RFC_MIN_SE));
     establishOutgoingAllowing("INVITE, ACK, BYE, UPDATE");
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     assertEquals(2, peer.sent.stream().filter(s -> s.request().getMethod().equals("INVITE"))
         .count());
     assertTrue(peer.sent.stream().noneMatch(s -> s.request().getMethod().equals("UPDATE")));
@@ -174,15 +170,6 @@ class CallOffersTest extends CallsTestBase {
     ScriptedCallPeer.Incoming in = peer.deliver(invite);
     clock.advance(Duration.ofSeconds(1));
     return in;
-  }
-
-  /** An incoming call, answered and ACKed; returns our To tag. */
-  private String establishIncoming(String callId) throws Exception {
-    ScriptedCallPeer.Incoming in = ringAndAnswer(callId);
-    String tag = toTag(in.last());
-    peer.deliver(inDialog("ACK", callId, tag, 1, null));
-    assertEquals(State.ESTABLISHED, calls.list().get(0).state());
-    return tag;
   }
 
   private CallInfo establishOutgoingAllowing(String allow) throws Exception {

@@ -36,8 +36,7 @@ class CallTransportTest extends CallsTestBase {
         ((RouteHeader) invite.getHeader(RouteHeader.NAME)).getAddress().toString());
     assertEquals("TCP 198.18.0.2:5060", via(peer.acks.get(0)));
 
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     Request re = peer.last(Request.INVITE).request();
     assertEquals("TCP 198.18.0.3:5060", via(re));
     assertEquals("sip:alice@198.18.0.3:5060;transport=tcp", contact(re));

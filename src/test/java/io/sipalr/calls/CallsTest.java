@@ -206,8 +206,7 @@ class CallsTest extends CallsTestBase {
   @Test
   void aMoveReInvitesFromTheNewAddressAndMovesTheMedia() throws Exception {
     CallInfo c = establishOutgoing();
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     ScriptedCallPeer.Sent re = peer.last(Request.INVITE);
     assertEquals("198.18.0.3", re.from().address());
     assertEquals("sip:bob@198.18.0.9:5070", re.request().getRequestURI().toString());
@@ -236,8 +235,7 @@ class CallsTest extends CallsTestBase {
   @Test
   void aFailedReInviteEndsTheCallWithTheReason() throws Exception {
     CallInfo c = establishOutgoing();
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     peer.answer(peer.last(Request.INVITE), 488, "bobtag", null, null);
     assertTrue(media.get(0).log.contains("abort 198.18.0.3"));
     ScriptedCallPeer.Sent bye = peer.last(Request.BYE);

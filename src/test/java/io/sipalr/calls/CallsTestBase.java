@@ -119,4 +119,27 @@ abstract class CallsTestBase {
     return c;
   }
 
+
+  /** {@code message} with {@code lines} as headers after its first line. */
+  static String with(String message, String... lines) {
+    return lines.length == 0 ? message : message.replaceFirst("\r\n", "\r\n" + String.join("\r\n", lines) + "\r\n");
+  }
+
+  /**
+   * An incoming call {@code callId} (its INVITE with {@code headers} added), auto-answered and
+   * ACKed; returns our To tag.
+   */
+  String establishIncoming(String callId, String... headers) throws Exception {
+    ScriptedCallPeer.Incoming in = peer.deliver(with(invite(callId, OFFER), headers));
+    clock.advance(Duration.ofSeconds(1));
+    String tag = toTag(in.last());
+    peer.deliver(inDialog("ACK", callId, tag, 1, null));
+    return tag;
+  }
+
+  /** alice registers from {@code address} now: her calls move there. */
+  void moveTo(String address) {
+    peer.localAddress = address;
+    calls.profileMoved("alice");
+  }
 }

@@ -18,11 +18,6 @@ import org.junit.jupiter.api.Test;
  * the session expires unrefreshed, 422 to our requests, a failed refresh.
  */
 class SessionTimerTest extends CallsTestBase {
-  /** {@code message} with {@code lines} as headers after its first line. */
-  static String with(String message, String... lines) {
-    return message.replaceFirst("\r\n", "\r\n" + String.join("\r\n", lines) + "\r\n");
-  }
-
   private static String header(Message m, String name) {
     var h = m.getHeader(name);
     if (h == null) {
@@ -34,15 +29,6 @@ class SessionTimerTest extends CallsTestBase {
 
   private String lastReason() {
     return events.get(events.size() - 1).reason();
-  }
-
-  private String establishIncoming(String... headers) throws Exception {
-    ScriptedCallPeer.Incoming in = peer.deliver(with(invite("c1", OFFER), headers));
-    clock.advance(Duration.ofSeconds(1));
-    String tag = toTag(in.last());
-    peer.deliver(inDialog("ACK", "c1", tag, 1, null));
-    assertEquals(State.ESTABLISHED, calls.list().get(0).state());
-    return tag;
   }
 
   @Test
@@ -81,7 +67,8 @@ class SessionTimerTest extends CallsTestBase {
 
   @Test
   void asRefresherWeReInviteAtHalfTheIntervalAndAckTheAnswer() throws Exception {
-    String tag = establishIncoming("Session-Expires: 120;refresher=uas", "Supported: timer");
+    String tag = establishIncoming("c1", "Session-Expires: 120;refresher=uas",
+        "Supported: timer");
     clock.advance(Duration.ofSeconds(58)); // answered at 1 s: due at 61 s
     assertTrue(peer.sent.isEmpty());
     clock.advance(Duration.ofSeconds(2));
@@ -140,7 +127,7 @@ class SessionTimerTest extends CallsTestBase {
 
   @Test
   void a422ToOurRefreshRaisesTheIntervalAndBoundedTimesEndsTheCall() throws Exception {
-    establishIncoming("Session-Expires: 100;refresher=uas", "Supported: timer");
+    establishIncoming("c1", "Session-Expires: 100;refresher=uas", "Supported: timer");
     clock.advance(Duration.ofSeconds(50));
     peer.answer(peer.last(Request.INVITE), 422, null, "Min-SE: 200", null);
     ScriptedCallPeer.Sent again = peer.last(Request.INVITE);
@@ -154,7 +141,8 @@ class SessionTimerTest extends CallsTestBase {
 
   @Test
   void aReInviteWithoutSessionExpiresTurnsTheTimerOff() throws Exception {
-    String tag = establishIncoming("Session-Expires: 120;refresher=uac", "Supported: timer");
+    String tag = establishIncoming("c1", "Session-Expires: 120;refresher=uac",
+        "Supported: timer");
     ScriptedCallPeer.Incoming re = peer.deliver(inDialog("INVITE", "c1", tag, 2, OFFER));
     assertNull(header(re.last(), "Session-Expires"));
     peer.deliver(inDialog("ACK", "c1", tag, 2, null));
@@ -165,10 +153,9 @@ class SessionTimerTest extends CallsTestBase {
 
   @Test
   void aMoveCarriesTheSessionIntervalAndItsAnswerReArmsIt() throws Exception {
-    establishIncoming("Session-Expires: 120;refresher=uac", "Supported: timer");
+    establishIncoming("c1", "Session-Expires: 120;refresher=uac", "Supported: timer");
     clock.advance(Duration.ofSeconds(80));
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     ScriptedCallPeer.Sent re = peer.last(Request.INVITE);
     assertEquals("120;refresher=uas", header(re.request(), "Session-Expires"));
     peer.answer(re, 200, null, "Session-Expires: 120;refresher=uas", OFFER);
