@@ -48,6 +48,7 @@ final class CallMove {
     }
     if (call.state != State.ESTABLISHED || call.leg == null
         || address.equals(call.leg.address())) {
+      glares = 0; // back where it is: a later move starts its own count
       return;
     }
     String from = call.leg.address();
@@ -176,7 +177,6 @@ final class CallMove {
     }
   }
 
-  /** Gives up the move under way, if any: the new socket closed, the new endpoint released. */
   /** The call ends: no move under way, none waiting. */
   void stop() {
     nextMove = null;
@@ -187,6 +187,7 @@ final class CallMove {
     abort();
   }
 
+  /** Gives up the move under way, if any: the new socket closed, the new endpoint released. */
   void abort() {
     if (movingLeg != null) {
       if (call.media != null) {

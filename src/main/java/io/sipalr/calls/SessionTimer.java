@@ -203,7 +203,12 @@ final class SessionTimer {
   private void refresh() {
     synchronized (call) {
       refreshAt = null;
-      if (interval == null || call.state != State.ESTABLISHED || refreshing != null) {
+      if (interval == null || refreshing != null || call.state == State.ENDING
+          || call.state == State.ENDED) {
+        return;
+      }
+      if (call.state != State.ESTABLISHED) { // a move's request is out (or the ACK is not in):
+        refreshAt = call.calls.schedule(this::refresh, Call.T2); // look again in 4 s
         return;
       }
       CallSignalling sip = call.calls.sip;

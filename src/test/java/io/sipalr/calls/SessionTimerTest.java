@@ -163,4 +163,21 @@ class SessionTimerTest extends CallsTestBase {
     assertEquals(List.of("INVITE"), peer.sent.stream().map(s -> s.request().getMethod())
         .toList());
   }
+
+  @Test
+  void aRefreshDueDuringAMoveWaitsAndTheMovesAnswerReArmsTheTimer() throws Exception {
+    establishIncoming("c1", "Session-Expires: 120;refresher=uas", "Supported: timer");
+    clock.advance(Duration.ofSeconds(55));
+    moveTo("198.18.0.3");
+    ScriptedCallPeer.Sent move = peer.last(Request.INVITE);
+    assertEquals("120;refresher=uac", header(move.request(), "Session-Expires"));
+    clock.advance(Duration.ofSeconds(7)); // the refresh was due at 61 s: the move is out
+    assertEquals(1, peer.sent.size(), "no refresh while the move's re-INVITE is out");
+    peer.answer(move, 200, null, "Session-Expires: 120;refresher=uac", OFFER);
+    clock.advance(Duration.ofSeconds(59)); // re-armed at 63 s: due at 123 s
+    assertEquals(1, peer.sent.size());
+    clock.advance(Duration.ofSeconds(2));
+    assertEquals(2, peer.sent.size());
+    assertEquals("198.18.0.3", peer.last(Request.INVITE).from().address());
+  }
 }
