@@ -81,7 +81,8 @@ class CallsIT {
       Assumptions.abort("sipp is not installed (apt-get install -y sip-tester)");
     }
     for (String name : List.of("call-uac.xml", "call-uac-wait-bye.xml",
-        "call-uac-rejected.xml", "call-uas.xml", "call-uac-cancel.xml", "call-uac-move.xml")) {
+        "call-uac-rejected.xml", "call-uas.xml", "call-uac-cancel.xml", "call-uac-move.xml",
+        "call-uas-update.xml")) {
       try (InputStream in = CallsIT.class.getResourceAsStream("/sipp/" + name)) {
         Files.write(work.resolve(name), in.readAllBytes());
       }
@@ -337,6 +338,34 @@ class CallsIT {
     System.out.printf("CallsIT outgoing: %d RTP packets sent, %d received back from SIPp,"
         + " moved to %s%n", call(id).media().sent(), call(id).media().received(),
         call(id).media().localAddress());
+  }
+
+  /**
+   * SIPp's 200 lists UPDATE in Allow: when alice moves from wlan to cellular, her call to SIPp
+   * moves by UPDATE (calls.signalling.move-request = auto), which SIPp's scenario requires (a
+   * re-INVITE fails it); RTP then comes back from SIPp to the cellular address.
+   */
+  @Test
+  void aMoveGoesByUpdateWhenTheFarEndAllowsIt() throws Exception {
+    startAgent("calls { policy = reject }");
+    int uasPort = freeUdpPort();
+    Process callee = sipp("call-uas-update.xml", "update-uas", "-p", Integer.toString(uasPort));
+    kamailio.rpc("ul.add", "location", "bob", "sip:bob@" + SIPP_ADDRESS + ":" + uasPort, 600,
+        1.0, "", 0, 0, 0);
+    String id = agent.calls().dial("alice", "sip:bob@" + kamailio.realm()).id();
+    awaitEvent(CallEvent.Type.CALL_ESTABLISHED);
+    await().atMost(BOUND).until(() -> call(id).media().received() >= 25);
+
+    iaps.down(1);
+    assertEquals(CELL_ADDRESS, awaitEvent(CallEvent.Type.CALL_MOVED).localAddress());
+    long before = call(id).media().received();
+    await().atMost(BOUND).until(() -> call(id).media().received() >= before + 25);
+    assertEquals(CELL_ADDRESS, call(id).media().localAddress());
+    assertTrue(agent.calls().hangUp(id));
+    assertEquals("hung up here", awaitEvent(CallEvent.Type.CALL_ENDED).reason());
+    assertEquals(0, exitOf(callee, "update-uas"), "SIPp got an UPDATE (no re-INVITE) and BYE");
+    String seen = Files.readString(work.resolve("update-uas-messages.log"));
+    assertTrue(seen.contains("UPDATE sip:"), "SIPp logged the UPDATE");
   }
 
   @Test
