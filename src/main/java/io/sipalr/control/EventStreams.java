@@ -137,10 +137,15 @@ final class EventStreams implements RegistryListener, MessageListener, AlrObserv
     if (subscribers.isEmpty()) {
       return;
     }
+    publish(alrWithCalls(event, profileId, snapId, iapId, calls));
+  }
+
+  ObjectNode alrWithCalls(AlrEvent event, String profileId, int snapId, int iapId,
+      io.sipalr.alr.MigrationCalls calls) {
     ObjectNode o = alr(event.name(), profileId, snapId, iapId, null);
     o.put("calls", calls.count());
     calls.callIds().forEach(o.putArray("callIds")::add);
-    publish(o);
+    return o;
   }
 
   @Override
