@@ -20,6 +20,7 @@ import io.sipalr.mobility.MobilityConfig;
 import io.sipalr.mobility.ScriptedIapProvider;
 import io.sipalr.mobility.Snap;
 import io.sipalr.profile.SipProfileBuilder;
+import io.sipalr.profile.Transport;
 import io.sipalr.sip.MigrationOrder;
 import io.sipalr.sip.ProfileStatus;
 import io.sipalr.sip.SipConfig;
@@ -80,7 +81,8 @@ class CallsIT {
       Assumptions.abort("sipp is not installed (apt-get install -y sip-tester)");
     }
     for (String name : List.of("call-uac.xml", "call-uac-wait-bye.xml",
-        "call-uac-rejected.xml", "call-uas.xml", "call-uac-cancel.xml", "call-uac-move.xml")) {
+        "call-uac-rejected.xml", "call-uas.xml", "call-uac-cancel.xml", "call-uac-move.xml",
+        "call-uas-update.xml")) {
       try (InputStream in = CallsIT.class.getResourceAsStream("/sipp/" + name)) {
         Files.write(work.resolve(name), in.readAllBytes());
       }
@@ -109,6 +111,12 @@ class CallsIT {
 
   /** The same, registered from cellular when {@code wlan} is false (wlan down at the start). */
   private void startAgent(String callsBlock, boolean wlan) throws Exception {
+    startAgent(callsBlock, wlan, Transport.UDP);
+  }
+
+  /** The same, alice registering over {@code transport}. */
+  private void startAgent(String callsBlock, boolean wlan, Transport transport)
+      throws Exception {
     List<Iap> all = List.of(new Iap(1, "wlan", null, WLAN_ADDRESS, Bearer.WLAN, 1),
         new Iap(2, "cellular", null, CELL_ADDRESS, Bearer.CELLULAR, 10));
     MobilityConfig mobility = new MobilityConfig(MobilityConfig.Provider.SCRIPTED,
@@ -134,7 +142,7 @@ class CallsIT {
     agent.registry().create(SipProfileBuilder.forId("alice")
         .aor("sip:alice@" + kamailio.realm()).registrar(kamailio.sipUri()).authUser("alice")
         .password(AgentHarness.REALM_PASSWORD).expires(600).snapId(1).autoRegister(true)
-        .build());
+        .transport(transport).build());
     await().atMost(BOUND).until(() -> agent.registry().status("alice")
         == ProfileStatus.REGISTERED
         && agent.registry().localAddressOf("alice")
@@ -219,6 +227,52 @@ class CallsIT {
     assertEquals(0, agent.calls().activeCount());
   }
 
+  /**
+   * alice registers over TCP; SIPp calls over TCP (-t t1) through Kamailio, which relays over
+   * alice's TCP flow: the agent answers, RTP flows, and the agent's BYE goes over TCP along the
+   * route set and reaches SIPp (its Via, as SIPp received it, says TCP).
+   */
+  @Test
+  void aCallOverTcpIsAnsweredAndTheAgentsByeReachesSippOverTcp() throws Exception {
+    startAgent("calls { policy = auto-answer, answer-delay = 0s }", true, Transport.TCP);
+    assertEquals(1, kamailio.lookup("alice").size());
+    assertTrue(kamailio.lookup("alice").get(0).address().contains("transport=tcp"),
+        kamailio.lookup("alice").toString());
+    Process caller = sipp("call-uac-wait-bye.xml", "tcp-bye-here", "-s", "alice", "-t", "t1");
+    CallEvent established = awaitEvent(CallEvent.Type.CALL_ESTABLISHED);
+    await().atMost(BOUND).until(() -> call(established.callId()).media().received() >= 25);
+    assertTrue(agent.calls().hangUp(established.callId()));
+    assertEquals("hung up here", awaitEvent(CallEvent.Type.CALL_ENDED).reason());
+    assertEquals(0, exitOf(caller, "tcp-bye-here"), "SIPp got the BYE over TCP and answered");
+    String seen = Files.readString(work.resolve("tcp-bye-here-messages.log"));
+    int bye = seen.indexOf("BYE sip:");
+    assertTrue(bye >= 0, "SIPp logged the BYE");
+    assertTrue(seen.substring(bye).contains("Via: SIP/2.0/TCP " + WLAN_ADDRESS + ":"),
+        "the agent's Via in the BYE says TCP: " + seen.substring(bye));
+    assertEquals(1, kamailio.lookup("alice").size());
+  }
+
+  /**
+   * alice is deleted during an established call from SIPp: the agent's BYE reaches SIPp
+   * through Kamailio, the call ends "profile deleted", and alice's binding is gone from
+   * Kamailio's location.
+   */
+  @Test
+  void aProfileDeletedDuringACallByesThePeerAndLeavesNoBinding() throws Exception {
+    startAgent("calls { policy = auto-answer, answer-delay = 0s }");
+    assertEquals(1, kamailio.lookup("alice").size());
+    Process caller = sipp("call-uac-wait-bye.xml", "deleted", "-s", "alice");
+    CallEvent established = awaitEvent(CallEvent.Type.CALL_ESTABLISHED);
+    await().atMost(BOUND).until(() -> call(established.callId()).media().received() >= 25);
+
+    agent.registry().destroy("alice").get(BOUND.toSeconds(), TimeUnit.SECONDS);
+    assertEquals("profile deleted", awaitEvent(CallEvent.Type.CALL_ENDED).reason());
+    assertEquals(0, exitOf(caller, "deleted"), "SIPp got the agent's BYE and answered it");
+    await().atMost(BOUND).until(() -> kamailio.lookup("alice").isEmpty());
+    assertEquals(0, agent.calls().activeCount());
+    assertEquals(CallInfo.State.ENDED, call(established.callId()).state());
+  }
+
   @Test
   void theRejectPolicyGivesSippTheConfiguredStatus() throws Exception {
     startAgent("calls { policy = reject, reject-status = 486 }");
@@ -284,6 +338,34 @@ class CallsIT {
     System.out.printf("CallsIT outgoing: %d RTP packets sent, %d received back from SIPp,"
         + " moved to %s%n", call(id).media().sent(), call(id).media().received(),
         call(id).media().localAddress());
+  }
+
+  /**
+   * SIPp's 200 lists UPDATE in Allow: when alice moves from wlan to cellular, her call to SIPp
+   * moves by UPDATE (calls.signalling.move-request = auto), which SIPp's scenario requires (a
+   * re-INVITE fails it); RTP then comes back from SIPp to the cellular address.
+   */
+  @Test
+  void aMoveGoesByUpdateWhenTheFarEndAllowsIt() throws Exception {
+    startAgent("calls { policy = reject }");
+    int uasPort = freeUdpPort();
+    Process callee = sipp("call-uas-update.xml", "update-uas", "-p", Integer.toString(uasPort));
+    kamailio.rpc("ul.add", "location", "bob", "sip:bob@" + SIPP_ADDRESS + ":" + uasPort, 600,
+        1.0, "", 0, 0, 0);
+    String id = agent.calls().dial("alice", "sip:bob@" + kamailio.realm()).id();
+    awaitEvent(CallEvent.Type.CALL_ESTABLISHED);
+    await().atMost(BOUND).until(() -> call(id).media().received() >= 25);
+
+    iaps.down(1);
+    assertEquals(CELL_ADDRESS, awaitEvent(CallEvent.Type.CALL_MOVED).localAddress());
+    long before = call(id).media().received();
+    await().atMost(BOUND).until(() -> call(id).media().received() >= before + 25);
+    assertEquals(CELL_ADDRESS, call(id).media().localAddress());
+    assertTrue(agent.calls().hangUp(id));
+    assertEquals("hung up here", awaitEvent(CallEvent.Type.CALL_ENDED).reason());
+    assertEquals(0, exitOf(callee, "update-uas"), "SIPp got an UPDATE (no re-INVITE) and BYE");
+    String seen = Files.readString(work.resolve("update-uas-messages.log"));
+    assertTrue(seen.contains("UPDATE sip:"), "SIPp logged the UPDATE");
   }
 
   @Test

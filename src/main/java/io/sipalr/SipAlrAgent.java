@@ -190,6 +190,19 @@ public final class SipAlrAgent implements AutoCloseable {
       calls = new io.sipalr.calls.CallsRuntime(b.callsConfig != null ? b.callsConfig
           : io.sipalr.calls.CallsConfig.from(settings), registry, pool);
       opened.push(calls);
+      // ALR events and the rules see the calls a move touches; a move the rules held back
+      // for its calls (defer-while-calls) is offered again once the last of them ends.
+      alr.callsOn(calls.calls()::callIdsOf);
+      if (policy != null) {
+        PolicyController deciding = policy;
+        io.sipalr.calls.Calls all = calls.calls();
+        all.addListener(e -> {
+          if (e.type() == io.sipalr.calls.CallEvent.Type.CALL_ENDED
+              && all.callsOf(e.profileId()) == 0 && deciding.deferred(e.profileId())) {
+            pool.execute(() -> deciding.callsEnded(e.profileId())); // not on the call's lock
+          }
+        });
+      }
       // A profile registering from a new address takes its calls along (re-INVITE).
       alr.addListener(new AlrObserver() {
         @Override

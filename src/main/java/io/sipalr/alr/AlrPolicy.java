@@ -43,9 +43,12 @@ public sealed interface AlrPolicy {
    * @param upgradesOnly refuse moves that are not to a better IAP of the SNAP
    * @param noCellularFrom start of the daily window in which cellular is refused, or null
    * @param noCellularUntil end of that window (may wrap past midnight), or null
+   * @param deferWhileCalls refuse a move while the profile has calls under way; the
+   *     {@link PolicyController} offers the best IAP again once they have ended. A lost IAP
+   *     moves the profile (and its calls) without a vote, whatever this says.
    */
   record Rules(boolean preferWlan, boolean upgradesOnly, LocalTime noCellularFrom,
-      LocalTime noCellularUntil) implements AlrPolicy {
+      LocalTime noCellularUntil, boolean deferWhileCalls) implements AlrPolicy {
 
     public Rules {
       if ((noCellularFrom == null) != (noCellularUntil == null)) {
@@ -54,18 +57,35 @@ public sealed interface AlrPolicy {
       }
     }
 
+    /** Rules that do not weigh calls. */
+    public Rules(boolean preferWlan, boolean upgradesOnly, LocalTime noCellularFrom,
+        LocalTime noCellularUntil) {
+      this(preferWlan, upgradesOnly, noCellularFrom, noCellularUntil, false);
+    }
+
+    /** {@link #decide(Bearer, boolean, LocalTime, MigrationCalls)} for a profile without calls. */
+    public Verdict decide(Bearer offered, boolean upgrade, LocalTime now) {
+      return decide(offered, upgrade, now, MigrationCalls.NONE);
+    }
+
     /**
      * The vote on a move to an IAP of bearer {@code offered}. In order: the no-cellular window
-     * refuses cellular (a rule that forbids, which nothing overrides); prefer-wlan allows WLAN;
-     * upgrades-only refuses a move that is not an upgrade; anything else is allowed.
+     * refuses cellular (a rule that forbids, which nothing overrides); defer-while-calls
+     * refuses while the profile has calls; prefer-wlan allows WLAN; upgrades-only refuses a
+     * move that is not an upgrade; anything else is allowed.
      *
      * @param upgrade whether the offered IAP ranks better in the SNAP than the current one
      * @param now the local time of day
+     * @param calls the profile's calls the move would touch
      */
-    public Verdict decide(Bearer offered, boolean upgrade, LocalTime now) {
+    public Verdict decide(Bearer offered, boolean upgrade, LocalTime now, MigrationCalls calls) {
       if (offered == Bearer.CELLULAR && inNoCellularWindow(now)) {
         return new Verdict(false, "cellular is refused from " + noCellularFrom + " until "
             + noCellularUntil + " (now " + now.withNano(0) + ")");
+      }
+      if (deferWhileCalls && calls.count() > 0) {
+        return new Verdict(false, calls.count() + " call(s) under way " + calls.callIds()
+            + ": the move waits until they end (defer-while-calls)");
       }
       if (preferWlan && offered == Bearer.WLAN) {
         return new Verdict(true, "WLAN is preferred");

@@ -27,7 +27,8 @@ final class AlrPolicyReader {
   private static final Set<String> BLOCK_KEYS = Set.of("mode", "manual", "rules");
   private static final Set<String> MANUAL_KEYS = Set.of("timeout", "default");
   private static final Set<String> RULES_KEYS =
-      Set.of("prefer-wlan", "upgrades-only", "no-cellular-from", "no-cellular-until");
+      Set.of("prefer-wlan", "upgrades-only", "no-cellular-from", "no-cellular-until",
+          "defer-while-calls");
 
   private AlrPolicyReader() {}
 
@@ -74,7 +75,9 @@ final class AlrPolicyReader {
           throw bad(rules.origin(), PATH + ".rules." + missing,
               "must be set too: no-cellular-from and no-cellular-until go together");
         }
-        return new Rules(preferWlan, upgradesOnly, from, until);
+        boolean deferWhileCalls = rules.containsKey("defer-while-calls")
+            && bool(rules, "defer-while-calls");
+        return new Rules(preferWlan, upgradesOnly, from, until, deferWhileCalls);
       }
       default:
         throw bad(originOf(block, "mode"), PATH + ".mode",

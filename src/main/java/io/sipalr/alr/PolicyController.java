@@ -51,6 +51,8 @@ public final class PolicyController implements AutoCloseable {
   private final Object lock = new Object();
   /** Profile id → its waiting offer: a SNAP offers one IAP at a time to a profile. */
   private final Map<String, Waiting> waiting = new HashMap<>();
+  /** Profiles whose move the rules refused for their calls: offered again once they end. */
+  private final java.util.Set<String> deferred = new java.util.HashSet<>();
   private boolean closed;
 
   public PolicyController(SipAlr alr, AlrPolicy policy, MobilityManager mobility,
@@ -69,10 +71,19 @@ public final class PolicyController implements AutoCloseable {
     voter.complete(connect.apply(new AlrObserver() {
       @Override
       public void alrEvent(AlrEvent event, String profileId, int snapId, int iapId) {
+        alrEvent(event, profileId, snapId, iapId, MigrationCalls.NONE);
+      }
+
+      @Override
+      public void alrEvent(AlrEvent event, String profileId, int snapId, int iapId,
+          MigrationCalls calls) {
         if (event == AlrEvent.IAP_AVAILABLE) {
-          offered(profileId, snapId, iapId);
+          offered(profileId, snapId, iapId, calls);
         } else {
           ended(profileId); // the flow moved on: any offer to the profile is over
+          if (event == AlrEvent.MIGRATION_STARTED) {
+            forget(profileId); // moved anyway (the IAP was lost): nothing waits any more
+          }
         }
       }
 
@@ -132,6 +143,36 @@ public final class PolicyController implements AutoCloseable {
     voter().refresh(profileId);
   }
 
+  /**
+   * The profile's last call has ended: a move the rules refused for its calls
+   * ({@code defer-while-calls}) is offered again now (the best IAP, refused ones included).
+   */
+  public void callsEnded(String profileId) {
+    if (!forget(profileId)) {
+      return;
+    }
+    log.info("profile {}: its calls have ended; the move they held back is offered again",
+        profileId);
+    try {
+      voter().refresh(profileId);
+    } catch (IllegalArgumentException | java.util.NoSuchElementException e) {
+      log.debug("profile {}: nothing to offer again: {}", profileId, e.getMessage());
+    }
+  }
+
+  /** Whether a move of the profile waits for its calls to end. */
+  public boolean deferred(String profileId) {
+    synchronized (lock) {
+      return deferred.contains(profileId);
+    }
+  }
+
+  private boolean forget(String profileId) {
+    synchronized (lock) {
+      return deferred.remove(profileId);
+    }
+  }
+
   /** Removes the controller from the flow: offers no longer wait for its votes. */
   @Override
   public void close() {
@@ -142,21 +183,34 @@ public final class PolicyController implements AutoCloseable {
       closed = true;
       waiting.values().forEach(w -> w.timer().cancel(false));
       waiting.clear();
+      deferred.clear();
     }
     voter().close();
   }
 
   // ------------------------------------------------------------ the votes
 
-  private void offered(String profileId, int snapId, int iapId) {
+  private void offered(String profileId, int snapId, int iapId, MigrationCalls calls) {
     if (policy instanceof AlrPolicy.Auto) {
       vote(profileId, iapId, true);
     } else if (policy instanceof AlrPolicy.Rules rules) {
       // Only the upgrades-only rule reads the rank: no lookups per vote when it is off.
       boolean upgrade = rules.upgradesOnly() && isUpgrade(profileId, snapId, iapId);
-      AlrPolicy.Verdict verdict = rules.decide(bearerOf(iapId), upgrade, LocalTime.now(clock));
+      Bearer bearer = bearerOf(iapId);
+      LocalTime now = LocalTime.now(clock);
+      AlrPolicy.Verdict verdict = rules.decide(bearer, upgrade, now, calls);
+      // held back by its calls alone: allowed without them
+      boolean heldByCalls = !verdict.allow() && calls.count() > 0
+          && rules.decide(bearer, upgrade, now, MigrationCalls.NONE).allow();
       log.info("profile {}: move to IAP {} {} by the rules: {}", profileId, iapId,
           verdict.allow() ? "allowed" : "refused", verdict.reason());
+      synchronized (lock) {
+        if (heldByCalls && !closed) {
+          deferred.add(profileId); // offered again by callsEnded
+        } else {
+          deferred.remove(profileId);
+        }
+      }
       vote(profileId, iapId, verdict.allow());
     } else if (policy instanceof AlrPolicy.Manual manual) {
       await(profileId, snapId, iapId, manual);

@@ -49,6 +49,8 @@ public final class SipAlr implements AutoCloseable {
   /** Membership changes happen in registry order, one at a time, off the registry's threads. */
   private final SerialExecutor membershipExecutor;
   private volatile boolean closed;
+  /** Who knows the profiles' calls; none until the agent wires calls in. */
+  private volatile CallsOnProfiles calls = CallsOnProfiles.NONE;
 
   public SipAlr(SipProfileRegistry registry, MobilityManager mobility, AlrConfig config,
       Executor pool, ScheduledExecutorService timers) {
@@ -85,6 +87,11 @@ public final class SipAlr implements AutoCloseable {
     AlrController c = new AlrController(this, observer);
     controllers.add(c);
     return c;
+  }
+
+  /** From now on events carry the calls of their profile as {@code calls} tells them. */
+  public void callsOn(CallsOnProfiles calls) {
+    this.calls = calls == null ? CallsOnProfiles.NONE : calls;
   }
 
   /** An observer without a vote (an event stream, a log). */
@@ -184,12 +191,27 @@ public final class SipAlr implements AutoCloseable {
   }
 
   void notify(AlrEvent event, String profileId, int snapId, int iapId) {
-    log.info("profile {}: {} (SNAP {}, IAP {})", profileId, event, snapId, iapId);
+    MigrationCalls touched = callsOf(profileId);
+    if (touched.count() == 0) {
+      log.info("profile {}: {} (SNAP {}, IAP {})", profileId, event, snapId, iapId);
+    } else {
+      log.info("profile {}: {} (SNAP {}, IAP {}, calls {})", profileId, event, snapId, iapId,
+          touched.callIds());
+    }
     for (AlrController c : controllers) {
-      safely(() -> c.observer.alrEvent(event, profileId, snapId, iapId));
+      safely(() -> c.observer.alrEvent(event, profileId, snapId, iapId, touched));
     }
     for (AlrObserver o : listeners) {
-      safely(() -> o.alrEvent(event, profileId, snapId, iapId));
+      safely(() -> o.alrEvent(event, profileId, snapId, iapId, touched));
+    }
+  }
+
+  private MigrationCalls callsOf(String profileId) {
+    try {
+      return new MigrationCalls(calls.callIdsOf(profileId));
+    } catch (RuntimeException e) {
+      log.warn("profile {}: its calls could not be counted", profileId, e);
+      return MigrationCalls.NONE;
     }
   }
 

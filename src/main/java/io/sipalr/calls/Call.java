@@ -11,20 +11,21 @@ import java.text.ParseException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.ScheduledFuture;
+import javax.sip.InvalidArgumentException;
 import javax.sip.SipException;
-import javax.sip.address.Address;
+import javax.sip.address.SipURI;
 import javax.sip.header.CSeqHeader;
-import javax.sip.header.ContentTypeHeader;
-import javax.sip.header.ToHeader;
 import javax.sip.message.Request;
 import javax.sip.message.Response;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One call's state machine (docs/calls.md, "States"): {@link State} moves only here, under this
- * object's lock; SIP events, timers and API commands all come in through its methods. Timers
- * (answer delay, decision timeout, 2xx retransmission, end guard) run on the shared scheduler.
+ * One call's state machine (docs/calls.md, "States"): {@link State} moves only here and in
+ * the parts it delegates to ({@link CallMove}, {@link PeerOffers}, {@link OkRetransmission}),
+ * all under this object's lock; SIP events, timers and API commands all come in through its
+ * methods. Timers (answer delay, decision timeout, 2xx retransmission, end guard) run on the
+ * shared scheduler.
  */
 final class Call {
   private static final Logger log = LoggerFactory.getLogger(Call.class);
@@ -37,33 +38,31 @@ final class Call {
   final String id;
   final String profileId;
   final Direction direction;
-  private final Calls calls;
+  final Calls calls;
   final Dialog dialog;
-  private final Instant started;
-  private State state;
+  final CallMessages messages = new CallMessages(this);
+  final OkRetransmission ok = new OkRetransmission(this);
+  private final CallMove moves = new CallMove(this);
+  private final PeerOffers offers = new PeerOffers(this);
+  final SessionTimer session = new SessionTimer(this);
+  final Instant started;
+  State state;
   private Instant established;
-  private CallSignalling.Leg leg;
-  private MediaChannel media;
+  CallSignalling.Leg leg;
+  MediaChannel media;
+  SdpNegotiator.Agreed agreed;
   /** Incoming: the initial INVITE as received, answered through it. */
   private CallRequest inviteRequest;
-  /** Outgoing: our INVITE (for CANCEL and ACK). */
+  /** Outgoing: our INVITE (for CANCEL and ACK), and its first hop. */
   private Request invite;
+  private String hop;
   private Request lastAck;
-  /** A 2xx retransmitted until its ACK comes, and through which request. */
-  private Response pendingOk;
-  private CallRequest pendingOkRequest;
-  private Duration okInterval;
   private ScheduledFuture<?> timer;
-  private ScheduledFuture<?> okTimer;
   private final long sdpSession = Math.abs(Calls.RANDOM.nextLong() % 1_000_000_000L);
   private long sdpVersion;
-  private SdpNegotiator.Agreed agreed;
   private boolean cancelled;
   /** Why a CANCEL of ours ends the call once the INVITE gets its 487. */
   private String cancelReason = "cancelled here";
-  /** During a move: the new endpoint and the address after the current move, if any. */
-  private CallSignalling.Leg movingLeg;
-  private String nextMove;
 
   Call(Calls calls, String id, String profileId, Direction direction, Dialog dialog,
       State state) {
@@ -94,13 +93,39 @@ final class Call {
     return calls.sip;
   }
 
+  /** A new SDP offer (session version one up) for media on {@code address}:{@code port}. */
+  String offer(String address, int port) {
+    return calls.sdp.offer(sdpSession, ++sdpVersion, address, port);
+  }
+
+  /**
+   * The wait before our request goes again after a 491 (RFC 3261 §14.1): 2.1-4 s when we
+   * chose the Call-ID (our call), 0-2 s otherwise, in 10 ms steps.
+   */
+  Duration glareWait() {
+    return Duration.ofMillis(direction == Direction.OUTGOING
+        ? 2100 + 10L * Calls.RANDOM.nextInt(191) : 10L * Calls.RANDOM.nextInt(201));
+  }
+
+  /** A move that waited (for a refresh, a 491's wait) goes now if the call is established. */
+  void resumeMove() {
+    if (state == State.ESTABLISHED) {
+      moves.resume();
+    }
+  }
+
+  /** The answer to a new offer in the dialog, for media where the call is now. */
+  SdpNegotiator.Answer answerTo(String offer) throws SdpNegotiator.SdpNegotiationException {
+    return calls.sdp.answer(offer, sdpSession, ++sdpVersion, leg.address(), media.localPort());
+  }
+
   // ------------------------------------------------------------------ incoming
 
   /** A new INVITE: ringing, then what the policy says. */
   synchronized void ring(CallRequest request, CallPolicy policy) {
     inviteRequest = request;
     if (policy.kind() != CallPolicy.Kind.REJECT) {
-      respond(request, Response.RINGING, null);
+      messages.respond(request, Response.RINGING, null);
     }
     calls.emit(this, CallEvent.Type.CALL_INCOMING, null);
     switch (policy.kind()) {
@@ -131,26 +156,32 @@ final class Call {
     }
     cancelTimer();
     Request req = inviteRequest.request();
-    String offer = body(req);
-    if (offer == null) {
-      reject(Response.NOT_ACCEPTABLE_HERE, "INVITE without an SDP offer (not supported)");
-      return false;
-    }
+    String offer = CallMessages.body(req);
     try {
       leg = sip().acquire(inviteRequest.localAddress());
       media = calls.media.open(leg.address(), id);
-      SdpNegotiator.Answer answer = calls.sdp.answer(offer, sdpSession, sdpVersion,
-          leg.address(), media.localPort());
-      agreed = answer.agreed();
-      Response ok = response(req, Response.OK, answer.sdp());
-      ok.addHeader(sip().headers().createContactHeader(contact(leg)));
-      inviteRequest.respond(ok);
-      media.start(agreed);
+      Response response;
+      if (offer == null) { // RFC 3264 §5: our offer in the 200, the answer in the ACK
+        response = messages.ok(req, calls.sdp.offer(sdpSession, sdpVersion, leg.address(),
+            media.localPort()), leg);
+        offers.offeredInOk();
+      } else {
+        SdpNegotiator.Answer answer = calls.sdp.answer(offer, sdpSession, sdpVersion,
+            leg.address(), media.localPort());
+        agreed = answer.agreed();
+        response = messages.ok(req, answer.sdp(), leg);
+      }
+      session.answering(req, response);
+      inviteRequest.respond(response);
+      if (agreed != null) {
+        media.start(agreed);
+      }
       state = State.ANSWERED;
-      retransmitOk(inviteRequest, ok);
-      log.info("call {} ({}): answered on {}, RTP {}:{} -> {}:{} {}", id, profileId,
-          leg.address(), leg.address(), media.localPort(), agreed.remoteAddress(),
-          agreed.remotePort(), agreed.codec());
+      ok.start(inviteRequest, response);
+      log.info("call {} ({}): answered on {}, RTP {}:{} -> {}", id, profileId,
+          leg.address(), leg.address(), media.localPort(), agreed != null
+              ? agreed.remoteAddress() + ":" + agreed.remotePort() + " " + agreed.codec()
+              : "(offered in the 200, answer awaited in the ACK)");
       return true;
     } catch (SdpNegotiator.SdpNegotiationException e) {
       reject(Response.NOT_ACCEPTABLE_HERE, "SDP offer not acceptable: " + e.getMessage());
@@ -165,140 +196,88 @@ final class Call {
     if (state != State.RINGING || direction != Direction.INCOMING) {
       return false;
     }
-    respond(inviteRequest, status, null);
+    messages.respond(inviteRequest, status, null);
     end(reason);
     return true;
   }
 
   synchronized void onAck(Request ack) {
-    if (pendingOk != null && ack.getHeader(CSeqHeader.NAME) instanceof CSeqHeader c
-        && c.getSeqNumber() == ((CSeqHeader) pendingOk.getHeader(CSeqHeader.NAME))
-            .getSeqNumber()) {
-      stopOk();
-    }
-    if (state == State.ANSWERED) {
+    boolean initial = state == State.ANSWERED;
+    String unusable = ok.acked(ack) ? offers.ackArrived(ack, initial) : null;
+    if (initial) {
       establish();
+    }
+    if (unusable != null) {
+      hangUp(unusable);
     }
   }
 
+  /** No ACK came for our 2xx: the dialog exists, so §13.3.1.4 says end it with a BYE. */
+  void noAck() {
+    if (state == State.ANSWERED) {
+      establish();
+    }
+    hangUp("no ACK for the 200 within " + GIVE_UP.toSeconds() + " s");
+  }
+
   synchronized void onCancel(CallRequest cancel) {
-    respond(cancel, Response.OK, null);
+    messages.respond(cancel, Response.OK, null);
     if (state == State.RINGING) {
       cancelTimer();
-      respond(inviteRequest, Response.REQUEST_TERMINATED, null);
+      messages.respond(inviteRequest, Response.REQUEST_TERMINATED, null);
       end("cancelled by the caller (CANCEL)");
     }
   }
 
   synchronized void onBye(CallRequest bye) {
-    respond(bye, Response.OK, null);
+    messages.respond(bye, Response.OK, null);
     end("the peer hung up (BYE)");
   }
 
-  /** A re-INVITE from the peer: a new offer (it moved, or holds); answered from where we are. */
+  /** A re-INVITE from the peer ({@link PeerOffers}). */
   synchronized void onReInvite(CallRequest request) {
-    Request req = request.request();
-    long seq = ((CSeqHeader) req.getHeader(CSeqHeader.NAME)).getSeqNumber();
-    if (seq <= dialog.remoteCseq) {
-      respond(request, Response.SERVER_INTERNAL_ERROR, null); // §12.2.2: lower CSeq
-      return;
-    }
-    dialog.remoteCseq = seq;
-    if (state == State.MOVING || pendingOk != null) {
-      respond(request, Response.REQUEST_PENDING, null); // 491: glare (RFC 3261 §14.2)
-      return;
-    }
-    if (state != State.ESTABLISHED) {
-      respond(request, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST, null);
-      return;
-    }
-    if (req.getHeader("Contact") instanceof javax.sip.header.ContactHeader c) {
-      dialog.remoteTarget = c.getAddress().getURI(); // §12.2.2: a target refresh
-    }
-    String offer = body(req);
-    try {
-      String sdp = null;
-      if (offer != null) {
-        SdpNegotiator.Answer answer = calls.sdp.answer(offer, sdpSession, ++sdpVersion,
-            leg.address(), media.localPort());
-        agreed = answer.agreed();
-        media.start(agreed);
-        sdp = answer.sdp();
-      }
-      Response ok = response(req, Response.OK, sdp);
-      ok.addHeader(sip().headers().createContactHeader(contact(leg)));
-      request.respond(ok);
-      retransmitOk(request, ok);
-    } catch (SdpNegotiator.SdpNegotiationException e) {
-      respond(request, Response.NOT_ACCEPTABLE_HERE, null);
-    } catch (SipException | ParseException e) {
-      log.warn("call {} ({}): re-INVITE not answered: {}", id, profileId, e.getMessage());
-    }
+    offers.onReInvite(request);
   }
 
-  private void retransmitOk(CallRequest request, Response ok) {
-    pendingOk = ok;
-    pendingOkRequest = request;
-    okInterval = T1;
-    Instant giveUp = calls.now().plus(GIVE_UP);
-    okTimer = calls.schedule(() -> resendOk(giveUp), okInterval);
-  }
-
-  private synchronized void resendOk(Instant giveUp) {
-    if (pendingOk == null) {
-      return;
-    }
-    if (!calls.now().isBefore(giveUp)) {
-      stopOk();
-      if (state == State.ANSWERED) {
-        establish(); // the dialog exists; §13.3.1.4 says end it with a BYE
-      }
-      hangUp("no ACK for the 200 within " + GIVE_UP.toSeconds() + " s");
-      return;
-    }
-    try {
-      pendingOkRequest.resend(pendingOk);
-    } catch (SipException e) {
-      log.debug("call {}: 200 not sent again: {}", id, e.getMessage());
-    }
-    okInterval = okInterval.multipliedBy(2).compareTo(T2) > 0 ? T2 : okInterval.multipliedBy(2);
-    okTimer = calls.schedule(() -> resendOk(giveUp), okInterval);
-  }
-
-  private void stopOk() {
-    pendingOk = null;
-    pendingOkRequest = null;
-    if (okTimer != null) {
-      okTimer.cancel(false);
-      okTimer = null;
-    }
+  /** An UPDATE from the peer ({@link PeerOffers}). */
+  synchronized void onUpdate(CallRequest request) {
+    offers.onUpdate(request);
   }
 
   private void establish() {
     state = State.ESTABLISHED;
     established = calls.now();
     calls.emit(this, CallEvent.Type.CALL_ESTABLISHED, null);
-    if (nextMove != null) {
-      String to = nextMove;
-      nextMove = null;
-      move(to);
-    }
+    moves.resume();
   }
 
   // ------------------------------------------------------------------ outgoing
 
   /** Sends the INVITE from {@code from} (the profile's current address) through {@code hop}. */
   synchronized void dial(CallSignalling.Leg from, String hop) throws IOException, SipException,
-      ParseException, javax.sip.InvalidArgumentException {
+      ParseException, InvalidArgumentException {
     leg = from;
+    this.hop = hop;
     media = calls.media.open(leg.address(), id);
-    Request r = dialog.request(sip(), Request.INVITE, leg, contact(leg), sip().userAgent());
-    javax.sip.address.SipURI route = (javax.sip.address.SipURI) sip().addresses().createURI(hop);
+    sendInvite();
+  }
+
+  /** Our INVITE (again after a 422, with a new CSeq and what the 422 asked for). */
+  private void sendInvite() throws SipException, ParseException, InvalidArgumentException {
+    Request r = dialog.request(sip(), Request.INVITE, leg, messages.contact(leg),
+        sip().userAgent());
+    SipURI route = (SipURI) sip().addresses().createURI(hop);
     route.setLrParam();
+    if (!"udp".equals(dialog.transport) && route.getTransportParam() == null
+        && !(route.isSecure() && "tls".equals(dialog.transport))) {
+      route.setTransportParam(dialog.transport); // the profile's transport to its first hop
+    }
     r.addFirst(sip().headers().createRouteHeader(sip().addresses().createAddress(route)));
-    setBody(r, calls.sdp.offer(sdpSession, sdpVersion, leg.address(), media.localPort()));
+    session.offering(r);
+    messages.setBody(r, calls.sdp.offer(sdpSession, sdpVersion, leg.address(),
+        media.localPort()));
     invite = r;
-    sip().send(leg, r, responses(this::onInviteResponse, () -> onInviteTimeout(),
+    sip().send(leg, r, CallMessages.responses(this::onInviteResponse, this::onInviteTimeout,
         why -> endIfCalling("the INVITE could not be sent: " + why)));
   }
 
@@ -320,14 +299,24 @@ final class Call {
         return;
       }
       try {
-        agreed = calls.sdp.agreedBy(body(response));
+        agreed = calls.sdp.agreedBy(CallMessages.body(response));
         media.start(agreed);
+        session.answered(response);
         establish();
       } catch (SdpNegotiator.SdpNegotiationException | RuntimeException e) {
         state = State.ESTABLISHED;
         hangUp("the answer's SDP is unusable: " + e.getMessage());
       }
       return;
+    }
+    if (state == State.CALLING && status == 422 && session.retryAfterTooSmall(response)) {
+      try { // RFC 4028 §7.4: again, asking for the 422's Min-SE
+        sendInvite();
+        return;
+      } catch (SipException | ParseException | InvalidArgumentException e) {
+        end("the INVITE could not be sent again after 422: " + e.getMessage());
+        return;
+      }
     }
     if (state == State.CALLING || state == State.ENDING) {
       end(cancelled && status == Response.REQUEST_TERMINATED ? cancelReason
@@ -345,11 +334,12 @@ final class Call {
     }
   }
 
-  private void sendAck() {
+  /** The ACK of the 2xx to our last INVITE or re-INVITE, from where the call is now. */
+  void sendAck() {
     try {
       lastAck = dialog.request(sip(), Request.ACK, leg, null, sip().userAgent());
       sip().sendAck(leg, lastAck);
-    } catch (SipException | ParseException | javax.sip.InvalidArgumentException e) {
+    } catch (SipException | ParseException | InvalidArgumentException e) {
       log.warn("call {} ({}): ACK not sent: {}", id, profileId, e.getMessage());
     }
   }
@@ -370,6 +360,13 @@ final class Call {
     }
   }
 
+  // ------------------------------------------------------------------ moves
+
+  /** The profile now registers from {@code address} ({@link CallMove}). */
+  synchronized void move(String address) {
+    moves.move(address);
+  }
+
   // ------------------------------------------------------------------ ending
 
   /**
@@ -385,20 +382,9 @@ final class Call {
         cancelled = true;
         state = State.ENDING;
         try {
-          Request cancel = sip().messages().createRequest(invite.getRequestURI(),
-              Request.CANCEL, (javax.sip.header.CallIdHeader) invite.getHeader("Call-ID"),
-              sip().headers().createCSeqHeader(dialog.localCseq, Request.CANCEL),
-              (javax.sip.header.FromHeader) invite.getHeader("From"),
-              (javax.sip.header.ToHeader) invite.getHeader("To"),
-              java.util.List.of((javax.sip.header.ViaHeader) invite.getHeader("Via")),
-              sip().headers().createMaxForwardsHeader(70));
-          var routes = invite.getHeaders("Route");
-          while (routes.hasNext()) {
-            cancel.addHeader((javax.sip.header.Header) ((javax.sip.header.Header) routes.next())
-                .clone());
-          }
-          sip().send(leg, cancel, responses(r -> { }, () -> { }));
-        } catch (SipException | ParseException | javax.sip.InvalidArgumentException e) {
+          sip().send(leg, messages.cancel(invite, dialog.localCseq),
+              CallMessages.responses(r -> { }, () -> { }));
+        } catch (SipException | ParseException | InvalidArgumentException e) {
           end(reason + " (CANCEL not sent: " + e.getMessage() + ")");
           return true;
         }
@@ -407,19 +393,20 @@ final class Call {
         return true;
       }
       case ANSWERED, ESTABLISHED, MOVING -> {
-        stopOk();
-        abortMove();
+        ok.stop();
+        moves.stop();
+        session.off();
         state = State.ENDING;
         closeMedia();
         try {
           Request bye = dialog.request(sip(), Request.BYE, leg, null, sip().userAgent());
-          sip().send(leg, bye, responses(r -> {
+          sip().send(leg, bye, CallMessages.responses(r -> {
             if (r.getStatusCode() >= 200) {
               endIfStill(State.ENDING, reason);
             }
           }, () -> endIfStill(State.ENDING, reason + " (BYE unanswered)"),
               why -> endIfStill(State.ENDING, reason + " (BYE not sent: " + why + ")")));
-        } catch (SipException | ParseException | javax.sip.InvalidArgumentException e) {
+        } catch (SipException | ParseException | InvalidArgumentException e) {
           end(reason + " (BYE not sent: " + e.getMessage() + ")");
         }
         return true;
@@ -453,8 +440,9 @@ final class Call {
     }
     state = State.ENDED;
     cancelTimer();
-    stopOk();
-    abortMove();
+    ok.stop();
+    moves.stop();
+    session.off();
     closeMedia();
     if (leg != null) {
       leg.release();
@@ -472,164 +460,10 @@ final class Call {
     }
   }
 
-  // ------------------------------------------------------------------ moves
-
-  /**
-   * The profile now registers from {@code address}: a re-INVITE from there with a Contact and
-   * an SDP on there; RTP keeps going out of the old socket until the peer accepts.
-   */
-  synchronized void move(String address) {
-    if (state == State.MOVING || state == State.ANSWERED) {
-      nextMove = address; // after the current move, or once the ACK is in
-      return;
-    }
-    if (state != State.ESTABLISHED || leg == null || address.equals(leg.address())) {
-      return;
-    }
-    String from = leg.address();
-    try {
-      movingLeg = sip().acquire(address);
-      int port = media.prepareMove(address);
-      Request reInvite = dialog.request(sip(), Request.INVITE, movingLeg, contact(movingLeg),
-          sip().userAgent());
-      setBody(reInvite, calls.sdp.offer(sdpSession, ++sdpVersion, address, port));
-      state = State.MOVING;
-      sip().send(movingLeg, reInvite, responses(r -> onMoveResponse(r, from, address),
-          () -> moveFailed(from, address, "no answer to the re-INVITE (transaction timeout)"),
-          why -> moveFailed(from, address, "the re-INVITE could not be sent: " + why)));
-    } catch (IOException | SipException | ParseException | javax.sip.InvalidArgumentException e) {
-      state = State.ESTABLISHED;
-      moveFailed(from, address, e.getMessage());
-    }
-  }
-
-  private synchronized void onMoveResponse(Response r, String from, String to) {
-    int status = r.getStatusCode();
-    if (status < 200 || state != State.MOVING) {
-      if (status / 100 == 2 && lastAck != null) {
-        resendAck(r);
-      }
-      return;
-    }
-    if (status >= 300) {
-      moveFailed(from, to, "re-INVITE answered " + status + " " + r.getReasonPhrase());
-      return;
-    }
-    CallSignalling.Leg old = leg;
-    leg = movingLeg;
-    movingLeg = null;
-    if (r.getHeader("Contact") instanceof javax.sip.header.ContactHeader c) {
-      dialog.remoteTarget = c.getAddress().getURI();
-    }
-    sendAck();
-    try {
-      agreed = calls.sdp.agreedBy(body(r));
-      media.commitMove(agreed);
-    } catch (SdpNegotiator.SdpNegotiationException | RuntimeException e) {
-      old.release();
-      state = State.ESTABLISHED;
-      hangUp("after the move to " + to + " the answer's SDP is unusable: " + e.getMessage());
-      return;
-    }
-    old.release();
-    state = State.ESTABLISHED;
-    log.info("call {} ({}): moved {} -> {}", id, profileId, from, to);
-    calls.emit(this, CallEvent.Type.CALL_MOVED, "moved from " + from + " to " + to);
-    if (nextMove != null) {
-      String next = nextMove;
-      nextMove = null;
-      move(next);
-    }
-  }
-
-  /** A move that failed ends the call: never left half-moved (docs/calls.md). */
-  private synchronized void moveFailed(String from, String to, String why) {
-    if (state != State.MOVING && state != State.ESTABLISHED) {
-      return;
-    }
-    abortMove();
-    state = State.ESTABLISHED;
-    hangUp("the move from " + from + " to " + to + " failed: " + why);
-  }
-
-  private void abortMove() {
-    if (movingLeg != null) {
-      if (media != null) {
-        media.abortMove();
-      }
-      movingLeg.release();
-      movingLeg = null;
-    }
-  }
-
-  // ------------------------------------------------------------------ helpers
-
   private void cancelTimer() {
     if (timer != null) {
       timer.cancel(false);
       timer = null;
     }
-  }
-
-  private Address contact(CallSignalling.Leg on) throws ParseException {
-    return Dialog.contact(sip(), profileId, on);
-  }
-
-  private void respond(CallRequest request, int status, String sdp) {
-    try {
-      request.respond(response(request.request(), status, sdp));
-    } catch (SipException | ParseException e) {
-      log.warn("call {} ({}): {} not sent: {}", id, profileId, status, e.getMessage());
-    }
-  }
-
-  private Response response(Request request, int status, String sdp) throws ParseException {
-    Response r = sip().messages().createResponse(status, request);
-    ToHeader to = (ToHeader) r.getHeader(ToHeader.NAME);
-    if (to.getTag() == null && status != Response.TRYING) {
-      to.setTag(dialog.localTag);
-    }
-    r.addHeader(sip().headers().createHeader("User-Agent", sip().userAgent()));
-    if (sdp != null) {
-      setBody(r, sdp);
-    }
-    return r;
-  }
-
-  private void setBody(javax.sip.message.Message m, String sdp) throws ParseException {
-    ContentTypeHeader type = sip().headers().createContentTypeHeader("application", "sdp");
-    m.setContent(sdp, type);
-  }
-
-  static String body(javax.sip.message.Message m) {
-    byte[] raw = m.getRawContent();
-    return raw == null || raw.length == 0 ? null
-        : new String(raw, java.nio.charset.StandardCharsets.UTF_8);
-  }
-
-  private static CallSignalling.Responses responses(
-      java.util.function.Consumer<Response> onResponse, Runnable onTimeout) {
-    return responses(onResponse, onTimeout, why -> onTimeout.run());
-  }
-
-  private static CallSignalling.Responses responses(
-      java.util.function.Consumer<Response> onResponse, Runnable onTimeout,
-      java.util.function.Consumer<String> onUnsent) {
-    return new CallSignalling.Responses() {
-      @Override
-      public void onUnsent(String why) {
-        onUnsent.accept(why);
-      }
-
-      @Override
-      public void onResponse(Response response) {
-        onResponse.accept(response);
-      }
-
-      @Override
-      public void onTimeout() {
-        onTimeout.run();
-      }
-    };
   }
 }

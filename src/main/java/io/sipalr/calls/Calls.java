@@ -53,6 +53,8 @@ public final class Calls implements InboundCalls, AutoCloseable {
   static final SecureRandom RANDOM = new SecureRandom();
   /** Ended calls kept for {@link #get} (their final media counts), the newest first. */
   static final int HISTORY = 100;
+  /** The methods of a call's dialog we take, in Allow of our INVITEs, UPDATEs and 2xx. */
+  static final String ALLOW = "INVITE, ACK, BYE, CANCEL, UPDATE, OPTIONS, MESSAGE";
 
   /** Opens a call's RTP socket on an address ({@link io.sipalr.media.RtpMedia#open}). */
   @FunctionalInterface
@@ -63,6 +65,7 @@ public final class Calls implements InboundCalls, AutoCloseable {
   final CallSignalling sip;
   final MediaOpener media;
   final SdpNegotiator sdp = new SdpNegotiator();
+  final CallSettings settings;
   private final Function<String, CallPolicy> policies;
   private final int maxCalls;
   private final ScheduledExecutorService scheduler;
@@ -75,6 +78,13 @@ public final class Calls implements InboundCalls, AutoCloseable {
 
   public Calls(CallSignalling sip, Function<String, CallPolicy> policies, int maxCalls,
       MediaOpener media, ScheduledExecutorService scheduler, Clock clock) {
+    this(sip, policies, maxCalls, media, scheduler, clock, CallSettings.DEFAULTS);
+  }
+
+  public Calls(CallSignalling sip, Function<String, CallPolicy> policies, int maxCalls,
+      MediaOpener media, ScheduledExecutorService scheduler, Clock clock,
+      CallSettings settings) {
+    this.settings = settings;
     this.sip = sip;
     this.policies = policies;
     this.maxCalls = maxCalls;
@@ -119,6 +129,13 @@ public final class Calls implements InboundCalls, AutoCloseable {
     return byId.size();
   }
 
+  /** The ids of {@code profileId}'s calls under way, oldest first: what a move would touch. */
+  public List<String> callIdsOf(String profileId) {
+    return byId.values().stream().filter(c -> c.profileId.equals(profileId))
+        .sorted(Comparator.comparing((Call c) -> c.started).thenComparing(c -> c.id))
+        .map(c -> c.id).toList();
+  }
+
   /** How many calls of {@code profileId} a move would touch (established or being set up). */
   public int callsOf(String profileId) {
     return (int) byId.values().stream().filter(c -> c.profileId.equals(profileId)).count();
@@ -153,6 +170,7 @@ public final class Calls implements InboundCalls, AutoCloseable {
       Address local = sip.addresses().createAddress(aor);
       Address remote = sip.addresses().createAddress(target);
       Dialog dialog = new Dialog(sip.newCallId(), tag(), local, remote, target);
+      dialog.transport = sip.transportOf(profileId);
       call = new Call(this, newId(), profileId, Direction.OUTGOING, dialog, State.CALLING);
     } catch (java.text.ParseException e) {
       throw new CallException(CallException.Kind.INVALID, "not a SIP URI: " + to + " ("
@@ -260,6 +278,14 @@ public final class Calls implements InboundCalls, AutoCloseable {
         }
         return true;
       }
+      case Request.UPDATE -> {
+        if (call != null && toTag != null && call.dialog.matches(r)) {
+          call.onUpdate(request);
+        } else {
+          answerStateless(request, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+        }
+        return true;
+      }
       case Request.ACK -> {
         if (call != null && call.dialog.matches(r)) {
           call.onAck(r);
@@ -303,6 +329,12 @@ public final class Calls implements InboundCalls, AutoCloseable {
       answerStateless(request, Response.BUSY_HERE);
       return;
     }
+    if (SessionTimer.tooSmall(r, settings.minSe())) {
+      log.info("INVITE for {} answered 422: its session interval is below our Min-SE {}",
+          request.profileId(), settings.minSe());
+      answerStateless(request, 422);
+      return;
+    }
     Dialog dialog = Dialog.asCallee(r, tag());
     Call call = new Call(this, newId(), request.profileId(), Direction.INCOMING, dialog,
         State.RINGING);
@@ -322,6 +354,9 @@ public final class Calls implements InboundCalls, AutoCloseable {
       ToHeader to = (ToHeader) response.getHeader(ToHeader.NAME);
       if (to.getTag() == null) {
         to.setTag(tag());
+      }
+      if (status == 422) {
+        SessionTimer.addMinSe(sip.headers(), response, settings.minSe());
       }
       request.respond(response);
     } catch (Exception e) {

@@ -15,11 +15,13 @@ import java.util.function.Supplier;
 
 /**
  * The {@code calls} block (reference.conf; docs/calls.md): the default call policy, one per
- * profile in {@code calls.profiles}, the call limit and the media source. Read once at start;
+ * profile in {@code calls.profiles}, the call limit, the media source and how calls signal
+ * ({@link CallSettings}). Read once at start;
  * every mistake names its key.
  */
 public record CallsConfig(CallPolicy defaultPolicy, Map<String, CallPolicy> perProfile,
-    int maxCalls, Supplier<AudioSource> audio, Path recordDir, Duration recordLimit) {
+    int maxCalls, Supplier<AudioSource> audio, Path recordDir, Duration recordLimit,
+    CallSettings signalling) {
 
   private static final Set<String> PROFILE_KEYS = Set.of("profile", "policy", "reject-status",
       "answer-delay", "decision-timeout", "decision-default");
@@ -79,7 +81,8 @@ public record CallsConfig(CallPolicy defaultPolicy, Map<String, CallPolicy> perP
     };
     String record = m.getString("record-dir");
     return new CallsConfig(def, Map.copyOf(per), max, audio,
-        record.isBlank() ? null : Path.of(record), m.getDuration("record-limit"));
+        record.isBlank() ? null : Path.of(record), m.getDuration("record-limit"),
+        CallSettings.from(c));
   }
 
   private static CallPolicy policy(Config c, String path, Config own) {

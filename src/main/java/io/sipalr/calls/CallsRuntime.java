@@ -25,7 +25,7 @@ public final class CallsRuntime implements AutoCloseable {
     media = new RtpMedia(config.audio(), config.recordDir(), config.recordLimit(),
         config.maxCalls(), scheduler, files);
     calls = new Calls(registry.callSignalling(), config::policyOf, config.maxCalls(),
-        media::open, scheduler, Clock.systemUTC());
+        media::open, scheduler, Clock.systemUTC(), config.signalling());
     this.registry = registry;
     profileEnds = calls.profileEnds(); // a deleted or disabled profile's calls end
     registry.addListener(profileEnds);

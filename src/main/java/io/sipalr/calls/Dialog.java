@@ -9,12 +9,14 @@ import javax.sip.InvalidArgumentException;
 import javax.sip.address.Address;
 import javax.sip.address.SipURI;
 import javax.sip.address.URI;
+import javax.sip.header.AllowHeader;
 import javax.sip.header.CSeqHeader;
 import javax.sip.header.CallIdHeader;
 import javax.sip.header.ContactHeader;
 import javax.sip.header.FromHeader;
 import javax.sip.header.RecordRouteHeader;
 import javax.sip.header.ToHeader;
+import javax.sip.header.ViaHeader;
 import javax.sip.message.Request;
 import javax.sip.message.Response;
 
@@ -36,6 +38,13 @@ final class Dialog {
   List<Address> routeSet = List.of();
   long localCseq;
   long remoteCseq = -1;
+  /**
+   * The transport of the call's own requests and Contact ({@code udp}, {@code tcp},
+   * {@code tls}): the profile's for our calls, the one the INVITE came over for the peer's.
+   */
+  String transport = "udp";
+  /** Whether the peer's last Allow listed UPDATE (RFC 3311): a move may then use it. */
+  boolean peerAllowsUpdate;
 
   Dialog(String callId, String localTag, Address local, Address remote, URI remoteTarget) {
     this.callId = callId;
@@ -56,6 +65,11 @@ final class Dialog {
     d.remoteTag = from.getTag();
     d.routeSet = recordRoutes(invite, false);
     d.remoteCseq = ((CSeqHeader) invite.getHeader(CSeqHeader.NAME)).getSeqNumber();
+    d.learnAllow(invite);
+    // the top Via names the transport the INVITE came over (RFC 3261 §18.1.1)
+    if (invite.getHeader(ViaHeader.NAME) instanceof ViaHeader via && via.getTransport() != null) {
+      d.transport = via.getTransport().toLowerCase(java.util.Locale.ROOT);
+    }
     return d;
   }
 
@@ -67,6 +81,23 @@ final class Dialog {
       remoteTarget = contact.getAddress().getURI();
     }
     routeSet = recordRoutes(ok, true);
+    learnAllow(ok);
+  }
+
+  /**
+   * What the peer's Allow says it takes; a message without Allow says nothing (RFC 3261
+   * §20.5), so what was learnt before stays.
+   */
+  void learnAllow(javax.sip.message.Message m) {
+    ListIterator<?> it = m.getHeaders(AllowHeader.NAME);
+    if (!it.hasNext()) {
+      return;
+    }
+    boolean update = false;
+    while (it.hasNext()) {
+      update |= Request.UPDATE.equalsIgnoreCase(((AllowHeader) it.next()).getMethod());
+    }
+    peerAllowsUpdate = update;
   }
 
   private static List<Address> recordRoutes(javax.sip.message.Message m, boolean reverse) {
@@ -103,23 +134,31 @@ final class Dialog {
     FromHeader from = h.createFromHeader(local, localTag);
     Request r = sip.messages().createRequest((URI) remoteTarget.clone(), method,
         h.createCallIdHeader(callId), h.createCSeqHeader(seq, method), from, to,
-        new ArrayList<>(List.of(h.createViaHeader(leg.address(), leg.port(), "udp",
-            Calls.branch()))), h.createMaxForwardsHeader(70));
+        new ArrayList<>(List.of(h.createViaHeader(leg.address(), leg.port(transport),
+            transport.toUpperCase(java.util.Locale.ROOT), Calls.branch()))),
+        h.createMaxForwardsHeader(70));
     for (Address route : routeSet) {
       r.addHeader(h.createRouteHeader(route));
     }
-    if (contact != null) {
+    if (contact != null) { // a target refresh (re-INVITE, UPDATE): what we take with it
       r.addHeader(h.createContactHeader(contact));
+      r.addHeader(h.createAllowHeader(Calls.ALLOW));
     }
     r.addHeader(h.createHeader("User-Agent", userAgent));
     return r;
   }
 
-  /** {@code sip:<user>@<address>:<port>}: the Contact a call gives on {@code leg}. */
-  static Address contact(CallSignalling sip, String user, CallSignalling.Leg leg)
+  /**
+   * {@code sip:<user>@<address>:<port>}, with {@code ;transport=tcp} or {@code ;transport=tls}
+   * over those: the Contact a call gives there.
+   */
+  Address contact(CallSignalling sip, String user, String address, int port)
       throws ParseException {
-    SipURI uri = sip.addresses().createSipURI(user, hostPart(leg.address()));
-    uri.setPort(leg.port());
+    SipURI uri = sip.addresses().createSipURI(user, hostPart(address));
+    uri.setPort(port);
+    if (!"udp".equals(transport)) {
+      uri.setTransportParam(transport);
+    }
     return sip.addresses().createAddress(uri);
   }
 

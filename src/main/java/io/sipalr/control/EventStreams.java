@@ -130,6 +130,24 @@ final class EventStreams implements RegistryListener, MessageListener, AlrObserv
     publish(alr(event.name(), profileId, snapId, iapId, null));
   }
 
+  /** With the calls the move touches: {@code calls} (how many) and {@code callIds}. */
+  @Override
+  public void alrEvent(AlrEvent event, String profileId, int snapId, int iapId,
+      io.sipalr.alr.MigrationCalls calls) {
+    if (subscribers.isEmpty()) {
+      return;
+    }
+    publish(alrWithCalls(event, profileId, snapId, iapId, calls));
+  }
+
+  ObjectNode alrWithCalls(AlrEvent event, String profileId, int snapId, int iapId,
+      io.sipalr.alr.MigrationCalls calls) {
+    ObjectNode o = alr(event.name(), profileId, snapId, iapId, null);
+    o.put("calls", calls.count());
+    calls.callIds().forEach(o.putArray("callIds")::add);
+    return o;
+  }
+
   @Override
   public void alrError(AlrError error, String profileId, int snapId, int iapId) {
     publish(alr("ALR_ERROR", profileId, snapId, iapId, error.toString()));

@@ -7,6 +7,7 @@ import io.sipalr.dns.SipTarget;
 import io.sipalr.dns.TargetQuery;
 import io.sipalr.dns.TargetResolver;
 import java.net.InetAddress;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -22,8 +23,9 @@ import org.slf4j.LoggerFactory;
  * Request-URI) resolved by RFC 3263 with the registry's own resolver, as a REGISTER's is. An
  * address, or a name whose answer is cached, is sent at once on the caller's thread; a name
  * that needs DNS is sent when the answer comes, on the SIP workers: no SIP, timer or calls
- * thread ever waits for DNS. Calls use UDP unless the hop's URI says otherwise. The first
- * target is used (no failover across a name's servers for calls yet).
+ * thread ever waits for DNS. Calls use the hop URI's transport, else the call's own (its Via's:
+ * the profile's). A request goes to the first target; an initial INVITE may go on to the next
+ * ({@link InviteFailover}).
  */
 final class CallHops {
   private static final Logger log = LoggerFactory.getLogger(CallHops.class);
@@ -42,6 +44,12 @@ final class CallHops {
     void send(SipTarget target) throws SipException;
   }
 
+  /** Sends to the resolved targets, best first (never empty): to try one after another. */
+  @FunctionalInterface
+  interface Targets {
+    void send(List<SipTarget> targets) throws SipException;
+  }
+
   /**
    * Runs {@code sender} with {@code hop}'s first target from {@code from}: now when the answer
    * is at hand (its failures thrown here), else later, and then a failure goes to
@@ -51,11 +59,23 @@ final class CallHops {
    */
   void send(SipURI hop, String from, String what, Sender sender, Consumer<String> unsent)
       throws SipException {
-    TargetQuery q = query(hop, from);
+    send(hop, from, "udp", what, sender, unsent);
+  }
+
+  /** As above, over {@code transport} when the hop's URI names none (the call's own). */
+  void send(SipURI hop, String from, String transport, String what, Sender sender,
+      Consumer<String> unsent) throws SipException {
+    sendAll(hop, from, transport, what, targets -> sender.send(targets.get(0)), unsent);
+  }
+
+  /** As {@link #send}, with every target of the answer, best first (RFC 3263 §4.3 order). */
+  void sendAll(SipURI hop, String from, String transport, String what, Targets sender,
+      Consumer<String> unsent) throws SipException {
+    TargetQuery q = query(hop, from, transport);
     CompletableFuture<TargetResolver.Resolved> f = resolver.resolve(q);
     if (f.isDone()) {
       try {
-        sender.send(first(q, f.join()));
+        sender.send(targets(q, f.join()));
       } catch (CompletionException | java.util.concurrent.CancellationException e) {
         throw new SipException(why(q, e));
       }
@@ -65,7 +85,7 @@ final class CallHops {
       String why;
       try {
         if (failure == null) {
-          sender.send(first(q, resolved));
+          sender.send(targets(q, resolved));
           return;
         }
         why = why(q, failure);
@@ -77,18 +97,19 @@ final class CallHops {
     }, continueOn);
   }
 
-  private static SipTarget first(TargetQuery q, TargetResolver.Resolved resolved) {
+  private static List<SipTarget> targets(TargetQuery q, TargetResolver.Resolved resolved) {
     if (resolved.targets().isEmpty()) {
       throw new CompletionException(new DnsException(DnsException.Kind.NO_RECORDS, q.host(),
           q.host() + ": no SIP server for " + q.transport(), null));
     }
-    return resolved.targets().get(0);
+    return resolved.targets();
   }
 
-  static TargetQuery query(SipURI hop, String from) {
+  static TargetQuery query(SipURI hop, String from, String callTransport) {
     InetAddress local = DnsConfig.literal(from);
     AddressFamily family = local == null ? AddressFamily.IPV4 : AddressFamily.of(local);
-    String transport = hop.getTransportParam() != null ? hop.getTransportParam() : "udp";
+    String transport = hop.getTransportParam() != null ? hop.getTransportParam()
+        : callTransport;
     return new TargetQuery(hop.getHost(), hop.getPort(), transport.toLowerCase(Locale.ROOT),
         hop.isSecure(), family, null);
   }

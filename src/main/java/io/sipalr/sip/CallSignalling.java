@@ -34,6 +34,14 @@ public interface CallSignalling {
    */
   Optional<String> firstHopOf(String profileId);
 
+  /**
+   * The transport the profile registers over, as a listening point names it ({@code udp},
+   * {@code tcp}, {@code tls}): its calls use it too.
+   */
+  default String transportOf(String profileId) {
+    return "udp";
+  }
+
   /** The profile's address of record ({@code sip:user@domain}); empty when unknown. */
   Optional<String> aorOf(String profileId);
 
@@ -51,6 +59,11 @@ public interface CallSignalling {
     String address();
 
     int port();
+
+    /** The port of this endpoint's listening point for {@code transport} (TLS has its own). */
+    default int port(String transport) {
+      return port();
+    }
 
     void release();
   }

@@ -32,8 +32,14 @@ final class EngineCallRequest implements CallRequest {
     return event.getRequest();
   }
 
+  /** The listening point the request came in on: the transport of its top Via. */
   private ListeningPoint listeningPoint() {
-    return ((SipProvider) event.getSource()).getListeningPoint(ListeningPoint.UDP);
+    SipProvider provider = (SipProvider) event.getSource();
+    javax.sip.header.ViaHeader via =
+        (javax.sip.header.ViaHeader) request().getHeader(javax.sip.header.ViaHeader.NAME);
+    ListeningPoint lp = via != null && via.getTransport() != null
+        ? provider.getListeningPoint(via.getTransport()) : null;
+    return lp != null ? lp : provider.getListeningPoint(ListeningPoint.UDP);
   }
 
   @Override

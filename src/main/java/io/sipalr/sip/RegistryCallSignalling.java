@@ -18,6 +18,9 @@ final class RegistryCallSignalling implements CallSignalling {
   private final java.util.function.Predicate<String> deleting;
   private final java.util.function.Predicate<String> stopped;
   private final CallHops hops;
+  /** Initial INVITEs on their way (at most one per call): where their CANCEL goes. */
+  private final java.util.Map<String, InviteFailover> invites =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   RegistryCallSignalling(SipWire wire, Function<String, Optional<String>> localAddress,
       Function<String, Optional<SipProfile>> profiles,
@@ -40,6 +43,12 @@ final class RegistryCallSignalling implements CallSignalling {
     @Override
     public int port() {
       return endpoint.port;
+    }
+
+    @Override
+    public int port(String transport) {
+      javax.sip.ListeningPoint lp = endpoint.listeningPoint(transport);
+      return lp != null ? lp.getPort() : endpoint.port;
     }
 
     @Override
@@ -82,6 +91,12 @@ final class RegistryCallSignalling implements CallSignalling {
   public Optional<String> firstHopOf(String profileId) {
     return profiles.apply(profileId).map(p -> p.outboundProxy() != null
         && !p.outboundProxy().isBlank() ? p.outboundProxy() : p.registrar());
+  }
+
+  @Override
+  public String transportOf(String profileId) {
+    return profiles.apply(profileId).map(p -> p.transport().name().toLowerCase(
+        java.util.Locale.ROOT)).orElse("udp");
   }
 
   @Override
@@ -133,7 +148,22 @@ final class RegistryCallSignalling implements CallSignalling {
         responses.onTimeout();
       }
     };
-    hops.send(nextHop(request), endpoint.address, describe(request),
+    if (isInitialInvite(request)) { // tried on each target in turn (RFC 3263 §4.3)
+      hops.sendAll(nextHop(request), endpoint.address, viaTransport(request),
+          describe(request), targets -> new InviteFailover(request, targets, responses,
+              (r, t, h) -> wire.send(endpoint, r, h, t.transport(), t.host(), t.port()),
+              invites).start(), responses::onUnsent);
+      return;
+    }
+    if (Request.CANCEL.equals(request.getMethod())) {
+      InviteFailover invite = invites.get(InviteFailover.key(request));
+      if (invite != null) { // where the INVITE is now, with its branch there
+        io.sipalr.dns.SipTarget t = invite.cancel(request);
+        wire.send(endpoint, request, handler, t.transport(), t.host(), t.port());
+        return;
+      }
+    }
+    hops.send(nextHop(request), endpoint.address, viaTransport(request), describe(request),
         t -> wire.send(endpoint, request, handler, t.transport(), t.host(), t.port()),
         responses::onUnsent);
   }
@@ -141,9 +171,23 @@ final class RegistryCallSignalling implements CallSignalling {
   @Override
   public void sendAck(Leg from, Request ack) throws SipException {
     SipEngine.Endpoint endpoint = ((EngineLeg) from).endpoint();
-    hops.send(nextHop(ack), endpoint.address, describe(ack),
+    hops.send(nextHop(ack), endpoint.address, viaTransport(ack), describe(ack),
         t -> wire.sendStateless(endpoint, ack, t.transport(), t.host(), t.port()),
         why -> { }); // a lost ACK: the peer's 2xx comes again and gets it again
+  }
+
+  private static boolean isInitialInvite(Request request) {
+    return Request.INVITE.equals(request.getMethod())
+        && ((javax.sip.header.ToHeader) request.getHeader(javax.sip.header.ToHeader.NAME))
+            .getTag() == null;
+  }
+
+  /** The call's transport, as its own Via says: for a next hop whose URI names none. */
+  private static String viaTransport(Request request) {
+    javax.sip.header.ViaHeader via =
+        (javax.sip.header.ViaHeader) request.getHeader(javax.sip.header.ViaHeader.NAME);
+    return via != null && via.getTransport() != null
+        ? via.getTransport().toLowerCase(java.util.Locale.ROOT) : "udp";
   }
 
   private static String describe(Request request) {

@@ -11,6 +11,7 @@ import io.sipalr.mobility.Bearer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalTime;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -54,6 +55,28 @@ class AlrPolicyTest {
                       no-cellular-from = "22:00", no-cellular-until = "07:30" }
             }
             """)));
+  }
+
+  @Test
+  void deferWhileCallsRefusesWhileTheProfileHasCallsAfterTheCellularWindowOnly()
+      throws Exception {
+    AlrPolicy.Rules rules = (AlrPolicy.Rules) AlrPolicy.from(load(
+        "alr.policy { mode = rules, rules.defer-while-calls = true }"));
+    assertEquals(new AlrPolicy.Rules(true, false, null, null, true), rules);
+    LocalTime noon = LocalTime.NOON;
+    MigrationCalls two = new MigrationCalls(List.of("c1", "c2"));
+    AlrPolicy.Verdict held = rules.decide(Bearer.WLAN, true, noon, two);
+    assertFalse(held.allow(), "prefer-wlan does not override the calls");
+    assertEquals("2 call(s) under way [c1, c2]: the move waits until they end"
+        + " (defer-while-calls)", held.reason());
+    assertTrue(rules.decide(Bearer.WLAN, true, noon, MigrationCalls.NONE).allow());
+    assertTrue(new AlrPolicy.Rules(true, false, null, null).decide(Bearer.WLAN, true, noon, two)
+        .allow(), "off by default");
+    AlrPolicy.Rules window = new AlrPolicy.Rules(false, false, LocalTime.of(9, 0),
+        LocalTime.of(17, 0), true);
+    assertTrue(window.decide(Bearer.CELLULAR, true, noon, two).reason().startsWith("cellular"));
+    error("alr.policy { mode = rules, rules.defer-while-calls = maybe }",
+        "alr.policy.rules.defer-while-calls");
   }
 
   @Test

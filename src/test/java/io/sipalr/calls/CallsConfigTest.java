@@ -21,6 +21,7 @@ class CallsConfigTest {
     assertEquals(CallPolicy.Kind.REJECT, c.policyOf("anyone").kind());
     assertEquals(480, c.policyOf("anyone").rejectStatus());
     assertEquals(100, c.maxCalls());
+    assertEquals(CallSettings.MoveRequest.AUTO, c.signalling().moveRequest());
   }
 
   @Test
@@ -47,5 +48,14 @@ class CallsConfigTest {
     e = assertThrows(ConfigException.class,
         () -> read("calls.media { source = wav, wav-file = /nonexistent.wav }"));
     assertTrue(e.getMessage().contains("calls.media.wav-file"), e.getMessage());
+    e = assertThrows(ConfigException.class,
+        () -> read("calls.signalling.move-request = update"));
+    assertTrue(e.getMessage().contains("calls.signalling.move-request"), e.getMessage());
+    e = assertThrows(ConfigException.class, () -> read("calls.signalling.glare-retries = -1"));
+    assertTrue(e.getMessage().contains("calls.signalling.glare-retries"), e.getMessage());
+    e = assertThrows(ConfigException.class, () -> read("calls.signalling.min-se = 60s"));
+    assertTrue(e.getMessage().contains("calls.signalling.min-se"), e.getMessage());
+    assertEquals(CallSettings.MoveRequest.RE_INVITE,
+        read("calls.signalling.move-request = re-invite").signalling().moveRequest());
   }
 }

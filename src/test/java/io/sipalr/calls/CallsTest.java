@@ -8,19 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sipalr.calls.CallInfo.State;
-import io.sipalr.sip.VirtualClock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Function;
 import javax.sip.header.CSeqHeader;
 import javax.sip.header.ContactHeader;
 import javax.sip.header.RouteHeader;
-import javax.sip.header.ToHeader;
 import javax.sip.header.ViaHeader;
 import javax.sip.message.Request;
 import javax.sip.message.Response;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,95 +23,7 @@ import org.junit.jupiter.api.Test;
  * time: no sockets, no sleeps. The peer is bob at 198.18.0.9; alice registers from
  * 198.18.0.2 (then 198.18.0.3 after a move).
  */
-class CallsTest {
-  static final String OFFER = String.join("\r\n", "v=0",
-      "o=bob 1 1 IN IP4 198.18.0.9", "s=-", "c=IN IP4 198.18.0.9", "t=0 0",
-      "m=audio 6000 RTP/AVP 8 0 101", "a=rtpmap:8 PCMA/8000", "a=rtpmap:0 PCMU/8000",
-      "a=rtpmap:101 telephone-event/8000", "a=sendrecv", "");
-
-  VirtualClock clock;
-  ScriptedCallPeer peer;
-  Calls calls;
-  final List<CallEvent> events = new ArrayList<>();
-  final List<FakeMedia> media = new ArrayList<>();
-  CallPolicy policy = CallPolicy.autoAnswer(Duration.ofSeconds(1));
-
-  @BeforeEach
-  void setUp() throws Exception {
-    clock = new VirtualClock();
-    peer = new ScriptedCallPeer();
-    Function<String, CallPolicy> policies = id -> policy;
-    calls = new Calls(peer, policies, 3, (address, name) -> {
-      FakeMedia m = new FakeMedia(address);
-      media.add(m);
-      return m;
-    }, clock, clock.clock());
-    calls.addListener(events::add);
-    calls.start();
-  }
-
-  static String message(String head, String body) {
-    String b = body == null ? "" : body;
-    return head.strip().replace("\n", "\r\n") + "\r\n"
-        + (body == null ? "" : "Content-Type: application/sdp\r\n")
-        + "Content-Length: " + b.length() + "\r\n\r\n" + b;
-  }
-
-  static String invite(String callId, String sdp) {
-    return message("""
-        INVITE sip:alice@198.18.0.2:5060 SIP/2.0
-        Via: SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bKproxy-%1$s
-        Via: SIP/2.0/UDP 198.18.0.9:5070;branch=z9hG4bKbob-%1$s
-        Record-Route: <sip:198.18.0.1;lr>
-        Max-Forwards: 69
-        From: <sip:bob@sipalr.test>;tag=bobtag
-        To: <sip:alice@sipalr.test>
-        Call-ID: %1$s
-        CSeq: 1 INVITE
-        Contact: <sip:bob@198.18.0.9:5070>
-        """.formatted(callId), sdp);
-  }
-
-  static String inDialog(String method, String callId, String toTag, int cseq, String sdp) {
-    return message("""
-        %2$s sip:alice@198.18.0.2:5060 SIP/2.0
-        Via: SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bKproxy-%2$s-%4$d
-        Route: <sip:198.18.0.1;lr>
-        Max-Forwards: 69
-        From: <sip:bob@sipalr.test>;tag=bobtag
-        To: <sip:alice@sipalr.test>;tag=%3$s
-        Call-ID: %1$s
-        CSeq: %4$d %2$s
-        Contact: <sip:bob@198.18.0.9:5070>
-        """.formatted(callId, method, toTag, cseq), sdp);
-  }
-
-  static String cancel(String callId) {
-    return message("""
-        CANCEL sip:alice@198.18.0.2:5060 SIP/2.0
-        Via: SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bKproxy-%1$s
-        Max-Forwards: 69
-        From: <sip:bob@sipalr.test>;tag=bobtag
-        To: <sip:alice@sipalr.test>
-        Call-ID: %1$s
-        CSeq: 1 CANCEL
-        """.formatted(callId), null);
-  }
-
-  private List<CallEvent.Type> types() {
-    return events.stream().map(CallEvent::type).toList();
-  }
-
-  private static String toTag(Response r) {
-    return ((ToHeader) r.getHeader(ToHeader.NAME)).getTag();
-  }
-
-  private ScriptedCallPeer.Incoming ringAndAnswer(String callId) throws Exception {
-    ScriptedCallPeer.Incoming in = peer.deliver(invite(callId, OFFER));
-    clock.advance(Duration.ofSeconds(1));
-    return in;
-  }
-
+class CallsTest extends CallsTestBase {
   @Test
   void rejectPolicyAnswersTheConfiguredStatusWithATag() throws Exception {
     policy = CallPolicy.reject(486);
@@ -225,6 +132,9 @@ class CallsTest {
     peer.deliver(invite("c2", OFFER));
     peer.deliver(invite("c3", OFFER));
     assertEquals(List.of(486), peer.deliver(invite("c4", OFFER)).statuses());
+    assertEquals(calls.list().stream().map(CallInfo::id).toList(), calls.callIdsOf("alice"));
+    assertEquals(3, calls.callIdsOf("alice").size());
+    assertEquals(List.of(), calls.callIdsOf("carol"));
     assertThrows(CallException.class, () -> calls.dial("alice", "sip:bob@sipalr.test"));
   }
 
@@ -237,16 +147,6 @@ class CallsTest {
     clock.advance(Duration.ofSeconds(1));
     assertEquals(List.of(180, 488), in.statuses());
     assertEquals(0, peer.legs.getOrDefault("198.18.0.2", 0) - 1); // only c1 holds one
-  }
-
-  private CallInfo establishOutgoing() throws Exception {
-    CallInfo c = calls.dial("alice", "sip:bob@sipalr.test");
-    ScriptedCallPeer.Sent invite = peer.last(Request.INVITE);
-    peer.answer(invite, 180, "bobtag", null, null);
-    peer.answer(invite, 200, "bobtag",
-        "Contact: <sip:bob@198.18.0.9:5070>\r\nRecord-Route: <sip:198.18.0.1;lr>",
-        OFFER.replace("8 0 101", "0").replace("a=rtpmap:8 PCMA/8000\r\n", ""));
-    return c;
   }
 
   @Test
@@ -306,8 +206,7 @@ class CallsTest {
   @Test
   void aMoveReInvitesFromTheNewAddressAndMovesTheMedia() throws Exception {
     CallInfo c = establishOutgoing();
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     ScriptedCallPeer.Sent re = peer.last(Request.INVITE);
     assertEquals("198.18.0.3", re.from().address());
     assertEquals("sip:bob@198.18.0.9:5070", re.request().getRequestURI().toString());
@@ -336,8 +235,7 @@ class CallsTest {
   @Test
   void aFailedReInviteEndsTheCallWithTheReason() throws Exception {
     CallInfo c = establishOutgoing();
-    peer.localAddress = "198.18.0.3";
-    calls.profileMoved("alice");
+    moveTo("198.18.0.3");
     peer.answer(peer.last(Request.INVITE), 488, "bobtag", null, null);
     assertTrue(media.get(0).log.contains("abort 198.18.0.3"));
     ScriptedCallPeer.Sent bye = peer.last(Request.BYE);

@@ -27,6 +27,8 @@ final class ScriptedCallPeer implements CallSignalling {
   final MessageFactory messages;
   InboundCalls hook;
   String localAddress = "198.18.0.2";
+  /** The transport alice registers over (udp, tcp, tls); TLS listens on 5061. */
+  String transport = "udp";
   /** Whether alice's delete has begun. */
   boolean deleting;
   /** Whether alice is disabled (not to be registered). */
@@ -124,9 +126,17 @@ final class ScriptedCallPeer implements CallSignalling {
     }
     if (extraHeaders != null) {
       for (String line : extraHeaders.split("\r\n")) {
-        if (!line.isBlank()) {
-          r.addHeader(headers.createHeader(line.substring(0, line.indexOf(':')),
-              line.substring(line.indexOf(':') + 1).trim()));
+        if (line.isBlank()) {
+          continue;
+        }
+        String name = line.substring(0, line.indexOf(':'));
+        try {
+          r.addHeader(headers.createHeader(name, line.substring(line.indexOf(':') + 1).trim()));
+        } catch (java.text.ParseException list) { // Allow: A, B gives one header per value
+          for (Object h : ((gov.nist.javax.sip.header.HeaderFactoryImpl) headers)
+              .createHeaders(line)) {
+            r.addHeader((javax.sip.header.Header) h);
+          }
         }
       }
     }
@@ -177,6 +187,11 @@ final class ScriptedCallPeer implements CallSignalling {
   }
 
   @Override
+  public String transportOf(String profileId) {
+    return transport;
+  }
+
+  @Override
   public Optional<String> aorOf(String profileId) {
     return "alice".equals(profileId) ? Optional.of("sip:alice@sipalr.test") : Optional.empty();
   }
@@ -205,6 +220,11 @@ final class ScriptedCallPeer implements CallSignalling {
       @Override
       public int port() {
         return 5060;
+      }
+
+      @Override
+      public int port(String transport) {
+        return "tls".equals(transport) ? 5061 : 5060;
       }
 
       @Override

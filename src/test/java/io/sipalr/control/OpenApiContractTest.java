@@ -551,6 +551,16 @@ class OpenApiContractTest {
     }
   }
 
+  @Test
+  void anAlrEventWithTheCallsAMoveTouchesValidatesAgainstTheEventSchema() throws Exception {
+    EventStreams streams = new EventStreams(JSON, 4, id -> null, id -> null);
+    JsonNode event = streams.alrWithCalls(io.sipalr.alr.AlrEvent.IAP_AVAILABLE, "alice", 1, 2,
+        new io.sipalr.alr.MigrationCalls(List.of("c1", "c2")));
+    assertEquals(2, event.get("calls").asInt());
+    assertEquals("c2", event.get("callIds").get(1).asText());
+    assertValid(ref("Event"), event, "an IAP_AVAILABLE with calls");
+  }
+
   // ------------------------------------------------------------ the document
 
   /** "METHOD /path" of every documented operation, as the document spells the path. */

@@ -144,4 +144,79 @@ class CallHopsTest {
         request(Request.INVITE, "<sip:nowhere.alr.test;lr>"), responses));
     assertTrue(e.getMessage().contains("nowhere.alr.test"), e.getMessage());
   }
+
+  // ------------------------------------------------------------------ failover (initial INVITE)
+
+  static final String PROXY2 = "198.18.0.32";
+
+  /** proxy.alr.test resolves to PROXY, then PROXY2 (two SRV targets, best first). */
+  private void twoTargets() throws Exception {
+    pending.get(pending.size() - 1).complete(new TargetResolver.Resolved(List.of(
+        new SipTarget("proxy.alr.test", InetAddress.getByName(PROXY), 5060, "udp"),
+        new SipTarget("proxy.alr.test", InetAddress.getByName(PROXY2), 5060, "udp")),
+        Instant.MAX));
+  }
+
+  private static String branch(Request r) {
+    return ((javax.sip.header.ViaHeader) r.getHeader("Via")).getBranch();
+  }
+
+  private Response answer(ScriptedRegistrar.Sent to, int status) throws Exception {
+    Response r = wire.messages().createResponse(status, to.request);
+    to.handler.onResponse(to, r);
+    return r;
+  }
+
+  @Test
+  void anInviteAnswered503GoesToTheNextTargetInANewTransactionUnheardByTheCaller()
+      throws Exception {
+    sip.send(leg, request(Request.INVITE, "<sip:proxy.alr.test;lr>"), responses);
+    twoTargets();
+    assertEquals(PROXY, wire.sent.get(0).host);
+    answer(wire.sent.get(0), 503);
+    assertEquals(List.of(), heard, "the caller does not hear the 503");
+    assertEquals(2, wire.sent.size());
+    assertEquals(PROXY2, wire.sent.get(1).host);
+    assertTrue(!branch(wire.sent.get(0).request).equals(branch(wire.sent.get(1).request)));
+    answer(wire.sent.get(1), 200);
+    assertEquals(List.of("response 200"), heard);
+  }
+
+  @Test
+  void anInviteThatTimesOutOrCannotBeSentGoesToTheNextTarget() throws Exception {
+    sip.send(leg, request(Request.INVITE, "<sip:proxy.alr.test;lr>"), responses);
+    twoTargets();
+    wire.sent.get(0).handler.onTimeout(wire.sent.get(0));
+    assertEquals(PROXY2, wire.sent.get(1).host);
+    wire.sent.get(1).handler.onTimeout(wire.sent.get(1));
+    assertEquals(List.of("timeout"), heard, "the last target's failure is the caller's");
+
+    wire.unreachableHosts.add(PROXY);
+    sip.send(leg, request(Request.INVITE, "<sip:proxy.alr.test;lr>"), responses);
+    twoTargets();
+    assertEquals(PROXY2, wire.sent.get(wire.sent.size() - 1).host);
+  }
+
+  @Test
+  void theCancelGoesWhereTheInviteIsNowWithItsBranch() throws Exception {
+    sip.send(leg, request(Request.INVITE, "<sip:proxy.alr.test;lr>"), responses);
+    twoTargets();
+    answer(wire.sent.get(0), 503);
+    sip.send(leg, request(Request.CANCEL, "<sip:proxy.alr.test;lr>"), responses);
+    ScriptedRegistrar.Sent cancel = wire.sent.get(2);
+    assertEquals(Request.CANCEL, cancel.method());
+    assertEquals(PROXY2, cancel.host);
+    assertEquals(branch(wire.sent.get(1).request), branch(cancel.request));
+  }
+
+  @Test
+  void inTheDialogA503IsTheCallersAndNoOtherTargetIsTried() throws Exception {
+    Request reInvite = request(Request.INVITE, "<sip:proxy.alr.test;lr>");
+    ((javax.sip.header.ToHeader) reInvite.getHeader("To")).setTag("b");
+    sip.send(leg, reInvite, responses);
+    twoTargets();
+    answer(wire.sent.get(0), 503);
+    assertEquals(1, wire.sent.size());
+    assertEquals(List.of("response 503"), heard);
+  }
 }
