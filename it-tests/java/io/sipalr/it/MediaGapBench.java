@@ -40,6 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  * also the command's start to the first RTP from the new address. Baseline, same run: the
  * inter-arrival time of 150 RTP packets at the far end with nothing moving (20 ms plus the
  * scheduler's and the path's jitter): a gap of one such interval means no packet was lost.
+ * Two agents in turn, one per {@link #variants() variant}: {@code calls.media.make-before-break}
+ * false (RTP leaves the new socket only at the 200) and true (as the agent runs).
  *
  * <p>Writes target/bench/media-gap.{md,csv} and the agent's log next to them. Never fails on
  * time; fails (after the report) when a move did not reach the far end within 10 s, the call
@@ -77,7 +79,8 @@ class MediaGapBench {
   private final Random random = new Random(12);
 
   static List<Variant> variants() {
-    return List.of(new Variant("as built", ""));
+    return List.of(new Variant("switch at the 200", "media.make-before-break = false\n"),
+        new Variant("make-before-break", "media.make-before-break = true\n"));
   }
 
   @Test

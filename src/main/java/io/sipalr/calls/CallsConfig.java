@@ -19,7 +19,8 @@ import java.util.function.Supplier;
  * every mistake names its key.
  */
 public record CallsConfig(CallPolicy defaultPolicy, Map<String, CallPolicy> perProfile,
-    int maxCalls, Supplier<AudioSource> audio, Path recordDir, Duration recordLimit) {
+    int maxCalls, Supplier<AudioSource> audio, Path recordDir, Duration recordLimit,
+    boolean makeBeforeBreak) {
 
   private static final Set<String> PROFILE_KEYS = Set.of("profile", "policy", "reject-status",
       "answer-delay", "decision-timeout", "decision-default");
@@ -79,7 +80,8 @@ public record CallsConfig(CallPolicy defaultPolicy, Map<String, CallPolicy> perP
     };
     String record = m.getString("record-dir");
     return new CallsConfig(def, Map.copyOf(per), max, audio,
-        record.isBlank() ? null : Path.of(record), m.getDuration("record-limit"));
+        record.isBlank() ? null : Path.of(record), m.getDuration("record-limit"),
+        m.getBoolean("make-before-break"));
   }
 
   private static CallPolicy policy(Config c, String path, Config own) {
