@@ -37,7 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
  * agent: the media gap is the kernel time of the first RTP packet from the new address minus
  * that of the last one from the old address before it; the re-INVITE round trip is its first
  * transmission out of the agent's new uplink to the 200 coming back on it (both on the veth);
- * also the command's start to the first RTP from the new address. Baseline, same run: the
+ * also the command's return to the re-INVITE and to the first RTP from the new address, and
+ * the re-INVITE to that RTP: with make-before-break RTP need not wait for the 200. Baseline, same run: the
  * inter-arrival time of 150 RTP packets at the far end with nothing moving (20 ms plus the
  * scheduler's and the path's jitter): a gap of one such interval means no packet was lost.
  * Two agents in turn, one per {@link #variants() variant}: {@code calls.media.make-before-break}
@@ -210,6 +211,7 @@ class MediaGapBench {
     } else {
       net.wlanUp();
     }
+    long returned = micros(Instant.now());
     FarEndCapture.Packet first = rtp.await(rtpFrom, p -> p.from().equals(newAddress),
         MOVE_BOUND);
     FarEndCapture.Packet invite = sip.await(sipFrom, p -> p.from().equals(newAddress)
@@ -234,11 +236,16 @@ class MediaGapBench {
     if (!warm && lastOld != null) {
       s(v, way, "media gap: last RTP from " + oldAddress + " → first from " + newAddress)
           .ms().add((first.micros() - lastOld.micros()) / 1000.0);
-      s(v, way, "command → first RTP from " + newAddress).ms()
-          .add((first.micros() - command) / 1000.0);
+      s(v, way, "command returned → first RTP from " + newAddress).ms()
+          .add((first.micros() - returned) / 1000.0);
+      s(v, way, "re-INVITE out → first RTP from " + newAddress + " (negative: before it)")
+          .ms().add((first.micros() - invite.micros()) / 1000.0);
       s(v, way, "re-INVITE round trip (out of " + newAddress + " → its 200)").ms()
           .add((ok.micros() - invite.micros()) / 1000.0);
-      s(v, way, "command → re-INVITE out").ms().add((invite.micros() - command) / 1000.0);
+      s(v, way, "command returned → re-INVITE out").ms()
+          .add((invite.micros() - returned) / 1000.0);
+      s(v, way, "`ip link set` in the namespace (process start included)").ms()
+          .add((returned - command) / 1000.0);
     }
     // quiet time, drawn so that the next command falls anywhere in the 20 ms packet cycle
     Thread.sleep(300 + random.nextInt(20));

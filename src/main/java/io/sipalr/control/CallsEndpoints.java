@@ -158,7 +158,26 @@ final class CallsEndpoints {
       if (m.lastMoveGapMillis() >= 0) {
         media.put("lastMoveGapMs", m.lastMoveGapMillis());
       }
+      rtcp(media, m.rtcp());
     }
     return o;
+  }
+
+  /** RFC 3550 reception statistics; the peer's figures are null until it reported on ours. */
+  private static void rtcp(ObjectNode media, io.sipalr.media.RtcpStats r) {
+    if (r == null) {
+      media.putNull("rtcp");
+      return;
+    }
+    ObjectNode o = media.putObject("rtcp");
+    o.put("packetsExpected", r.packetsExpected());
+    o.put("packetsLost", r.packetsLost());
+    o.put("jitterMs", r.jitterMs());
+    o.put("reportsSent", r.reportsSent());
+    o.put("reportsReceived", r.reportsReceived());
+    o.put("peerPacketsLost", r.peerPacketsLost());
+    o.put("peerFractionLost", r.peerFractionLost());
+    o.put("peerJitterMs", r.peerJitterMs());
+    o.put("roundTripMs", r.roundTripMs());
   }
 }

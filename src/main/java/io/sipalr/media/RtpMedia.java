@@ -36,19 +36,32 @@ public final class RtpMedia implements AutoCloseable {
   private final int maxSessions;
   private final Executor files;
   private final Binder binder;
+  final java.util.function.LongSupplier nanos;
+  final java.time.Clock wallClock;
   private final Set<RtpSession> sessions = ConcurrentHashMap.newKeySet();
   private final ScheduledFuture<?> ticking;
 
-  /** Binds a call's UDP socket on a local address (a seam for tests that break a path). */
+  /** Binds a call's UDP sockets on a local address (a seam for tests that break a path). */
   interface Binder {
-    DatagramChannel bind(String address) throws IOException;
+    SocketPair bind(String address) throws IOException;
   }
+
+  /** A call's RTP socket on an even port and its RTCP socket on the next (RFC 3550 §11). */
+  record SocketPair(DatagramChannel rtp, DatagramChannel rtcp, InetSocketAddress local) {
+    void close() {
+      closeQuietly(rtp);
+      closeQuietly(rtcp);
+    }
+  }
+
+  /** Tries at binding an even port with the next one free, before giving up. */
+  private static final int PAIR_ATTEMPTS = 32;
 
   /** With make-before-break (as the agent runs). */
   public RtpMedia(Supplier<AudioSource> sources, Path recordDir, Duration recordLimit,
       int maxSessions, ScheduledExecutorService scheduler, Executor files) {
     this(sources, recordDir, recordLimit, maxSessions, true, scheduler, files,
-        RtpMedia::bindUdp);
+        RtpMedia::bindUdp, System::nanoTime, java.time.Clock.systemUTC());
   }
 
   /**
@@ -61,13 +74,17 @@ public final class RtpMedia implements AutoCloseable {
       int maxSessions, boolean makeBeforeBreak, ScheduledExecutorService scheduler,
       Executor files) {
     this(sources, recordDir, recordLimit, maxSessions, makeBeforeBreak, scheduler, files,
-        RtpMedia::bindUdp);
+        RtpMedia::bindUdp, System::nanoTime, java.time.Clock.systemUTC());
   }
 
+  /** With the scheduler's time ({@code nanos}, {@code wallClock} for RTCP's NTP times). */
   RtpMedia(Supplier<AudioSource> sources, Path recordDir, Duration recordLimit,
       int maxSessions, boolean makeBeforeBreak, ScheduledExecutorService scheduler,
-      Executor files, Binder binder) {
+      Executor files, Binder binder, java.util.function.LongSupplier nanos,
+      java.time.Clock wallClock) {
     this.sources = sources;
+    this.nanos = nanos;
+    this.wallClock = wallClock;
     this.makeBeforeBreak = makeBeforeBreak;
     this.binder = binder;
     this.recordDir = recordDir;
@@ -98,20 +115,53 @@ public final class RtpMedia implements AutoCloseable {
     return s;
   }
 
-  DatagramChannel bind(String address) throws IOException {
+  SocketPair bind(String address) throws IOException {
     return binder.bind(address);
   }
 
-  private static DatagramChannel bindUdp(String address) throws IOException {
+  /** An ephemeral even port for RTP with the one above it for RTCP, on {@code address}. */
+  static SocketPair bindUdp(String address) throws IOException {
+    InetAddress host = InetAddress.getByName(address);
+    IOException last = null;
+    for (int i = 0; i < PAIR_ATTEMPTS; i++) {
+      DatagramChannel rtp = open(host, 0, address);
+      int port = ((InetSocketAddress) rtp.getLocalAddress()).getPort();
+      if (port % 2 != 0 || port == 65534) {
+        closeQuietly(rtp);
+        continue;
+      }
+      try {
+        DatagramChannel rtcp = open(host, port + 1, address);
+        return new SocketPair(rtp, rtcp, (InetSocketAddress) rtp.getLocalAddress());
+      } catch (IOException e) {
+        closeQuietly(rtp);
+        last = e;
+      }
+    }
+    throw new IOException("media: no even RTP port with a free RTCP port above it on "
+        + address + " in " + PAIR_ATTEMPTS + " tries" + (last == null ? ""
+        : ": " + last.getMessage()), last);
+  }
+
+  private static DatagramChannel open(InetAddress host, int port, String address)
+      throws IOException {
     DatagramChannel channel = DatagramChannel.open();
     try {
       channel.configureBlocking(false);
-      channel.bind(new InetSocketAddress(InetAddress.getByName(address), 0));
+      channel.bind(new InetSocketAddress(host, port));
       return channel;
     } catch (IOException e) {
       channel.close();
-      throw new IOException("media: cannot bind an RTP socket on " + address + ": "
+      throw new IOException("media: cannot bind a UDP socket on " + address + ":" + port + ": "
           + e.getMessage(), e);
+    }
+  }
+
+  static void closeQuietly(DatagramChannel c) {
+    try {
+      c.close();
+    } catch (IOException e) {
+      log.debug("media: close failed: {}", e.getMessage());
     }
   }
 

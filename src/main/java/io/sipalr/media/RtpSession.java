@@ -29,24 +29,26 @@ final class RtpSession implements MediaChannel {
   private final ByteBuffer in = ByteBuffer.allocate(2048);
   private final ByteBuffer out = ByteBuffer.allocate(RtpPacket.HEADER + 1024);
   private final short[] frame = new short[AudioSource.FRAME_SAMPLES];
-  private DatagramChannel channel;
-  private DatagramChannel prepared;
-  /** Their local addresses, read once when bound (a socket broken under us has none). */
-  private InetSocketAddress channelLocal;
-  private InetSocketAddress preparedLocal;
+  private final ByteBuffer rtcpOut = ByteBuffer.allocate(512);
+  /** The RTP and RTCP sockets now, and those bound for a move under way (else null). */
+  private RtpMedia.SocketPair current;
+  private RtpMedia.SocketPair prepared;
   /** RTP goes out of {@link #prepared} already: the old path failed, or the peer uses the new. */
   private boolean sendingOnPrepared;
-  /** The last packet the old socket could not send, and when (System.nanoTime()). */
+  /** The last packet the old socket could not send, and when (owner.nanos.getAsLong()). */
   private byte[] unsent;
   private long unsentAt;
   private SocketAddress remote;
+  private SocketAddress remoteRtcp;
+  /** RTCP from the first start() on: the peer's address is known from then. */
+  private RtcpReporter rtcp;
   private Codec codec;
   private RtpPacketiser packetiser;
   private boolean sending;
   private long sent;
   private long received;
   private String lastSource;
-  /** System.nanoTime() of the last packet received; 0 before the first. */
+  /** owner.nanos.getAsLong() of the last packet received; 0 before the first. */
   private long lastReceivedAt;
   /** Set at a move's commit: the last receive on the old socket, until the new one's first. */
   private long gapFrom;
@@ -55,41 +57,39 @@ final class RtpSession implements MediaChannel {
   private int recorded;
   private boolean closed;
 
-  RtpSession(RtpMedia owner, String name, DatagramChannel channel, AudioSource source) {
+  RtpSession(RtpMedia owner, String name, RtpMedia.SocketPair sockets, AudioSource source) {
     this.owner = owner;
     this.name = name;
-    this.channel = channel;
-    this.channelLocal = local(channel);
+    this.current = sockets;
     this.source = source;
     this.recording = owner.recordDir == null ? null : new short[Math.min(
         owner.recordLimitSamples, Codec.CLOCK_RATE * 10)];
   }
 
-  private static InetSocketAddress local(DatagramChannel c) {
-    try {
-      return (InetSocketAddress) c.getLocalAddress();
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
-  }
-
   @Override
   public synchronized String localAddress() {
-    return channelLocal.getAddress().getHostAddress();
+    return current.local().getAddress().getHostAddress();
   }
 
   @Override
   public synchronized int localPort() {
-    return channelLocal.getPort();
+    return current.local().getPort();
   }
 
   @Override
   public synchronized void start(SdpNegotiator.Agreed agreed) {
     remote = new InetSocketAddress(agreed.remoteAddress(), agreed.remotePort());
+    // RTCP on the RTP port + 1 (RFC 3550 §11; no a=rtcp, no rtcp-mux offered)
+    remoteRtcp = new InetSocketAddress(agreed.remoteAddress(), agreed.remotePort() + 1);
     if (codec != agreed.codec() || packetiser == null) {
       codec = agreed.codec();
       packetiser = new RtpPacketiser(codec.payloadType(), new java.util.Random());
     }
+    if (rtcp == null) {
+      rtcp = new RtcpReporter(name + "@" + current.local().getAddress().getHostAddress(),
+          new java.util.Random(), owner.nanos.getAsLong());
+    }
+    rtcp.ssrc(packetiser.ssrc());
     // the peer's direction: it sendonly (or inactive) wants nothing from us
     sending = agreed.remotePort() != 0 && !"sendonly".equals(agreed.direction())
         && !"inactive".equals(agreed.direction());
@@ -99,13 +99,12 @@ final class RtpSession implements MediaChannel {
   public synchronized int prepareMove(String address) throws IOException {
     abortMove();
     prepared = owner.bind(address);
-    preparedLocal = local(prepared);
-    if (owner.makeBeforeBreak && unsent != null && System.nanoTime() - unsentAt < STALE_NANOS) {
+    if (owner.makeBeforeBreak && unsent != null && owner.nanos.getAsLong() - unsentAt < STALE_NANOS) {
       switchToPrepared("the old path failed");
-      sendOn(prepared, ByteBuffer.wrap(unsent));
+      sendOn(prepared.rtp(), ByteBuffer.wrap(unsent));
       unsent = null;
     }
-    return preparedLocal.getPort();
+    return prepared.local().getPort();
   }
 
   @Override
@@ -114,11 +113,10 @@ final class RtpSession implements MediaChannel {
       start(agreed);
       return;
     }
-    drain(channel); // what the old socket still holds counts
+    drain(current); // what the old sockets still hold counts
     gapFrom = lastReceivedAt;
-    closeQuietly(channel);
-    channel = prepared;
-    channelLocal = preparedLocal;
+    current.close();
+    current = prepared;
     prepared = null;
     start(agreed);
     if (!sendingOnPrepared) {
@@ -131,7 +129,7 @@ final class RtpSession implements MediaChannel {
   @Override
   public synchronized void abortMove() {
     if (prepared != null) {
-      closeQuietly(prepared);
+      prepared.close();
       prepared = null;
     }
     sendingOnPrepared = false;
@@ -139,41 +137,65 @@ final class RtpSession implements MediaChannel {
 
   @Override
   public synchronized MediaStats stats() {
-    InetSocketAddress l = sendingOnPrepared ? preparedLocal : channelLocal;
+    InetSocketAddress l = (sendingOnPrepared ? prepared : current).local();
     return new MediaStats(sent, received, l.getAddress().getHostAddress(), l.getPort(),
         lastSource, remote == null ? null : RtpMedia.hostPort(remote),
-        codec == null ? null : codec.name(), lastMoveGapMillis);
+        codec == null ? null : codec.name(), lastMoveGapMillis,
+        rtcp == null ? null : rtcp.stats());
   }
 
   synchronized void tick() {
     if (closed) {
       return;
     }
-    drain(channel);
+    drain(current);
     if (prepared != null) {
       drain(prepared); // the peer may already send to the new address
     }
-    if (!sending) {
-      return;
+    if (sending) {
+      sendFrame();
     }
+    long now = owner.nanos.getAsLong();
+    if (rtcp != null && rtcp.due(now)) {
+      sendRtcp(rtcp.report(rtcpOut, now, owner.wallClock.millis(), false));
+    }
+  }
+
+  private void sendFrame() {
     source.next(frame);
     byte[] payload = new byte[frame.length];
     for (int i = 0; i < frame.length; i++) {
       payload[i] = codec.encode(frame[i]);
     }
-    ByteBuffer packet = packetiser.next(payload, frame.length).writeTo(out);
+    RtpPacket rtp = packetiser.next(payload, frame.length);
+    ByteBuffer packet = rtp.writeTo(out);
+    int size = packet.remaining();
     if (sendingOnPrepared) {
-      sendOn(prepared, packet);
+      if (sendOn(prepared.rtp(), packet)) {
+        rtcp.sent(rtp, size, owner.nanos.getAsLong());
+      }
       return;
     }
-    if (!sendOn(channel, packet) && owner.makeBeforeBreak) {
+    if (sendOn(current.rtp(), packet)) {
+      rtcp.sent(rtp, size, owner.nanos.getAsLong());
+    } else if (owner.makeBeforeBreak) {
       unsent = Arrays.copyOf(out.array(), out.limit());
-      unsentAt = System.nanoTime();
+      unsentAt = owner.nanos.getAsLong();
       if (prepared != null) { // a move is under way: its socket takes over now
         switchToPrepared("the old path failed");
-        sendOn(prepared, ByteBuffer.wrap(unsent));
+        sendOn(prepared.rtp(), ByteBuffer.wrap(unsent));
         unsent = null;
       }
+    }
+  }
+
+  /** RTCP goes the way RTP goes: out of the new pair once RTP has switched to it. */
+  private void sendRtcp(ByteBuffer report) {
+    RtpMedia.SocketPair via = sendingOnPrepared ? prepared : current;
+    try {
+      via.rtcp().send(report, remoteRtcp);
+    } catch (IOException e) {
+      log.debug("media of {}: RTCP not sent to {}: {}", name, remoteRtcp, e.getMessage());
     }
   }
 
@@ -198,7 +220,23 @@ final class RtpSession implements MediaChannel {
     }
   }
 
-  private void drain(DatagramChannel c) {
+  private void drain(RtpMedia.SocketPair pair) {
+    drainRtp(pair);
+    for (int i = 0; i < 16 && rtcp != null; i++) { // bounded, as RTP
+      in.clear();
+      try {
+        if (pair.rtcp().receive(in) == null) {
+          break;
+        }
+      } catch (IOException e) {
+        break;
+      }
+      rtcp.onRtcp(in.flip(), owner.nanos.getAsLong(), owner.wallClock.millis());
+    }
+  }
+
+  private void drainRtp(RtpMedia.SocketPair pair) {
+    DatagramChannel c = pair.rtp();
     for (int i = 0; i < 64; i++) { // bounded: at most 64 packets per tick and socket
       in.clear();
       SocketAddress from;
@@ -216,15 +254,18 @@ final class RtpSession implements MediaChannel {
       }
       received++;
       lastSource = RtpMedia.hostPort(from);
-      long now = System.nanoTime();
-      if (gapFrom != 0 && c == channel) {
+      long now = owner.nanos.getAsLong();
+      if (gapFrom != 0 && pair == current) {
         lastMoveGapMillis = (now - gapFrom) / 1_000_000;
         gapFrom = 0;
       }
-      if (c == prepared && owner.makeBeforeBreak) {
+      if (pair == prepared && owner.makeBeforeBreak) {
         switchToPrepared("the peer sends to the new address");
       }
       lastReceivedAt = now;
+      if (rtcp != null) {
+        rtcp.received(p, now);
+      }
       Codec c2 = Codec.of(p.payloadType(), null);
       if (c2 == null) {
         continue; // telephone-event or comfort noise: counted, not played
@@ -265,21 +306,16 @@ final class RtpSession implements MediaChannel {
       }
       closed = true;
       owner.closed(this);
-      closeQuietly(channel);
+      if (rtcp != null) { // RFC 3550 §6.3.7: a last report with BYE
+        sendRtcp(rtcp.report(rtcpOut, owner.nanos.getAsLong(), owner.wallClock.millis(), true));
+      }
       abortMove();
+      current.close();
       toWrite = recording;
       count = recorded;
     }
     if (toWrite != null && count > 0) {
       owner.write(name, toWrite, count);
-    }
-  }
-
-  private void closeQuietly(DatagramChannel c) {
-    try {
-      c.close();
-    } catch (IOException e) {
-      log.debug("media of {}: close failed: {}", name, e.getMessage());
     }
   }
 }

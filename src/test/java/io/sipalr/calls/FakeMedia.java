@@ -61,7 +61,7 @@ final class FakeMedia implements MediaChannel {
 
   @Override
   public MediaStats stats() {
-    return new MediaStats(0, 0, address, port, null, null, null, -1);
+    return new MediaStats(0, 0, address, port, null, null, null, -1, null);
   }
 
   @Override

@@ -46,12 +46,11 @@ class MakeBeforeBreakTest {
   private RtpMedia media(boolean makeBeforeBreak) {
     return new RtpMedia(() -> AudioSource.tone(440, 0.3), null, Duration.ZERO, 4,
         makeBeforeBreak, clock, Runnable::run, address -> {
-          DatagramChannel c = DatagramChannel.open();
-          c.configureBlocking(false);
-          c.bind(new InetSocketAddress(InetAddress.getByName(address), 0));
-          bound.add(c);
-          return c;
-        });
+          RtpMedia.SocketPair pair = RtpMedia.bindUdp(address);
+          bound.add(pair.rtp());
+          bound.add(pair.rtcp());
+          return pair;
+        }, clock::nanoTime, clock.clock());
   }
 
   private SdpNegotiator.Agreed toFarEnd() {
@@ -79,7 +78,7 @@ class MakeBeforeBreakTest {
     tick();
     String[] first = receive();
     assertEquals("127.0.0.1", first[0]);
-    bound.get(0).close(); // the interface is gone: sends on the old socket fail
+    bound.get(0).close(); // RTP's; the interface is gone: sends on the old socket fail
     tick();
     assertEquals(1, call.stats().sent(), "the failed send is not counted");
 
