@@ -43,6 +43,15 @@ final class RtpSession implements MediaChannel {
   /** RTCP from the first start() on: the peer's address is known from then. */
   private RtcpReporter rtcp;
   private Codec codec;
+  /** The negotiated telephone-event payload type (RFC 4733), -1: none. */
+  private int telephoneEvent = -1;
+  private final DtmfSender dtmf = new DtmfSender();
+  private long dtmfTimestamp;
+  /** The RTP time of the last telephone-event received: one digit per event (§2.5.1.3). */
+  private long lastEventTimestamp = -1;
+  /** The digits received, the last {@value #DTMF_KEPT}. */
+  private final StringBuilder dtmfReceived = new StringBuilder();
+  private static final int DTMF_KEPT = 64;
   private RtpPacketiser packetiser;
   private boolean sending;
   private long sent;
@@ -79,6 +88,7 @@ final class RtpSession implements MediaChannel {
   @Override
   public synchronized void start(SdpNegotiator.Agreed agreed) {
     remote = new InetSocketAddress(agreed.remoteAddress(), agreed.remotePort());
+    telephoneEvent = agreed.telephoneEvent();
     // RTCP on the RTP port + 1 (RFC 3550 §11; no a=rtcp, no rtcp-mux offered)
     remoteRtcp = new InetSocketAddress(agreed.remoteAddress(), agreed.remotePort() + 1);
     if (codec != agreed.codec() || packetiser == null) {
@@ -141,7 +151,7 @@ final class RtpSession implements MediaChannel {
     return new MediaStats(sent, received, l.getAddress().getHostAddress(), l.getPort(),
         lastSource, remote == null ? null : RtpMedia.hostPort(remote),
         codec == null ? null : codec.name(), lastMoveGapMillis,
-        rtcp == null ? null : rtcp.stats());
+        rtcp == null ? null : rtcp.stats(), dtmfReceived.toString());
   }
 
   synchronized void tick() {
@@ -161,13 +171,37 @@ final class RtpSession implements MediaChannel {
     }
   }
 
-  private void sendFrame() {
+  @Override
+  public synchronized void sendDtmf(String digits) {
+    if (telephoneEvent < 0 || !sending) {
+      throw new IllegalStateException(remote == null || !sending
+          ? "the call sends no RTP (not answered, or held)"
+          : "the peer did not accept telephone-event (RFC 4733) in its SDP");
+    }
+    dtmf.queue(digits);
+  }
+
+  private RtpPacket nextPacket() {
+    DtmfSender.Step step = telephoneEvent >= 0 ? dtmf.next() : null;
+    if (step != null) {
+      if (step.newDigit()) {
+        dtmfTimestamp = packetiser.timestamp();
+      }
+      RtpPacket p = packetiser.event(telephoneEvent, step.marker(), dtmfTimestamp,
+          step.event().payload());
+      packetiser.advance(frame.length); // the stream's time goes on while the digit sounds
+      return p;
+    }
     source.next(frame);
     byte[] payload = new byte[frame.length];
     for (int i = 0; i < frame.length; i++) {
       payload[i] = codec.encode(frame[i]);
     }
-    RtpPacket rtp = packetiser.next(payload, frame.length);
+    return packetiser.next(payload, frame.length);
+  }
+
+  private void sendFrame() {
+    RtpPacket rtp = nextPacket();
     ByteBuffer packet = rtp.writeTo(out);
     int size = packet.remaining();
     if (sendingOnPrepared) {
@@ -266,9 +300,13 @@ final class RtpSession implements MediaChannel {
       if (rtcp != null) {
         rtcp.received(p, now);
       }
+      if (p.payloadType() == telephoneEvent) {
+        dtmfReceived(p);
+        continue;
+      }
       Codec c2 = Codec.of(p.payloadType(), null);
       if (c2 == null) {
-        continue; // telephone-event or comfort noise: counted, not played
+        continue; // comfort noise or another payload: counted, not played
       }
       short[] decoded = new short[p.payload().length];
       for (int j = 0; j < decoded.length; j++) {
@@ -276,6 +314,23 @@ final class RtpSession implements MediaChannel {
       }
       source.received(decoded);
       record(decoded);
+    }
+  }
+
+  /** A telephone-event packet: a digit the first time its event (RTP time) is seen. */
+  private void dtmfReceived(RtpPacket p) {
+    TelephoneEvent e = TelephoneEvent.read(p.payload());
+    if (e == null || p.timestamp() == lastEventTimestamp) {
+      return; // the same event again (a longer duration, or its end sent three times)
+    }
+    lastEventTimestamp = p.timestamp();
+    char digit = TelephoneEvent.digit(e.event());
+    if (digit != 0) {
+      if (dtmfReceived.length() == DTMF_KEPT) {
+        dtmfReceived.deleteCharAt(0);
+      }
+      dtmfReceived.append(digit);
+      log.debug("media of {}: DTMF {} received", name, digit);
     }
   }
 
