@@ -48,38 +48,16 @@ class CallRoamingIT {
   @Test
   void anEstablishedCallMovesToCell0WhenWlan0GoesDownAndBackWhenItReturns(@TempDir Path dir)
       throws Exception {
-    NetnsTopology.assumeUsable();
-    Path sipp = Path.of("/usr/bin/sipp");
-    Assumptions.assumeTrue(Files.isExecutable(sipp) || "true".equals(System.getenv("CI")),
-        "sipp (sip-tester) is not installed");
-    Path scenario = dir.resolve("call-uac-move.xml");
-    try (InputStream in = CallRoamingIT.class.getResourceAsStream("/sipp/call-uac-move.xml")) {
-      Files.write(scenario, in.readAllBytes());
-    }
+    Path sipp = requireSipp();
     try (NetnsTopology net = NetnsTopology.create();
         KamailioRegistrar kamailio = KamailioRegistrar.builder()
             .listenAddress(REGISTRAR_ADDRESS).routing().start()) {
       kamailio.addUser(USER, PASSWORD);
-      String config = NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER),
-          PASSWORD, Duration.ofSeconds(2), 600, CONTROL_PORT)
-          + "calls { policy = auto-answer, answer-delay = 0s }\n";
-      AgentProcess agent = NetnsTopology.startAgent(dir, config, NetnsTopology.TRACE_LOGBACK,
-          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      AgentProcess agent = startAgent(dir, kamailio, "");
       Process caller = null;
       try (agent) {
-        await("registered through wlan0").atMost(BOUND).until(() -> {
-          agent.requireAlive(() -> "");
-          return kamailio.lookup(USER).stream().anyMatch(b -> b.received() != null
-              && b.received().startsWith("sip:" + WLAN_ADDRESS + ":"));
-        });
-        String token = Files.readString(dir.resolve("data").resolve("control.token")).strip();
-        caller = new ProcessBuilder(sipp.toString(),
-            kamailio.host() + ":" + kamailio.port(), "-sf", scenario.toString(), "-s", USER,
-            "-i", REGISTRAR_ADDRESS, "-p", Integer.toString(freeUdpPort()),
-            "-mi", REGISTRAR_ADDRESS, "-mp", Integer.toString(freeUdpPort()), "-rtp_echo",
-            "-m", "1", "-timeout", "180s", "-timeout_error", "-nostdin", "-trace_err",
-            "-error_file", dir.resolve("sipp-errors.log").toString())
-            .redirectErrorStream(true).redirectOutput(dir.resolve("sipp.log").toFile()).start();
+        String token = awaitRegisteredThroughWlan(agent, kamailio, dir);
+        caller = sipp(sipp, dir, kamailio, "call-uac-move.xml", freeUdpPort(), "-m", "1");
 
         JsonNode call = awaitCall(token, c -> "ESTABLISHED".equals(c.path("state").asText())
             && c.path("media").path("packetsReceived").asLong() >= 25, "established");
@@ -128,8 +106,7 @@ class CallRoamingIT {
         assertTrue(ended.contains("\"id\""), ended);
         assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "SIPp finished");
         assertEquals(0, caller.exitValue(), "SIPp answered the re-INVITE and the BYE: "
-            + (Files.exists(dir.resolve("sipp-errors.log"))
-                ? Files.readString(dir.resolve("sipp-errors.log")) : ""));
+            + sippErrors(dir));
         System.out.printf("CallRoamingIT: on cell0 %s; back on wlan0 %s%n",
             flowing.get("media"), again.get("media"));
         // the agent's view through SIPp's echo: last RTP on the old socket to first on the new
@@ -141,10 +118,7 @@ class CallRoamingIT {
         if (caller != null) {
           caller.destroyForcibly();
         }
-        if (Files.isDirectory(Path.of("target"))) {
-          Files.copy(agent.outputFile(), Path.of("target", "CallRoamingIT-agent.log"),
-              StandardCopyOption.REPLACE_EXISTING);
-        }
+        keepLog(agent, "CallRoamingIT-agent.log");
       }
     }
   }
@@ -297,6 +271,59 @@ class CallRoamingIT {
     }
   }
 
+  /**
+   * DTMF both ways on a call through Kamailio (RFC 4733 telephone-events, payload type 101 as
+   * SIPp offers it): SIPp plays the digits 1 and # from the pcap files Debian's sip-tester
+   * ships, and the agent's view of the call shows "1#"; the agent sends "42#" through
+   * POST /v1/calls/{id}/dtmf, and the far end (tcpdump) receives 24 telephone-event packets
+   * from it (16 bytes each: 8 per digit, the end three times).
+   */
+  @Test
+  void dtmfGoesBothWaysAsTelephoneEvents(@TempDir Path dir) throws Exception {
+    Path sipp = requireSipp();
+    FarEndCapture.tcpdump();
+    try (NetnsTopology net = NetnsTopology.create();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder()
+            .listenAddress(REGISTRAR_ADDRESS).routing().start()) {
+      kamailio.addUser(USER, PASSWORD);
+      AgentProcess agent = startAgent(dir, kamailio, "");
+      Process caller = null;
+      int mediaPort = freeUdpPort();
+      try (agent; FarEndCapture rtp = FarEndCapture.rtp(REGISTRAR_ADDRESS,
+          List.of(mediaPort), dir.resolve("tcpdump.log"))) {
+        String token = awaitRegisteredThroughWlan(agent, kamailio, dir);
+        // -rtp_echo is not given: SIPp's RTP is what it plays
+        caller = new ProcessBuilder(sippCommand(sipp, dir, kamailio, "call-uac-dtmf.xml",
+            mediaPort, false, "-m", "1")).redirectErrorStream(true)
+            .redirectOutput(dir.resolve("sipp.log").toFile()).start();
+        JsonNode heard = awaitCall(token, c -> "1#".equals(c.path("media")
+            .path("dtmfReceived").asText()), "the digits SIPp played, decoded");
+        String id = heard.get("id").asText();
+        int before = rtp.size();
+        String queued = inNamespace("curl", "-s", "-X", "POST", "-H",
+            "Authorization: Bearer " + token, "-H", "Content-Type: application/json",
+            "-d", "{\"digits\": \"42#\"}", api("/v1/calls/" + id + "/dtmf"));
+        assertTrue(queued.contains("\"id\""), queued);
+        int[] events = {0};
+        assertTrue(rtp.await(before, p -> p.from().equals(WLAN_ADDRESS) && p.length() == 16
+            && ++events[0] == 24, BOUND) != null, "24 telephone-event packets at the far end,"
+            + " saw " + events[0]);
+        assertTrue(rtp.await(rtp.size(), p -> p.from().equals(WLAN_ADDRESS)
+            && p.length() == 172, BOUND) != null, "audio again after the digits");
+        String ended = inNamespace("curl", "-s", "-X", "DELETE", "-H",
+            "Authorization: Bearer " + token, api("/v1/calls/" + id));
+        assertTrue(ended.contains("\"id\""), ended);
+        assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "SIPp finished");
+        assertEquals(0, caller.exitValue(), "SIPp got the agent's BYE: " + sippErrors(dir));
+      } finally {
+        if (caller != null) {
+          caller.destroyForcibly();
+        }
+        keepLog(agent, "CallRoamingIT-dtmf-agent.log");
+      }
+    }
+  }
+
   // ---- helpers ------------------------------------------------------------------------------
 
   private static Path requireSipp() {
@@ -331,6 +358,12 @@ class CallRoamingIT {
   /** SIPp at the registrar's address calling the AOR with {@code scenario}, -rtp_echo. */
   private static Process sipp(Path sipp, Path dir, KamailioRegistrar kamailio, String scenario,
       int mediaPort, String... extra) throws Exception {
+    return new ProcessBuilder(sippCommand(sipp, dir, kamailio, scenario, mediaPort, true, extra))
+        .redirectErrorStream(true).redirectOutput(dir.resolve("sipp.log").toFile()).start();
+  }
+
+  private static List<String> sippCommand(Path sipp, Path dir, KamailioRegistrar kamailio,
+      String scenario, int mediaPort, boolean echo, String... extra) throws Exception {
     Path file = dir.resolve(scenario);
     try (InputStream in = CallRoamingIT.class.getResourceAsStream("/sipp/" + scenario)) {
       Files.write(file, in.readAllBytes());
@@ -338,13 +371,15 @@ class CallRoamingIT {
     List<String> command = new java.util.ArrayList<>(List.of(sipp.toString(),
         kamailio.host() + ":" + kamailio.port(), "-sf", file.toString(), "-s", USER,
         "-i", REGISTRAR_ADDRESS, "-p", Integer.toString(freeUdpPort()),
-        "-mi", REGISTRAR_ADDRESS, "-mp", Integer.toString(mediaPort), "-rtp_echo",
+        "-mi", REGISTRAR_ADDRESS, "-mp", Integer.toString(mediaPort),
         "-timeout", "180s", "-timeout_error", "-nostdin", "-trace_err", "-trace_msg",
         "-message_file", dir.resolve("sipp-messages.log").toString(),
         "-error_file", dir.resolve("sipp-errors.log").toString()));
+    if (echo) {
+      command.add("-rtp_echo");
+    }
     command.addAll(List.of(extra));
-    return new ProcessBuilder(command).redirectErrorStream(true)
-        .redirectOutput(dir.resolve("sipp.log").toFile()).start();
+    return command;
   }
 
   private static String sippErrors(Path dir) throws Exception {

@@ -25,11 +25,12 @@ import org.junit.jupiter.api.Assumptions;
  */
 final class FarEndCapture implements AutoCloseable {
   /** One datagram: kernel time (µs since 1970), source and destination, and for SIP a summary. */
-  record Packet(long micros, String from, int fromPort, String to, int toPort, String sip) {}
+  record Packet(long micros, String from, int fromPort, String to, int toPort, int length,
+      String sip) {}
 
   private static final Pattern HEADER = Pattern.compile(
       "^(\\d+)\\.(\\d{6}) \\S+\\s+\\S+\\s+IP (\\d+\\.\\d+\\.\\d+\\.\\d+)\\.(\\d+) > "
-          + "(\\d+\\.\\d+\\.\\d+\\.\\d+)\\.(\\d+): UDP");
+          + "(\\d+\\.\\d+\\.\\d+\\.\\d+)\\.(\\d+): UDP, length (\\d+)");
   private static final Pattern START_LINE = Pattern.compile(
       "(INVITE|ACK|BYE|CANCEL|REGISTER|OPTIONS|MESSAGE) sip:|SIP/2\\.0 (\\d{3})");
   private static final Pattern CSEQ = Pattern.compile("CSeq: *(\\d+) +([A-Z]+)");
@@ -122,7 +123,7 @@ final class FarEndCapture implements AutoCloseable {
           add(pending, startLine);
           pending = new Packet(Long.parseLong(h.group(1)) * 1_000_000
               + Long.parseLong(h.group(2)), h.group(3), Integer.parseInt(h.group(4)),
-              h.group(5), Integer.parseInt(h.group(6)), null);
+              h.group(5), Integer.parseInt(h.group(6)), Integer.parseInt(h.group(7)), null);
           startLine = null;
           if (!sip) {
             add(pending, null);
@@ -154,7 +155,7 @@ final class FarEndCapture implements AutoCloseable {
     }
     synchronized (lock) {
       packets.add(sip ? new Packet(p.micros(), p.from(), p.fromPort(), p.to(), p.toPort(),
-          summary) : p);
+          p.length(), summary) : p);
       lock.notifyAll();
     }
   }
