@@ -38,9 +38,10 @@ import org.junit.jupiter.api.io.TempDir;
  * that of the last one from the old address before it; the re-INVITE round trip is its first
  * transmission out of the agent's new uplink to the 200 coming back on it (both on the veth);
  * also the command's return to the re-INVITE and to the first RTP from the new address, and
- * the re-INVITE to that RTP: with make-before-break RTP need not wait for the 200. Baseline, same run: the
- * inter-arrival time of 150 RTP packets at the far end with nothing moving (20 ms plus the
- * scheduler's and the path's jitter): a gap of one such interval means no packet was lost.
+ * the re-INVITE to that RTP: with make-before-break RTP need not wait for the 200. Baseline,
+ * same run: the inter-arrival time of 150 RTP packets at the far end with nothing moving (20 ms
+ * plus the scheduler's and the path's jitter): a gap of one such interval means no packet was
+ * lost.
  * Two agents in turn, one per {@link #variants() variant}: {@code calls.media.make-before-break}
  * false (RTP leaves the new socket only at the 200) and true (as the agent runs).
  *

@@ -109,7 +109,8 @@ final class RtpSession implements MediaChannel {
   public synchronized int prepareMove(String address) throws IOException {
     abortMove();
     prepared = owner.bind(address);
-    if (owner.makeBeforeBreak && unsent != null && owner.nanos.getAsLong() - unsentAt < STALE_NANOS) {
+    if (owner.makeBeforeBreak && unsent != null
+        && owner.nanos.getAsLong() - unsentAt < STALE_NANOS) {
       switchToPrepared("the old path failed");
       sendOn(prepared.rtp(), ByteBuffer.wrap(unsent));
       unsent = null;

@@ -21,6 +21,8 @@ class CallsConfigTest {
     assertEquals(CallPolicy.Kind.REJECT, c.policyOf("anyone").kind());
     assertEquals(480, c.policyOf("anyone").rejectStatus());
     assertEquals(100, c.maxCalls());
+    assertTrue(c.makeBeforeBreak(), "media make-before-break by default");
+    assertEquals(false, read("calls.media.make-before-break = false").makeBeforeBreak());
   }
 
   @Test
