@@ -49,77 +49,68 @@ class CallRoamingIT {
   void anEstablishedCallMovesToCell0WhenWlan0GoesDownAndBackWhenItReturns(@TempDir Path dir)
       throws Exception {
     Path sipp = requireSipp();
-    try (NetnsTopology net = NetnsTopology.create();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder()
-            .listenAddress(REGISTRAR_ADDRESS).routing().start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio, "");
-      Process caller = null;
-      try (agent) {
-        String token = awaitRegisteredThroughWlan(agent, kamailio, dir);
-        caller = sipp(sipp, dir, kamailio, "call-uac-move.xml", freeUdpPort(), "-m", "1");
+    try (Rig rig = Rig.start(dir, "", "CallRoamingIT-agent.log")) {
+      NetnsTopology net = rig.net;
+      KamailioRegistrar kamailio = rig.kamailio;
+      String token = rig.token;
+      Process caller = rig.caller = sipp(sipp, dir, kamailio, "call-uac-move.xml",
+          rig.mediaPort, "-m", "1");
 
-        JsonNode call = awaitCall(token, c -> "ESTABLISHED".equals(c.path("state").asText())
-            && c.path("media").path("packetsReceived").asLong() >= 25, "established");
-        String id = call.get("id").asText();
-        assertEquals(WLAN_ADDRESS, call.get("media").get("localAddress").asText(), call.toString());
-        assertTrue(call.get("media").get("lastSource").asText()
-            .startsWith(REGISTRAR_ADDRESS + ":"), call.toString());
+      JsonNode call = awaitCall(token, c -> "ESTABLISHED".equals(c.path("state").asText())
+          && c.path("media").path("packetsReceived").asLong() >= 25, "established");
+      String id = call.get("id").asText();
+      assertEquals(WLAN_ADDRESS, call.get("media").get("localAddress").asText(), call.toString());
+      assertTrue(call.get("media").get("lastSource").asText()
+          .startsWith(REGISTRAR_ADDRESS + ":"), call.toString());
 
-        long down = System.nanoTime();
-        net.wlanDown();
-        JsonNode moved = awaitCall(token, c -> CELL_ADDRESS.equals(c.path("media")
-            .path("localAddress").asText()), "moved to cell0");
-        long afterMove = moved.get("media").get("packetsReceived").asLong();
-        System.out.printf("CallRoamingIT: wlan0 down -> call on cell0 after %d ms%n",
-            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - down));
-        JsonNode flowing = awaitCall(token, c -> c.path("media").path("packetsReceived")
-            .asLong() >= afterMove + 50, "RTP echoed back to cell0's socket");
-        assertEquals(id, flowing.get("id").asText(), "the same call");
-        assertEquals("ESTABLISHED", flowing.get("state").asText());
-        assertEquals(CELL_ADDRESS, flowing.get("localAddress").asText());
-        List<KamailioRegistrar.Binding> bindings = kamailio.lookup(USER);
-        assertEquals(1, bindings.size(), bindings.toString());
-        assertTrue(bindings.get(0).received().startsWith("sip:" + CELL_ADDRESS + ":"),
-            bindings.toString());
+      long down = System.nanoTime();
+      net.wlanDown();
+      JsonNode moved = awaitCall(token, c -> CELL_ADDRESS.equals(c.path("media")
+          .path("localAddress").asText()), "moved to cell0");
+      long afterMove = moved.get("media").get("packetsReceived").asLong();
+      System.out.printf("CallRoamingIT: wlan0 down -> call on cell0 after %d ms%n",
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - down));
+      JsonNode flowing = awaitCall(token, c -> c.path("media").path("packetsReceived")
+          .asLong() >= afterMove + 50, "RTP echoed back to cell0's socket");
+      assertEquals(id, flowing.get("id").asText(), "the same call");
+      assertEquals("ESTABLISHED", flowing.get("state").asText());
+      assertEquals(CELL_ADDRESS, flowing.get("localAddress").asText());
+      List<KamailioRegistrar.Binding> bindings = kamailio.lookup(USER);
+      assertEquals(1, bindings.size(), bindings.toString());
+      assertTrue(bindings.get(0).received().startsWith("sip:" + CELL_ADDRESS + ":"),
+          bindings.toString());
 
-        // and back: wlan0 up again, the profile returns to it (with no controller every
-        // migration is allowed), and so does the call
-        long up = System.nanoTime();
-        net.wlanUp();
-        JsonNode back = awaitCall(token, c -> WLAN_ADDRESS.equals(c.path("media")
-            .path("localAddress").asText()), "moved back to wlan0");
-        System.out.printf("CallRoamingIT: wlan0 up -> call on wlan0 after %d ms%n",
-            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - up));
-        long afterReturn = back.get("media").get("packetsReceived").asLong();
-        JsonNode again = awaitCall(token, c -> c.path("media").path("packetsReceived")
-            .asLong() >= afterReturn + 50, "RTP echoed back to wlan0's socket");
-        assertEquals(id, again.get("id").asText(), "the same call");
-        List<KamailioRegistrar.Binding> atHome = kamailio.lookup(USER);
-        assertEquals(1, atHome.size(), atHome.toString());
-        assertTrue(atHome.get(0).received().startsWith("sip:" + WLAN_ADDRESS + ":"),
-            atHome.toString());
+      // and back: wlan0 up again, the profile returns to it (with no controller every
+      // migration is allowed), and so does the call
+      long up = System.nanoTime();
+      net.wlanUp();
+      JsonNode back = awaitCall(token, c -> WLAN_ADDRESS.equals(c.path("media")
+          .path("localAddress").asText()), "moved back to wlan0");
+      System.out.printf("CallRoamingIT: wlan0 up -> call on wlan0 after %d ms%n",
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - up));
+      long afterReturn = back.get("media").get("packetsReceived").asLong();
+      JsonNode again = awaitCall(token, c -> c.path("media").path("packetsReceived")
+          .asLong() >= afterReturn + 50, "RTP echoed back to wlan0's socket");
+      assertEquals(id, again.get("id").asText(), "the same call");
+      List<KamailioRegistrar.Binding> atHome = kamailio.lookup(USER);
+      assertEquals(1, atHome.size(), atHome.toString());
+      assertTrue(atHome.get(0).received().startsWith("sip:" + WLAN_ADDRESS + ":"),
+          atHome.toString());
 
-        String ended = inNamespace("curl", "-s", "-X", "DELETE", "-H",
-            "Authorization: Bearer " + token,
-            "http://127.0.0.1:" + CONTROL_PORT + "/v1/calls/" + id);
-        assertTrue(ended.contains("\"id\""), ended);
-        assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "SIPp finished");
-        assertEquals(0, caller.exitValue(), "SIPp answered the re-INVITE and the BYE: "
-            + sippErrors(dir));
-        System.out.printf("CallRoamingIT: on cell0 %s; back on wlan0 %s%n",
-            flowing.get("media"), again.get("media"));
-        // the agent's view through SIPp's echo: last RTP on the old socket to first on the new
-        System.out.printf("CallRoamingIT: RTP gap at the agent (echoed), wlan0 -> cell0: %s ms,"
-            + " cell0 -> wlan0: %s ms%n", flowing.get("media").path("lastMoveGapMs"),
-            again.get("media").path("lastMoveGapMs"));
-        assertTrue(flowing.get("media").has("lastMoveGapMs"), flowing.toString());
-      } finally {
-        if (caller != null) {
-          caller.destroyForcibly();
-        }
-        keepLog(agent, "CallRoamingIT-agent.log");
-      }
+      String ended = inNamespace("curl", "-s", "-X", "DELETE", "-H",
+          "Authorization: Bearer " + token,
+          "http://127.0.0.1:" + CONTROL_PORT + "/v1/calls/" + id);
+      assertTrue(ended.contains("\"id\""), ended);
+      assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "SIPp finished");
+      assertEquals(0, caller.exitValue(), "SIPp answered the re-INVITE and the BYE: "
+          + sippErrors(dir));
+      System.out.printf("CallRoamingIT: on cell0 %s; back on wlan0 %s%n",
+          flowing.get("media"), again.get("media"));
+      // the agent's view through SIPp's echo: last RTP on the old socket to first on the new
+      System.out.printf("CallRoamingIT: RTP gap at the agent (echoed), wlan0 -> cell0: %s ms,"
+          + " cell0 -> wlan0: %s ms%n", flowing.get("media").path("lastMoveGapMs"),
+          again.get("media").path("lastMoveGapMs"));
+      assertTrue(flowing.get("media").has("lastMoveGapMs"), flowing.toString());
     }
   }
 
@@ -135,64 +126,54 @@ class CallRoamingIT {
       throws Exception {
     int count = 20;
     Path sipp = requireSipp();
-    FarEndCapture.tcpdump();
-    try (NetnsTopology net = NetnsTopology.create();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder()
-            .listenAddress(REGISTRAR_ADDRESS).routing().start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio, "");
-      Process caller = null;
-      int mediaPort = freeUdpPort();
-      try (agent; FarEndCapture rtp = FarEndCapture.rtp(REGISTRAR_ADDRESS,
-          List.of(mediaPort), dir.resolve("tcpdump.log"))) {
-        String token = awaitRegisteredThroughWlan(agent, kamailio, dir);
-        caller = sipp(sipp, dir, kamailio, "call-uac-move-bye.xml", mediaPort,
-            "-m", Integer.toString(count), "-l", Integer.toString(count), "-r", "20",
-            "-rp", "1000");
-        awaitCalls(token, count, c -> "ESTABLISHED".equals(c.path("state").asText())
-            && WLAN_ADDRESS.equals(c.path("media").path("localAddress").asText())
-            && c.path("media").path("packetsReceived").asLong() >= 10,
-            count + " calls established through wlan0, RTP echoed");
-        assertOneBinding(kamailio, WLAN_ADDRESS, "before the move");
+    try (Rig rig = Rig.start(dir, "", "CallRoamingIT-twenty-agent.log")) {
+      NetnsTopology net = rig.net;
+      KamailioRegistrar kamailio = rig.kamailio;
+      AgentProcess agent = rig.agent;
+      FarEndCapture rtp = rig.rtp;
+      int mediaPort = rig.mediaPort;
+      String token = rig.token;
+      Process caller = rig.caller = sipp(sipp, dir, kamailio, "call-uac-move-bye.xml", mediaPort,
+          "-m", Integer.toString(count), "-l", Integer.toString(count), "-r", "20",
+          "-rp", "1000");
+      awaitCalls(token, count, c -> "ESTABLISHED".equals(c.path("state").asText())
+          && WLAN_ADDRESS.equals(c.path("media").path("localAddress").asText())
+          && c.path("media").path("packetsReceived").asLong() >= 10,
+          count + " calls established through wlan0, RTP echoed");
+      assertOneBinding(kamailio, WLAN_ADDRESS, "before the move");
 
-        net.wlanDown();
-        List<JsonNode> moved = awaitCalls(token, count, c -> CELL_ADDRESS.equals(c.path("media")
-            .path("localAddress").asText()), "all " + count + " calls moved to cell0");
-        Set<Integer> cellPorts = new TreeSet<>();
-        for (JsonNode c : moved) {
-          cellPorts.add(c.get("media").get("localPort").asInt());
-        }
-        assertEquals(count, cellPorts.size(), "one RTP socket per call on cell0: " + cellPorts);
-        for (int port : cellPorts) {
-          FarEndCapture.Packet seen = rtp.await(0, p -> p.from().equals(CELL_ADDRESS)
-              && p.fromPort() == port, BOUND);
-          assertTrue(seen != null, "the far end received RTP from " + CELL_ADDRESS + ":"
-              + port + " (a moved call)");
-        }
-        assertOneBinding(kamailio, CELL_ADDRESS, "after the move");
-        SipCaller.assertReachesAgent(kamailio, USER, "after the move",
-            () -> "\n" + agent.outputTail(40));
-
-        // SIPp hangs up each call 3 s after the move: its BYEs go to the new Contact
-        assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "SIPp finished");
-        assertEquals(0, caller.exitValue(), "SIPp's " + count + " calls each got the"
-            + " re-INVITE and a 200 to its BYE: " + sippErrors(dir));
-        List<JsonNode> ended = awaitCalls(token, 0, c -> true, "every call ended");
-        assertEquals(List.of(), ended);
-        for (JsonNode c : moved) {
-          JsonNode last = json(inNamespace("curl", "-s", "-H", "Authorization: Bearer " + token,
-              api("/v1/calls/" + c.get("id").asText())));
-          assertEquals("ENDED", last.path("state").asText(), last.toString());
-          assertEquals(CELL_ADDRESS, last.path("media").path("localAddress").asText(),
-              "ended where it moved to: " + last);
-        }
-        assertOneBinding(kamailio, CELL_ADDRESS, "after the calls");
-      } finally {
-        if (caller != null) {
-          caller.destroyForcibly();
-        }
-        keepLog(agent, "CallRoamingIT-twenty-agent.log");
+      net.wlanDown();
+      List<JsonNode> moved = awaitCalls(token, count, c -> CELL_ADDRESS.equals(c.path("media")
+          .path("localAddress").asText()), "all " + count + " calls moved to cell0");
+      Set<Integer> cellPorts = new TreeSet<>();
+      for (JsonNode c : moved) {
+        cellPorts.add(c.get("media").get("localPort").asInt());
       }
+      assertEquals(count, cellPorts.size(), "one RTP socket per call on cell0: " + cellPorts);
+      for (int port : cellPorts) {
+        FarEndCapture.Packet seen = rtp.await(0, p -> p.from().equals(CELL_ADDRESS)
+            && p.fromPort() == port, BOUND);
+        assertTrue(seen != null, "the far end received RTP from " + CELL_ADDRESS + ":"
+            + port + " (a moved call)");
+      }
+      assertOneBinding(kamailio, CELL_ADDRESS, "after the move");
+      SipCaller.assertReachesAgent(kamailio, USER, "after the move",
+          () -> "\n" + agent.outputTail(40));
+
+      // SIPp hangs up each call 3 s after the move: its BYEs go to the new Contact
+      assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "SIPp finished");
+      assertEquals(0, caller.exitValue(), "SIPp's " + count + " calls each got the"
+          + " re-INVITE and a 200 to its BYE: " + sippErrors(dir));
+      List<JsonNode> ended = awaitCalls(token, 0, c -> true, "every call ended");
+      assertEquals(List.of(), ended);
+      for (JsonNode c : moved) {
+        JsonNode last = json(inNamespace("curl", "-s", "-H", "Authorization: Bearer " + token,
+            api("/v1/calls/" + c.get("id").asText())));
+        assertEquals("ENDED", last.path("state").asText(), last.toString());
+        assertEquals(CELL_ADDRESS, last.path("media").path("localAddress").asText(),
+            "ended where it moved to: " + last);
+      }
+      assertOneBinding(kamailio, CELL_ADDRESS, "after the calls");
     }
   }
 
@@ -208,66 +189,57 @@ class CallRoamingIT {
   void aMoveTheApplicationRefusesLeavesTheCallAndTheBindingWhereTheyWere(@TempDir Path dir)
       throws Exception {
     Path sipp = requireSipp();
-    FarEndCapture.tcpdump();
-    try (NetnsTopology net = NetnsTopology.create();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder()
-            .listenAddress(REGISTRAR_ADDRESS).routing().start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio,
-          "alr.policy { mode = manual, manual { timeout = 120s, default = allow } }\n");
-      Process caller = null;
-      int mediaPort = freeUdpPort();
-      try (agent; FarEndCapture rtp = FarEndCapture.rtp(REGISTRAR_ADDRESS,
-          List.of(mediaPort), dir.resolve("tcpdump.log"))) {
-        String token = awaitRegisteredThroughWlan(agent, kamailio, dir);
-        caller = sipp(sipp, dir, kamailio, "call-uac-move.xml", mediaPort, "-m", "1");
-        awaitCall(token, c -> "ESTABLISHED".equals(c.path("state").asText())
-            && c.path("media").path("packetsReceived").asLong() >= 10, "established");
-        net.wlanDown(); // a lost interface is no offer: the profile and the call go to cell0
-        JsonNode onCell = awaitCall(token, c -> CELL_ADDRESS.equals(c.path("media")
-            .path("localAddress").asText()), "moved to cell0");
-        String id = onCell.get("id").asText();
-        assertOneBinding(kamailio, CELL_ADDRESS, "on cell0");
+    String manual = "alr.policy { mode = manual, manual { timeout = 120s, default = allow } }\n";
+    try (Rig rig = Rig.start(dir, manual, "CallRoamingIT-refused-agent.log")) {
+      NetnsTopology net = rig.net;
+      KamailioRegistrar kamailio = rig.kamailio;
+      AgentProcess agent = rig.agent;
+      FarEndCapture rtp = rig.rtp;
+      int mediaPort = rig.mediaPort;
+      String token = rig.token;
+      Process caller = rig.caller = sipp(sipp, dir, kamailio, "call-uac-move.xml", mediaPort,
+          "-m", "1");
+      awaitCall(token, c -> "ESTABLISHED".equals(c.path("state").asText())
+          && c.path("media").path("packetsReceived").asLong() >= 10, "established");
+      net.wlanDown(); // a lost interface is no offer: the profile and the call go to cell0
+      JsonNode onCell = awaitCall(token, c -> CELL_ADDRESS.equals(c.path("media")
+          .path("localAddress").asText()), "moved to cell0");
+      String id = onCell.get("id").asText();
+      assertOneBinding(kamailio, CELL_ADDRESS, "on cell0");
 
-        net.wlanUp();
-        JsonNode offer = awaitPending(token);
-        assertEquals(1, offer.get("iap").asInt(), offer.toString());
-        assertEquals(1, offer.get("calls").asInt(), "the offer shows the call it would move");
-        String decision = inNamespace("curl", "-s", "-X", "POST", "-H",
-            "Authorization: Bearer " + token, "-H", "Content-Type: application/json",
-            "-d", "{\"iap\": 1}", api("/v1/profiles/" + USER + "/alr/disallow"));
-        assertTrue(decision.contains("disallow") || decision.contains("DISALLOW"), decision);
-        int afterDecision = rtp.size();
-        long receivedThen = getCall(token, id).get("media").get("packetsReceived").asLong();
-        // the far end goes on receiving RTP from cell0 (150 packets: 3 s) ...
-        assertTrue(rtp.await(afterDecision + 150, p -> true, BOUND) != null,
-            "RTP goes on reaching the far end after the refusal");
-        List<FarEndCapture.Packet> since = rtp.since(afterDecision);
-        assertTrue(since.stream().allMatch(p -> p.from().equals(CELL_ADDRESS)),
-            "after the refusal every RTP packet came from cell0: "
-                + since.stream().map(FarEndCapture.Packet::from).distinct().toList());
-        JsonNode stayed = getCall(token, id);
-        assertEquals("ESTABLISHED", stayed.get("state").asText(), stayed.toString());
-        assertEquals(CELL_ADDRESS, stayed.get("localAddress").asText(), stayed.toString());
-        assertEquals(CELL_ADDRESS, stayed.get("media").get("localAddress").asText());
-        assertTrue(stayed.get("media").get("packetsReceived").asLong() > receivedThen + 100,
-            "SIPp's echo still comes back to cell0's socket: " + stayed);
-        assertOneBinding(kamailio, CELL_ADDRESS, "after the refusal");
-        SipCaller.assertReachesAgent(kamailio, USER, "after the refusal",
-            () -> "\n" + agent.outputTail(40));
+      net.wlanUp();
+      JsonNode offer = awaitPending(token);
+      assertEquals(1, offer.get("iap").asInt(), offer.toString());
+      assertEquals(1, offer.get("calls").asInt(), "the offer shows the call it would move");
+      String decision = inNamespace("curl", "-s", "-X", "POST", "-H",
+          "Authorization: Bearer " + token, "-H", "Content-Type: application/json",
+          "-d", "{\"iap\": 1}", api("/v1/profiles/" + USER + "/alr/disallow"));
+      assertTrue(decision.contains("disallow") || decision.contains("DISALLOW"), decision);
+      int afterDecision = rtp.size();
+      long receivedThen = getCall(token, id).get("media").get("packetsReceived").asLong();
+      // the far end goes on receiving RTP from cell0 (150 packets: 3 s) ...
+      assertTrue(rtp.await(afterDecision + 150, p -> true, BOUND) != null,
+          "RTP goes on reaching the far end after the refusal");
+      List<FarEndCapture.Packet> since = rtp.since(afterDecision);
+      assertTrue(since.stream().allMatch(p -> p.from().equals(CELL_ADDRESS)),
+          "after the refusal every RTP packet came from cell0: "
+              + since.stream().map(FarEndCapture.Packet::from).distinct().toList());
+      JsonNode stayed = getCall(token, id);
+      assertEquals("ESTABLISHED", stayed.get("state").asText(), stayed.toString());
+      assertEquals(CELL_ADDRESS, stayed.get("localAddress").asText(), stayed.toString());
+      assertEquals(CELL_ADDRESS, stayed.get("media").get("localAddress").asText());
+      assertTrue(stayed.get("media").get("packetsReceived").asLong() > receivedThen + 100,
+          "SIPp's echo still comes back to cell0's socket: " + stayed);
+      assertOneBinding(kamailio, CELL_ADDRESS, "after the refusal");
+      SipCaller.assertReachesAgent(kamailio, USER, "after the refusal",
+          () -> "\n" + agent.outputTail(40));
 
-        String ended = inNamespace("curl", "-s", "-X", "DELETE", "-H",
-            "Authorization: Bearer " + token, api("/v1/calls/" + id));
-        assertTrue(ended.contains("\"id\""), ended);
-        assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "SIPp finished");
-        assertEquals(0, caller.exitValue(), "SIPp got no re-INVITE it did not expect and the"
-            + " agent's BYE: " + sippErrors(dir));
-      } finally {
-        if (caller != null) {
-          caller.destroyForcibly();
-        }
-        keepLog(agent, "CallRoamingIT-refused-agent.log");
-      }
+      String ended = inNamespace("curl", "-s", "-X", "DELETE", "-H",
+          "Authorization: Bearer " + token, api("/v1/calls/" + id));
+      assertTrue(ended.contains("\"id\""), ended);
+      assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "SIPp finished");
+      assertEquals(0, caller.exitValue(), "SIPp got no re-INVITE it did not expect and the"
+          + " agent's BYE: " + sippErrors(dir));
     }
   }
 
@@ -281,50 +253,104 @@ class CallRoamingIT {
   @Test
   void dtmfGoesBothWaysAsTelephoneEvents(@TempDir Path dir) throws Exception {
     Path sipp = requireSipp();
-    FarEndCapture.tcpdump();
-    try (NetnsTopology net = NetnsTopology.create();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder()
-            .listenAddress(REGISTRAR_ADDRESS).routing().start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio, "");
-      Process caller = null;
-      int mediaPort = freeUdpPort();
-      try (agent; FarEndCapture rtp = FarEndCapture.rtp(REGISTRAR_ADDRESS,
-          List.of(mediaPort), dir.resolve("tcpdump.log"))) {
-        String token = awaitRegisteredThroughWlan(agent, kamailio, dir);
-        // -rtp_echo is not given: SIPp's RTP is what it plays
-        caller = new ProcessBuilder(sippCommand(sipp, dir, kamailio, "call-uac-dtmf.xml",
-            mediaPort, false, "-m", "1")).redirectErrorStream(true)
-            .redirectOutput(dir.resolve("sipp.log").toFile()).start();
-        JsonNode heard = awaitCall(token, c -> "1#".equals(c.path("media")
-            .path("dtmfReceived").asText()), "the digits SIPp played, decoded");
-        String id = heard.get("id").asText();
-        int before = rtp.size();
-        String queued = inNamespace("curl", "-s", "-X", "POST", "-H",
-            "Authorization: Bearer " + token, "-H", "Content-Type: application/json",
-            "-d", "{\"digits\": \"42#\"}", api("/v1/calls/" + id + "/dtmf"));
-        assertTrue(queued.contains("\"id\""), queued);
-        int[] events = {0};
-        assertTrue(rtp.await(before, p -> p.from().equals(WLAN_ADDRESS) && p.length() == 16
-            && ++events[0] == 24, BOUND) != null, "24 telephone-event packets at the far end,"
-            + " saw " + events[0]);
-        assertTrue(rtp.await(rtp.size(), p -> p.from().equals(WLAN_ADDRESS)
-            && p.length() == 172, BOUND) != null, "audio again after the digits");
-        String ended = inNamespace("curl", "-s", "-X", "DELETE", "-H",
-            "Authorization: Bearer " + token, api("/v1/calls/" + id));
-        assertTrue(ended.contains("\"id\""), ended);
-        assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "SIPp finished");
-        assertEquals(0, caller.exitValue(), "SIPp got the agent's BYE: " + sippErrors(dir));
-      } finally {
-        if (caller != null) {
-          caller.destroyForcibly();
-        }
-        keepLog(agent, "CallRoamingIT-dtmf-agent.log");
-      }
+    try (Rig rig = Rig.start(dir, "", "CallRoamingIT-dtmf-agent.log")) {
+      KamailioRegistrar kamailio = rig.kamailio;
+      AgentProcess agent = rig.agent;
+      FarEndCapture rtp = rig.rtp;
+      int mediaPort = rig.mediaPort;
+      String token = rig.token;
+      // -rtp_echo is not given: SIPp's RTP is what it plays
+      Process caller = rig.caller = new ProcessBuilder(sippCommand(sipp, dir, kamailio,
+          "call-uac-dtmf.xml", mediaPort, false, "-m", "1")).redirectErrorStream(true)
+          .redirectOutput(dir.resolve("sipp.log").toFile()).start();
+      JsonNode heard = awaitCall(token, c -> "1#".equals(c.path("media")
+          .path("dtmfReceived").asText()), "the digits SIPp played, decoded");
+      String id = heard.get("id").asText();
+      int before = rtp.size();
+      String queued = inNamespace("curl", "-s", "-X", "POST", "-H",
+          "Authorization: Bearer " + token, "-H", "Content-Type: application/json",
+          "-d", "{\"digits\": \"42#\"}", api("/v1/calls/" + id + "/dtmf"));
+      assertTrue(queued.contains("\"id\""), queued);
+      int[] events = {0};
+      assertTrue(rtp.await(before, p -> p.from().equals(WLAN_ADDRESS) && p.length() == 16
+          && ++events[0] == 24, BOUND) != null, "24 telephone-event packets at the far end,"
+          + " saw " + events[0]);
+      assertTrue(rtp.await(rtp.size(), p -> p.from().equals(WLAN_ADDRESS)
+          && p.length() == 172, BOUND) != null, "audio again after the digits");
+      String ended = inNamespace("curl", "-s", "-X", "DELETE", "-H",
+          "Authorization: Bearer " + token, api("/v1/calls/" + id));
+      assertTrue(ended.contains("\"id\""), ended);
+      assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "SIPp finished");
+      assertEquals(0, caller.exitValue(), "SIPp got the agent's BYE: " + sippErrors(dir));
     }
   }
 
   // ---- helpers ------------------------------------------------------------------------------
+
+  /**
+   * One test's world, closed in reverse: the namespace topology, a routing Kamailio with the
+   * user, the agent in the namespace (auto-answering, with extra configuration) registered
+   * through wlan0, tcpdump at the far end on a free media port, and the SIPp the test starts
+   * ({@link #caller}, stopped first); the agent's log is kept in target/.
+   */
+  private static final class Rig implements AutoCloseable {
+    final NetnsTopology net;
+    KamailioRegistrar kamailio;
+    AgentProcess agent;
+    FarEndCapture rtp;
+    final int mediaPort;
+    String token;
+    Process caller;
+    private final String log;
+
+    private Rig(NetnsTopology net, int mediaPort, String log) {
+      this.net = net;
+      this.mediaPort = mediaPort;
+      this.log = log;
+    }
+
+    static Rig start(Path dir, String extraConfig, String log) throws Exception {
+      FarEndCapture.tcpdump();
+      Rig rig = new Rig(NetnsTopology.create(), freeUdpPort(), log);
+      try {
+        rig.kamailio = KamailioRegistrar.builder().listenAddress(REGISTRAR_ADDRESS).routing()
+            .start();
+        rig.kamailio.addUser(USER, PASSWORD);
+        rig.agent = startAgent(dir, rig.kamailio, extraConfig);
+        rig.rtp = FarEndCapture.rtp(REGISTRAR_ADDRESS, List.of(rig.mediaPort),
+            dir.resolve("tcpdump.log"));
+        rig.token = awaitRegisteredThroughWlan(rig.agent, rig.kamailio, dir);
+        return rig;
+      } catch (Exception | Error e) {
+        rig.close();
+        throw e;
+      }
+    }
+
+    @Override
+    public void close() throws Exception {
+      try {
+        if (caller != null) {
+          caller.destroyForcibly();
+        }
+        if (agent != null) {
+          keepLog(agent, log);
+          agent.close();
+        }
+      } finally {
+        try {
+          if (rtp != null) {
+            rtp.close();
+          }
+          if (kamailio != null) {
+            kamailio.close();
+          }
+        } finally {
+          net.close();
+        }
+      }
+    }
+  }
 
   private static Path requireSipp() {
     NetnsTopology.assumeUsable();
