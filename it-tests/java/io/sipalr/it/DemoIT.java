@@ -34,13 +34,14 @@ class DemoIT {
       }
       assertEquals(0, exit, output);
       for (String step : new String[] {"== 1. register", "== 2. upgrade", "== 3. refusal",
-          "== 4. downgrade", "== 5. shutdown"}) {
+          "== 4. downgrade", "== 5. call", "== 6. shutdown"}) {
         assertTrue(output.contains(step), () -> step + " in\n" + output);
       }
       // The timeline: a header, requests and answers between the agent and the registrar.
       for (String seen : new String[] {"ms  agent", "|<-", "-->|", "MIGRATION_COMPLETED",
           "ACCESS_DENIED", "registrar bindings of demo:", "received sip:127.0.0.2:",
-          "received sip:127.0.0.3:"}) {
+          "received sip:127.0.0.3:", "CALL_ESTABLISHED on 127.0.0.2",
+          "CALL_MOVED to 127.0.0.3", "CALL_ENDED"}) {
         assertTrue(output.contains(seen), () -> seen + " in\n" + output);
       }
       assertFalse(output.contains("FAILED"), output);

@@ -185,6 +185,11 @@ public final class Agent implements AutoCloseable {
   }
 
   /** The provider to script IAPs with, when {@code mobility.provider = scripted}. */
+  /** The agent's calls (docs/calls.md). */
+  public io.sipalr.calls.Calls calls() {
+    return core.calls();
+  }
+
   public Optional<ScriptedIapProvider> scriptedIaps() {
     return core.scriptedIaps();
   }

@@ -36,18 +36,23 @@ import picocli.CommandLine.Spec;
  * directory, no control API, and a controller of the demo's own that allows or refuses each
  * migration. A network that goes down is also blocked at the registrar, as a real one would be.
  * After each step it prints what happened as a sequence diagram and what the registrar holds,
- * and checks it: exactly one binding, received from the expected IAP's address.
+ * and checks it: exactly one binding, received from the expected IAP's address. For the call
+ * step a second agent in this process registers {@value #BUDDY} from its anchor address (no
+ * SNAP) and answers calls by itself; the registrar routes the call to it.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = {
         "Shows SIP ALR at work against a real registrar (Kamailio in Docker): register, "
-            + "upgrade, refusal, downgrade, shutdown.",
+            + "upgrade, refusal, downgrade, a call that follows a move, shutdown.",
         "Needs a Docker engine; builds the registrar image from docker/kamailio/ when missing. "
             + "Exits 0 when every step held, 1 when one did not, 3 without Docker."})
 final class Demo implements Callable<Integer> {
   static final String PASSED = "DEMO PASSED";
   static final String FAILED = "DEMO FAILED";
   private static final String PROFILE = "demo";
+  static final String BUDDY = "buddy";
+  /** RTP packets the call must receive on its new socket after the move. */
+  private static final int PACKETS_AFTER_MOVE = 25;
   private static final int WLAN = 1;
   private static final int CELL = 2;
   private static final String WLAN_ADDRESS = "127.0.0.2";
@@ -62,6 +67,7 @@ final class Demo implements Callable<Integer> {
   private SipProfileRegistry registry;
   private ScriptedIapProvider iaps;
   private AlrController controller;
+  private String password;
   private Agent agent;
   private final DemoTimeline timeline = new DemoTimeline(Demo::iapName);
   /** The demo controller's answer to the next IAP_AVAILABLE. */
@@ -84,6 +90,8 @@ final class Demo implements Callable<Integer> {
       registrar = started;
       String password = HexFormat.of().formatHex(new SecureRandom().generateSeed(12));
       registrar.addUser(PROFILE, password);
+      registrar.addUser(BUDDY, password);
+      this.password = password;
       out.printf("Registrar: Kamailio on %s (Docker). Agent: profile \"%s\" on SNAP 1 = "
           + "[wlan %s, cellular %s], UDP.%n", registrar.sipUri(), PROFILE, WLAN_ADDRESS,
           CELL_ADDRESS);
@@ -91,7 +99,7 @@ final class Demo implements Callable<Integer> {
       try {
         wire();
         agent.start();
-        passed = register() && upgrade() && refusal() && downgrade() && shutdown();
+        passed = register() && upgrade() && refusal() && downgrade() && aCall() && shutdown();
       } finally {
         agent.close();
       }
@@ -164,9 +172,82 @@ final class Demo implements Callable<Integer> {
         WLAN_ADDRESS);
   }
 
+  /**
+   * The profile (on wlan) calls buddy through the registrar; RTP flows both ways. Cellular
+   * comes back and wlan is lost: the profile moves to cellular and the call follows it (a
+   * re-INVITE from there, RTP from a socket there), the same call, its RTP going on. Then the
+   * demo hangs up (BYE).
+   */
+  private boolean aCall() throws Exception {
+    int mark = begin("5. call", "the profile calls " + BUDDY + " through the registrar; "
+        + "cellular returns and wlan is lost: the call follows the profile");
+    Path buddyDir = Files.createTempDirectory("sip-alr-demo-buddy");
+    try (Agent buddy = Agent.create(buddyConfig(registrar.sipUri(), password, buddyDir))) {
+      buddy.registry().addListener(event -> {
+        if (event.type() == io.sipalr.sip.RegistryEvent.Type.REGISTERED) {
+          timeline.action(BUDDY + " (a second agent, answering by itself) registered from "
+              + buddy.registry().localAddressOf(BUDDY).orElse("?"));
+        }
+      });
+      buddy.start();
+      boolean ready = timeline.await(() -> buddy.registry().status(BUDDY)
+          == ProfileStatus.REGISTERED, STEP_BOUND);
+      return ready && callBuddy(mark);
+    } finally {
+      deleteRecursively(buddyDir);
+    }
+  }
+
+  private boolean callBuddy(int mark) throws Exception {
+    io.sipalr.calls.Calls calls = agent.calls();
+    String to = "sip:" + BUDDY + "@" + DemoRegistrar.REALM;
+    timeline.action("agent.calls().dial(" + PROFILE + ", " + to + ")");
+    String id = calls.dial(PROFILE, to).id();
+    boolean established = timeline.await(() -> timeline.seenSince(mark,
+        "CALL_ESTABLISHED", 0), STEP_BOUND) && receives(calls, id, WLAN_ADDRESS, 1);
+    boolean moved = false;
+    boolean flowing = false;
+    if (established) {
+      network(CELL, true);
+      network(WLAN, false);
+      moved = timeline.await(() -> timeline.seenSince(mark, "CALL_MOVED", 0), STEP_BOUND);
+      long atMove = calls.get(id).map(c -> c.media().received()).orElse(0L);
+      flowing = moved && receives(calls, id, CELL_ADDRESS, atMove + PACKETS_AFTER_MOVE);
+      calls.get(id).ifPresent(c -> timeline.action("call " + id + ": " + c.state() + " on "
+          + c.localAddress() + ", RTP " + c.media().sent() + " sent, " + c.media().received()
+          + " received, the last from " + c.media().lastSource()));
+      timeline.action("agent.calls().hangUp(" + id + ")");
+      calls.hangUp(id);
+    }
+    boolean ended = timeline.await(() -> timeline.seenSince(mark, "CALL_ENDED", 0),
+        STEP_BOUND);
+    return end(mark, established && moved && flowing && ended, "the same call on "
+        + CELL_ADDRESS + ", " + PACKETS_AFTER_MOVE + " RTP packets received there, then ended",
+        CELL_ADDRESS);
+  }
+
+  /**
+   * Whether call {@code id} is on {@code address} and has received {@code packets} RTP packets,
+   * looking every 50 ms (packets are no timeline events) for at most a step's bound.
+   */
+  private boolean receives(io.sipalr.calls.Calls calls, String id, String address,
+      long packets) throws InterruptedException {
+    long deadline = System.nanoTime() + STEP_BOUND.toNanos();
+    while (System.nanoTime() < deadline) {
+      var c = calls.get(id);
+      if (c.isPresent() && c.get().media() != null
+          && address.equals(c.get().media().localAddress())
+          && c.get().media().received() >= packets) {
+        return true;
+      }
+      timeline.await(() -> false, Duration.ofMillis(50));
+    }
+    return false;
+  }
+
   /** The agent stops: every profile deregisters, and the registrar holds nothing. */
   private boolean shutdown() throws Exception {
-    int mark = begin("5. shutdown", "the agent stops, as on SIGTERM: it deregisters first");
+    int mark = begin("6. shutdown", "the agent stops, as on SIGTERM: it deregisters first");
     timeline.action("agent.shutdown()");
     agent.close();
     boolean done = timeline.seenSince(mark, "DEREGISTERED", 0);
@@ -185,6 +266,11 @@ final class Demo implements Callable<Integer> {
     });
     // The controller records the events itself, before voting, so that the timeline keeps
     // their order: a vote can be answered (ACCESS_DENIED) before any other observer is told.
+    agent.calls().addListener(event -> {
+      if (event.profileId().equals(PROFILE)) {
+        timeline.call(event);
+      }
+    });
     controller = agent.alr().newController(new AlrObserver() {
       @Override
       public void alrEvent(AlrEvent event, String profileId, int snapId, int iapId) {
@@ -274,6 +360,25 @@ final class Demo implements Callable<Integer> {
   /** The agent as the demo runs it: see the class comment. */
   static Config config(String registrarUri, String password, Path dataDir) {
     // Only values the demo makes itself go into the text: a URI and a hex password.
+    return agentConfig("""
+        { id = demo, aor = "sip:demo@%s", registrar = "%s", password = "%s", transport = udp,
+          expires = 600, snap = 1, auto-register = true }
+        """.formatted(DemoRegistrar.REALM, registrarUri, password), "reject", dataDir);
+  }
+
+  /**
+   * The other party of the call step: a second agent in this process (its own SIP stack and
+   * data directory), one profile on its anchor address (no SNAP), answering calls by itself.
+   */
+  static Config buddyConfig(String registrarUri, String password, Path dataDir) {
+    return agentConfig("""
+        { id = %s, aor = "sip:%s@%s", registrar = "%s", password = "%s", transport = udp,
+          expires = 600, auto-register = true }
+        """.formatted(BUDDY, BUDDY, DemoRegistrar.REALM, registrarUri, password), "auto-answer",
+        dataDir);
+  }
+
+  private static Config agentConfig(String profile, String callPolicy, Path dataDir) {
     String hocon = """
         sip {
           local-address = "127.0.0.1"
@@ -290,11 +395,10 @@ final class Demo implements Callable<Integer> {
           snaps = [ { id = 1, name = internet, iaps = [1, 2] } ]
         }
         control.enabled = false
+        calls { policy = %s, answer-delay = 0s }
         profiles = [
-          { id = demo, aor = "sip:demo@%s", registrar = "%s", password = "%s", transport = udp,
-            expires = 600, snap = 1, auto-register = true }
-        ]
-        """.formatted(DemoRegistrar.REALM, registrarUri, password);
+        %s]
+        """.formatted(callPolicy, profile);
     return ConfigFactory.parseString(hocon)
         .withValue("agent.data-dir", ConfigValueFactory.fromAnyRef(dataDir.toString()))
         .withFallback(ConfigFactory.defaultReference())

@@ -98,8 +98,9 @@ final class DemoRegistrar implements AutoCloseable {
     // A free port can be taken between the probe and Kamailio's bind: then try another.
     for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
       int port = freeUdpAndTcpPort();
+      // ROUTING: calls to a registered user are relayed to its binding (the demo's call step)
       Output run = docker(DOCKER_BOUND, "run", "-d", "--rm", "--network", "host", IMAGE,
-          "-l", "udp:" + HOST + ":" + port, "-l", "tcp:" + HOST + ":" + port);
+          "-A", "ROUTING", "-l", "udp:" + HOST + ":" + port, "-l", "tcp:" + HOST + ":" + port);
       if (run.exit() != 0) {
         throw new IOException("docker run " + IMAGE + " failed: " + run.text());
       }

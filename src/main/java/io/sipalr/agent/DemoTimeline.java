@@ -92,6 +92,18 @@ final class DemoTimeline {
         error.kind().name(), iapId);
   }
 
+  /** A call event of the profile: what the agent's INVITE, re-INVITE or BYE came to. */
+  synchronized void call(io.sipalr.calls.CallEvent e) {
+    switch (e.type()) {
+      case CALL_ESTABLISHED -> add(Kind.ANSWER, "200 OK to the INVITE: CALL_ESTABLISHED on "
+          + e.localAddress(), e.type().name(), 0);
+      case CALL_MOVED -> add(Kind.ANSWER, "200 OK to the re-INVITE: CALL_MOVED to "
+          + e.localAddress(), e.type().name(), 0);
+      case CALL_ENDED -> add(Kind.NOTE, "CALL_ENDED: " + e.reason(), e.type().name(), 0);
+      default -> add(Kind.NOTE, e.type().name(), e.type().name(), 0);
+    }
+  }
+
   /** Whether {@code event} (on {@code iapId}, unless 0) was seen after {@code mark}. */
   synchronized boolean seenSince(int mark, String event, int iapId) {
     return entries.subList(mark, entries.size()).stream().anyMatch(

@@ -460,6 +460,22 @@ final class Call {
     }
   }
 
+  // ------------------------------------------------------------------ DTMF
+
+  /**
+   * Queues DTMF digits on the call's RTP (RFC 4733; {@link MediaChannel#sendDtmf} says what it
+   * throws); false when the call is not established (or moving).
+   */
+  synchronized boolean sendDtmf(String digits) {
+    if (media == null || (state != State.ESTABLISHED && state != State.MOVING)) {
+      return false;
+    }
+    media.sendDtmf(digits);
+    return true;
+  }
+
+  // ------------------------------------------------------------------ helpers
+
   private void cancelTimer() {
     if (timer != null) {
       timer.cancel(false);

@@ -208,6 +208,18 @@ public final class Calls implements InboundCalls, AutoCloseable {
     return c != null && c.answer();
   }
 
+  /**
+   * Sends DTMF {@code digits} (0-9, *, #, A-D) on an established call as telephone-events
+   * (RFC 4733), 100 ms each; false when there is no such call or it is not established.
+   *
+   * @throws IllegalArgumentException a character that is no digit, or too many waiting
+   * @throws IllegalStateException the peer did not accept telephone-event
+   */
+  public boolean sendDtmf(String id, String digits) {
+    Call c = byId.get(id);
+    return c != null && c.sendDtmf(digits);
+  }
+
   /** Rejects a ringing incoming call with {@code status} (4xx-6xx). */
   public boolean reject(String id, int status) {
     if (status < 400 || status > 699) {

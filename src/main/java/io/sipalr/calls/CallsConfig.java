@@ -21,7 +21,7 @@ import java.util.function.Supplier;
  */
 public record CallsConfig(CallPolicy defaultPolicy, Map<String, CallPolicy> perProfile,
     int maxCalls, Supplier<AudioSource> audio, Path recordDir, Duration recordLimit,
-    CallSettings signalling) {
+    CallSettings signalling, boolean makeBeforeBreak) {
 
   private static final Set<String> PROFILE_KEYS = Set.of("profile", "policy", "reject-status",
       "answer-delay", "decision-timeout", "decision-default");
@@ -82,7 +82,7 @@ public record CallsConfig(CallPolicy defaultPolicy, Map<String, CallPolicy> perP
     String record = m.getString("record-dir");
     return new CallsConfig(def, Map.copyOf(per), max, audio,
         record.isBlank() ? null : Path.of(record), m.getDuration("record-limit"),
-        CallSettings.from(c));
+        CallSettings.from(c), m.getBoolean("make-before-break"));
   }
 
   private static CallPolicy policy(Config c, String path, Config own) {

@@ -23,7 +23,7 @@ public final class CallsRuntime implements AutoCloseable {
     scheduler = new ScheduledThreadPoolExecutor(1, DaemonThreads.named("calls-media"));
     scheduler.setRemoveOnCancelPolicy(true);
     media = new RtpMedia(config.audio(), config.recordDir(), config.recordLimit(),
-        config.maxCalls(), scheduler, files);
+        config.maxCalls(), config.makeBeforeBreak(), scheduler, files);
     calls = new Calls(registry.callSignalling(), config::policyOf, config.maxCalls(),
         media::open, scheduler, Clock.systemUTC(), config.signalling());
     this.registry = registry;

@@ -32,6 +32,7 @@ final class CallsEndpoints {
     api.route(HttpMethod.DELETE, "calls/{}", sync(this::hangUp));
     api.route(HttpMethod.POST, "calls/{}/answer", sync(this::answer));
     api.route(HttpMethod.POST, "calls/{}/reject", sync(this::reject));
+    api.route(HttpMethod.POST, "calls/{}/dtmf", sync(this::dtmf));
   }
 
   private interface Sync {
@@ -123,6 +124,29 @@ final class CallsEndpoints {
     return ApiResponse.ok(json(find(id)));
   }
 
+  /** {"digits": "123#"}: queued as telephone-events (RFC 4733); 202 with the call. */
+  private ApiResponse dtmf(ControlApi.Call c) {
+    String id = c.param(0);
+    find(id);
+    JsonNode body = ControlApi.body(c);
+    if (!(body instanceof ObjectNode o) || o.size() != 1 || !o.has("digits")) {
+      throw ApiException.badRequest("bad_request",
+          "the body is a JSON object {\"digits\": \"123#\"}");
+    }
+    String digits = text(o, "digits");
+    try {
+      if (!calls().sendDtmf(id, digits)) {
+        throw ApiException.conflict("not_established", "call " + ApiException.quote(id)
+            + " is not established");
+      }
+    } catch (IllegalArgumentException e) {
+      throw ApiException.invalidField("digits", e.getMessage());
+    } catch (IllegalStateException e) {
+      throw ApiException.conflict("no_telephone_event", e.getMessage());
+    }
+    return ApiResponse.accepted(json(find(id)));
+  }
+
   private ApiResponse reject(ControlApi.Call c) {
     String id = c.param(0);
     find(id);
@@ -158,7 +182,27 @@ final class CallsEndpoints {
       if (m.lastMoveGapMillis() >= 0) {
         media.put("lastMoveGapMs", m.lastMoveGapMillis());
       }
+      rtcp(media, m.rtcp());
+      media.put("dtmfReceived", m.dtmfReceived());
     }
     return o;
+  }
+
+  /** RFC 3550 reception statistics; the peer's figures are null until it reported on ours. */
+  private static void rtcp(ObjectNode media, io.sipalr.media.RtcpStats r) {
+    if (r == null) {
+      media.putNull("rtcp");
+      return;
+    }
+    ObjectNode o = media.putObject("rtcp");
+    o.put("packetsExpected", r.packetsExpected());
+    o.put("packetsLost", r.packetsLost());
+    o.put("jitterMs", r.jitterMs());
+    o.put("reportsSent", r.reportsSent());
+    o.put("reportsReceived", r.reportsReceived());
+    o.put("peerPacketsLost", r.peerPacketsLost());
+    o.put("peerFractionLost", r.peerFractionLost());
+    o.put("peerJitterMs", r.peerJitterMs());
+    o.put("roundTripMs", r.roundTripMs());
   }
 }

@@ -30,6 +30,15 @@ public interface MediaChannel {
 
   MediaStats stats();
 
+  /**
+   * Queues DTMF {@code digits} (0-9, *, #, A-D) to be sent as telephone-events (RFC 4733), one
+   * after the other, 100 ms each.
+   *
+   * @throws IllegalArgumentException a character that is no digit, or too many waiting
+   * @throws IllegalStateException the peer did not accept telephone-event, or we send no RTP
+   */
+  void sendDtmf(String digits);
+
   /** Stops sending, closes the sockets; writes the recording if there is one. */
   void close();
 }

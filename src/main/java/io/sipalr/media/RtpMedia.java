@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,20 +29,64 @@ public final class RtpMedia implements AutoCloseable {
   public static final Duration PTIME = Duration.ofMillis(20);
 
   private final Supplier<AudioSource> sources;
-  private final Path recordDir;
-  private final int recordLimitSamples;
+  final Path recordDir;
+  final int recordLimitSamples;
+  /** Send on the old path until the peer has the new address, or at once if it failed. */
+  final boolean makeBeforeBreak;
   private final int maxSessions;
   private final Executor files;
-  private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+  private final Binder binder;
+  final java.util.function.LongSupplier nanos;
+  final java.time.Clock wallClock;
+  private final Set<RtpSession> sessions = ConcurrentHashMap.newKeySet();
   private final ScheduledFuture<?> ticking;
+
+  /** Binds a call's UDP sockets on a local address (a seam for tests that break a path). */
+  interface Binder {
+    SocketPair bind(String address) throws IOException;
+  }
+
+  /** A call's RTP socket on an even port and its RTCP socket on the next (RFC 3550 §11). */
+  record SocketPair(DatagramChannel rtp, DatagramChannel rtcp, InetSocketAddress local) {
+    void close() {
+      closeQuietly(rtp);
+      closeQuietly(rtcp);
+    }
+  }
+
+  /** Tries at binding an even port with the next one free, before giving up. */
+  private static final int PAIR_ATTEMPTS = 32;
+
+  /** With make-before-break (as the agent runs). */
+  public RtpMedia(Supplier<AudioSource> sources, Path recordDir, Duration recordLimit,
+      int maxSessions, ScheduledExecutorService scheduler, Executor files) {
+    this(sources, recordDir, recordLimit, maxSessions, true, scheduler, files,
+        RtpMedia::bindUdp, System::nanoTime, java.time.Clock.systemUTC());
+  }
 
   /**
    * @param sources a new audio source per call
    * @param recordDir where received audio is written ({@code <call id>.wav}), or null: not kept
+   * @param makeBeforeBreak false: RTP moves to the new socket only at the peer's 200
+   *     (calls.media.make-before-break)
    */
   public RtpMedia(Supplier<AudioSource> sources, Path recordDir, Duration recordLimit,
-      int maxSessions, ScheduledExecutorService scheduler, Executor files) {
+      int maxSessions, boolean makeBeforeBreak, ScheduledExecutorService scheduler,
+      Executor files) {
+    this(sources, recordDir, recordLimit, maxSessions, makeBeforeBreak, scheduler, files,
+        RtpMedia::bindUdp, System::nanoTime, java.time.Clock.systemUTC());
+  }
+
+  /** With the scheduler's time ({@code nanos}, {@code wallClock} for RTCP's NTP times). */
+  RtpMedia(Supplier<AudioSource> sources, Path recordDir, Duration recordLimit,
+      int maxSessions, boolean makeBeforeBreak, ScheduledExecutorService scheduler,
+      Executor files, Binder binder, java.util.function.LongSupplier nanos,
+      java.time.Clock wallClock) {
     this.sources = sources;
+    this.nanos = nanos;
+    this.wallClock = wallClock;
+    this.makeBeforeBreak = makeBeforeBreak;
+    this.binder = binder;
     this.recordDir = recordDir;
     this.recordLimitSamples = (int) Math.min(Integer.MAX_VALUE / 2,
         recordLimit.toMillis() * Codec.CLOCK_RATE / 1000);
@@ -67,32 +110,69 @@ public final class RtpMedia implements AutoCloseable {
     if (sessions.size() >= maxSessions) {
       throw new IOException("media: " + maxSessions + " calls have RTP already (calls.max-calls)");
     }
-    Session s = new Session(name, bind(address), sources.get());
+    RtpSession s = new RtpSession(this, name, bind(address), sources.get());
     sessions.add(s);
     return s;
   }
 
-  private static DatagramChannel bind(String address) throws IOException {
+  SocketPair bind(String address) throws IOException {
+    return binder.bind(address);
+  }
+
+  /** An ephemeral even port for RTP with the one above it for RTCP, on {@code address}. */
+  static SocketPair bindUdp(String address) throws IOException {
+    InetAddress host = InetAddress.getByName(address);
+    IOException last = null;
+    for (int i = 0; i < PAIR_ATTEMPTS; i++) {
+      DatagramChannel rtp = open(host, 0, address);
+      int port = ((InetSocketAddress) rtp.getLocalAddress()).getPort();
+      if (port % 2 != 0 || port == 65534) {
+        closeQuietly(rtp);
+        continue;
+      }
+      try {
+        DatagramChannel rtcp = open(host, port + 1, address);
+        return new SocketPair(rtp, rtcp, (InetSocketAddress) rtp.getLocalAddress());
+      } catch (IOException e) {
+        closeQuietly(rtp);
+        last = e;
+      }
+    }
+    throw new IOException("media: no even RTP port with a free RTCP port above it on "
+        + address + " in " + PAIR_ATTEMPTS + " tries" + (last == null ? ""
+        : ": " + last.getMessage()), last);
+  }
+
+  private static DatagramChannel open(InetAddress host, int port, String address)
+      throws IOException {
     DatagramChannel channel = DatagramChannel.open();
     try {
       channel.configureBlocking(false);
-      channel.bind(new InetSocketAddress(InetAddress.getByName(address), 0));
+      channel.bind(new InetSocketAddress(host, port));
       return channel;
     } catch (IOException e) {
       channel.close();
-      throw new IOException("media: cannot bind an RTP socket on " + address + ": "
+      throw new IOException("media: cannot bind a UDP socket on " + address + ":" + port + ": "
           + e.getMessage(), e);
     }
   }
 
-  private static String hostPort(SocketAddress a) {
+  static void closeQuietly(DatagramChannel c) {
+    try {
+      c.close();
+    } catch (IOException e) {
+      log.debug("media: close failed: {}", e.getMessage());
+    }
+  }
+
+  static String hostPort(SocketAddress a) {
     InetSocketAddress i = (InetSocketAddress) a;
     String host = i.getAddress() != null ? i.getAddress().getHostAddress() : i.getHostString();
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + i.getPort();
   }
 
   private void tick() {
-    for (Session s : sessions) {
+    for (RtpSession s : sessions) {
       try {
         s.tick();
       } catch (RuntimeException e) {
@@ -104,223 +184,25 @@ public final class RtpMedia implements AutoCloseable {
   @Override
   public void close() {
     ticking.cancel(false);
-    sessions.forEach(Session::close);
+    sessions.forEach(RtpSession::close);
   }
 
-  private final class Session implements MediaChannel {
-    private final String name;
-    private final AudioSource source;
-    private final ByteBuffer in = ByteBuffer.allocate(2048);
-    private final ByteBuffer out = ByteBuffer.allocate(RtpPacket.HEADER + 1024);
-    private final short[] frame = new short[AudioSource.FRAME_SAMPLES];
-    private DatagramChannel channel;
-    private DatagramChannel prepared;
-    private SocketAddress remote;
-    private Codec codec;
-    private RtpPacketiser packetiser;
-    private boolean sending;
-    private long sent;
-    private long received;
-    private String lastSource;
-    /** System.nanoTime() of the last packet received; 0 before the first. */
-    private long lastReceivedAt;
-    /** Set at a move's commit: the last receive on the old socket, until the new one's first. */
-    private long gapFrom;
-    private long lastMoveGapMillis = -1;
-    private short[] recording;
-    private int recorded;
-    private boolean closed;
-
-    Session(String name, DatagramChannel channel, AudioSource source) {
-      this.name = name;
-      this.channel = channel;
-      this.source = source;
-      this.recording = recordDir == null ? null : new short[Math.min(recordLimitSamples,
-          Codec.CLOCK_RATE * 10)];
-    }
-
-    private InetSocketAddress local(DatagramChannel c) {
+  /** A session's recording, written on {@code files}: never on the scheduler's thread. */
+  void write(String name, short[] samples, int count) {
+    Path file = recordDir.resolve(name + ".wav");
+    files.execute(() -> {
       try {
-        return (InetSocketAddress) c.getLocalAddress();
+        java.nio.file.Files.createDirectories(recordDir);
+        Wav.write(file, samples, count);
+        log.info("media of {}: {} s received written to {}", name,
+            count / Codec.CLOCK_RATE, file);
       } catch (IOException e) {
-        throw new IllegalStateException(e);
+        log.warn("media of {}: recording not written to {}: {}", name, file, e.getMessage());
       }
-    }
+    });
+  }
 
-    @Override
-    public synchronized String localAddress() {
-      return local(channel).getAddress().getHostAddress();
-    }
-
-    @Override
-    public synchronized int localPort() {
-      return local(channel).getPort();
-    }
-
-    @Override
-    public synchronized void start(SdpNegotiator.Agreed agreed) {
-      remote = new InetSocketAddress(agreed.remoteAddress(), agreed.remotePort());
-      if (codec != agreed.codec() || packetiser == null) {
-        codec = agreed.codec();
-        packetiser = new RtpPacketiser(codec.payloadType(), new java.util.Random());
-      }
-      // the peer's direction: it sendonly (or inactive) wants nothing from us
-      sending = agreed.remotePort() != 0 && !"sendonly".equals(agreed.direction())
-          && !"inactive".equals(agreed.direction());
-    }
-
-    @Override
-    public synchronized int prepareMove(String address) throws IOException {
-      abortMove();
-      prepared = bind(address);
-      return local(prepared).getPort();
-    }
-
-    @Override
-    public synchronized void commitMove(SdpNegotiator.Agreed agreed) {
-      if (prepared == null) {
-        start(agreed);
-        return;
-      }
-      drain(channel); // what the old socket still holds counts
-      gapFrom = lastReceivedAt;
-      closeQuietly(channel);
-      channel = prepared;
-      prepared = null;
-      start(agreed);
-      packetiser.markNext();
-    }
-
-    @Override
-    public synchronized void abortMove() {
-      if (prepared != null) {
-        closeQuietly(prepared);
-        prepared = null;
-      }
-    }
-
-    @Override
-    public synchronized MediaStats stats() {
-      InetSocketAddress l = local(channel);
-      return new MediaStats(sent, received, l.getAddress().getHostAddress(), l.getPort(),
-          lastSource, remote == null ? null : hostPort(remote),
-          codec == null ? null : codec.name(), lastMoveGapMillis);
-    }
-
-    synchronized void tick() {
-      if (closed) {
-        return;
-      }
-      drain(channel);
-      if (prepared != null) {
-        drain(prepared); // the peer may already send to the new address
-      }
-      if (!sending) {
-        return;
-      }
-      source.next(frame);
-      byte[] payload = new byte[frame.length];
-      for (int i = 0; i < frame.length; i++) {
-        payload[i] = codec.encode(frame[i]);
-      }
-      try {
-        channel.send(packetiser.next(payload, frame.length).writeTo(out), remote);
-        sent++;
-      } catch (IOException e) {
-        log.debug("media of {}: RTP not sent to {}: {}", name, remote, e.getMessage());
-      }
-    }
-
-    private void drain(DatagramChannel c) {
-      for (int i = 0; i < 64; i++) { // bounded: at most 64 packets per tick and socket
-        in.clear();
-        SocketAddress from;
-        try {
-          from = c.receive(in);
-        } catch (IOException e) {
-          return;
-        }
-        if (from == null) {
-          return;
-        }
-        RtpPacket p = RtpPacket.read(in.flip());
-        if (p == null) {
-          continue; // not RTP (an RTCP packet on this port, or noise)
-        }
-        received++;
-        lastSource = hostPort(from);
-        long now = System.nanoTime();
-        if (gapFrom != 0 && c == channel) {
-          lastMoveGapMillis = (now - gapFrom) / 1_000_000;
-          gapFrom = 0;
-        }
-        lastReceivedAt = now;
-        Codec c2 = Codec.of(p.payloadType(), null);
-        if (c2 == null) {
-          continue; // telephone-event or comfort noise: counted, not played
-        }
-        short[] decoded = new short[p.payload().length];
-        for (int j = 0; j < decoded.length; j++) {
-          decoded[j] = c2.decode(p.payload()[j]);
-        }
-        source.received(decoded);
-        record(decoded);
-      }
-    }
-
-    private void record(short[] decoded) {
-      if (recording == null) {
-        return;
-      }
-      int room = recordLimitSamples - recorded;
-      int n = Math.min(room, decoded.length);
-      if (n <= 0) {
-        return;
-      }
-      if (recorded + n > recording.length) {
-        recording = java.util.Arrays.copyOf(recording,
-            Math.min(recordLimitSamples, Math.max(recording.length * 2, recorded + n)));
-      }
-      System.arraycopy(decoded, 0, recording, recorded, n);
-      recorded += n;
-    }
-
-    @Override
-    public void close() {
-      short[] toWrite;
-      int count;
-      synchronized (this) {
-        if (closed) {
-          return;
-        }
-        closed = true;
-        sessions.remove(this);
-        closeQuietly(channel);
-        abortMove();
-        toWrite = recording;
-        count = recorded;
-      }
-      if (toWrite != null && count > 0) {
-        Path file = recordDir.resolve(name + ".wav");
-        files.execute(() -> {
-          try {
-            java.nio.file.Files.createDirectories(recordDir);
-            Wav.write(file, toWrite, count);
-            log.info("media of {}: {} s received written to {}", name,
-                count / Codec.CLOCK_RATE, file);
-          } catch (IOException e) {
-            log.warn("media of {}: recording not written to {}: {}", name, file, e.getMessage());
-          }
-        });
-      }
-    }
-
-    private void closeQuietly(DatagramChannel c) {
-      try {
-        c.close();
-      } catch (IOException e) {
-        log.debug("media of {}: close failed: {}", name, e.getMessage());
-      }
-    }
+  void closed(RtpSession s) {
+    sessions.remove(s);
   }
 }

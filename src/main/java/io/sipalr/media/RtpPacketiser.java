@@ -29,6 +29,30 @@ public final class RtpPacketiser {
     return p;
   }
 
+  /**
+   * The next packet of a telephone-event (RFC 4733): its own payload type, and the RTP time
+   * {@code timestamp} of the event's start, which every packet of the event repeats; the
+   * stream's time goes on by {@link #advance}.
+   */
+  public RtpPacket event(int eventPayloadType, boolean eventMarker, long eventTimestamp,
+      byte[] payload) {
+    RtpPacket p = new RtpPacket(eventMarker, eventPayloadType, sequence, eventTimestamp, ssrc,
+        payload);
+    marker = false;
+    sequence = (sequence + 1) & 0xFFFF;
+    return p;
+  }
+
+  /** The RTP time the next audio packet will carry. */
+  public long timestamp() {
+    return timestamp;
+  }
+
+  /** Moves the stream's time on by {@code samples} (a frame sent as a telephone-event). */
+  public void advance(int samples) {
+    timestamp = (timestamp + samples) & 0xFFFFFFFFL;
+  }
+
   /** The next packet starts a talk spurt (after a move). */
   public void markNext() {
     marker = true;

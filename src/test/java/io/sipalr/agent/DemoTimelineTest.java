@@ -48,4 +48,23 @@ class DemoTimelineTest {
         lines.get(2));
     assertTrue(lines.get(3).contains("| DEREGISTERED: the registration is lost"), lines.get(3));
   }
+
+  @Test
+  void callEventsAreTheAnswersToTheInviteAndReInviteAndCanBeWaitedFor() throws Exception {
+    DemoTimeline t = new DemoTimeline(iap -> "IAP " + iap);
+    int mark = t.mark();
+    t.call(new io.sipalr.calls.CallEvent(io.sipalr.calls.CallEvent.Type.CALL_ESTABLISHED, "c1",
+        "demo", "sip:buddy@x", "127.0.0.2", null, Instant.now()));
+    t.call(new io.sipalr.calls.CallEvent(io.sipalr.calls.CallEvent.Type.CALL_MOVED, "c1",
+        "demo", "sip:buddy@x", "127.0.0.3", "moved from 127.0.0.2 to 127.0.0.3", Instant.now()));
+    t.call(new io.sipalr.calls.CallEvent(io.sipalr.calls.CallEvent.Type.CALL_ENDED, "c1",
+        "demo", "sip:buddy@x", null, "hung up here", Instant.now()));
+    assertTrue(t.await(() -> t.seenSince(mark, "CALL_MOVED", 0), Duration.ofSeconds(1)));
+    List<String> lines = t.render(mark, "registrar").lines().toList();
+    assertTrue(lines.get(1).contains("200 OK to the INVITE: CALL_ESTABLISHED on 127.0.0.2 --|"),
+        lines.get(1));
+    assertTrue(lines.get(2).contains("200 OK to the re-INVITE: CALL_MOVED to 127.0.0.3 --|"),
+        lines.get(2));
+    assertTrue(lines.get(3).contains("| CALL_ENDED: hung up here"), lines.get(3));
+  }
 }

@@ -22,6 +22,8 @@ class CallsConfigTest {
     assertEquals(480, c.policyOf("anyone").rejectStatus());
     assertEquals(100, c.maxCalls());
     assertEquals(CallSettings.MoveRequest.AUTO, c.signalling().moveRequest());
+    assertTrue(c.makeBeforeBreak(), "media make-before-break by default");
+    assertEquals(false, read("calls.media.make-before-break = false").makeBeforeBreak());
   }
 
   @Test

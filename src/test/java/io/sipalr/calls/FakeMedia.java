@@ -61,7 +61,12 @@ final class FakeMedia implements MediaChannel {
 
   @Override
   public MediaStats stats() {
-    return new MediaStats(0, 0, address, port, null, null, null, -1);
+    return new MediaStats(0, 0, address, port, null, null, null, -1, null, "");
+  }
+
+  @Override
+  public void sendDtmf(String digits) {
+    log.add("dtmf " + digits);
   }
 
   @Override
