@@ -24,10 +24,14 @@ import javax.net.ssl.SSLSocket;
  * {@link SipTrust} instead of the javax.net.ssl system properties. In JAIN-SIP 1.3.0-91 the
  * blocking TLS transport (the one this agent uses; the NIO one loses responses) takes its
  * sockets from the network layer only: {@code SECURITY_MANAGER_PROVIDER} is read by the NIO
- * processors alone. A client socket is created for the SIP domain the engine said it is for
- * ({@link #expect}): that name is the peer host the trust manager checks (RFC 5922), the SNI
- * name (a host name, never an IP literal: RFC 6066 §3) and the key of JSSE's session cache,
- * so that a connection from a new uplink resumes the session of the old one.
+ * processors alone.
+ *
+ * <p>Client connections, TCP and TLS, are set up ahead ({@link #connectAhead}, on the
+ * {@link FlowConnector} pool): the stack connects inside the send, on the sending SIP worker,
+ * and is handed the ready connection instead. A TLS one is made for the SIP domain the request
+ * is for: that name is the peer host the trust manager checks (RFC 5922), the SNI name (a host
+ * name, never an IP literal: RFC 6066 §3) and the key of JSSE's session cache, so that a
+ * connection from a new uplink resumes the session of the old one.
  *
  * <p>The stack creates this class itself (no-argument constructor); {@link #forStack} hands it
  * the trust of the engine being built, on the building thread.
@@ -45,16 +49,17 @@ public final class TlsNetworkLayer implements NetworkLayer {
   /** Resolved registrar address and port → the local address the agent now sends from. */
   private final Map<InetSocketAddress, InetAddress> senders = new ConcurrentHashMap<>();
   /** Client connections open now, by remote: those of a left uplink are closed on a move. */
-  private final Map<InetSocketAddress, java.util.Set<SSLSocket>> open = new ConcurrentHashMap<>();
+  private final Map<InetSocketAddress, java.util.Set<Socket>> open = new ConcurrentHashMap<>();
   private final AtomicLong connections = new AtomicLong();
   private final AtomicLong resumed = new AtomicLong();
 
-  /**
-   * Benchmarks only (TlsHandoverBench): every handshake a full one, to measure what session
-   * resumption saves. Never set in production.
-   */
-  private static final String NO_RESUMPTION = "sipalr.bench.tls-no-resumption";
+  /** Connections set up ahead ({@link #connectAhead}) that the stack has not taken yet. */
+  private final Map<Link, Socket> ready = new ConcurrentHashMap<>();
 
+  /** A connection's remote address and port and the local address it is made from. */
+  private record Link(InetSocketAddress remote, InetAddress local) {}
+
+  /** Every handshake a full one ({@code sip.tls.session-resumption = false}). */
   private void forgetSessions() {
     javax.net.ssl.SSLSessionContext sessions = trust.context().getClientSessionContext();
     for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
@@ -89,15 +94,15 @@ public final class TlsNetworkLayer implements NetworkLayer {
     T get() throws E;
   }
 
-  /**
-   * A TLS connection to {@code address:port} must prove it speaks for {@code domain}, and only
-   * {@code from} (the uplink now in use) may open one.
-   */
   /** The domain expected of {@code address:port} (a REGISTER set it), or {@code null}. */
   String expectedDomain(InetAddress address, int port) {
     return domains.get(new InetSocketAddress(address, port));
   }
 
+  /**
+   * A TLS connection to {@code address:port} must prove it speaks for {@code domain}, and only
+   * {@code from} (the uplink now in use) may open one.
+   */
   void expect(InetAddress address, int port, String domain, InetAddress from) {
     InetSocketAddress remote = new InetSocketAddress(address, port);
     domains.put(remote, domain);
@@ -113,11 +118,11 @@ public final class TlsNetworkLayer implements NetworkLayer {
    * cache at its next write, so the next send opens a new one from {@code from}.
    */
   private void closeOthers(InetSocketAddress remote, InetAddress from) {
-    java.util.Set<SSLSocket> sockets = open.get(remote);
+    java.util.Set<Socket> sockets = open.get(remote);
     if (sockets == null) {
       return;
     }
-    for (SSLSocket socket : sockets) {
+    for (Socket socket : sockets) {
       if (socket.isClosed() || !from.equals(socket.getLocalAddress())) {
         sockets.remove(socket);
         try {
@@ -166,19 +171,14 @@ public final class TlsNetworkLayer implements NetworkLayer {
     return new Socket(address, port);
   }
 
+  /**
+   * The stack's TCP connection from {@code myAddress}: the one {@link #connectAhead} set up.
+   * The stack asks on the sending thread, a SIP worker, which must not wait for a connect.
+   */
   @Override
   public Socket createSocket(InetAddress address, int port, InetAddress myAddress)
       throws IOException {
-    Socket socket = new Socket();
-    // A REGISTER is one small write after the handshake's: Nagle would hold it for the
-    // handshake's delayed ACK (40 ms on Linux).
-    socket.setTcpNoDelay(true);
-    if (myAddress != null) {
-      socket.bind(new InetSocketAddress(myAddress, 0));
-    }
-    socket.connect(new InetSocketAddress(address, port),
-        (int) settings.connectTimeout().toMillis());
-    return socket;
+    return take(new InetSocketAddress(address, port), myAddress);
   }
 
   @Override
@@ -199,9 +199,9 @@ public final class TlsNetworkLayer implements NetworkLayer {
   }
 
   /**
-   * Connects from {@code myAddress} (the uplink's) and layers TLS over it for the expected
-   * domain. The handshake itself is started by the stack (IOHandler), bounded by
-   * {@code SSL_HANDSHAKE_TIMEOUT} (its watchdog closes the socket).
+   * The stack's TLS connection from {@code myAddress}: the one {@link #connectAhead} set up,
+   * its handshake done. The stack asks on the sending thread, a SIP worker, which must not
+   * wait for a connect or a handshake.
    */
   @Override
   public SSLSocket createSSLSocket(InetAddress address, int port, InetAddress myAddress)
@@ -215,39 +215,106 @@ public final class TlsNetworkLayer implements NetworkLayer {
       throw new IOException("TLS to " + remote + " is sent from " + sender.getHostAddress()
           + " now, not from " + myAddress.getHostAddress());
     }
-    String domain = domains.getOrDefault(remote, address.getHostAddress());
-    if (Boolean.getBoolean(NO_RESUMPTION)) {
-      forgetSessions();
+    if (!(take(remote, myAddress) instanceof SSLSocket socket)) {
+      throw new IOException("the connection to " + remote + " set up ahead is not TLS");
     }
-    long created = System.currentTimeMillis();
-    Socket plain = createSocket(address, port, myAddress);
-    SSLSocket socket;
+    return socket;
+  }
+
+  /**
+   * Whether a send from {@code from} to {@code address:port} finds its connection: one set up
+   * ahead, or one the stack holds open.
+   */
+  boolean connected(InetAddress address, int port, InetAddress from) {
+    InetSocketAddress remote = new InetSocketAddress(address, port);
+    Socket waiting = ready.get(new Link(remote, from));
+    if (waiting != null && !waiting.isClosed()) {
+      return true;
+    }
+    java.util.Set<Socket> sockets = open.get(remote);
+    return sockets != null && sockets.stream()
+        .anyMatch(s -> !s.isClosed() && from.equals(s.getLocalAddress()));
+  }
+
+  /**
+   * Connects from {@code from} to {@code address:port}, for TLS with the handshake for
+   * {@code domain} (the name checked, RFC 5922, and the SNI name), and keeps the connection
+   * for the stack's next send from {@code from}. Blocks, each step bounded
+   * ({@code sip.tls.connect-timeout}, {@code handshake-timeout}): called on the connector pool
+   * only ({@link FlowConnector}).
+   */
+  void connectAhead(InetAddress address, int port, InetAddress from, boolean tls, String domain)
+      throws IOException {
+    InetSocketAddress remote = new InetSocketAddress(address, port);
+    Socket socket = tls ? handshake(remote, from, domain) : connect(remote, from);
+    Socket previous = ready.put(new Link(remote, from), socket);
+    if (previous != null && previous != socket) {
+      previous.close(); // set up twice (a reconnect raced a move): keep the newer
+    }
+  }
+
+  /** The connection set up ahead to {@code remote} from {@code from}, now the stack's. */
+  private Socket take(InetSocketAddress remote, InetAddress from) throws IOException {
+    Socket socket = from == null ? null : ready.remove(new Link(remote, from));
+    if (socket == null || socket.isClosed()) {
+      throw new IOException("no connection to " + remote + " from "
+          + (from == null ? "any address" : from.getHostAddress()) + " was set up ahead");
+    }
+    java.util.Set<Socket> sockets = open.computeIfAbsent(remote,
+        r -> ConcurrentHashMap.newKeySet());
+    sockets.removeIf(Socket::isClosed); // bounded by the live connections to this remote
+    sockets.add(socket);
+    return socket;
+  }
+
+  private Socket connect(InetSocketAddress remote, InetAddress from) throws IOException {
+    Socket socket = new Socket();
     try {
-      socket = (SSLSocket) trust.context().getSocketFactory()
-          .createSocket(plain, domain, port, true);
+      // A REGISTER is one small write after the handshake's: Nagle would hold it for the
+      // handshake's delayed ACK (40 ms on Linux).
+      socket.setTcpNoDelay(true);
+      if (from != null) {
+        socket.bind(new InetSocketAddress(from, 0));
+      }
+      socket.connect(remote, (int) settings.connectTimeout().toMillis());
+      return socket;
     } catch (IOException | RuntimeException e) {
-      plain.close();
+      socket.close();
       throw e;
     }
-    SSLParameters params = socket.getSSLParameters();
-    params.setProtocols(TlsSettings.PROTOCOLS);
-    if (!Rfc5922Names.isIpLiteral(domain)) {
-      params.setServerNames(List.of(new SNIHostName(domain)));
+  }
+
+  private SSLSocket handshake(InetSocketAddress remote, InetAddress from, String domain)
+      throws IOException {
+    if (!settings.sessionResumption()) {
+      forgetSessions();
     }
-    // The name check is RFC 5922's (SipTrust), not HTTPS's.
-    params.setEndpointIdentificationAlgorithm(null);
-    socket.setSSLParameters(params);
-    connections.incrementAndGet();
-    java.util.Set<SSLSocket> sockets = open.computeIfAbsent(remote,
-        r -> ConcurrentHashMap.newKeySet());
-    sockets.removeIf(SSLSocket::isClosed); // bounded by the live connections to this remote
-    sockets.add(socket);
-    socket.addHandshakeCompletedListener(done -> {
-      if (done.getSession().getCreationTime() < created) {
+    long started = System.currentTimeMillis();
+    Socket plain = connect(remote, from);
+    SSLSocket socket = null;
+    try {
+      socket = (SSLSocket) trust.context().getSocketFactory()
+          .createSocket(plain, domain, remote.getPort(), true);
+      SSLParameters params = socket.getSSLParameters();
+      params.setProtocols(TlsSettings.PROTOCOLS);
+      if (!Rfc5922Names.isIpLiteral(domain)) {
+        params.setServerNames(List.of(new SNIHostName(domain)));
+      }
+      // The name check is RFC 5922's (SipTrust), not HTTPS's.
+      params.setEndpointIdentificationAlgorithm(null);
+      socket.setSSLParameters(params);
+      connections.incrementAndGet();
+      socket.setSoTimeout((int) settings.handshakeTimeout().toMillis());
+      socket.startHandshake();
+      socket.setSoTimeout(0);
+      if (socket.getSession().getCreationTime() < started) {
         resumed.incrementAndGet();
       }
-    });
-    return socket;
+      return new HandshakenSocket(socket);
+    } catch (IOException | RuntimeException e) {
+      (socket != null ? socket : plain).close();
+      throw e;
+    }
   }
 
   @Override

@@ -208,4 +208,74 @@ class RegistrarFailoverTest {
     rig.clock.runDue();
     assertTrue(queries.size() <= 10, "asked again with backoff, not in a loop: " + queries.size());
   }
+
+  /** Two TCP servers for sip.alr.test, the first first. */
+  private static final TargetResolver TWO_TCP_SERVERS = q -> {
+    try {
+      return CompletableFuture.completedFuture(new TargetResolver.Resolved(List.of(
+          new SipTarget("a.alr.test", InetAddress.getByName(FIRST), 5060, "tcp"),
+          new SipTarget("b.alr.test", InetAddress.getByName(SECOND), 5060, "tcp")),
+          Instant.MAX));
+    } catch (java.net.UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  };
+
+  private static RegistrationRig overTcp() {
+    return new RegistrationRig(RegistrationRig.CONFIG, io.sipalr.profile.SipProfileBuilder
+        .copyOf(byName("sip:sip.alr.test")).transport(Transport.TCP).build(), TWO_TCP_SERVERS);
+  }
+
+  @Test
+  void overTcpTheRegisterIsSentOnlyOnceItsConnectionIsUpOffTheProfilesThread() {
+    RegistrationRig rig = overTcp();
+    CompletableFuture<Void> connecting = new CompletableFuture<>();
+    rig.registrar.connecting.put(FIRST, connecting);
+    rig.start();
+    assertNull(rig.registrar.nextPending(), "nothing sent while connecting");
+    assertEquals(List.of(FIRST + ":5060/tcp"), rig.registrar.connects);
+
+    connecting.complete(null); // the connector thread
+    rig.clock.runDue();
+
+    assertEquals(FIRST, rig.registrar.nextPending().host);
+    registeredCorrectly(rig);
+    assertEquals(List.of(), rig.errors);
+  }
+
+  @Test
+  void aFailedConnectIsATransportErrorThatMovesTheRegisterToTheNextServer() {
+    RegistrationRig rig = overTcp();
+    rig.registrar.connecting.put(FIRST, CompletableFuture.failedFuture(
+        new java.net.ConnectException("Connection refused")));
+    rig.start();
+    registeredCorrectly(rig);
+
+    assertEquals(SECOND, rig.registration.info().server().host());
+    assertTrue(rig.registrar.sent.stream().allMatch(s -> s.host.equals(SECOND)),
+        "no REGISTER towards the server that could not be reached");
+    assertEquals(List.of(FIRST + ":5060/tcp", SECOND + ":5060/tcp"),
+        rig.registrar.connects.subList(0, 2));
+    assertEquals(List.of(), rig.errors, "one server down is not a failed registration");
+  }
+
+  @Test
+  void aRefusedCertificateIsAClearTlsErrorNotAFailover() {
+    RegistrationRig rig = overTcp();
+    javax.net.ssl.SSLHandshakeException handshake =
+        new javax.net.ssl.SSLHandshakeException("bad certificate");
+    handshake.initCause(new SipTrust.Refused("sip.alr.test", SipTrust.Refused.Reason.EXPIRED,
+        "expired on 2020-01-01", null));
+    rig.registrar.connecting.put(FIRST, CompletableFuture.failedFuture(handshake));
+    rig.start();
+
+    assertEquals(1, rig.errors.size(), "errors: " + rig.errors);
+    RegistrationError e = rig.errors.get(0);
+    assertEquals(RegistrationError.Kind.TLS, e.kind());
+    assertTrue(e.reason().contains("sip.alr.test"), e.reason());
+    assertTrue(e.reason().contains("EXPIRED"), e.reason());
+    assertEquals(List.of(FIRST + ":5060/tcp"), rig.registrar.connects,
+        "waits sip.auth-retry: no other server, no second connect");
+    assertEquals(0, rig.registersSent());
+  }
 }
