@@ -1022,8 +1022,12 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       return;
     }
     io.sipalr.dns.SipTarget target = nextTarget();
-    if (target == null || !connected(target)) {
-      return; // resolving or connecting: sendRegister runs again when that is over
+    if (target == null) {
+      return; // resolving: sendRegister runs again when the answer is in
+    }
+    requests.sendingTo(target);
+    if (!connected(target)) {
+      return; // connecting: sendRegister runs again when that is over
     }
     boolean removing = state == State.DEREGISTERING;
     try {
@@ -1073,7 +1077,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       if (requests == null || requests.profile() != profile) {
         requests = new RegisterRequests(profile, engine); // the profile's URIs, parsed once
       }
-      return targets.target(requests.nextHop(), requests.transport(), endpoint,
+      return targets.target(requests.nextHop(), requests.fixedTransport(), endpoint,
           () -> executor.execute(() -> {
             if (attemptSeq == waiting && inFlight == null && endpoint != null) {
               sendRegister();

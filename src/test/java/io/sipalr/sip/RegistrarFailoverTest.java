@@ -278,4 +278,61 @@ class RegistrarFailoverTest {
         "waits sip.auth-retry: no other server, no second connect");
     assertEquals(0, rig.registersSent());
   }
+
+  /** A TCP server first (as NAPTR prefers), then a UDP one; every query recorded. */
+  private final TargetResolver tcpThenUdp = q -> {
+    queries.add(q);
+    try {
+      return CompletableFuture.completedFuture(new TargetResolver.Resolved(List.of(
+          new SipTarget("a.alr.test", InetAddress.getByName(FIRST), 5060, "tcp"),
+          new SipTarget("b.alr.test", InetAddress.getByName(SECOND), 5060, "udp")),
+          Instant.MAX));
+    } catch (java.net.UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  };
+
+  private RegistrationRig withTransport(Transport transport) {
+    return new RegistrationRig(RegistrationRig.CONFIG, io.sipalr.profile.SipProfileBuilder
+        .copyOf(byName("sip:sip.alr.test")).transport(transport).build(), tcpThenUdp);
+  }
+
+  @Test
+  void withoutATransportRfc3263ChoosesItAndTheRegisterGoesOverTheChosenServersTransport() {
+    RegistrationRig rig = withTransport(Transport.AUTO);
+    rig.start();
+    ScriptedRegistrar.Sent first = rig.registrar.nextPending();
+
+    assertNull(queries.get(0).transport(), "no transport asked for: NAPTR decides");
+    assertEquals(FIRST, first.host);
+    javax.sip.header.ViaHeader via = (javax.sip.header.ViaHeader) first.request.getHeader("Via");
+    assertEquals("TCP", via.getTransport().toUpperCase(java.util.Locale.ROOT));
+    assertTrue(first.request.getHeader("Contact").toString().contains(";transport=tcp"),
+        first.request.getHeader("Contact").toString());
+    assertEquals(List.of(FIRST + ":5060/tcp"), rig.registrar.connects);
+    registeredCorrectly(rig);
+    assertEquals("tcp", rig.registration.info().server().transport());
+  }
+
+  @Test
+  void failingOverFromATcpServerToAUdpOneSwitchesTransportAndRemovesTheTcpContact() {
+    RegistrationRig rig = withTransport(Transport.AUTO);
+    rig.start();
+    rig.answer(Answer.TIMEOUT);
+    ScriptedRegistrar.Sent second = rig.registrar.nextPending();
+
+    assertEquals(SECOND, second.host);
+    javax.sip.header.ViaHeader via = (javax.sip.header.ViaHeader) second.request.getHeader("Via");
+    assertEquals("UDP", via.getTransport().toUpperCase(java.util.Locale.ROOT));
+    registeredCorrectly(rig);
+    assertEquals(1, rig.registrar.bindings(RegistrationRig.AOR).size());
+  }
+
+  @Test
+  void anExplicitUdpTransportStillAsksForUdpServersOnly() {
+    RegistrationRig rig = withTransport(Transport.UDP);
+    rig.start();
+    assertEquals("udp", queries.get(0).transport(), "SRV for _sip._udp, no NAPTR");
+    assertEquals(List.of(), rig.registrar.connects, "no connection set up for UDP");
+  }
 }
