@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Over TCP with the registrar given by name (issue 10: such a move never completed, the
+ * Over TCP and TLS with the registrar given by name (issue 10: such a move never completed, the
  * connection bookkeeping keyed by host name, the stack's by address). The agent as users run
  * it, in {@link NetnsTopology}'s namespace (linux provider, wlan0 and cell0), registers at
  * {@code sip:sip.alr.test} with transport tcp: dnsmasq ({@link TestDns}, on the registrar's
@@ -28,6 +28,12 @@ import org.junit.jupiter.api.io.TempDir;
  * record, Kamailio listens there. wlan0 goes down: within {@link #HANDOVER} Kamailio holds
  * exactly one binding, received from cell0 over TCP, and an OPTIONS to the AOR through Kamailio
  * reaches the agent; before and after, likewise through wlan0.
+ *
+ * <p>Over TLS likewise ({@code _sips._tcp} SRV to Kamailio's TLS port, its certificate for
+ * sip.alr.test from a CA generated here, which the agent trusts through
+ * {@code sip.tls.trust-store}): after wlan0 goes down one TLS binding from cell0 and the old TLS
+ * connection gone from Kamailio's {@code core.tcp_list}; after wlan0 comes back, one TLS binding
+ * from wlan0 and the cell0 connection gone.
  */
 class DnsTcpMoveIT {
   private static final String USER = "roamer";
@@ -57,7 +63,7 @@ class DnsTcpMoveIT {
       AgentProcess agent = NetnsTopology.startAgent(dir, config, NetnsTopology.TRACE_LOGBACK,
           List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
       try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dns);
+        Checks checks = new Checks(net, kamailio, agent, dns, "tcp");
         checks.awaitOneBindingFrom(WLAN_ADDRESS, FIRST_REGISTRATION, "first registration");
         checks.assertReachable("through wlan0");
         assertTrue(dns.queriesFor("_sip._tcp.sip.alr.test") >= 1, dns.log());
@@ -76,8 +82,79 @@ class DnsTcpMoveIT {
     }
   }
 
+  @Test
+  void aTlsMoveWithTheRegistrarGivenByNameOpensANewConnectionAndClosesTheOld(@TempDir Path dir)
+      throws Exception {
+    NetnsTopology.assumeUsable();
+    char[] storePassword = "it-trust".toCharArray();
+    io.sipalr.sip.TestPki pki = io.sipalr.sip.TestPki.newCa("DnsTcpMoveIT CA");
+    Path trust = pki.writeTrustStore(dir.resolve("trust.p12"), storePassword);
+    Path tlsFiles = Files.createDirectories(dir.resolve("kamailio-tls"));
+    io.sipalr.sip.TestPki.Issued cert = pki.server(io.sipalr.sip.TestPki.Names.sans(
+        "sip.alr.test", List.of("sip:sip.alr.test"), List.of("sip.alr.test"), List.of()));
+    cert.writeChainPem(tlsFiles.resolve("server.pem"));
+    cert.writeKeyPem(tlsFiles.resolve("server.key"));
+    try (NetnsTopology net = NetnsTopology.create();
+        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().tls(tlsFiles)
+            .listenAddress(REGISTRAR_ADDRESS).start();
+        TestDns dns = TestDns.start(REGISTRAR_ADDRESS, List.of(
+            "--srv-host=_sips._tcp.sip.alr.test,sip1.alr.test," + kamailio.tlsPort() + ",10,0",
+            "--host-record=sip1.alr.test," + REGISTRAR_ADDRESS))) {
+      kamailio.addUser(USER, PASSWORD);
+      String config = NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER),
+          PASSWORD, Duration.ofSeconds(2), 600, 0, "tls")
+          .replace("registrar = \"" + kamailio.sipUri() + "\"", "registrar = \"sip:sip.alr.test\"")
+          .replace("register-limit-per-minute = 1000", "register-limit-per-minute = 1000\n"
+              + "  dns { nameserver = \"" + REGISTRAR_ADDRESS + ":" + dns.port + "\" }\n"
+              + "  tls { trust-store = \"" + trust + "\", trust-store-password = \""
+              + new String(storePassword) + "\" }");
+      assertTrue(config.contains("registrar = \"sip:sip.alr.test\""), config);
+      AgentProcess agent = NetnsTopology.startAgent(dir, config, NetnsTopology.TRACE_LOGBACK,
+          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dns, "tls");
+        checks.awaitOneBindingFrom(WLAN_ADDRESS, FIRST_REGISTRATION, "first registration");
+        checks.assertReachable("through wlan0");
+        assertEquals(1, kamailio.tlsConnectionsFrom(WLAN_ADDRESS), checks.diagnostics());
+        assertTrue(dns.queriesFor("_sips._tcp.sip.alr.test") >= 1, dns.log());
+
+        long down = System.nanoTime();
+        net.wlanDown();
+        checks.awaitOneBindingFrom(CELL_ADDRESS, HANDOVER, "after `ip link set wlan0 down`");
+        System.out.printf("DnsTcpMoveIT: wlan0 down -> one TLS binding from cell0 after %d ms%n",
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - down));
+        checks.assertReachable("through cell0");
+        checks.awaitTlsConnectionsGoneFrom(WLAN_ADDRESS);
+        assertEquals(1, kamailio.tlsConnectionsFrom(CELL_ADDRESS), checks.diagnostics());
+
+        net.wlanUp();
+        checks.awaitOneBindingFrom(WLAN_ADDRESS, HANDOVER, "after wlan0 came back");
+        checks.assertReachable("through wlan0 again");
+        checks.awaitTlsConnectionsGoneFrom(CELL_ADDRESS);
+        assertEquals(1, kamailio.tlsConnectionsFrom(WLAN_ADDRESS), checks.diagnostics());
+      } finally {
+        if (Files.isDirectory(LOG_COPY.getParent())) {
+          Files.copy(agent.outputFile(), LOG_COPY, StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+  }
+
   private record Checks(NetnsTopology net, KamailioRegistrar kamailio, AgentProcess agent,
-      TestDns dns) {
+      TestDns dns, String transport) {
+
+    /** The old uplink's TLS connection closed at Kamailio once the binding moved. */
+    void awaitTlsConnectionsGoneFrom(String address) {
+      try {
+        await("no TLS connection from " + address + " at Kamailio")
+            .atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100))
+            .until(() -> kamailio.tlsConnectionsFrom(address) == 0);
+      } catch (ConditionTimeoutException e) {
+        throw new AssertionError("a TLS connection from " + address + " is still open: "
+            + kamailio.rpc("core.tcp_list") + diagnostics(), e);
+      }
+    }
+
 
     void awaitOneBindingFrom(String address, Duration atMost, String when) {
       AtomicReference<List<Binding>> last = new AtomicReference<>(List.of());
@@ -95,8 +172,8 @@ class DnsTcpMoveIT {
             + diagnostics(), e);
       }
       Binding b = kamailio.lookup(USER).get(0);
-      assertTrue(b.address().contains("transport=tcp") && b.socket().startsWith("tcp:"),
-          () -> "a TCP binding: " + b);
+      assertTrue(b.address().contains("transport=" + transport)
+          && b.socket().startsWith(transport + ":"), () -> "a " + transport + " binding: " + b);
     }
 
     private static boolean isFrom(Binding binding, String address) {
