@@ -54,26 +54,14 @@ class DnsTcpMoveIT {
             "--srv-host=_sip._tcp.sip.alr.test,sip1.alr.test," + kamailio.port() + ",10,0",
             "--host-record=sip1.alr.test," + REGISTRAR_ADDRESS))) {
       kamailio.addUser(USER, PASSWORD);
-      String config = NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER),
-          PASSWORD, Duration.ofSeconds(2), 600, 0, "tcp")
-          .replace("registrar = \"" + kamailio.sipUri() + "\"", "registrar = \"sip:sip.alr.test\"")
-          .replace("register-limit-per-minute = 1000", "register-limit-per-minute = 1000\n"
-              + "  dns { nameserver = \"" + REGISTRAR_ADDRESS + ":" + dns.port + "\" }");
-      assertTrue(config.contains("registrar = \"sip:sip.alr.test\""), config);
-      AgentProcess agent = NetnsTopology.startAgent(dir, config, NetnsTopology.TRACE_LOGBACK,
-          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      AgentProcess agent = startAgent(dir, kamailio, dns, "tcp", "");
       try (agent) {
         Checks checks = new Checks(net, kamailio, agent, dns, "tcp");
         checks.awaitOneBindingFrom(WLAN_ADDRESS, FIRST_REGISTRATION, "first registration");
         checks.assertReachable("through wlan0");
         assertTrue(dns.queriesFor("_sip._tcp.sip.alr.test") >= 1, dns.log());
 
-        long down = System.nanoTime();
-        net.wlanDown();
-        checks.awaitOneBindingFrom(CELL_ADDRESS, HANDOVER, "after `ip link set wlan0 down`");
-        System.out.printf("DnsTcpMoveIT: wlan0 down -> one TCP binding from cell0 after %d ms%n",
-            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - down));
-        checks.assertReachable("through cell0");
+        checks.wlanDownMovesToCell();
       } finally {
         if (Files.isDirectory(LOG_COPY.getParent())) {
           Files.copy(agent.outputFile(), LOG_COPY, StandardCopyOption.REPLACE_EXISTING);
@@ -101,16 +89,8 @@ class DnsTcpMoveIT {
             "--srv-host=_sips._tcp.sip.alr.test,sip1.alr.test," + kamailio.tlsPort() + ",10,0",
             "--host-record=sip1.alr.test," + REGISTRAR_ADDRESS))) {
       kamailio.addUser(USER, PASSWORD);
-      String config = NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER),
-          PASSWORD, Duration.ofSeconds(2), 600, 0, "tls")
-          .replace("registrar = \"" + kamailio.sipUri() + "\"", "registrar = \"sip:sip.alr.test\"")
-          .replace("register-limit-per-minute = 1000", "register-limit-per-minute = 1000\n"
-              + "  dns { nameserver = \"" + REGISTRAR_ADDRESS + ":" + dns.port + "\" }\n"
-              + "  tls { trust-store = \"" + trust + "\", trust-store-password = \""
-              + new String(storePassword) + "\" }");
-      assertTrue(config.contains("registrar = \"sip:sip.alr.test\""), config);
-      AgentProcess agent = NetnsTopology.startAgent(dir, config, NetnsTopology.TRACE_LOGBACK,
-          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      AgentProcess agent = startAgent(dir, kamailio, dns, "tls", "\n  tls { trust-store = \""
+          + trust + "\", trust-store-password = \"" + new String(storePassword) + "\" }");
       try (agent) {
         Checks checks = new Checks(net, kamailio, agent, dns, "tls");
         checks.awaitOneBindingFrom(WLAN_ADDRESS, FIRST_REGISTRATION, "first registration");
@@ -118,12 +98,7 @@ class DnsTcpMoveIT {
         assertEquals(1, kamailio.tlsConnectionsFrom(WLAN_ADDRESS), checks.diagnostics());
         assertTrue(dns.queriesFor("_sips._tcp.sip.alr.test") >= 1, dns.log());
 
-        long down = System.nanoTime();
-        net.wlanDown();
-        checks.awaitOneBindingFrom(CELL_ADDRESS, HANDOVER, "after `ip link set wlan0 down`");
-        System.out.printf("DnsTcpMoveIT: wlan0 down -> one TLS binding from cell0 after %d ms%n",
-            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - down));
-        checks.assertReachable("through cell0");
+        checks.wlanDownMovesToCell();
         checks.awaitTlsConnectionsGoneFrom(WLAN_ADDRESS);
         assertEquals(1, kamailio.tlsConnectionsFrom(CELL_ADDRESS), checks.diagnostics());
 
@@ -140,8 +115,34 @@ class DnsTcpMoveIT {
     }
   }
 
+  /**
+   * The agent as users run it, in the namespace, its one profile over {@code transport} at
+   * {@code sip:sip.alr.test} resolved by {@code dns}; {@code sipExtra} goes into its sip block.
+   */
+  private static AgentProcess startAgent(Path dir, KamailioRegistrar kamailio, TestDns dns,
+      String transport, String sipExtra) throws Exception {
+    String config = NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER),
+        PASSWORD, Duration.ofSeconds(2), 600, 0, transport)
+        .replace("registrar = \"" + kamailio.sipUri() + "\"", "registrar = \"sip:sip.alr.test\"")
+        .replace("register-limit-per-minute = 1000", "register-limit-per-minute = 1000\n"
+            + "  dns { nameserver = \"" + REGISTRAR_ADDRESS + ":" + dns.port + "\" }" + sipExtra);
+    assertTrue(config.contains("registrar = \"sip:sip.alr.test\""), config);
+    return NetnsTopology.startAgent(dir, config, NetnsTopology.TRACE_LOGBACK,
+        List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+  }
+
   private record Checks(NetnsTopology net, KamailioRegistrar kamailio, AgentProcess agent,
       TestDns dns, String transport) {
+
+    /** wlan0 down: one binding from cell0 within {@link #HANDOVER}, reachable through it. */
+    void wlanDownMovesToCell() {
+      long down = System.nanoTime();
+      net.wlanDown();
+      awaitOneBindingFrom(CELL_ADDRESS, HANDOVER, "after `ip link set wlan0 down`");
+      System.out.printf("DnsTcpMoveIT: wlan0 down -> one %s binding from cell0 after %d ms%n",
+          transport, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - down));
+      assertReachable("through cell0");
+    }
 
     /** The old uplink's TLS connection closed at Kamailio once the binding moved. */
     void awaitTlsConnectionsGoneFrom(String address) {

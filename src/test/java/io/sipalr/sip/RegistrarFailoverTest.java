@@ -209,21 +209,25 @@ class RegistrarFailoverTest {
     assertTrue(queries.size() <= 10, "asked again with backoff, not in a loop: " + queries.size());
   }
 
-  /** Two TCP servers for sip.alr.test, the first first. */
-  private static final TargetResolver TWO_TCP_SERVERS = q -> {
-    try {
-      return CompletableFuture.completedFuture(new TargetResolver.Resolved(List.of(
-          new SipTarget("a.alr.test", InetAddress.getByName(FIRST), 5060, "tcp"),
-          new SipTarget("b.alr.test", InetAddress.getByName(SECOND), 5060, "tcp")),
-          Instant.MAX));
-    } catch (java.net.UnknownHostException e) {
-      throw new AssertionError(e);
-    }
-  };
+  /** sip.alr.test: a server on FIRST over {@code first}, then one on SECOND over {@code second}. */
+  private TargetResolver servers(String first, String second) {
+    return q -> {
+      queries.add(q);
+      try {
+        return CompletableFuture.completedFuture(new TargetResolver.Resolved(List.of(
+            new SipTarget("a.alr.test", InetAddress.getByName(FIRST), 5060, first),
+            new SipTarget("b.alr.test", InetAddress.getByName(SECOND), 5060, second)),
+            Instant.MAX));
+      } catch (java.net.UnknownHostException e) {
+        throw new AssertionError(e);
+      }
+    };
+  }
 
-  private static RegistrationRig overTcp() {
+  private RegistrationRig overTcp() {
     return new RegistrationRig(RegistrationRig.CONFIG, io.sipalr.profile.SipProfileBuilder
-        .copyOf(byName("sip:sip.alr.test")).transport(Transport.TCP).build(), TWO_TCP_SERVERS);
+        .copyOf(byName("sip:sip.alr.test")).transport(Transport.TCP).build(),
+        servers("tcp", "tcp"));
   }
 
   @Test
@@ -279,22 +283,10 @@ class RegistrarFailoverTest {
     assertEquals(0, rig.registersSent());
   }
 
-  /** A TCP server first (as NAPTR prefers), then a UDP one; every query recorded. */
-  private final TargetResolver tcpThenUdp = q -> {
-    queries.add(q);
-    try {
-      return CompletableFuture.completedFuture(new TargetResolver.Resolved(List.of(
-          new SipTarget("a.alr.test", InetAddress.getByName(FIRST), 5060, "tcp"),
-          new SipTarget("b.alr.test", InetAddress.getByName(SECOND), 5060, "udp")),
-          Instant.MAX));
-    } catch (java.net.UnknownHostException e) {
-      throw new AssertionError(e);
-    }
-  };
-
   private RegistrationRig withTransport(Transport transport) {
     return new RegistrationRig(RegistrationRig.CONFIG, io.sipalr.profile.SipProfileBuilder
-        .copyOf(byName("sip:sip.alr.test")).transport(transport).build(), tcpThenUdp);
+        .copyOf(byName("sip:sip.alr.test")).transport(transport).build(),
+        servers("tcp", "udp")); // TCP first, as a NAPTR preferring it orders them
   }
 
   @Test
