@@ -54,7 +54,20 @@ public final class TlsNetworkLayer implements NetworkLayer {
   private final AtomicLong resumed = new AtomicLong();
 
   /** Connections set up ahead ({@link #connectAhead}) that the stack has not taken yet. */
-  private final Map<Link, Socket> ready = new ConcurrentHashMap<>();
+  private final Map<Link, Ready> ready = new ConcurrentHashMap<>();
+
+  /**
+   * How long a connection set up ahead waits for the stack. The send it was made for follows
+   * within milliseconds; one left over (its REGISTER abandoned) is not trusted later: a peer
+   * may have closed it meanwhile, which a socket does not show until it is written to.
+   */
+  private static final long READY_FOR_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+
+  private record Ready(Socket socket, long at) {
+    boolean usable() {
+      return !socket.isClosed() && System.nanoTime() - at < READY_FOR_NANOS;
+    }
+  }
 
   /** A connection's remote address and port and the local address it is made from. */
   private record Link(InetSocketAddress remote, InetAddress local) {}
@@ -227,8 +240,8 @@ public final class TlsNetworkLayer implements NetworkLayer {
    */
   boolean connected(InetAddress address, int port, InetAddress from) {
     InetSocketAddress remote = new InetSocketAddress(address, port);
-    Socket waiting = ready.get(new Link(remote, from));
-    if (waiting != null && !waiting.isClosed()) {
+    Ready waiting = ready.get(new Link(remote, from));
+    if (waiting != null && waiting.usable()) {
       return true;
     }
     java.util.Set<Socket> sockets = open.get(remote);
@@ -247,19 +260,23 @@ public final class TlsNetworkLayer implements NetworkLayer {
       throws IOException {
     InetSocketAddress remote = new InetSocketAddress(address, port);
     Socket socket = tls ? handshake(remote, from, domain) : connect(remote, from);
-    Socket previous = ready.put(new Link(remote, from), socket);
-    if (previous != null && previous != socket) {
-      previous.close(); // set up twice (a reconnect raced a move): keep the newer
+    Ready previous = ready.put(new Link(remote, from), new Ready(socket, System.nanoTime()));
+    if (previous != null) {
+      previous.socket().close(); // set up again (the first left over, or stale): the newer
     }
   }
 
   /** The connection set up ahead to {@code remote} from {@code from}, now the stack's. */
   private Socket take(InetSocketAddress remote, InetAddress from) throws IOException {
-    Socket socket = from == null ? null : ready.remove(new Link(remote, from));
-    if (socket == null || socket.isClosed()) {
+    Ready taken = from == null ? null : ready.remove(new Link(remote, from));
+    if (taken == null || !taken.usable()) {
+      if (taken != null) {
+        taken.socket().close();
+      }
       throw new IOException("no connection to " + remote + " from "
           + (from == null ? "any address" : from.getHostAddress()) + " was set up ahead");
     }
+    Socket socket = taken.socket();
     java.util.Set<Socket> sockets = open.computeIfAbsent(remote,
         r -> ConcurrentHashMap.newKeySet());
     sockets.removeIf(Socket::isClosed); // bounded by the live connections to this remote
