@@ -81,6 +81,9 @@ class TlsNetworkLayerTest {
           try (s) {
             byte[] line = s.getInputStream().readNBytes(5);
             received.add(new String(line, StandardCharsets.US_ASCII));
+            s.getOutputStream().write("OK".getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            s.getInputStream().read(); // until the client closes
           } catch (IOException e) {
             received.add("error: " + e.getMessage());
           }
@@ -137,5 +140,23 @@ class TlsNetworkLayerTest {
     assertEquals(SipTrust.Refused.Reason.NAME_MISMATCH, refused.reason);
     assertEquals("other.test", refused.host);
     assertFalse(layer.connected(LOOPBACK, server.getLocalPort(), LOOPBACK));
+  }
+
+  @Test
+  void aSecondConnectionResumesTheSessionOfTheFirstUnlessResumptionIsOff() throws Exception {
+    int port = server.getLocalPort();
+    for (int i = 0; i < 2; i++) {
+      layer.connectAhead(LOOPBACK, port, LOOPBACK, true, "sipalr.test");
+      SSLSocket socket = layer.createSSLSocket(LOOPBACK, port, LOOPBACK);
+      socket.getOutputStream().write("HELLO".getBytes(StandardCharsets.US_ASCII));
+      socket.getOutputStream().flush();
+      assertEquals("HELLO", received.poll(10, TimeUnit.SECONDS));
+      // The answer comes after the server's session ticket (TLS 1.3): reading it stores it.
+      assertEquals("OK", new String(socket.getInputStream().readNBytes(2),
+          StandardCharsets.US_ASCII));
+      socket.close();
+    }
+    assertEquals(2, layer.connections());
+    assertEquals(1, layer.resumedSessions(), "the second resumed the first's session");
   }
 }
