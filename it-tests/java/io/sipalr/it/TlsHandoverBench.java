@@ -95,7 +95,8 @@ class TlsHandoverBench {
   }
 
   private Result run(Variant variant, Path kamailioFiles, Path trust) throws Exception {
-    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().tls(kamailioFiles).start();
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().tls(kamailioFiles)
+             .oneTcpWorker().start();
          AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK,
              config(trust, variant.transport() != Transport.TLS || variant.resumption()),
              2000)) {
