@@ -26,7 +26,10 @@ import org.junit.jupiter.api.Test;
  * on 127.0.0.22). The agent (127.0.0.2) registers at sip1; sip1 is stopped; the agent's next
  * REGISTER there times out and goes to sip2 at once (RFC 3263 §4.3): within {@link #FAILOVER}
  * it is registered there, one binding, its status names sip2, and an OPTIONS to the AOR
- * through sip2 reaches the agent. A name that does not exist ends in a DNS error naming it.
+ * through sip2 reaches the agent. sip1 then comes back at its address and port: the agent stays
+ * with sip2 (sticky) across refreshes and a re-resolution, until sip2 is stopped, when it
+ * registers at sip1 again. A domain-only registrar without transport registers over the TCP its
+ * NAPTR records prefer. A name that does not exist ends in a DNS error naming it.
  */
 class DnsFailoverIT {
   private static final String AGENT = "127.0.0.2";
@@ -62,7 +65,7 @@ class DnsFailoverIT {
   }
 
   @Test
-  void registersOnTheSecondSrvTargetOnceTheFirstIsStoppedAndIsReachableThere()
+  void registersOnTheSecondSrvTargetOnceTheFirstIsStoppedAndStaysThereWhenTheFirstComesBack()
       throws Exception {
     try (KamailioRegistrar sip1 = KamailioRegistrar.builder().routing().listenAddress(FIRST)
             .start();
@@ -84,6 +87,7 @@ class DnsFailoverIT {
       assertReachable(sip1, "through sip1");
       assertTrue(dns.queriesFor("_sip._udp.sip.alr.test") >= 1, dns.log());
 
+      int firstPort = sip1.port();
       long stopped = System.nanoTime();
       sip1.close();
       await("registered at sip2 after sip1 stopped").atMost(FAILOVER)
@@ -96,6 +100,76 @@ class DnsFailoverIT {
       assertServer(agent, "sip2.alr.test", SECOND, sip2.port());
       assertOneBinding(sip2, "at sip2");
       assertReachable(sip2, "through sip2");
+
+      // RFC 3263 §4.3 leaves it to the client whether to go back to a server of higher
+      // priority that comes back; the agent is sticky (README, docs/registration.md): it stays
+      // with the server that took the registration, across refreshes and re-resolutions
+      // (dnsmasq's TTL is 30 s), until that one fails, then starts again from the first.
+      try (KamailioRegistrar back = KamailioRegistrar.builder().routing().listenAddress(FIRST)
+          .port(firstPort).start()) {
+        back.addUser("alice", PASSWORD);
+        long before = sip2.registerCount("alice");
+        long queries = dns.queriesFor("_sip._udp.sip.alr.test");
+        // Refreshes at sip2 until the name was resolved again with sip1 answering first.
+        await("refreshes at sip2 across a re-resolution, sip1 back")
+            .atMost(Duration.ofSeconds(EXPIRES * 3)).pollInterval(Duration.ofMillis(200))
+            .until(() -> dns.queriesFor("_sip._udp.sip.alr.test") > queries
+                && sip2.registerCount("alice") >= before + 2);
+        assertServer(agent, "sip2.alr.test", SECOND, sip2.port());
+        assertOneBinding(sip2, "at sip2, sip1 back");
+        assertEquals(0, back.registerCount("alice"), "sticky: nothing sent to sip1 while sip2"
+            + " answers");
+        assertTrue(back.lookup("alice").isEmpty());
+        assertReachable(sip2, "through sip2, sip1 back");
+
+        sip2.close(); // the server in use fails: the next round starts from the first target
+        await("registered at sip1 again after sip2 stopped").atMost(FAILOVER)
+            .pollInterval(Duration.ofMillis(100))
+            .until(() -> agent.registry.status("alice") == ProfileStatus.REGISTERED
+                && agent.registry.info("alice").server().name().equals("sip1.alr.test"));
+        assertServer(agent, "sip1.alr.test", FIRST, firstPort);
+        assertOneBinding(back, "at sip1 again");
+        assertReachable(back, "through sip1 again");
+      }
+    }
+  }
+
+  /**
+   * A profile with a registrar given by domain only and no transport: RFC 3263's NAPTR records
+   * choose. naptr.alr.test prefers TCP (order 10, SIP+D2T) to UDP (order 20, SIP+D2U); the
+   * agent registers over TCP, which Kamailio's location table shows (socket, contact), and the
+   * AOR is reachable over that connection.
+   */
+  @Test
+  void aRegistrarGivenByDomainOnlyRegistersOverTheTransportItsNaptrRecordsPrefer()
+      throws Exception {
+    try (KamailioRegistrar sip1 = KamailioRegistrar.builder().routing().listenAddress(FIRST)
+            .start();
+        TestDns dns = TestDns.start(DNS, List.of(
+            "--naptr-record=naptr.alr.test,20,10,S,SIP+D2U,,_sip._udp.naptr.alr.test",
+            "--naptr-record=naptr.alr.test,10,10,S,SIP+D2T,,_sip._tcp.naptr.alr.test",
+            "--srv-host=_sip._udp.naptr.alr.test,sip1.alr.test," + sip1.port() + ",10,0",
+            "--srv-host=_sip._tcp.naptr.alr.test,sip1.alr.test," + sip1.port() + ",10,0",
+            "--host-record=sip1.alr.test," + FIRST));
+        AgentHarness agent = new AgentHarness(config(), dns(dns))) {
+      sip1.addUser("alice", PASSWORD);
+      SipProfile auto = SipProfileBuilder.forId("alice")
+          .aor("sip:alice@" + KamailioRegistrar.DEFAULT_REALM).registrar("sip:naptr.alr.test")
+          .authUser("alice").password(PASSWORD).expires(EXPIRES).autoRegister(true).build();
+      assertEquals(Transport.AUTO, auto.transport(), "no transport given");
+      agent.registry.create(auto);
+
+      agent.awaitStatus("alice", ProfileStatus.REGISTERED);
+      SipTarget server = agent.registry.info("alice").server();
+      assertEquals("tcp", server.transport(), server.toString());
+      assertEquals(FIRST, server.host());
+      assertTrue(dns.queriesFor("naptr.alr.test") >= 1, "asked NAPTR: " + dns.log());
+      List<Binding> bindings = sip1.lookup("alice");
+      assertEquals(1, bindings.size(), bindings.toString());
+      assertTrue(bindings.get(0).socket().startsWith("tcp:"), bindings.toString());
+      assertTrue(bindings.get(0).address().contains(";transport=tcp"), bindings.toString());
+      assertTrue(sip1.tcpConnectionsFrom(AGENT) >= 1, "a TCP connection from the agent");
+      assertReachable(sip1, "over the TCP flow NAPTR chose");
     }
   }
 

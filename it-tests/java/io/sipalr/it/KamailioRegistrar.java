@@ -132,6 +132,15 @@ public final class KamailioRegistrar implements AutoCloseable {
             return define("WITH_TLS");
         }
 
+        /**
+         * One TCP/TLS worker process (-A ONE_TCP_WORKER): OpenSSL's session cache is per
+         * process, so only then can a new TLS connection resume the session of an old one that
+         * is still open in another worker.
+         */
+        public Builder oneTcpWorker() {
+            return define("ONE_TCP_WORKER");
+        }
+
         /** Challenges with algorithm=SHA-256 instead of MD5. */
         public Builder sha256() {
             return define("WITH_SHA256");

@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * number of moves after unreported warm-up ones. The UDP row is the baseline of the same run.
  * TLS runs twice: as the agent runs it (one SSLContext per stack: a new connection from the new
  * uplink resumes the session of the old one), and with every handshake a full one
- * ({@code sipalr.bench.tls-no-resumption}), which is what resumption saves. Reports TLS
+ * ({@code sip.tls.session-resumption = false}), which is what resumption saves. Reports TLS
  * connections set up per move and the share of resumed handshakes. Prints a table and writes
  * target/bench/tls-handover.{md,csv}.
  */
@@ -81,28 +81,24 @@ class TlsHandoverBench {
       }
     } finally {
       agentLog.setLevel(previousLevel);
-      System.clearProperty("sipalr.bench.tls-no-resumption");
       AgentHarness.deleteTree(dir);
     }
     report(results);
   }
 
-  private static SipConfig config(Path trust) {
+  private static SipConfig config(Path trust, boolean resumption) {
     return new SipConfig("127.0.0.1", 0, "sip-alr-agent-bench", Duration.ofSeconds(1),
         new SipConfig.Backoff(Duration.ofMillis(300), Duration.ofMillis(300),
             Duration.ofSeconds(2)), Duration.ofSeconds(30), 4, 2, Duration.ofSeconds(60),
         new SipConfig.RegisterLimits(Duration.ofMinutes(5), Duration.ofSeconds(1), 1000))
-        .withTls(TlsSettings.trusting(trust, PASSWORD));
+        .withTls(TlsSettings.trusting(trust, PASSWORD).withSessionResumption(resumption));
   }
 
   private Result run(Variant variant, Path kamailioFiles, Path trust) throws Exception {
-    if (variant.transport() == Transport.TLS && !variant.resumption()) {
-      System.setProperty("sipalr.bench.tls-no-resumption", "true");
-    } else {
-      System.clearProperty("sipalr.bench.tls-no-resumption");
-    }
-    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().tls(kamailioFiles).start();
-         AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK, config(trust),
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().tls(kamailioFiles)
+             .oneTcpWorker().start();
+         AlrHarness agent = new AlrHarness(MigrationOrder.MAKE_BEFORE_BREAK,
+             config(trust, variant.transport() != Transport.TLS || variant.resumption()),
              2000)) {
       kamailio.addUser("bench", AgentHarness.REALM_PASSWORD);
       AtomicReference<CountDownLatch> completed = new AtomicReference<>(new CountDownLatch(1));

@@ -209,7 +209,7 @@ final class ProfileJson {
         case "password" -> b.password(f.string(key, v)); // errors never quote a value
         case "realm" -> b.realm(f.string(key, v));
         case "transport" -> b.transport(f.choice(key, v, Transport.values(),
-            "\"udp\", \"tcp\" or \"tls\""));
+            "\"auto\", \"udp\", \"tcp\" or \"tls\""));
         case "expires" -> b.expires(f.integer(key, v, "a whole number of seconds"));
         case "autoRegister" -> b.autoRegister(f.bool(key, v));
         case "snap" -> b.snapId(f.optionalId(key, v, "a SNAP id"));

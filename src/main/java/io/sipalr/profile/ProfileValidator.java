@@ -35,18 +35,20 @@ public final class ProfileValidator {
     if (aor.user() == null) {
       throw new ProfileValidationException(id, "aor", "must name a user, as in sip:alice@example.com");
     }
-    requireTlsForSips(id, "aor", aor, profile.transport());
-
     SipUri registrar = requireUri(id, "registrar", profile.registrar());
-    requireTlsForSips(id, "registrar", registrar, profile.transport());
+    SipUri proxy = profile.outboundProxy() == null ? null
+        : requireUri(id, "outboundProxy", profile.outboundProxy());
+    // Without a fixed transport RFC 3263 chooses TLS only for a sips: next hop (§4.1).
+    boolean tlsChosen = (proxy != null ? proxy : registrar).scheme().equals("sips");
+    requireTlsForSips(id, "aor", aor, profile.transport(), tlsChosen);
+    requireTlsForSips(id, "registrar", registrar, profile.transport(), tlsChosen);
     if (registrar.user() != null) {
       // RFC 3261 10.2: the REGISTER Request-URI has no user part.
       throw new ProfileValidationException(id, "registrar",
           "must not have a user part: use sip:host[:port]");
     }
-    if (profile.outboundProxy() != null) {
-      requireTlsForSips(id, "outboundProxy", requireUri(id, "outboundProxy", profile.outboundProxy()),
-          profile.transport());
+    if (proxy != null) {
+      requireTlsForSips(id, "outboundProxy", proxy, profile.transport(), tlsChosen);
     }
 
     if (profile.authUser() == null || profile.authUser().isBlank()) {
@@ -110,11 +112,18 @@ public final class ProfileValidator {
     }
   }
 
-  /** RFC 5630 §3.1.1: sips: means TLS on every hop, so only a TLS profile may name one. */
-  private static void requireTlsForSips(String id, String field, SipUri uri, Transport transport) {
-    if (uri.scheme().equals("sips") && transport != Transport.TLS) {
-      throw new ProfileValidationException(id, field,
-          "is a sips: URI, which needs transport = tls (was " + transport.sipName() + ")");
+  /**
+   * RFC 5630 §3.1.1: sips: means TLS on every hop, so only a TLS profile may name one, or one
+   * whose transport RFC 3263 chooses when that choice is TLS ({@code tlsChosen}: the next hop
+   * is sips:).
+   */
+  private static void requireTlsForSips(String id, String field, SipUri uri, Transport transport,
+      boolean tlsChosen) {
+    if (uri.scheme().equals("sips") && transport != Transport.TLS
+        && !(transport == Transport.AUTO && tlsChosen)) {
+      throw new ProfileValidationException(id, field, "is a sips: URI, which needs transport = tls"
+          + (transport == Transport.AUTO ? " or a sips: registrar" : "") + " (was "
+          + transport.sipName() + ")");
     }
   }
 

@@ -38,7 +38,7 @@ public record SipProfile(
 
   public SipProfile {
     Objects.requireNonNull(id, "id");
-    transport = transport == null ? Transport.UDP : transport;
+    transport = transport == null ? Transport.AUTO : transport;
     bearerFilter = bearerFilter == null ? BearerFilter.ANY : bearerFilter;
   }
 

@@ -11,7 +11,7 @@ import java.util.Objects;
  */
 public final class SipProfileBuilder {
 
-  public static final Transport DEFAULT_TRANSPORT = Transport.UDP;
+  public static final Transport DEFAULT_TRANSPORT = Transport.AUTO;
   public static final int DEFAULT_EXPIRES = 3600;
 
   private final String id;

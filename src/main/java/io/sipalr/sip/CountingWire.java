@@ -43,6 +43,12 @@ final class CountingWire implements SipWire {
   }
 
   @Override
+  public java.util.concurrent.CompletableFuture<Void> connect(SipEngine.Endpoint from,
+      String transport, String host, int port, String domain) {
+    return wire.connect(from, transport, host, port, domain);
+  }
+
+  @Override
   public AddressFactory addresses() {
     return wire.addresses();
   }

@@ -78,13 +78,40 @@ final class RegisterRequests {
     return profile;
   }
 
-  /** The listening point's transport name for the profile's transport. */
-  String transport() {
+  /**
+   * The transport the profile fixes, as the listening point names it; {@code null} when RFC
+   * 3263 chooses it ({@link Transport#AUTO}).
+   */
+  String fixedTransport() {
     return switch (profile.transport()) {
       case TCP -> ListeningPoint.TCP;
       case TLS -> ListeningPoint.TLS;
       case UDP -> ListeningPoint.UDP;
+      case AUTO -> null;
     };
+  }
+
+  /**
+   * The REGISTER goes to {@code target}: without a fixed transport it goes over the target's
+   * (the one NAPTR or SRV chose), and so do its Via, Contact and flow.
+   */
+  void sendingTo(io.sipalr.dns.SipTarget target) {
+    if (fixedTransport() == null) {
+      chosen = switch (target.transport()) {
+        case "tcp" -> ListeningPoint.TCP;
+        case "tls" -> ListeningPoint.TLS;
+        default -> ListeningPoint.UDP;
+      };
+    }
+  }
+
+  /** The transport of the last REGISTER without a fixed one (UDP before the first). */
+  private String chosen = ListeningPoint.UDP;
+
+  /** The listening point's transport name: the profile's, else the one RFC 3263 chose. */
+  String transport() {
+    String fixed = fixedTransport();
+    return fixed != null ? fixed : chosen;
   }
 
   /** Where a REGISTER goes first: the outbound proxy, else the registrar (RFC 3263 resolves it). */
@@ -142,13 +169,13 @@ final class RegisterRequests {
    * ;transport=tls.
    */
   String contactUri(String hostPort) {
-    return switch (profile.transport()) {
-      case TCP -> "sip:" + profile.id() + "@" + hostPort + ";transport=tcp";
-      case TLS -> registrar.isSecure() || aor.getURI().isSipURI()
+    return switch (transport()) {
+      case ListeningPoint.TCP -> "sip:" + profile.id() + "@" + hostPort + ";transport=tcp";
+      case ListeningPoint.TLS -> registrar.isSecure() || aor.getURI().isSipURI()
           && ((SipURI) aor.getURI()).isSecure()
           ? "sips:" + profile.id() + "@" + hostPort
           : "sip:" + profile.id() + "@" + hostPort + ";transport=tls";
-      case UDP -> "sip:" + profile.id() + "@" + hostPort;
+      default -> "sip:" + profile.id() + "@" + hostPort;
     };
   }
 

@@ -26,7 +26,7 @@ final class RegistrarTargets {
   /** Resolves nothing: IP literals only (the scripted tests' registrars). */
   static final TargetResolver LITERALS_ONLY = q -> {
     InetAddress a = DnsConfig.literal(q.host());
-    String t = q.transport() == null ? "udp" : q.transport();
+    String t = q.transport() != null ? q.transport() : q.secure() ? "tls" : "udp";
     return a == null ? java.util.concurrent.CompletableFuture.failedFuture(new DnsException(
         DnsException.Kind.NO_ANSWER, q.host(), q.host() + ": no resolver", null))
         : java.util.concurrent.CompletableFuture.completedFuture(new TargetResolver.Resolved(

@@ -1025,6 +1025,10 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     if (target == null) {
       return; // resolving: sendRegister runs again when the answer is in
     }
+    requests.sendingTo(target);
+    if (!connected(target)) {
+      return; // connecting: sendRegister runs again when that is over
+    }
     boolean removing = state == State.DEREGISTERING;
     try {
       Request request = buildRegister(removing, target);
@@ -1073,7 +1077,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       if (requests == null || requests.profile() != profile) {
         requests = new RegisterRequests(profile, engine); // the profile's URIs, parsed once
       }
-      return targets.target(requests.nextHop(), requests.transport(), endpoint,
+      return targets.target(requests.nextHop(), requests.fixedTransport(), endpoint,
           () -> executor.execute(() -> {
             if (attemptSeq == waiting && inFlight == null && endpoint != null) {
               sendRegister();
@@ -1090,6 +1094,43 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       executor.execute(() -> attemptFailed(error, null));
     }
     return null;
+  }
+
+  /**
+   * Whether the TCP or TLS connection to {@code target} from this endpoint is up (UDP: always).
+   * If not, it is set up off this executor (SipWire#connect) and the REGISTER is sent once it
+   * is, unless something else was sent or abandoned meanwhile; a failed connect is a transport
+   * error (RFC 3263 §4.3: the next server), a refused certificate a TLS error.
+   */
+  private boolean connected(io.sipalr.dns.SipTarget target) {
+    CompletableFuture<Void> up = engine.connect(endpoint, requests.transport(), target.host(),
+        target.port(), requests.nextHop().getHost());
+    if (up.isDone() && !up.isCompletedExceptionally()) {
+      return true;
+    }
+    long waiting = attemptSeq;
+    SipEngine.Endpoint from = endpoint;
+    up.whenComplete((ok, failure) -> executor.execute(() -> {
+      if (attemptSeq != waiting || inFlight != null || endpoint != from) {
+        return; // moved on meanwhile: a later send connects for itself
+      }
+      if (failure == null) {
+        sendRegister();
+        return;
+      }
+      Throwable cause = failure instanceof java.util.concurrent.CompletionException
+          && failure.getCause() != null ? failure.getCause() : failure;
+      log.debug("{}: no {} connection to {}", profile.id(), requests.transport(), target, cause);
+      String refused = TlsRefusals.reason(profile.id(), cause);
+      if (refused != null) {
+        refusedUntilRetry(RegistrationError.Kind.TLS, 0, refused);
+        return;
+      }
+      attemptFailed(new RegistrationError(RegistrationError.Kind.TRANSPORT, 0, "cannot connect to "
+          + target.hostPort() + " over " + requests.transport() + ": " + cause.getMessage(),
+          null), null);
+    }));
+    return false;
   }
 
   private Request buildRegister(boolean removing, io.sipalr.dns.SipTarget target)

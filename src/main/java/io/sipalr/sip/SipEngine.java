@@ -197,6 +197,8 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
   volatile Runnable beforeClose;
   /** Makes the stack's TLS sockets from the agent's trust (TlsNetworkLayer). */
   private final TlsNetworkLayer tls;
+  /** Sets up TCP and TLS connections ahead of the sends that use them. */
+  private final FlowConnector connector = new FlowConnector();
 
   SipEngine(SipConfig config) throws SipException {
     this(config, null);
@@ -577,6 +579,32 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     return sendInTransaction(endpoint, request, handler, transport, remoteHost, remotePort);
   }
 
+  @Override
+  public java.util.concurrent.CompletableFuture<Void> connect(Endpoint from, String transport,
+      String host, int remotePort, String domain) {
+    boolean overTls = ListeningPoint.TLS.equalsIgnoreCase(transport);
+    if (!overTls && !ListeningPoint.TCP.equalsIgnoreCase(transport)) {
+      return java.util.concurrent.CompletableFuture.completedFuture(null);
+    }
+    InetAddress remote;
+    InetAddress local;
+    try {
+      remote = io.sipalr.mobility.IpLiterals.parse(host);
+      local = io.sipalr.mobility.IpLiterals.parse(from.address);
+    } catch (IllegalArgumentException e) {
+      return java.util.concurrent.CompletableFuture.failedFuture(
+          new IOException(transport + " needs a resolved address, not " + host, e));
+    }
+    if (tls.connected(remote, remotePort, local)) {
+      return java.util.concurrent.CompletableFuture.completedFuture(null);
+    }
+    String name = domain.startsWith("[") && domain.endsWith("]")
+        ? domain.substring(1, domain.length() - 1) : domain;
+    return connector.connect(new FlowConnector.Link(
+            new java.net.InetSocketAddress(remote, remotePort), local, overTls),
+        () -> tls.connectAhead(remote, remotePort, local, overTls, name));
+  }
+
   /** Per TLS remote; bounded by the registrars and proxies in use. */
   private final java.util.concurrent.ConcurrentHashMap<String, Object> tlsSendLocks =
       new java.util.concurrent.ConcurrentHashMap<>();
@@ -862,6 +890,7 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
   @Override
   public void close() {
     closer.shutdownNow();
+    connector.close();
     tls.crlf().close();
     synchronized (this) {
       endpoints.values().forEach(e -> awaitUdpReceiverStarted(e.listeningPoint(ListeningPoint.UDP),

@@ -51,6 +51,16 @@ interface SipWire {
       String host, int port) throws SipException;
 
   /**
+   * Sets up the connection a request from {@code from} to {@code host:port} (an address) over
+   * {@code transport} goes over: for TCP and TLS a connect, for TLS a handshake whose
+   * certificate must name {@code domain} (RFC 5922). Completed at once when it is up already,
+   * and for UDP; else completes on another thread, failed as the connect failed. Never blocks:
+   * a request over TCP or TLS is sent only once this is done.
+   */
+  java.util.concurrent.CompletableFuture<Void> connect(SipEngine.Endpoint from,
+      String transport, String host, int port, String domain);
+
+  /**
    * One more reference to the local endpoint on {@code address}, bound on first use; pair each
    * with one {@link #release}. Fails when the address is not (yet) local.
    */

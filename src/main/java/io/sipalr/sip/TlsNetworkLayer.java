@@ -24,11 +24,15 @@ import javax.net.ssl.SSLSocket;
  * {@link SipTrust} instead of the javax.net.ssl system properties. In JAIN-SIP 1.3.0-91 the
  * blocking TLS transport (the one this agent uses; the NIO one loses responses) takes its
  * sockets from the network layer only: {@code SECURITY_MANAGER_PROVIDER} is read by the NIO
- * processors alone. A client socket is created for the SIP domain the engine said it is for
- * ({@link #expect}): that name is the peer host the trust manager checks (RFC 5922), the SNI
- * name (a host name, never an IP literal: RFC 6066 §3) and the key of JSSE's session cache,
- * so that a connection from a new uplink resumes the session of the old one. Every TCP and
- * TLS connection made here is read through {@link CrlfConnections}' keep-alive filter: the
+ * processors alone.
+ *
+ * <p>Client connections, TCP and TLS, are set up ahead ({@link #connectAhead}, on the
+ * {@link FlowConnector} pool): the stack connects inside the send, on the sending SIP worker,
+ * and is handed the ready connection instead. A TLS one is made for the SIP domain the request
+ * is for: that name is the peer host the trust manager checks (RFC 5922), the SNI name (a host
+ * name, never an IP literal: RFC 6066 §3) and the key of JSSE's session cache, so that a
+ * connection from a new uplink resumes the session of the old one. Every TCP and TLS
+ * connection made here is read through {@link CrlfConnections}' keep-alive filter: the
  * stack never sees an RFC 5626 ping or pong.
  *
  * <p>The stack creates this class itself (no-argument constructor); {@link #forStack} hands it
@@ -47,18 +51,32 @@ public final class TlsNetworkLayer implements NetworkLayer {
   /** Resolved registrar address and port → the local address the agent now sends from. */
   private final Map<InetSocketAddress, InetAddress> senders = new ConcurrentHashMap<>();
   /** Client connections open now, by remote: those of a left uplink are closed on a move. */
-  private final Map<InetSocketAddress, java.util.Set<SSLSocket>> open = new ConcurrentHashMap<>();
+  private final Map<InetSocketAddress, java.util.Set<Socket>> open = new ConcurrentHashMap<>();
   private final AtomicLong connections = new AtomicLong();
   /** Every TCP and TLS connection reads through the CRLF keep-alive filter. */
   private final CrlfConnections crlf = new CrlfConnections();
   private final AtomicLong resumed = new AtomicLong();
 
-  /**
-   * Benchmarks only (TlsHandoverBench): every handshake a full one, to measure what session
-   * resumption saves. Never set in production.
-   */
-  private static final String NO_RESUMPTION = "sipalr.bench.tls-no-resumption";
+  /** Connections set up ahead ({@link #connectAhead}) that the stack has not taken yet. */
+  private final Map<Link, Ready> ready = new ConcurrentHashMap<>();
 
+  /**
+   * How long a connection set up ahead waits for the stack. The send it was made for follows
+   * within milliseconds; one left over (its REGISTER abandoned) is not trusted later: a peer
+   * may have closed it meanwhile, which a socket does not show until it is written to.
+   */
+  private static final long READY_FOR_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+
+  private record Ready(Socket socket, long at) {
+    boolean usable() {
+      return !socket.isClosed() && System.nanoTime() - at < READY_FOR_NANOS;
+    }
+  }
+
+  /** A connection's remote address and port and the local address it is made from. */
+  private record Link(InetSocketAddress remote, InetAddress local) {}
+
+  /** Every handshake a full one ({@code sip.tls.session-resumption = false}). */
   private void forgetSessions() {
     javax.net.ssl.SSLSessionContext sessions = trust.context().getClientSessionContext();
     for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
@@ -93,15 +111,15 @@ public final class TlsNetworkLayer implements NetworkLayer {
     T get() throws E;
   }
 
-  /**
-   * A TLS connection to {@code address:port} must prove it speaks for {@code domain}, and only
-   * {@code from} (the uplink now in use) may open one.
-   */
   /** The domain expected of {@code address:port} (a REGISTER set it), or {@code null}. */
   String expectedDomain(InetAddress address, int port) {
     return domains.get(new InetSocketAddress(address, port));
   }
 
+  /**
+   * A TLS connection to {@code address:port} must prove it speaks for {@code domain}, and only
+   * {@code from} (the uplink now in use) may open one.
+   */
   void expect(InetAddress address, int port, String domain, InetAddress from) {
     InetSocketAddress remote = new InetSocketAddress(address, port);
     domains.put(remote, domain);
@@ -117,11 +135,11 @@ public final class TlsNetworkLayer implements NetworkLayer {
    * cache at its next write, so the next send opens a new one from {@code from}.
    */
   private void closeOthers(InetSocketAddress remote, InetAddress from) {
-    java.util.Set<SSLSocket> sockets = open.get(remote);
+    java.util.Set<Socket> sockets = open.get(remote);
     if (sockets == null) {
       return;
     }
-    for (SSLSocket socket : sockets) {
+    for (Socket socket : sockets) {
       if (socket.isClosed() || !from.equals(socket.getLocalAddress())) {
         sockets.remove(socket);
         try {
@@ -172,39 +190,23 @@ public final class TlsNetworkLayer implements NetworkLayer {
 
   @Override
   public Socket createSocket(InetAddress address, int port) throws IOException {
-    return connect(crlf.tcp(), address, port, null, 0);
+    return connect(crlf.tcp(), new InetSocketAddress(address, port), null);
   }
 
+  /**
+   * The stack's TCP connection from {@code myAddress}: the one {@link #connectAhead} set up.
+   * The stack asks on the sending thread, a SIP worker, which must not wait for a connect.
+   */
   @Override
   public Socket createSocket(InetAddress address, int port, InetAddress myAddress)
       throws IOException {
-    Socket socket = crlf.tcp();
-    // A REGISTER is one small write after the handshake's: Nagle would hold it for the
-    // handshake's delayed ACK (40 ms on Linux).
-    socket.setTcpNoDelay(true);
-    return connect(socket, address, port, myAddress, 0);
+    return take(new InetSocketAddress(address, port), myAddress);
   }
 
   @Override
   public Socket createSocket(InetAddress address, int port, InetAddress myAddress, int myPort)
       throws IOException {
-    return connect(crlf.tcp(), address, port, myAddress, myPort);
-  }
-
-  /** Binds {@code socket} to {@code myAddress} (unless null) and connects it, bounded. */
-  private Socket connect(Socket socket, InetAddress address, int port, InetAddress myAddress,
-      int myPort) throws IOException {
-    try {
-      if (myAddress != null) {
-        socket.bind(new InetSocketAddress(myAddress, myPort));
-      }
-      socket.connect(new InetSocketAddress(address, port),
-          (int) settings.connectTimeout().toMillis());
-      return socket;
-    } catch (IOException | RuntimeException e) {
-      socket.close();
-      throw e;
-    }
+    return connect(crlf.tcp(), new InetSocketAddress(address, port), myAddress, myPort);
   }
 
   @Override
@@ -213,9 +215,9 @@ public final class TlsNetworkLayer implements NetworkLayer {
   }
 
   /**
-   * Connects from {@code myAddress} (the uplink's) and layers TLS over it for the expected
-   * domain. The handshake itself is started by the stack (IOHandler), bounded by
-   * {@code SSL_HANDSHAKE_TIMEOUT} (its watchdog closes the socket).
+   * The stack's TLS connection from {@code myAddress}: the one {@link #connectAhead} set up,
+   * its handshake done. The stack asks on the sending thread, a SIP worker, which must not
+   * wait for a connect or a handshake.
    */
   @Override
   public SSLSocket createSSLSocket(InetAddress address, int port, InetAddress myAddress)
@@ -229,43 +231,117 @@ public final class TlsNetworkLayer implements NetworkLayer {
       throw new IOException("TLS to " + remote + " is sent from " + sender.getHostAddress()
           + " now, not from " + myAddress.getHostAddress());
     }
-    String domain = domains.getOrDefault(remote, address.getHostAddress());
-    if (Boolean.getBoolean(NO_RESUMPTION)) {
-      forgetSessions();
+    if (!(take(remote, myAddress) instanceof SSLSocket socket)) {
+      throw new IOException("the connection to " + remote + " set up ahead is not TLS");
     }
-    long created = System.currentTimeMillis();
-    // Plain beneath: the keep-alive filter reads the decrypted stream (crlf.tls below).
-    Socket plain = new Socket();
-    plain.setTcpNoDelay(true); // as createSocket's
-    connect(plain, address, port, myAddress, 0);
-    SSLSocket socket;
+    return socket;
+  }
+
+  /**
+   * Whether a send from {@code from} to {@code address:port} finds its connection: one set up
+   * ahead, or one the stack holds open.
+   */
+  boolean connected(InetAddress address, int port, InetAddress from) {
+    InetSocketAddress remote = new InetSocketAddress(address, port);
+    Ready waiting = ready.get(new Link(remote, from));
+    if (waiting != null && waiting.usable()) {
+      return true;
+    }
+    java.util.Set<Socket> sockets = open.get(remote);
+    return sockets != null && sockets.stream()
+        .anyMatch(s -> !s.isClosed() && from.equals(s.getLocalAddress()));
+  }
+
+  /**
+   * Connects from {@code from} to {@code address:port}, for TLS with the handshake for
+   * {@code domain} (the name checked, RFC 5922, and the SNI name), and keeps the connection
+   * for the stack's next send from {@code from}. Blocks, each step bounded
+   * ({@code sip.tls.connect-timeout}, {@code handshake-timeout}): called on the connector pool
+   * only ({@link FlowConnector}).
+   */
+  void connectAhead(InetAddress address, int port, InetAddress from, boolean tls, String domain)
+      throws IOException {
+    InetSocketAddress remote = new InetSocketAddress(address, port);
+    Socket socket = tls ? handshake(remote, from, domain) : connect(crlf.tcp(), remote, from);
+    Ready previous = ready.put(new Link(remote, from), new Ready(socket, System.nanoTime()));
+    if (previous != null) {
+      previous.socket().close(); // set up again (the first left over, or stale): the newer
+    }
+  }
+
+  /** The connection set up ahead to {@code remote} from {@code from}, now the stack's. */
+  private Socket take(InetSocketAddress remote, InetAddress from) throws IOException {
+    Ready taken = from == null ? null : ready.remove(new Link(remote, from));
+    if (taken == null || !taken.usable()) {
+      if (taken != null) {
+        taken.socket().close();
+      }
+      throw new IOException("no connection to " + remote + " from "
+          + (from == null ? "any address" : from.getHostAddress()) + " was set up ahead");
+    }
+    Socket socket = taken.socket();
+    java.util.Set<Socket> sockets = open.computeIfAbsent(remote,
+        r -> ConcurrentHashMap.newKeySet());
+    sockets.removeIf(Socket::isClosed); // bounded by the live connections to this remote
+    sockets.add(socket);
+    return socket;
+  }
+
+  private Socket connect(Socket socket, InetSocketAddress remote, InetAddress from)
+      throws IOException {
+    return connect(socket, remote, from, 0);
+  }
+
+  /** Binds {@code socket} to {@code from:fromPort} (unless null) and connects it, bounded. */
+  private Socket connect(Socket socket, InetSocketAddress remote, InetAddress from, int fromPort)
+      throws IOException {
     try {
-      socket = (SSLSocket) trust.context().getSocketFactory()
-          .createSocket(plain, domain, port, true);
+      // A REGISTER is one small write after the handshake's: Nagle would hold it for the
+      // handshake's delayed ACK (40 ms on Linux).
+      socket.setTcpNoDelay(true);
+      if (from != null) {
+        socket.bind(new InetSocketAddress(from, fromPort));
+      }
+      socket.connect(remote, (int) settings.connectTimeout().toMillis());
+      return socket;
     } catch (IOException | RuntimeException e) {
-      plain.close();
+      socket.close();
       throw e;
     }
-    SSLParameters params = socket.getSSLParameters();
-    params.setProtocols(TlsSettings.PROTOCOLS);
-    if (!Rfc5922Names.isIpLiteral(domain)) {
-      params.setServerNames(List.of(new SNIHostName(domain)));
+  }
+
+  private SSLSocket handshake(InetSocketAddress remote, InetAddress from, String domain)
+      throws IOException {
+    if (!settings.sessionResumption()) {
+      forgetSessions();
     }
-    // The name check is RFC 5922's (SipTrust), not HTTPS's.
-    params.setEndpointIdentificationAlgorithm(null);
-    socket.setSSLParameters(params);
-    connections.incrementAndGet();
-    socket.addHandshakeCompletedListener(done -> {
-      if (done.getSession().getCreationTime() < created) {
+    long started = System.currentTimeMillis();
+    // Plain beneath: the keep-alive filter reads the decrypted stream (crlf.tls below).
+    Socket plain = connect(new Socket(), remote, from);
+    SSLSocket socket = null;
+    try {
+      socket = (SSLSocket) trust.context().getSocketFactory()
+          .createSocket(plain, domain, remote.getPort(), true);
+      SSLParameters params = socket.getSSLParameters();
+      params.setProtocols(TlsSettings.PROTOCOLS);
+      if (!Rfc5922Names.isIpLiteral(domain)) {
+        params.setServerNames(List.of(new SNIHostName(domain)));
+      }
+      // The name check is RFC 5922's (SipTrust), not HTTPS's.
+      params.setEndpointIdentificationAlgorithm(null);
+      socket.setSSLParameters(params);
+      connections.incrementAndGet();
+      socket.setSoTimeout((int) settings.handshakeTimeout().toMillis());
+      socket.startHandshake();
+      socket.setSoTimeout(0);
+      if (socket.getSession().getCreationTime() < started) {
         resumed.incrementAndGet();
       }
-    });
-    SSLSocket framed = crlf.tls(socket, plain);
-    java.util.Set<SSLSocket> sockets = open.computeIfAbsent(remote,
-        r -> ConcurrentHashMap.newKeySet());
-    sockets.removeIf(SSLSocket::isClosed); // bounded by the live connections to this remote
-    sockets.add(framed);
-    return framed;
+      return crlf.tls(new HandshakenSocket(socket), plain);
+    } catch (IOException | RuntimeException e) {
+      (socket != null ? socket : plain).close();
+      throw e;
+    }
   }
 
   @Override

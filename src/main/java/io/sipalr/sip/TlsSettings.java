@@ -19,6 +19,10 @@ import java.time.Duration;
  * @param keyStorePassword the key store's (and key's) password
  * @param connectTimeout how long the TCP connect under TLS may take
  * @param handshakeTimeout how long the TLS handshake may take after the connect
+ * @param sessionResumption whether a new connection to a registrar resumes the TLS session of
+ *     an earlier one (the default; a move then skips the certificate exchange). Off makes every
+ *     handshake a full one: for a registrar that mishandles resumption, and for measuring what
+ *     resumption saves (TlsHandoverBench)
  */
 public record TlsSettings(
     Path trustStore,
@@ -26,11 +30,15 @@ public record TlsSettings(
     Path keyStore,
     char[] keyStorePassword,
     Duration connectTimeout,
-    Duration handshakeTimeout) {
+    Duration handshakeTimeout,
+    boolean sessionResumption) {
 
-  /** The JVM's trust store, no client certificate, 5 s to connect and 5 s to shake hands. */
-  public static final TlsSettings DEFAULTS =
-      new TlsSettings(null, null, null, null, Duration.ofSeconds(5), Duration.ofSeconds(5));
+  /**
+   * The JVM's trust store, no client certificate, 5 s to connect and 5 s to shake hands,
+   * sessions resumed.
+   */
+  public static final TlsSettings DEFAULTS = new TlsSettings(null, null, null, null,
+      Duration.ofSeconds(5), Duration.ofSeconds(5), true);
 
   /** The protocols every TLS connection is limited to. */
   static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
@@ -48,6 +56,13 @@ public record TlsSettings(
     }
   }
 
+  /** With sessions resumed (the default). */
+  public TlsSettings(Path trustStore, char[] trustStorePassword, Path keyStore,
+      char[] keyStorePassword, Duration connectTimeout, Duration handshakeTimeout) {
+    this(trustStore, trustStorePassword, keyStore, keyStorePassword, connectTimeout,
+        handshakeTimeout, true);
+  }
+
   /** Trust only the CAs in {@code trustStore} (PKCS#12 or JKS), e.g. a test CA. */
   public static TlsSettings trusting(Path trustStore, char[] password) {
     return new TlsSettings(trustStore, password, null, null, DEFAULTS.connectTimeout(),
@@ -57,7 +72,13 @@ public record TlsSettings(
   /** The same with this client certificate. */
   public TlsSettings withKeyStore(Path store, char[] password) {
     return new TlsSettings(trustStore, trustStorePassword, store, password, connectTimeout,
-        handshakeTimeout);
+        handshakeTimeout, sessionResumption);
+  }
+
+  /** The same with session resumption on or off ({@code sip.tls.session-resumption}). */
+  public TlsSettings withSessionResumption(boolean on) {
+    return new TlsSettings(trustStore, trustStorePassword, keyStore, keyStorePassword,
+        connectTimeout, handshakeTimeout, on);
   }
 
   /** Reads {@code sip.tls}; empty paths mean "not set". */
@@ -71,7 +92,8 @@ public record TlsSettings(
         path(c, "sip.tls.key-store"),
         secret(c, "sip.tls.key-store-password"),
         c.getDuration("sip.tls.connect-timeout"),
-        c.getDuration("sip.tls.handshake-timeout"));
+        c.getDuration("sip.tls.handshake-timeout"),
+        !c.hasPath("sip.tls.session-resumption") || c.getBoolean("sip.tls.session-resumption"));
   }
 
   private static Path path(Config c, String key) {
@@ -89,6 +111,7 @@ public record TlsSettings(
     return "TlsSettings[trustStore=" + (trustStore == null ? "JVM default" : trustStore)
         + ", keyStore=" + (keyStore == null ? "none" : keyStore)
         + ", passwords=(hidden), connectTimeout=" + connectTimeout
-        + ", handshakeTimeout=" + handshakeTimeout + "]";
+        + ", handshakeTimeout=" + handshakeTimeout
+        + ", sessionResumption=" + sessionResumption + "]";
   }
 }

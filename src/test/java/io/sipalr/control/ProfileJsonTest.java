@@ -49,7 +49,7 @@ class ProfileJsonTest {
         "iap", "localAddress", "contact", "expiresAt", "lastError")) {
       assertTrue(o.has(key), key);
     }
-    assertEquals("udp", o.get("transport").asText());
+    assertEquals("auto", o.get("transport").asText());
     assertEquals("any", o.get("bearerFilter").asText());
     assertEquals(1, o.get("snap").asInt());
     assertTrue(o.get("fixedIap").isNull());
@@ -115,7 +115,7 @@ class ProfileJsonTest {
     assertEquals(Transport.TCP, p.transport());
     assertEquals(BearerFilter.WLAN_ONLY, p.bearerFilter());
     assertField("transport", "{\"id\": \"a\", \"transport\": \"sctp\"}",
-        "transport: must be \"udp\", \"tcp\" or \"tls\", was \"sctp\"");
+        "transport: must be \"auto\", \"udp\", \"tcp\" or \"tls\", was \"sctp\"");
     assertField("bearerFilter", "{\"id\": \"a\", \"bearerFilter\": 5}",
         "bearerFilter: must be \"any\", \"wlan-only\" or \"cellular-only\"");
   }

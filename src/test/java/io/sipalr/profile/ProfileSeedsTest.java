@@ -107,7 +107,7 @@ class ProfileSeedsTest {
       "password       | \"\"                          | password       | must not be empty",
       "password       | [ 1, 2 ]                      | password       | must be a string",
       "realm          | \"\"                          | realm          | must not be blank",
-      "transport      | sctp                          | transport      | must be one of udp, tcp, tls, was \"sctp\"",
+      "transport      | sctp                          | transport      | must be one of udp, tcp, tls, auto, was \"sctp\"",
       "transport      | { a = 1 }                     | transport      | must be a string",
       "expires        | 0                             | expires        | must be 1..604800 seconds",
       "expires        | 1.5                           | expires        | must be a whole number",

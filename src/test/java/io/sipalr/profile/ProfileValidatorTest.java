@@ -31,7 +31,7 @@ class ProfileValidatorTest {
     SipProfile profile = alice().build();
 
     assertSame(profile, ProfileValidator.validate(profile));
-    assertEquals(Transport.UDP, profile.transport());
+    assertEquals(Transport.AUTO, profile.transport(), "RFC 3263 chooses (NAPTR, SRV)");
     assertEquals(3600, profile.expires());
     assertTrue(profile.autoRegister());
     assertEquals(BearerFilter.ANY, profile.bearerFilter());
@@ -62,6 +62,13 @@ class ProfileValidatorTest {
       "SIP:alice@example.com."})
   void acceptsSipAors(String aor) {
     ProfileValidator.validate(alice().aor(aor).build());
+  }
+
+  /** Without a transport, a sips: registrar makes RFC 3263 choose TLS: sips: URIs are fine. */
+  @Test
+  void aSipsRegistrarWithoutATransportIsValid() {
+    ProfileValidator.validate(alice().aor("sips:alice@sipalr.test")
+        .registrar("sips:registrar.sipalr.test").build());
   }
 
   /** RFC 5630: sips: URIs (AOR, registrar, proxy) with transport = tls; sip: over TLS too. */
@@ -100,13 +107,16 @@ class ProfileValidatorTest {
         bad("aor", b -> b.aor("sip:alice@[2001:db8::1"), "closing ']'"),
         bad("registrar", b -> b.registrar(null), "must be set"),
         bad("registrar", b -> b.registrar("http://127.0.0.1:5060"), "must be a sip: or sips: URI"),
-        bad("registrar", b -> b.registrar("sips:registrar.sipalr.test"),
+        bad("registrar", b -> b.registrar("sips:registrar.sipalr.test").transport(Transport.UDP),
             "is a sips: URI, which needs transport = tls (was udp)"),
         bad("registrar", b -> b.registrar("sips:registrar.sipalr.test").transport(Transport.TCP),
             "needs transport = tls (was tcp)"),
-        bad("aor", b -> b.aor("sips:alice@sipalr.test"), "needs transport = tls (was udp)"),
-        bad("outboundProxy", b -> b.outboundProxy("sips:proxy.sipalr.test"),
-            "needs transport = tls"),
+        bad("aor", b -> b.aor("sips:alice@sipalr.test").transport(Transport.UDP),
+            "needs transport = tls (was udp)"),
+        bad("aor", b -> b.aor("sips:alice@sipalr.test"),
+            "needs transport = tls or a sips: registrar (was auto)"),
+        bad("outboundProxy", b -> b.outboundProxy("sips:proxy.sipalr.test")
+            .transport(Transport.UDP), "needs transport = tls"),
         bad("registrar", b -> b.registrar("sip:bob@registrar.sipalr.test"), "must not have a user part"),
         bad("registrar", b -> b.registrar("sip:127.0.0.1:0"), "port 0"),
         bad("outboundProxy", b -> b.outboundProxy("proxy.sipalr.test"), "must be a sip: or sips: URI"),

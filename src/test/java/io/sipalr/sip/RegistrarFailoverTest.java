@@ -208,4 +208,123 @@ class RegistrarFailoverTest {
     rig.clock.runDue();
     assertTrue(queries.size() <= 10, "asked again with backoff, not in a loop: " + queries.size());
   }
+
+  /** sip.alr.test: a server on FIRST over {@code first}, then one on SECOND over {@code second}. */
+  private TargetResolver servers(String first, String second) {
+    return q -> {
+      queries.add(q);
+      try {
+        return CompletableFuture.completedFuture(new TargetResolver.Resolved(List.of(
+            new SipTarget("a.alr.test", InetAddress.getByName(FIRST), 5060, first),
+            new SipTarget("b.alr.test", InetAddress.getByName(SECOND), 5060, second)),
+            Instant.MAX));
+      } catch (java.net.UnknownHostException e) {
+        throw new AssertionError(e);
+      }
+    };
+  }
+
+  private RegistrationRig overTcp() {
+    return new RegistrationRig(RegistrationRig.CONFIG, io.sipalr.profile.SipProfileBuilder
+        .copyOf(byName("sip:sip.alr.test")).transport(Transport.TCP).build(),
+        servers("tcp", "tcp"));
+  }
+
+  @Test
+  void overTcpTheRegisterIsSentOnlyOnceItsConnectionIsUpOffTheProfilesThread() {
+    RegistrationRig rig = overTcp();
+    CompletableFuture<Void> connecting = new CompletableFuture<>();
+    rig.registrar.connecting.put(FIRST, connecting);
+    rig.start();
+    assertNull(rig.registrar.nextPending(), "nothing sent while connecting");
+    assertEquals(List.of(FIRST + ":5060/tcp"), rig.registrar.connects);
+
+    connecting.complete(null); // the connector thread
+    rig.clock.runDue();
+
+    assertEquals(FIRST, rig.registrar.nextPending().host);
+    registeredCorrectly(rig);
+    assertEquals(List.of(), rig.errors);
+  }
+
+  @Test
+  void aFailedConnectIsATransportErrorThatMovesTheRegisterToTheNextServer() {
+    RegistrationRig rig = overTcp();
+    rig.registrar.connecting.put(FIRST, CompletableFuture.failedFuture(
+        new java.net.ConnectException("Connection refused")));
+    rig.start();
+    registeredCorrectly(rig);
+
+    assertEquals(SECOND, rig.registration.info().server().host());
+    assertTrue(rig.registrar.sent.stream().allMatch(s -> s.host.equals(SECOND)),
+        "no REGISTER towards the server that could not be reached");
+    assertEquals(List.of(FIRST + ":5060/tcp", SECOND + ":5060/tcp"),
+        rig.registrar.connects.subList(0, 2));
+    assertEquals(List.of(), rig.errors, "one server down is not a failed registration");
+  }
+
+  @Test
+  void aRefusedCertificateIsAClearTlsErrorNotAFailover() {
+    RegistrationRig rig = overTcp();
+    javax.net.ssl.SSLHandshakeException handshake =
+        new javax.net.ssl.SSLHandshakeException("bad certificate");
+    handshake.initCause(new SipTrust.Refused("sip.alr.test", SipTrust.Refused.Reason.EXPIRED,
+        "expired on 2020-01-01", null));
+    rig.registrar.connecting.put(FIRST, CompletableFuture.failedFuture(handshake));
+    rig.start();
+
+    assertEquals(1, rig.errors.size(), "errors: " + rig.errors);
+    RegistrationError e = rig.errors.get(0);
+    assertEquals(RegistrationError.Kind.TLS, e.kind());
+    assertTrue(e.reason().contains("sip.alr.test"), e.reason());
+    assertTrue(e.reason().contains("EXPIRED"), e.reason());
+    assertEquals(List.of(FIRST + ":5060/tcp"), rig.registrar.connects,
+        "waits sip.auth-retry: no other server, no second connect");
+    assertEquals(0, rig.registersSent());
+  }
+
+  private RegistrationRig withTransport(Transport transport) {
+    return new RegistrationRig(RegistrationRig.CONFIG, io.sipalr.profile.SipProfileBuilder
+        .copyOf(byName("sip:sip.alr.test")).transport(transport).build(),
+        servers("tcp", "udp")); // TCP first, as a NAPTR preferring it orders them
+  }
+
+  @Test
+  void withoutATransportRfc3263ChoosesItAndTheRegisterGoesOverTheChosenServersTransport() {
+    RegistrationRig rig = withTransport(Transport.AUTO);
+    rig.start();
+    ScriptedRegistrar.Sent first = rig.registrar.nextPending();
+
+    assertNull(queries.get(0).transport(), "no transport asked for: NAPTR decides");
+    assertEquals(FIRST, first.host);
+    javax.sip.header.ViaHeader via = (javax.sip.header.ViaHeader) first.request.getHeader("Via");
+    assertEquals("TCP", via.getTransport().toUpperCase(java.util.Locale.ROOT));
+    assertTrue(first.request.getHeader("Contact").toString().contains(";transport=tcp"),
+        first.request.getHeader("Contact").toString());
+    assertEquals(List.of(FIRST + ":5060/tcp"), rig.registrar.connects);
+    registeredCorrectly(rig);
+    assertEquals("tcp", rig.registration.info().server().transport());
+  }
+
+  @Test
+  void failingOverFromATcpServerToAUdpOneSwitchesTransportAndRemovesTheTcpContact() {
+    RegistrationRig rig = withTransport(Transport.AUTO);
+    rig.start();
+    rig.answer(Answer.TIMEOUT);
+    ScriptedRegistrar.Sent second = rig.registrar.nextPending();
+
+    assertEquals(SECOND, second.host);
+    javax.sip.header.ViaHeader via = (javax.sip.header.ViaHeader) second.request.getHeader("Via");
+    assertEquals("UDP", via.getTransport().toUpperCase(java.util.Locale.ROOT));
+    registeredCorrectly(rig);
+    assertEquals(1, rig.registrar.bindings(RegistrationRig.AOR).size());
+  }
+
+  @Test
+  void anExplicitUdpTransportStillAsksForUdpServersOnly() {
+    RegistrationRig rig = withTransport(Transport.UDP);
+    rig.start();
+    assertEquals("udp", queries.get(0).transport(), "SRV for _sip._udp, no NAPTR");
+    assertEquals(List.of(), rig.registrar.connects, "no connection set up for UDP");
+  }
 }

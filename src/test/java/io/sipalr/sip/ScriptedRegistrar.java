@@ -189,6 +189,25 @@ final class ScriptedRegistrar implements SipWire {
     return "sip-alr-agent-test";
   }
 
+  /**
+   * TCP and TLS connects asked for, as "host:port/transport"; each completes at once unless
+   * {@link #connecting} holds a future for its host (completed by the test).
+   */
+  final List<String> connects = new ArrayList<>();
+  final Map<String, java.util.concurrent.CompletableFuture<Void>> connecting = new HashMap<>();
+
+  @Override
+  public java.util.concurrent.CompletableFuture<Void> connect(SipEngine.Endpoint from,
+      String transport, String host, int port, String domain) {
+    if ("udp".equalsIgnoreCase(transport)) {
+      return java.util.concurrent.CompletableFuture.completedFuture(null);
+    }
+    connects.add(host + ":" + port + "/" + transport.toLowerCase(java.util.Locale.ROOT));
+    java.util.concurrent.CompletableFuture<Void> scripted = connecting.get(host);
+    return scripted != null ? scripted
+        : java.util.concurrent.CompletableFuture.completedFuture(null);
+  }
+
   @Override
   public Exchange send(SipEngine.Endpoint from, Request request, Handler handler,
       String transport, String host, int port) throws SipException {
