@@ -2,6 +2,7 @@ package io.sipalr.it;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -68,6 +69,8 @@ class CallsIT {
   private SipAlrAgent agent;
   private ScriptedIapProvider iaps;
   private ControlServer control;
+  /** The agent's ALR policy (null: the builder's default). */
+  private io.sipalr.alr.AlrPolicy policy;
   private final List<CallEvent> events = new CopyOnWriteArrayList<>();
   private final List<Process> processes = new ArrayList<>();
 
@@ -131,7 +134,7 @@ class CallsIT {
             AlrConfig.DEFAULT_REGISTER_WINDOW, Duration.ofSeconds(2)))
         .calls(CallsConfig.from(ConfigFactory.parseString(callsBlock)
             .withFallback(ConfigFactory.defaultReference()).resolve()))
-        .dataDir(Files.createTempDirectory("sipalr-calls-it")).build();
+        .policy(policy).dataDir(Files.createTempDirectory("sipalr-calls-it")).build();
     agent.calls().addListener(events::add);
     agent.start();
     if (wlan) {
@@ -462,5 +465,36 @@ class CallsIT {
 
     agent.calls().hangUp(before.id());
     assertEquals(0, exitOf(caller, "refused"), "SIPp: no re-INVITE, then the BYE");
+  }
+
+  @Test
+  void aMoveHeldBackByTheCallIsMadeOnceTheCallEnds() throws Exception {
+    // alr.policy.rules with defer-while-calls only: the agent's own controller votes
+    policy = new io.sipalr.alr.AlrPolicy.Rules(false, false, null, null, true);
+    startAgent("calls { policy = auto-answer, answer-delay = 0s }", false);
+    io.sipalr.alr.PolicyController rules = agent.policy().orElseThrow();
+    Process caller = sipp("call-uac-move.xml", "deferred", "-s", "alice");
+    await().atMost(BOUND).until(() -> agent.calls().list().stream().anyMatch(c ->
+        c.state() == CallInfo.State.ESTABLISHED && c.media().received() >= 10));
+    CallInfo call = agent.calls().list().get(0);
+
+    iaps.up(1); // wlan ranks better: an upgrade, held back while the call is up
+    await().atMost(BOUND).until(() -> rules.deferred("alice"));
+    long received = call(call.id()).media().received();
+    await().atMost(BOUND).until(() -> call(call.id()).media().received() >= received + 25);
+    assertEquals(CELL_ADDRESS, call(call.id()).media().localAddress());
+    assertEquals(Optional.of(CELL_ADDRESS), agent.registry().localAddressOf("alice"));
+    assertTrue(events.stream().noneMatch(e -> e.type() == CallEvent.Type.CALL_MOVED),
+        events.toString());
+
+    agent.calls().hangUp(call.id()); // the last call ends: the move is offered again
+    assertEquals(0, exitOf(caller, "deferred"), "SIPp: no re-INVITE, then the BYE");
+    await().atMost(BOUND).until(() -> agent.registry().localAddressOf("alice")
+        .equals(Optional.of(WLAN_ADDRESS))
+        && agent.registry().status("alice") == ProfileStatus.REGISTERED);
+    assertFalse(rules.deferred("alice"));
+    await().atMost(BOUND).until(() -> kamailio.lookup("alice").size() == 1
+        && kamailio.lookup("alice").get(0).address().contains(WLAN_ADDRESS));
+    SipCaller.assertReachesAgent(kamailio, "alice", "after the deferred move", () -> "");
   }
 }
