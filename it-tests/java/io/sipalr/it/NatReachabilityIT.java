@@ -643,19 +643,7 @@ class NatReachabilityIT {
       try {
         long dropping = System.nanoTime();
         net.dropPongs(WLAN_NAT, kamailio.port());
-        Path out = dir.resolve("events.out");
-        try {
-          await("a registry event: " + USER + " left REGISTERED, no pong")
-              .atMost(PONG_FAILURE).pollInterval(POLL)
-              .until(() -> Files.readString(out).lines().anyMatch(
-                  l -> l.contains("\"source\":\"registry\"")
-                      && l.contains("\"profile\":\"" + USER + "\"")
-                      && !l.contains("\"status\":\"REGISTERED\"") && l.contains("no pong")));
-        } catch (ConditionTimeoutException e) {
-          throw new AssertionError("no registry event saying the pong was missing within "
-              + PONG_FAILURE.toSeconds() + " s; the stream said:\n" + Files.readString(out)
-              + checks.diagnostics(), e);
-        }
+        checks.awaitLeftRegisteredForNoPong(PONG_FAILURE);
         long detected = System.nanoTime();
         assertTrue(net.pongsDropped(WLAN_NAT) >= 1, "the NAT dropped a pong");
 
@@ -754,19 +742,7 @@ class NatReachabilityIT {
       try {
         long dropping = System.nanoTime();
         net.dropPongs(WLAN_NAT, kamailio.port());
-        Path out = dir.resolve("events.out");
-        try {
-          await("a registry event: " + USER + " left REGISTERED, no pong")
-              .atMost(NAT_PONG_FAILURE).pollInterval(POLL)
-              .until(() -> Files.readString(out).lines().anyMatch(
-                  l -> l.contains("\"source\":\"registry\"")
-                      && l.contains("\"profile\":\"" + USER + "\"")
-                      && !l.contains("\"status\":\"REGISTERED\"") && l.contains("no pong")));
-        } catch (ConditionTimeoutException e) {
-          throw new AssertionError("no registry event saying the pong was missing within "
-              + NAT_PONG_FAILURE.toSeconds() + " s; the stream said:\n" + Files.readString(out)
-              + checks.diagnostics(), e);
-        }
+        checks.awaitLeftRegisteredForNoPong(NAT_PONG_FAILURE);
         long detected = System.nanoTime();
         assertTrue(net.pongsDropped(WLAN_NAT) >= 1, "the NAT dropped a pong");
 
@@ -1001,6 +977,26 @@ class NatReachabilityIT {
         throw e;
       }
       return tap;
+    }
+
+    /**
+     * Awaits (bounded) a registry event on the stream {@link #openEvents} follows saying the
+     * profile left REGISTERED because no pong came.
+     */
+    void awaitLeftRegisteredForNoPong(Duration atMost) throws IOException {
+      Path out = dir.resolve("events.out");
+      try {
+        await("a registry event: " + USER + " left REGISTERED, no pong")
+            .atMost(atMost).pollInterval(POLL)
+            .until(() -> Files.readString(out).lines().anyMatch(
+                l -> l.contains("\"source\":\"registry\"")
+                    && l.contains("\"profile\":\"" + USER + "\"")
+                    && !l.contains("\"status\":\"REGISTERED\"") && l.contains("no pong")));
+      } catch (ConditionTimeoutException e) {
+        throw new AssertionError("no registry event saying the pong was missing within "
+            + atMost.toSeconds() + " s; the stream said:\n" + Files.readString(out)
+            + diagnostics(), e);
+      }
     }
 
     /** The profile's status in the agent's own view ({@code Main status}). */

@@ -41,17 +41,7 @@ class NatConnectionPingsTest {
   /** Lets time pass (answering every request) until {@code n} more CRLF pings went. */
   private void awaitCrlf(int n) {
     int target = rig.registrar.crlfPings.size() + n;
-    for (int i = 0; i < 1000 && rig.registrar.crlfPings.size() < target; i++) {
-      ScriptedRegistrar.Sent s = rig.registrar.nextPending();
-      if (s != null) {
-        rig.registrar.answer(s, ScriptedRegistrar.Answer.CORRECT);
-        continue;
-      }
-      long due = rig.clock.nextDue();
-      assertTrue(due >= 0, "nothing scheduled");
-      rig.clock.advance(Duration.ofMillis(Math.max(0, due - rig.clock.now())));
-    }
-    assertEquals(target, rig.registrar.crlfPings.size(), "no CRLF ping sent");
+    rig.runUntil(() -> rig.registrar.crlfPings.size() >= target, "no CRLF ping sent");
   }
 
   private static long at(String ping) {
