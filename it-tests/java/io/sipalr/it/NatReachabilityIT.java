@@ -580,17 +580,35 @@ class NatReachabilityIT {
    */
   private void onATcpFlowThroughTheWlanNat(Path dir, TestInfo test, OnTcpFlow body)
       throws Exception {
+    onTcpThroughTheWlanNat(dir, test, true, body);
+  }
+
+  /**
+   * The same with outbound ({@code Flow-Timer: 5}) or without ({@code noOutbound()}, the NAT
+   * pings of the connection every {@link #NAT_CONNECTION_PING} by configuration).
+   */
+  private void onTcpThroughTheWlanNat(Path dir, TestInfo test, boolean outbound,
+      OnTcpFlow body) throws Exception {
     NetnsTopology.assumeUsable();
     NetnsTopology.assumeNftables();
+    KamailioRegistrar.Builder builder = KamailioRegistrar.builder().routing()
+        .listenAddress(REGISTRAR_ADDRESS);
+    if (outbound) {
+      builder.flowTimer(5);
+    } else {
+      builder.noOutbound();
+    }
     try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(5)
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
+        KamailioRegistrar kamailio = builder.start()) {
       kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startTcpAgent(dir, kamailio);
+      AgentProcess agent = startTcpAgent(dir, kamailio, outbound ? ""
+          : "sip.nat.connection-keepalive-interval = " + NAT_CONNECTION_PING.toSeconds()
+              + "s\n");
       try (agent) {
         Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding registered = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
-            "over TCP via wlan");
+        Binding registered = outbound
+            ? checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan")
+            : checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan");
         String first = checks.awaitKeepAlive("CRLF", Duration.ofSeconds(5 + 5));
         body.run(net, kamailio, agent, checks, registered, first);
       } finally {
@@ -625,19 +643,7 @@ class NatReachabilityIT {
       try {
         long dropping = System.nanoTime();
         net.dropPongs(WLAN_NAT, kamailio.port());
-        Path out = dir.resolve("events.out");
-        try {
-          await("a registry event: " + USER + " left REGISTERED, no pong")
-              .atMost(PONG_FAILURE).pollInterval(POLL)
-              .until(() -> Files.readString(out).lines().anyMatch(
-                  l -> l.contains("\"source\":\"registry\"")
-                      && l.contains("\"profile\":\"" + USER + "\"")
-                      && !l.contains("\"status\":\"REGISTERED\"") && l.contains("no pong")));
-        } catch (ConditionTimeoutException e) {
-          throw new AssertionError("no registry event saying the pong was missing within "
-              + PONG_FAILURE.toSeconds() + " s; the stream said:\n" + Files.readString(out)
-              + checks.diagnostics(), e);
-        }
+        checks.awaitLeftRegisteredForNoPong(PONG_FAILURE);
         long detected = System.nanoTime();
         assertTrue(net.pongsDropped(WLAN_NAT) >= 1, "the NAT dropped a pong");
 
@@ -664,15 +670,101 @@ class NatReachabilityIT {
 
   private static AgentProcess startTcpAgent(Path dir, KamailioRegistrar kamailio)
       throws IOException {
+    return startTcpAgent(dir, kamailio, "");
+  }
+
+  /** The same with {@code config} lines added. */
+  private static AgentProcess startTcpAgent(Path dir, KamailioRegistrar kamailio,
+      String config) throws IOException {
     return NetnsTopology.startAgent(dir,
         NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
-            Duration.ofSeconds(2), 600, CONTROL_PORT, "tcp"),
+            Duration.ofSeconds(2), 600, CONTROL_PORT, "tcp") + config,
         NetnsTopology.TRACE_LOGBACK,
         List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
   }
 
   /** Long enough for several keep-alives at Flow-Timer 5 s. */
   private static final Duration KEEPALIVE_WATCH = Duration.ofSeconds(30);
+
+  /**
+   * The NAT pings of a TCP connection without outbound in these tests ({@code
+   * sip.nat.connection-keepalive-interval}; 90 s by default): every 2.4-3 s, the pong awaited
+   * half of that.
+   */
+  private static final Duration NAT_CONNECTION_PING = Duration.ofSeconds(3);
+
+  /**
+   * Over TCP at a registrar without outbound, the connection through the wlan NAT is pinged
+   * with a double CRLF every {@link #NAT_CONNECTION_PING} (no outbound: the NAT pings of
+   * {@code sip.nat.keepalive = AUTO}), and Kamailio answers each with a pong though outbound
+   * obliges it to nothing here: after {@link #NAT_IDLE_WATCH} idle (several pings) the view
+   * shows kind CRLF with lastAnswered advancing, the agent stays REGISTERED on the same
+   * connection (the one binding's address unchanged, no connection lost), and a MESSAGE
+   * reaches the agent over it.
+   */
+  @Test
+  void overTcpWithoutOutboundTheConnectionIsPingedAndPongedAndStaysReachable(@TempDir Path dir,
+      TestInfo test) throws Exception {
+    onTcpThroughTheWlanNat(dir, test, false, (net, kamailio, agent, checks, before, first) -> {
+      checks.idle(NAT_IDLE_WATCH);
+      assertEquals("REGISTERED", checks.agentStatus());
+      String later = checks.awaitKeepAlive("CRLF", VIEW_READ);
+      assertTrue(java.time.Instant.parse(later).isAfter(java.time.Instant.parse(first)),
+          () -> "lastAnswered advances: " + first + " then " + later);
+      Binding after = checks.awaitOneBindingAt(WLAN_PUBLIC, Duration.ZERO, "after pings");
+      assertEquals(before.address(), after.address(), "the same TCP connection");
+      assertEquals(before.received(), after.received(), "the same TCP connection");
+      assertFalse(agent.outputTail(400).contains(" lost ("),
+          () -> "no connection lost: " + agent.outputTail(60));
+      checks.assertMessageReachesTheAgent("over the TCP connection kept alive");
+    });
+  }
+
+  /** Several NAT pings of a connection at {@link #NAT_CONNECTION_PING}. */
+  private static final Duration NAT_IDLE_WATCH = Duration.ofSeconds(15);
+  /** The next NAT ping, its pong's wait (half the interval) and the event's way out. */
+  private static final Duration NAT_PONG_FAILURE = NAT_CONNECTION_PING.multipliedBy(2)
+      .plusSeconds(5);
+
+  /**
+   * Over TCP without outbound, once pongs have come on the connection the wlan NAT drops them
+   * (and nothing else): within {@link #NAT_PONG_FAILURE} the event stream says the profile left
+   * REGISTERED because no pong came (the connection is lost: closed, and the profile
+   * re-registers at once over a new one through the same NAT). Once pongs pass again, without
+   * any hand on the agent, a pong is answered after that on the new connection, the agent is
+   * REGISTERED with exactly one binding through the wlan NAT, and a MESSAGE reaches it.
+   */
+  @Test
+  void overTcpWithoutOutboundPongsDroppedTheLostConnectionIsReplacedByItself(@TempDir Path dir,
+      TestInfo test) throws Exception {
+    onTcpThroughTheWlanNat(dir, test, false, (net, kamailio, agent, checks, before, first) -> {
+      Process events = checks.openEvents();
+      try {
+        long dropping = System.nanoTime();
+        net.dropPongs(WLAN_NAT, kamailio.port());
+        checks.awaitLeftRegisteredForNoPong(NAT_PONG_FAILURE);
+        long detected = System.nanoTime();
+        assertTrue(net.pongsDropped(WLAN_NAT) >= 1, "the NAT dropped a pong");
+
+        net.passPongs(WLAN_NAT);
+        java.time.Instant passing = java.time.Instant.now();
+        checks.awaitKeepAliveAnsweredAfter(passing, NAT_PONG_FAILURE);
+        long healed = System.nanoTime();
+        checks.awaitAgentStatus("REGISTERED"::equals, "REGISTERED", VIEW_READ);
+        Binding after = checks.awaitOneBindingAt(WLAN_PUBLIC, HANDOVER,
+            "after pongs pass again");
+        assertFalse(before.received().equals(after.received()),
+            () -> "a new connection: " + before + " then " + after);
+        checks.assertMessageReachesTheAgent("after pongs pass again");
+        System.out.printf("NatReachabilityIT: TCP without outbound, pongs dropped -> connection"
+            + " lost (event) after %d ms; pongs passing -> a pong answered again after %d ms%n",
+            java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(detected - dropping),
+            java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(healed - detected));
+      } finally {
+        events.destroyForcibly().waitFor();
+      }
+    });
+  }
 
   private void tcpThroughEachNat(Path dir, TestInfo test, boolean outbound) throws Exception {
     NetnsTopology.assumeUsable();
@@ -885,6 +977,26 @@ class NatReachabilityIT {
         throw e;
       }
       return tap;
+    }
+
+    /**
+     * Awaits (bounded) a registry event on the stream {@link #openEvents} follows saying the
+     * profile left REGISTERED because no pong came.
+     */
+    void awaitLeftRegisteredForNoPong(Duration atMost) throws IOException {
+      Path out = dir.resolve("events.out");
+      try {
+        await("a registry event: " + USER + " left REGISTERED, no pong")
+            .atMost(atMost).pollInterval(POLL)
+            .until(() -> Files.readString(out).lines().anyMatch(
+                l -> l.contains("\"source\":\"registry\"")
+                    && l.contains("\"profile\":\"" + USER + "\"")
+                    && !l.contains("\"status\":\"REGISTERED\"") && l.contains("no pong")));
+      } catch (ConditionTimeoutException e) {
+        throw new AssertionError("no registry event saying the pong was missing within "
+            + atMost.toSeconds() + " s; the stream said:\n" + Files.readString(out)
+            + diagnostics(), e);
+      }
     }
 
     /** The profile's status in the agent's own view ({@code Main status}). */

@@ -70,8 +70,10 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   private final Map<java.nio.ByteBuffer, Flow> stunWaiting = new HashMap<>();
   private final StunFallback fallback = new StunFallback();
   private final java.security.SecureRandom random = new java.security.SecureRandom();
-  /** UDP flows pinged only to keep a NAT's mapping open (no outbound, nothing to detect). */
+  /** UDP flows pinged only to keep a NAT's mapping open (no outbound). */
   private final NatPings pings;
+  /** TCP and TLS connections pinged for the same reason. */
+  private final NatConnectionPings connectionPings;
   private final SipStats stats;
 
   private final class FlowState {
@@ -123,6 +125,8 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     this.outbound = outbound;
     this.clock = clock;
     this.pings = new NatPings(engine, timers, probeTimeout, clock);
+    this.connectionPings = new NatConnectionPings(engine, timers, outbound.pongTimeout(), clock,
+        stats);
     engine.keepAliveAnswers(this);
   }
 
@@ -138,7 +142,8 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
         return new View(state.kind, state.lastAnswered);
       }
     }
-    return pings.view(member);
+    View udp = pings.view(member);
+    return udp != null ? udp : connectionPings.view(member);
   }
 
   /** The keep-alive a new flow starts with (the registrar's record decides under AUTO). */
@@ -201,22 +206,25 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     }
   }
 
-  /** See {@link NatPings#join}. */
+  /** See {@link NatPings#join} (UDP) and {@link NatConnectionPings#join} (TCP, TLS). */
   void joinNatPing(Flow flow, Member member, SipConfig.Nat nat, String seenAt) {
     pings.join(flow, member, nat, seenAt);
+    connectionPings.join(flow, member, nat);
   }
 
   /** The NAT ping of {@code flow} (STUN or CRLF), or {@code null} when it has none. */
   KeepAliveKind natPingKind(Flow flow) {
-    return pings.kind(flow);
+    KeepAliveKind udp = pings.kind(flow);
+    return udp != null ? udp : connectionPings.kind(flow);
   }
 
   void leaveNatPing(Flow flow, Member member) {
     pings.leave(flow, member);
+    connectionPings.leave(flow, member);
   }
 
   int natPingCount() {
-    return pings.count();
+    return pings.count() + connectionPings.count();
   }
 
   synchronized int flowCount() {
@@ -228,6 +236,7 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     flows.clear();
     memberFlows.clear();
     pings.close();
+    connectionPings.close();
   }
 
   private void stop(FlowState state) {
@@ -478,26 +487,35 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   }
 
   @Override
-  public synchronized void pong(String localAddress, String transport, String host, int port) {
-    Flow flow = pinged(localAddress, transport, host, port);
-    if (flow == null) {
+  public void pong(String localAddress, String transport, String host, int port) {
+    synchronized (this) {
+      Flow flow = pinged(localAddress, transport, host, port);
+      if (flow != null) {
+        FlowState state = flows.get(flow);
+        state.rfcAnswered = true;
+        state.rfcUnanswered = 0;
+        probeAnswered(flow, state.probe, null);
+        return;
+      }
+    }
+    // Outside this lock: a NAT ping's pong (no outbound) is the connection pings' own.
+    if (!connectionPings.pong(localAddress, transport, host, port)) {
       log.debug("pong over {} from {}:{} to {} matches no ping in flight", transport, host,
           port, localAddress);
-      return;
     }
-    FlowState state = flows.get(flow);
-    state.rfcAnswered = true;
-    state.rfcUnanswered = 0;
-    probeAnswered(flow, state.probe, null);
   }
 
   @Override
-  public synchronized void pongMissing(String localAddress, int localPort, String transport,
+  public void pongMissing(String localAddress, int localPort, String transport,
       String host, int port) {
-    Flow flow = pinged(localAddress, transport, host, port);
-    if (flow != null && flow.endpoint().port == localPort) {
-      probeFailed(flow, flows.get(flow).probe, "the CRLF keep-alive found no connection");
+    synchronized (this) {
+      Flow flow = pinged(localAddress, transport, host, port);
+      if (flow != null && flow.endpoint().port == localPort) {
+        probeFailed(flow, flows.get(flow).probe, "the CRLF keep-alive found no connection");
+        return;
+      }
     }
+    connectionPings.pongMissing(localAddress, localPort, transport, host, port);
   }
 
   private synchronized void probeAnswered(Flow flow, Probe probe, String seenAt) {

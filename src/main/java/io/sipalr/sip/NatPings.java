@@ -71,8 +71,8 @@ final class NatPings {
   }
 
   /**
-   * Adds {@code member} to the NAT pings of {@code flow} (UDP only: a TCP connection is its
-   * own keep-alive here, and a ping must never block the timer thread): one ping every
+   * Adds {@code member} to the NAT pings of {@code flow} (UDP only: TCP and TLS connections
+   * are {@link NatConnectionPings}'): one ping every
    * {@code nat.keepAliveInterval()}, jittered 80-100 %, of the kind {@code nat.keepAlive()}
    * says. Joining again only updates {@code seenAt}.
    *

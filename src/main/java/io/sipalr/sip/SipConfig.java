@@ -105,20 +105,37 @@ public record SipConfig(
    * @param contactRewrite re-register with the address the registrar saw (Via received/rport)
    *     when it differs from the Contact, removing the old contact (pjsip's contact rewrite)
    * @param keepAlive what keeps the NAT's mapping open between refreshes
-   * @param keepAliveInterval how often (jittered 80-100 %)
+   * @param keepAliveInterval how often on UDP (jittered 80-100 %)
+   * @param connectionKeepAliveInterval how often on a TCP or TLS connection (jittered 80-100 %;
+   *     a NAT keeps an idle TCP mapping far longer than a UDP one, pjsip pings every 90 s)
    */
   public record Nat(boolean contactRewrite, NatKeepAlive keepAlive,
-      Duration keepAliveInterval) {
+      Duration keepAliveInterval, Duration connectionKeepAliveInterval) {
+    /** pjsip's PJSIP_TCP_KEEP_ALIVE_INTERVAL and PJSIP_TLS_KEEP_ALIVE_INTERVAL. */
+    public static final Duration DEFAULT_CONNECTION_INTERVAL = Duration.ofSeconds(90);
     public static final Nat DEFAULTS = new Nat(true, NatKeepAlive.AUTO, Duration.ofSeconds(15));
 
     public Nat {
       if (keepAliveInterval.toMillis() < 1000) {
         throw new IllegalArgumentException("sip.nat.keepalive-interval: must be at least 1s");
       }
+      if (connectionKeepAliveInterval.toMillis() < 1000) {
+        throw new IllegalArgumentException(
+            "sip.nat.connection-keepalive-interval: must be at least 1s");
+      }
+    }
+
+    /** The same with the default TCP and TLS interval. */
+    public Nat(boolean contactRewrite, NatKeepAlive keepAlive, Duration keepAliveInterval) {
+      this(contactRewrite, keepAlive, keepAliveInterval, DEFAULT_CONNECTION_INTERVAL);
     }
   }
 
-  /** The NAT keep-alive without outbound. */
+  /**
+   * The NAT keep-alive without outbound, on UDP. A TCP or TLS connection gets a double CRLF
+   * under every kind but {@code OFF} (STUN means nothing there), whose pong fails the connection
+   * when missing once the registrar has answered one ({@link NatConnectionPings}).
+   */
   public enum NatKeepAlive {
     /**
      * A STUN Binding request on the flow's socket every interval: its mapped address, other
@@ -286,7 +303,8 @@ public record SipConfig(
           c.getInt("sip.max-message-body"),
           new Nat(c.getBoolean("sip.nat.contact-rewrite"),
               c.getEnum(NatKeepAlive.class, "sip.nat.keepalive"),
-              c.getDuration("sip.nat.keepalive-interval")),
+              c.getDuration("sip.nat.keepalive-interval"),
+              c.getDuration("sip.nat.connection-keepalive-interval")),
           new Outbound(c.getEnum(OutboundKeepAlive.class, "sip.outbound.keepalive"),
               c.getDuration("sip.outbound.pong-timeout"),
               c.getDuration("sip.outbound.connection-interval")),

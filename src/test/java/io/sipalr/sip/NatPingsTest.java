@@ -46,17 +46,7 @@ class NatPingsTest {
   /** Lets time pass, answering every request, until {@code n} more STUN requests came. */
   private void awaitStun(int n) {
     int target = rig.registrar.stunRequests.size() + n;
-    for (int i = 0; i < 1000 && rig.registrar.stunRequests.size() < target; i++) {
-      ScriptedRegistrar.Sent s = rig.registrar.nextPending();
-      if (s != null) {
-        rig.registrar.answer(s, ScriptedRegistrar.Answer.CORRECT);
-        continue;
-      }
-      long due = rig.clock.nextDue();
-      assertTrue(due >= 0, "nothing scheduled");
-      rig.clock.advance(Duration.ofMillis(Math.max(0, due - rig.clock.now())));
-    }
-    assertTrue(rig.registrar.stunRequests.size() >= target, "no STUN request sent");
+    rig.runUntil(() -> rig.registrar.stunRequests.size() >= target, "no STUN request sent");
   }
 
   private long distinctStunTransactions() {

@@ -117,6 +117,28 @@ final class RegistrationRig implements Registration.Sink {
   }
 
   /**
+   * Lets time pass, answering every request at once as it comes, until {@code done}; fails
+   * naming {@code what} when nothing is left to run or after 1000 steps.
+   */
+  void runUntil(java.util.function.BooleanSupplier done, String what) {
+    for (int i = 0; i < 1000 && !done.getAsBoolean(); i++) {
+      ScriptedRegistrar.Sent s = registrar.nextPending();
+      if (s != null) {
+        registrar.answer(s, ScriptedRegistrar.Answer.CORRECT);
+        continue;
+      }
+      long due = clock.nextDue();
+      if (due < 0) {
+        throw new AssertionError("nothing scheduled: " + what);
+      }
+      clock.advance(Duration.ofMillis(Math.max(0, due - clock.now())));
+    }
+    if (!done.getAsBoolean()) {
+      throw new AssertionError(what);
+    }
+  }
+
+  /**
    * Lets time pass with a correct registrar, answering every request at once, until
    * {@code limit} has passed; returns when the profile first became REGISTERED (ms since the
    * call), or -1 when it never did.

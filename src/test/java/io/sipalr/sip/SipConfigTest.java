@@ -43,6 +43,20 @@ class SipConfigTest {
   }
 
   @Test
+  void theNatPingIntervalOfConnectionsIsPjsipsUnlessSetAndAtLeastASecond() throws Exception {
+    SipConfig.Nat nat = SipConfig.from(load("")).nat();
+    assertEquals(Duration.ofSeconds(90), nat.connectionKeepAliveInterval());
+    assertEquals(Duration.ofSeconds(15), nat.keepAliveInterval(), "UDP's stays apart");
+    assertEquals(Duration.ofSeconds(5), SipConfig.from(
+        load("sip.nat.connection-keepalive-interval = 5s")).nat().connectionKeepAliveInterval());
+    String message = AgentConfFile.error(dir,
+        "sip {\n  nat {\n    connection-keepalive-interval = 10ms\n  }\n}\n",
+        "sip.nat.connection-keepalive-interval", ConfigException.BadValue.class,
+        SipConfig::from);
+    assertTrue(message.contains("agent.conf: 3"), message);
+  }
+
+  @Test
   void wrongTypeNamesFileAndKey() throws Exception {
     ConfigException e = assertThrows(ConfigException.class,
         () -> SipConfig.from(load("sip { port = lots }")));
