@@ -26,9 +26,17 @@ import javax.net.ssl.SSLSocket;
 final class HandshakenSocket extends SSLSocket {
   private final SSLSocket socket;
   private final List<HandshakeCompletedListener> listeners = new CopyOnWriteArrayList<>();
+  /** A byte read before the stack got the socket (ClientAuthVerdict), or -1. */
+  private final int first;
+  private InputStream in;
 
   HandshakenSocket(SSLSocket socket) {
+    this(socket, -1);
+  }
+
+  HandshakenSocket(SSLSocket socket, int first) {
     this.socket = socket;
+    this.first = first;
   }
 
   @Override
@@ -146,8 +154,12 @@ final class HandshakenSocket extends SSLSocket {
   }
 
   @Override
-  public InputStream getInputStream() throws IOException {
-    return socket.getInputStream();
+  public synchronized InputStream getInputStream() throws IOException {
+    if (in == null) {
+      in = first < 0 ? socket.getInputStream() : new java.io.SequenceInputStream(
+          new java.io.ByteArrayInputStream(new byte[] {(byte) first}), socket.getInputStream());
+    }
+    return in;
   }
 
   @Override
