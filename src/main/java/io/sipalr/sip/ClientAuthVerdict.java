@@ -24,14 +24,16 @@ final class ClientAuthVerdict {
 
   private ClientAuthVerdict() {}
 
-  /** {@code e}, or, when it is the server's alert after it asked for a certificate, why. */
-  static IOException refusedOrAsIs(SSLException e, SipTrust.ClientAuth auth, String host,
+  /**
+   * {@code e}, or, when the server asked for a certificate and then ended the handshake (an
+   * alert, or over TLS 1.2 a close that the client's next write meets), why.
+   */
+  static IOException refusedOrAsIs(IOException e, SipTrust.ClientAuth auth, String host,
       String certificate) {
-    if (!auth.asked || SipTrust.refusal(e) != null || e.getMessage() == null
-        || !e.getMessage().contains("alert")) {
+    if (!auth.asked || SipTrust.refusal(e) != null || e instanceof SocketTimeoutException) {
       return e;
     }
-    return refused(host, auth, certificate, e.getMessage(), e);
+    return refused(host, auth, certificate, String.valueOf(e.getMessage()), e);
   }
 
   /**

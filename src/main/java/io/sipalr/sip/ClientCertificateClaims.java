@@ -3,7 +3,8 @@ package io.sipalr.sip;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.HashMap;
-import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
 
@@ -96,8 +97,9 @@ final class ClientCertificateClaims {
       return null;
     }
     release(id);
-    byLink.computeIfAbsent(link, l -> new HashMap<>())
-        .computeIfAbsent(certificate, c -> new HashSet<>()).add(id);
+    // Insertion order: a conflict names the profile that came first.
+    byLink.computeIfAbsent(link, l -> new LinkedHashMap<>())
+        .computeIfAbsent(certificate, c -> new LinkedHashSet<>()).add(id);
     byProfile.put(id, new Claim(link, certificate));
     return null;
   }

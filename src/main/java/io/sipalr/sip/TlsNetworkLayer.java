@@ -369,7 +369,7 @@ public final class TlsNetworkLayer implements NetworkLayer {
       socket.setSoTimeout((int) settings.handshakeTimeout().toMillis());
       try {
         socket.startHandshake();
-      } catch (javax.net.ssl.SSLException e) {
+      } catch (IOException e) {
         throw ClientAuthVerdict.refusedOrAsIs(e, auth, domain, certificate);
       }
       int first = ClientAuthVerdict.await(socket, auth, domain, certificate,
