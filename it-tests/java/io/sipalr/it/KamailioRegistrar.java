@@ -73,6 +73,25 @@ import org.testcontainers.utility.DockerImageName;
 public final class KamailioRegistrar implements AutoCloseable {
 
     public static final String IMAGE = "sip-alr-agent/kamailio:test";
+    /**
+     * docker/kamailio/tls.cfg with a client certificate required of every TLS client, issued by
+     * a CA of ca.pem ({@link Builder#requireClientCertificates}).
+     */
+    private static final String CLIENT_CERTIFICATES_TLS_CFG = String.join("\n",
+            "[server:default]",
+            "method = TLSv1.2+",
+            "verify_certificate = yes",
+            "require_certificate = yes",
+            "ca_list = /etc/kamailio/tls/ca.pem",
+            "certificate = /etc/kamailio/tls/server.pem",
+            "private_key = /etc/kamailio/tls/server.key",
+            "",
+            "[client:default]",
+            "method = TLSv1.2+",
+            "verify_certificate = no",
+            "require_certificate = no",
+            "");
+
     /** Where {@link Builder#tls} puts the certificate and key in the container. */
     static final String TLS_DIR = "/etc/kamailio/tls/";
     public static final String DEFAULT_REALM = "sipalr.test";
@@ -119,6 +138,7 @@ public final class KamailioRegistrar implements AutoCloseable {
         private boolean largeMemory;
         private int port;
         private java.nio.file.Path tlsFiles;
+        private boolean clientCertificates;
 
         private Builder() {}
 
@@ -130,6 +150,16 @@ public final class KamailioRegistrar implements AutoCloseable {
         public Builder tls(java.nio.file.Path dir) {
             this.tlsFiles = dir;
             return define("WITH_TLS");
+        }
+
+        /**
+         * Its TLS listener requires a client certificate issued by a CA of {@code ca.pem} in the
+         * {@link #tls} directory (tls.cfg's verify_certificate and require_certificate, ca_list):
+         * a tls.cfg saying so replaces the image's.
+         */
+        public Builder requireClientCertificates() {
+            this.clientCertificates = true;
+            return this;
         }
 
         /**
@@ -328,6 +358,12 @@ public final class KamailioRegistrar implements AutoCloseable {
                         container.withCopyFileToContainer(MountableFile.forHostPath(
                                 tlsFiles.resolve(file), 0644), TLS_DIR + file);
                     }
+                }
+                if (clientCertificates) {
+                    container.withCopyFileToContainer(MountableFile.forHostPath(
+                            tlsFiles.resolve("ca.pem"), 0644), TLS_DIR + "ca.pem");
+                    container.withCopyToContainer(org.testcontainers.images.builder.Transferable
+                            .of(CLIENT_CERTIFICATES_TLS_CFG), "/etc/kamailio/tls.cfg");
                 }
                 try {
                     container.start();

@@ -209,6 +209,95 @@ class TlsRegistrationIT {
     }
   }
 
+  /**
+   * Kamailio requiring a client certificate of the test CA (tls.cfg verify_certificate and
+   * require_certificate), and an agent with client certificate {@code names} defined
+   * (sip.tls.client-certificates), each issued by the test CA with that CN.
+   */
+  private void withClientCertificatesRequired(List<String> names, WithCertificates body)
+      throws Exception {
+    serverCertificate(localhost());
+    pki.writeCaPem(kamailioFiles.resolve("ca.pem"));
+    TlsSettings tls = agentConfig(AGENT).tls();
+    for (String name : names) {
+      Path store = dir.resolve(name + ".p12");
+      pki.client(name).writeKeyStore(store, STORE_PASSWORD);
+      tls = tls.withClientCertificate(name, store, STORE_PASSWORD);
+    }
+    try (KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().tls(kamailioFiles)
+            .requireClientCertificates().start();
+         AgentHarness agent = new AgentHarness(agentConfig(AGENT).withTls(tls))) {
+      body.run(kamailio, agent);
+    }
+  }
+
+  private interface WithCertificates {
+    void run(KamailioRegistrar kamailio, AgentHarness agent) throws Exception;
+  }
+
+  /**
+   * A registrar that requires a client certificate: a profile naming its own registers with it
+   * (one binding, over TLS) and an OPTIONS to its AOR reaches the agent; a second profile to the
+   * same registrar from the same address without one would need a connection of its own, which
+   * the agent cannot hold beside the first: it is refused with a TLS error naming both profiles
+   * and the registrar, and the first stays registered on its one connection.
+   */
+  @Test
+  void aProfileShowsItsClientCertificateAndAnotherOnItsConnectionWithoutOneIsRefused()
+      throws Exception {
+    withClientCertificatesRequired(List.of("cera-device"), (kamailio, agent) -> {
+      kamailio.addUser("cera", REALM_PASSWORD);
+      kamailio.addUser("cody", REALM_PASSWORD);
+      agent.registry.create(SipProfileBuilder.copyOf(
+          tlsProfile("cera", "sip:localhost:" + kamailio.tlsPort()))
+          .tlsClientCertificate("cera-device").build());
+      agent.awaitStatus("cera", ProfileStatus.REGISTERED);
+      List<KamailioRegistrar.Binding> b = kamailio.lookup("cera");
+      assertEquals(1, b.size(), b.toString());
+      assertTrue(b.get(0).socket().startsWith("tls:"), b.toString());
+      SipCaller.assertReachesAgent(kamailio, "cera", "registered with its client certificate",
+          () -> " bindings: " + kamailio.lookup("cera"));
+
+      agent.registry.create(tlsProfile("cody", "sip:localhost:" + kamailio.tlsPort()));
+      RegistrationError error = agent.awaitEvent("cody",
+          e -> e.type() == RegistryEvent.Type.REGISTRATION_FAILED).error();
+      assertEquals(RegistrationError.Kind.TLS, error.kind(), error.toString());
+      assertTrue(error.reason().contains("CLIENT_CERTIFICATE_CONFLICT"), error.reason());
+      assertTrue(error.reason().contains("profile cody shows client certificate none but"
+          + " profile cera shows \"cera-device\" to registrar localhost"), error.reason());
+      assertNotNull(error.retryIn(), "tried again after sip.auth-retry, not in a storm");
+      assertEquals(List.of(), kamailio.lookup("cody"));
+      assertEquals(ProfileStatus.REGISTERED, agent.registry.status("cera"));
+      assertEquals(1, agent.registry.stats().tlsConnections(), "cera's connection only");
+    });
+  }
+
+  /**
+   * A profile without a client certificate, to a registrar that requires one: refused with a
+   * TLS error saying the registrar asked and none was shown (over TLS 1.3, heard before the
+   * REGISTER goes out), and over three sip.auth-retry periods at most one attempt per period.
+   */
+  @Test
+  void aProfileWithoutAClientCertificateIsRefusedClearlyWithoutAStorm() throws Exception {
+    withClientCertificatesRequired(List.of(), (kamailio, agent) -> {
+      kamailio.addUser("cole", REALM_PASSWORD);
+      agent.registry.create(tlsProfile("cole", "sip:localhost:" + kamailio.tlsPort()));
+      RegistrationError error = agent.awaitEvent("cole",
+          e -> e.type() == RegistryEvent.Type.REGISTRATION_FAILED).error();
+      assertEquals(RegistrationError.Kind.TLS, error.kind(), error.toString());
+      assertTrue(error.reason().contains("CLIENT_CERTIFICATE_REFUSED"), error.reason());
+      assertTrue(error.reason().contains("localhost asked for a client certificate and the"
+          + " agent showed none"), error.reason());
+      assertNotNull(error.retryIn(), "a refused certificate is tried again later");
+      assertEquals(ProfileStatus.UNREGISTERED, agent.registry.status("cole"));
+
+      long first = agent.registry.stats().tlsConnections();
+      await().during(AUTH_RETRY.multipliedBy(3)).atMost(AUTH_RETRY.multipliedBy(4))
+          .until(() -> agent.registry.stats().tlsConnections() - first <= 4);
+      assertEquals(List.of(), kamailio.lookup("cole"));
+    });
+  }
+
   /** The profile's keep-alive as the registry's view shows it. */
   private static io.sipalr.sip.RegistrationInfo info(AgentHarness agent, String id) {
     return agent.registry.info(id);

@@ -313,9 +313,11 @@ public final class ConfigLoader {
                 + String.join(", ", known);
         unknown.add(new Unknown(value.origin(), keyPath, problem));
       } else if (expected instanceof ConfigObject expectedObject
-          && value instanceof ConfigObject object) {
+          && value instanceof ConfigObject object && !expectedObject.isEmpty()) {
         collectUnknown(object, expectedObject, keyPath, unknown);
       }
+      // An empty block in reference.conf holds names the user chooses
+      // (sip.tls.client-certificates): its reader checks what is under them.
       // A list (seeds, IAPs, SNAPs) is checked by its reader; a wrong type too.
     }
   }

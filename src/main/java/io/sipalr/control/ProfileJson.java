@@ -26,6 +26,7 @@ import java.util.TreeSet;
  * {"id": "alice", "aor": "sip:alice@example.com", "registrar": "sip:198.19.0.1:5060",
  *  "outboundProxy": null, "authUser": "alice", "realm": null, "transport": "udp",
  *  "expires": 600, "autoRegister": true, "snap": 1, "fixedIap": null, "bearerFilter": "any",
+ *  "tlsClientCertificate": null,
  *  "instanceId": "urn:uuid:...", "status": "REGISTERED", "iap": 1,
  *  "localAddress": "198.19.1.2", "contact": "sip:...", "publicAddress": null,
  *  "server": {"name": "sip1.example.com", "address": "198.19.0.1", "port": 5060,
@@ -38,7 +39,7 @@ final class ProfileJson {
   /** Keys a client may send. */
   static final Set<String> WRITABLE = Set.of("id", "aor", "registrar", "outboundProxy",
       "authUser", "password", "realm", "transport", "expires", "autoRegister", "snap",
-      "fixedIap", "bearerFilter");
+      "fixedIap", "bearerFilter", "tlsClientCertificate");
   /** Keys the API shows but a client cannot set. */
   static final Set<String> READ_ONLY = Set.of("instanceId", "status", "iap", "localAddress",
       "contact", "expiresAt", "lastError", "keepAlive", "server");
@@ -68,6 +69,8 @@ final class ProfileJson {
     o.put("snap", p.snapId());
     o.put("fixedIap", p.iapId());
     o.put("bearerFilter", filterName(p.bearerFilter()));
+    // A name only: the key store and its password stay in the agent's configuration.
+    o.put("tlsClientCertificate", p.tlsClientCertificate());
     o.put("instanceId", p.instanceId());
     o.put("status", info == null ? null : info.status().name());
     o.put("iap", currentIap);
@@ -216,6 +219,7 @@ final class ProfileJson {
         case "fixedIap" -> b.iapId(f.optionalId(key, v, "an IAP id"));
         case "bearerFilter" -> b.bearerFilter(f.choice(key, v, BearerFilter.values(),
             "\"any\", \"wlan-only\" or \"cellular-only\""));
+        case "tlsClientCertificate" -> b.tlsClientCertificate(f.string(key, v));
         default -> throw new IllegalStateException("unhandled key " + key);
       }
     }

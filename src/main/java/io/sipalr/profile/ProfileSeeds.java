@@ -53,7 +53,8 @@ public final class ProfileSeeds {
       "auto-register", "autoRegister",
       "snap", "snapId",
       "iap", "iapId",
-      "bearer-filter", "bearerFilter");
+      "bearer-filter", "bearerFilter",
+      "tls-client-certificate", "tlsClientCertificate");
 
   private ProfileSeeds() {}
 
@@ -150,7 +151,8 @@ public final class ProfileSeeds {
           .outboundProxy(string("outbound-proxy"))
           .authUser(string("auth-user"))
           .password(string("password"))
-          .realm(string("realm"));
+          .realm(string("realm"))
+          .tlsClientCertificate(string("tls-client-certificate"));
       Transport transport = choice("transport", Transport.class);
       if (transport != null) {
         builder.transport(transport);

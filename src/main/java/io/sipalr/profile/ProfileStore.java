@@ -53,6 +53,8 @@ public final class ProfileStore implements Closeable {
 
   /** The version of {@code store.json} and of each profile file this code reads and writes. */
   public static final int FORMAT_VERSION = 1;
+  /** The component added since format 1 began, optional in files: absent reads as null. */
+  private static final String ADDED_LATER = "tlsClientCertificate";
 
   static final String STORE_FILE = "store.json";
   static final String LOCK_FILE = "store.lock";
@@ -443,10 +445,15 @@ public final class ProfileStore implements Closeable {
     } catch (IOException e) {
       throw new ProfileStoreException(file, "cannot read the profile file: " + IoReasons.of(e), e);
     }
-    checkFormatVersion(file, readTree(file, bytes));
+    com.fasterxml.jackson.databind.JsonNode tree = readTree(file, bytes);
+    checkFormatVersion(file, tree);
+    if (tree instanceof com.fasterxml.jackson.databind.node.ObjectNode o
+        && !o.has(ADDED_LATER)) {
+      o.putNull(ADDED_LATER); // written before profiles had it: none
+    }
     ProfileDocument document;
     try {
-      document = JSON.readValue(bytes, ProfileDocument.class);
+      document = JSON.treeToValue(tree, ProfileDocument.class);
     } catch (IOException e) {
       throw corrupt(file, e);
     }

@@ -18,6 +18,8 @@ public final class ProfileValidator {
   /** A week: longer registrations only hide a dead device from the registrar. */
   public static final int MAX_EXPIRES = 604_800;
 
+  /** A name of sip.tls.client-certificates (the agent checks that it is one). */
+  private static final Pattern CERTIFICATE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
   private static final Pattern INSTANCE_ID = Pattern.compile(
       "urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
 
@@ -67,6 +69,17 @@ public final class ProfileValidator {
             "must not be blank (leave it unset to answer the registrar's realm)");
       }
       requireNoControlChars(id, "realm", profile.realm());
+    }
+
+    if (profile.tlsClientCertificate() != null) {
+      if (!CERTIFICATE_NAME.matcher(profile.tlsClientCertificate()).matches()) {
+        throw new ProfileValidationException(id, "tlsClientCertificate", "must name one of the"
+            + " agent's sip.tls.client-certificates: 1 to 64 letters, digits, '.', '_' or '-'");
+      }
+      if (profile.transport() == Transport.UDP || profile.transport() == Transport.TCP) {
+        throw new ProfileValidationException(id, "tlsClientCertificate", "is shown over TLS"
+            + " only: set transport to tls (or auto with a sips: registrar), or leave it unset");
+      }
     }
 
     if (profile.expires() < MIN_EXPIRES || profile.expires() > MAX_EXPIRES) {

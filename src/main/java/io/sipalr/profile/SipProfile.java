@@ -18,6 +18,9 @@ import java.util.Objects;
  * @param iapId the fixed IAP, or {@code null} when it names a SNAP (never both)
  * @param realm the realm to answer, or {@code null} for whichever realm the registrar challenges with
  * @param outboundProxy a SIP URI every REGISTER is routed through, or {@code null}
+ * @param tlsClientCertificate over TLS, the client certificate shown: a name of the agent's
+ *     {@code sip.tls.client-certificates} (the key store and its password stay in the agent's
+ *     configuration, never in the profile), or {@code null}: {@code sip.tls.key-store}'s, or none
  */
 public record SipProfile(
     String id,
@@ -34,12 +37,22 @@ public record SipProfile(
     Integer iapId,
     BearerFilter bearerFilter,
     String instanceId,
-    int regId) {
+    int regId,
+    String tlsClientCertificate) {
 
   public SipProfile {
     Objects.requireNonNull(id, "id");
     transport = transport == null ? Transport.AUTO : transport;
     bearerFilter = bearerFilter == null ? BearerFilter.ANY : bearerFilter;
+  }
+
+  /** Without a client certificate of its own. */
+  public SipProfile(String id, String aor, String registrar, String outboundProxy,
+      String authUser, String password, String realm, Transport transport, int expires,
+      boolean autoRegister, Integer snapId, Integer iapId, BearerFilter bearerFilter,
+      String instanceId, int regId) {
+    this(id, aor, registrar, outboundProxy, authUser, password, realm, transport, expires,
+        autoRegister, snapId, iapId, bearerFilter, instanceId, regId, null);
   }
 
   /** The password never reaches a log line through {@code toString()}. */
@@ -49,12 +62,14 @@ public record SipProfile(
         + ", outboundProxy=" + outboundProxy + ", authUser=" + authUser + ", password=***"
         + ", realm=" + realm + ", transport=" + transport + ", expires=" + expires
         + ", autoRegister=" + autoRegister + ", snapId=" + snapId + ", iapId=" + iapId
-        + ", bearerFilter=" + bearerFilter + ", instanceId=" + instanceId + ", regId=" + regId + "]";
+        + ", bearerFilter=" + bearerFilter + ", instanceId=" + instanceId + ", regId=" + regId
+        + ", tlsClientCertificate=" + tlsClientCertificate + "]";
   }
 
   public SipProfile withInstance(String newInstanceId, int newRegId) {
     return new SipProfile(id, aor, registrar, outboundProxy, authUser, password, realm, transport,
-        expires, autoRegister, snapId, iapId, bearerFilter, newInstanceId, newRegId);
+        expires, autoRegister, snapId, iapId, bearerFilter, newInstanceId, newRegId,
+        tlsClientCertificate);
   }
 
   /** True when a change from {@code other} to this requires a new registration. */
@@ -64,6 +79,7 @@ public record SipProfile(
         || !Objects.equals(authUser, other.authUser) || !Objects.equals(password, other.password)
         || !Objects.equals(realm, other.realm) || transport != other.transport
         || expires != other.expires || !Objects.equals(snapId, other.snapId)
-        || !Objects.equals(iapId, other.iapId) || bearerFilter != other.bearerFilter;
+        || !Objects.equals(iapId, other.iapId) || bearerFilter != other.bearerFilter
+        || !Objects.equals(tlsClientCertificate, other.tlsClientCertificate);
   }
 }

@@ -29,6 +29,7 @@ public final class SipProfileBuilder {
   private BearerFilter bearerFilter = BearerFilter.ANY;
   private String instanceId;
   private int regId;
+  private String tlsClientCertificate;
 
   private SipProfileBuilder(String id) {
     this.id = Objects.requireNonNull(id, "id");
@@ -55,7 +56,8 @@ public final class SipProfileBuilder {
         .iapId(profile.iapId())
         .bearerFilter(profile.bearerFilter())
         .instanceId(profile.instanceId())
-        .regId(profile.regId());
+        .regId(profile.regId())
+        .tlsClientCertificate(profile.tlsClientCertificate());
   }
 
   public SipProfileBuilder aor(String value) {
@@ -131,9 +133,19 @@ public final class SipProfileBuilder {
     return this;
   }
 
+  /**
+   * Over TLS, the client certificate shown: a name of sip.tls.client-certificates; null (the
+   * default): sip.tls.key-store's, or none.
+   */
+  public SipProfileBuilder tlsClientCertificate(String value) {
+    tlsClientCertificate = value;
+    return this;
+  }
+
   public SipProfile build() {
     String effectiveAuthUser = authUser != null ? authUser : SipUri.userPartOf(aor);
     return new SipProfile(id, aor, registrar, outboundProxy, effectiveAuthUser, password, realm,
-        transport, expires, autoRegister, snapId, iapId, bearerFilter, instanceId, regId);
+        transport, expires, autoRegister, snapId, iapId, bearerFilter, instanceId, regId,
+        tlsClientCertificate);
   }
 }

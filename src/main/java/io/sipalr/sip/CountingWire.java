@@ -44,8 +44,14 @@ final class CountingWire implements SipWire {
 
   @Override
   public java.util.concurrent.CompletableFuture<Void> connect(SipEngine.Endpoint from,
-      String transport, String host, int port, String domain) {
-    return wire.connect(from, transport, host, port, domain);
+      String transport, String host, int port, String domain, String profileId,
+      String certificate) {
+    return wire.connect(from, transport, host, port, domain, profileId, certificate);
+  }
+
+  @Override
+  public void releaseClientCertificate(String profileId) {
+    wire.releaseClientCertificate(profileId);
   }
 
   @Override

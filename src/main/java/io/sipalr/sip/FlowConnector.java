@@ -25,8 +25,15 @@ final class FlowConnector {
   /** Connects waiting for a thread; beyond it a connect fails at once (a transport error). */
   static final int QUEUE = 256;
 
-  /** What a connect is for: the remote, the local address it is made from, TLS or not. */
-  record Link(InetSocketAddress remote, InetAddress local, boolean tls) {}
+  /**
+   * What a connect is for: the remote, the local address it is made from, TLS or not, and the
+   * client certificate a TLS one shows ({@link ClientCertificateClaims#DEFAULT}: the default).
+   */
+  record Link(InetSocketAddress remote, InetAddress local, boolean tls, String certificate) {
+    Link(InetSocketAddress remote, InetAddress local, boolean tls) {
+      this(remote, local, tls, ClientCertificateClaims.DEFAULT);
+    }
+  }
 
   /** The blocking connect itself. */
   interface Connect {

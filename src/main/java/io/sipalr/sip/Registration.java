@@ -1104,7 +1104,8 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
    */
   private boolean connected(io.sipalr.dns.SipTarget target) {
     CompletableFuture<Void> up = engine.connect(endpoint, requests.transport(), target.host(),
-        target.port(), requests.nextHop().getHost());
+        target.port(), requests.nextHop().getHost(), profile.id(),
+        profile.tlsClientCertificate());
     if (up.isDone() && !up.isCompletedExceptionally()) {
       return true;
     }

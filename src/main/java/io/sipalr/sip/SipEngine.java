@@ -199,6 +199,8 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
   private final TlsNetworkLayer tls;
   /** Sets up TCP and TLS connections ahead of the sends that use them. */
   private final FlowConnector connector = new FlowConnector();
+  /** Which client certificate the profiles show on each TLS connection (one per link). */
+  private final ClientCertificateClaims clientCertificates;
 
   SipEngine(SipConfig config) throws SipException {
     this(config, null);
@@ -254,6 +256,8 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
     } catch (java.security.GeneralSecurityException | IOException e) {
       throw new SipException("cannot set up TLS (" + config.tls() + "): " + e.getMessage(), e);
     }
+    clientCertificates = new ClientCertificateClaims(trust.clientCertificates(),
+        config.tls().keyStore() != null);
     try {
       stack = TlsNetworkLayer.forStack(new TlsNetworkLayer.Setup(trust, config.tls()),
           () -> factory.createSipStack(p));
@@ -581,7 +585,7 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
 
   @Override
   public java.util.concurrent.CompletableFuture<Void> connect(Endpoint from, String transport,
-      String host, int remotePort, String domain) {
+      String host, int remotePort, String domain, String profileId, String certificate) {
     boolean overTls = ListeningPoint.TLS.equalsIgnoreCase(transport);
     if (!overTls && !ListeningPoint.TCP.equalsIgnoreCase(transport)) {
       return java.util.concurrent.CompletableFuture.completedFuture(null);
@@ -595,14 +599,29 @@ final class SipEngine implements gov.nist.javax.sip.SipListenerExt, SipWire, Aut
       return java.util.concurrent.CompletableFuture.failedFuture(
           new IOException(transport + " needs a resolved address, not " + host, e));
     }
-    if (tls.connected(remote, remotePort, local)) {
-      return java.util.concurrent.CompletableFuture.completedFuture(null);
-    }
     String name = domain.startsWith("[") && domain.endsWith("]")
         ? domain.substring(1, domain.length() - 1) : domain;
+    String shown = overTls && certificate != null ? certificate
+        : ClientCertificateClaims.DEFAULT;
+    if (overTls) {
+      SipTrust.Refused refused = clientCertificates.claim(profileId, shown,
+          new java.net.InetSocketAddress(remote, remotePort), local, name);
+      if (refused != null) {
+        return java.util.concurrent.CompletableFuture.failedFuture(
+            new IOException(refused.getMessage(), refused));
+      }
+    }
+    if (tls.connected(remote, remotePort, local, shown)) {
+      return java.util.concurrent.CompletableFuture.completedFuture(null);
+    }
     return connector.connect(new FlowConnector.Link(
-            new java.net.InetSocketAddress(remote, remotePort), local, overTls),
-        () -> tls.connectAhead(remote, remotePort, local, overTls, name));
+            new java.net.InetSocketAddress(remote, remotePort), local, overTls, shown),
+        () -> tls.connectAhead(remote, remotePort, local, overTls, name, shown));
+  }
+
+  @Override
+  public void releaseClientCertificate(String profileId) {
+    clientCertificates.release(profileId);
   }
 
   /** Per TLS remote; bounded by the registrars and proxies in use. */

@@ -197,7 +197,7 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   /** Stores a new profile (CREATED) and registers it if it is auto-register. */
   public SipProfile create(SipProfile profile) {
-    SipProfile stored = store.create(profile);
+    SipProfile stored = store.create(knownCertificate(profile));
     added(stored);
     return stored;
   }
@@ -208,6 +208,7 @@ public final class SipProfileRegistry implements AutoCloseable {
    * and registers it if it is auto-register. Returns them as stored, in order.
    */
   public List<SipProfile> createAll(List<SipProfile> profiles) {
+    profiles.forEach(this::knownCertificate);
     List<SipProfile> stored = store.createAll(profiles);
     stored.forEach(this::added);
     return stored;
@@ -223,6 +224,7 @@ public final class SipProfileRegistry implements AutoCloseable {
    */
   public SipProfile save(SipProfile profile) {
     Registration r = registration(profile.id());
+    knownCertificate(profile);
     // One at a time with the start of a destroy of the same profile (see destroy): a change
     // either comes before it, or finds the profile going and changes nothing, never
     // restarting a registration that is being stopped for good.
@@ -269,6 +271,7 @@ public final class SipProfileRegistry implements AutoCloseable {
     return stopped.thenRunAsync(() -> {
       try {
         r.dispose();
+        engine.releaseClientCertificate(id);
         store.destroy(id);
         registrations.remove(id, r);
       } finally {
@@ -285,14 +288,33 @@ public final class SipProfileRegistry implements AutoCloseable {
 
   /** Deregisters the profile (removing only this agent's contact); completes when done. */
   public CompletableFuture<Void> disable(String id) {
-    return registration(id).stop();
+    return registration(id).stop().thenRun(() -> engine.releaseClientCertificate(id));
   }
 
   /** An operator's disable, which overrides every user until the profile is enabled again. */
   public CompletableFuture<Void> forceDisable(String id) {
     Registration r = registration(id);
-    return r.stop().thenRun(() ->
-        emit(RegistryEvent.Type.FORCIBLY_DISABLED, id, ProfileStatus.UNREGISTERED, null));
+    return r.stop().thenRun(() -> {
+      engine.releaseClientCertificate(id);
+      emit(RegistryEvent.Type.FORCIBLY_DISABLED, id, ProfileStatus.UNREGISTERED, null);
+    });
+  }
+
+  /**
+   * {@code profile}, whose tlsClientCertificate (if any) is one of sip.tls.client-certificates;
+   * else a validation error on that field naming the ones there are.
+   */
+  private SipProfile knownCertificate(SipProfile profile) {
+    String name = profile.tlsClientCertificate();
+    java.util.Set<String> known = config.tls().clientCertificates().keySet();
+    if (name != null && !known.contains(name)) {
+      throw new io.sipalr.profile.ProfileValidationException(profile.id(),
+          "tlsClientCertificate", "names \"" + name + "\", which the agent's"
+              + " sip.tls.client-certificates does not define ("
+              + (known.isEmpty() ? "it defines none" : "it defines " + String.join(", ", known))
+              + ")");
+    }
+    return profile;
   }
 
   /**

@@ -53,12 +53,22 @@ interface SipWire {
   /**
    * Sets up the connection a request from {@code from} to {@code host:port} (an address) over
    * {@code transport} goes over: for TCP and TLS a connect, for TLS a handshake whose
-   * certificate must name {@code domain} (RFC 5922). Completed at once when it is up already,
-   * and for UDP; else completes on another thread, failed as the connect failed. Never blocks:
-   * a request over TCP or TLS is sent only once this is done.
+   * certificate must name {@code domain} (RFC 5922) and that shows profile {@code profileId}'s
+   * client certificate {@code certificate} (a name of sip.tls.client-certificates; null:
+   * sip.tls.key-store's, or none). Completed at once when it is up already, and for UDP; else
+   * completes on another thread, failed as the connect failed; failed at once (a
+   * {@link SipTrust.Refused}) when other profiles on that connection show another client
+   * certificate. Never blocks: a request over TCP or TLS is sent only once this is done.
    */
   java.util.concurrent.CompletableFuture<Void> connect(SipEngine.Endpoint from,
-      String transport, String host, int port, String domain);
+      String transport, String host, int port, String domain, String profileId,
+      String certificate);
+
+  /**
+   * Profile {@code profileId} shows no client certificate on any connection any more (it was
+   * disabled or deleted): another may show another one there.
+   */
+  default void releaseClientCertificate(String profileId) {}
 
   /**
    * One more reference to the local endpoint on {@code address}, bound on first use; pair each

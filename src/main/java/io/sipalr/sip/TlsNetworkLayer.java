@@ -50,8 +50,12 @@ public final class TlsNetworkLayer implements NetworkLayer {
   private final Map<InetSocketAddress, String> domains = new ConcurrentHashMap<>();
   /** Resolved registrar address and port → the local address the agent now sends from. */
   private final Map<InetSocketAddress, InetAddress> senders = new ConcurrentHashMap<>();
-  /** Client connections open now, by remote: those of a left uplink are closed on a move. */
-  private final Map<InetSocketAddress, java.util.Set<Socket>> open = new ConcurrentHashMap<>();
+  /**
+   * Client connections open now, by remote, each with the client certificate it shows
+   * ({@link ClientCertificateClaims#DEFAULT}: sip.tls.key-store's or none; always that for
+   * TCP): those of a left uplink are closed on a move.
+   */
+  private final Map<InetSocketAddress, Map<Socket, String>> open = new ConcurrentHashMap<>();
   private final AtomicLong connections = new AtomicLong();
   /** Every TCP and TLS connection reads through the CRLF keep-alive filter. */
   private final CrlfConnections crlf = new CrlfConnections();
@@ -67,7 +71,7 @@ public final class TlsNetworkLayer implements NetworkLayer {
    */
   private static final long READY_FOR_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
 
-  private record Ready(Socket socket, long at) {
+  private record Ready(Socket socket, long at, String certificate) {
     boolean usable() {
       return !socket.isClosed() && System.nanoTime() - at < READY_FOR_NANOS;
     }
@@ -78,11 +82,13 @@ public final class TlsNetworkLayer implements NetworkLayer {
 
   /** Every handshake a full one ({@code sip.tls.session-resumption = false}). */
   private void forgetSessions() {
-    javax.net.ssl.SSLSessionContext sessions = trust.context().getClientSessionContext();
-    for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
-      javax.net.ssl.SSLSession session = sessions.getSession(ids.nextElement());
-      if (session != null) {
-        session.invalidate();
+    for (javax.net.ssl.SSLContext context : trust.contexts()) {
+      javax.net.ssl.SSLSessionContext sessions = context.getClientSessionContext();
+      for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
+        javax.net.ssl.SSLSession session = sessions.getSession(ids.nextElement());
+        if (session != null) {
+          session.invalidate();
+        }
       }
     }
   }
@@ -135,12 +141,18 @@ public final class TlsNetworkLayer implements NetworkLayer {
    * cache at its next write, so the next send opens a new one from {@code from}.
    */
   private void closeOthers(InetSocketAddress remote, InetAddress from) {
-    java.util.Set<Socket> sockets = open.get(remote);
+    closeWhere(remote, (socket, certificate) -> !from.equals(socket.getLocalAddress()));
+  }
+
+  /** Closes (and forgets) the connections to {@code remote} that {@code which} selects. */
+  private void closeWhere(InetSocketAddress remote,
+      java.util.function.BiPredicate<Socket, String> which) {
+    Map<Socket, String> sockets = open.get(remote);
     if (sockets == null) {
       return;
     }
-    for (Socket socket : sockets) {
-      if (socket.isClosed() || !from.equals(socket.getLocalAddress())) {
+    sockets.forEach((socket, certificate) -> {
+      if (socket.isClosed() || which.test(socket, certificate)) {
         sockets.remove(socket);
         try {
           socket.close();
@@ -148,7 +160,7 @@ public final class TlsNetworkLayer implements NetworkLayer {
           // closed either way
         }
       }
-    }
+    });
   }
 
   /** The RFC 5626 keep-alives of the connections this layer made. */
@@ -242,14 +254,20 @@ public final class TlsNetworkLayer implements NetworkLayer {
    * ahead, or one the stack holds open.
    */
   boolean connected(InetAddress address, int port, InetAddress from) {
+    return connected(address, port, from, ClientCertificateClaims.DEFAULT);
+  }
+
+  /** The same, showing client certificate {@code certificate} (TLS). */
+  boolean connected(InetAddress address, int port, InetAddress from, String certificate) {
     InetSocketAddress remote = new InetSocketAddress(address, port);
     Ready waiting = ready.get(new Link(remote, from));
-    if (waiting != null && waiting.usable()) {
+    if (waiting != null && waiting.usable() && waiting.certificate().equals(certificate)) {
       return true;
     }
-    java.util.Set<Socket> sockets = open.get(remote);
-    return sockets != null && sockets.stream()
-        .anyMatch(s -> !s.isClosed() && from.equals(s.getLocalAddress()));
+    Map<Socket, String> sockets = open.get(remote);
+    return sockets != null && sockets.entrySet().stream()
+        .anyMatch(e -> !e.getKey().isClosed() && from.equals(e.getKey().getLocalAddress())
+            && e.getValue().equals(certificate));
   }
 
   /**
@@ -261,11 +279,28 @@ public final class TlsNetworkLayer implements NetworkLayer {
    */
   void connectAhead(InetAddress address, int port, InetAddress from, boolean tls, String domain)
       throws IOException {
+    connectAhead(address, port, from, tls, domain, ClientCertificateClaims.DEFAULT);
+  }
+
+  /**
+   * The same, a TLS connection showing client certificate {@code certificate} (a name of
+   * sip.tls.client-certificates, or {@link ClientCertificateClaims#DEFAULT}). One open from
+   * {@code from} showing another (its profiles changed certificate) is closed, so that the
+   * stack, which holds one per remote, takes this one at its next send.
+   */
+  void connectAhead(InetAddress address, int port, InetAddress from, boolean tls, String domain,
+      String certificate) throws IOException {
     InetSocketAddress remote = new InetSocketAddress(address, port);
-    Socket socket = tls ? handshake(remote, from, domain) : connect(crlf.tcp(), remote, from);
-    Ready previous = ready.put(new Link(remote, from), new Ready(socket, System.nanoTime()));
+    Socket socket = tls ? handshake(remote, from, domain, certificate)
+        : connect(crlf.tcp(), remote, from);
+    Ready previous = ready.put(new Link(remote, from),
+        new Ready(socket, System.nanoTime(), certificate));
     if (previous != null) {
       previous.socket().close(); // set up again (the first left over, or stale): the newer
+    }
+    if (tls) {
+      closeWhere(remote, (other, shown) -> from.equals(other.getLocalAddress())
+          && !shown.equals(certificate));
     }
   }
 
@@ -280,10 +315,9 @@ public final class TlsNetworkLayer implements NetworkLayer {
           + (from == null ? "any address" : from.getHostAddress()) + " was set up ahead");
     }
     Socket socket = taken.socket();
-    java.util.Set<Socket> sockets = open.computeIfAbsent(remote,
-        r -> ConcurrentHashMap.newKeySet());
-    sockets.removeIf(Socket::isClosed); // bounded by the live connections to this remote
-    sockets.add(socket);
+    Map<Socket, String> sockets = open.computeIfAbsent(remote, r -> new ConcurrentHashMap<>());
+    sockets.keySet().removeIf(Socket::isClosed); // bounded by the live connections there
+    sockets.put(socket, taken.certificate());
     return socket;
   }
 
@@ -310,8 +344,8 @@ public final class TlsNetworkLayer implements NetworkLayer {
     }
   }
 
-  private SSLSocket handshake(InetSocketAddress remote, InetAddress from, String domain)
-      throws IOException {
+  private SSLSocket handshake(InetSocketAddress remote, InetAddress from, String domain,
+      String certificate) throws IOException {
     if (!settings.sessionResumption()) {
       forgetSessions();
     }
@@ -319,9 +353,10 @@ public final class TlsNetworkLayer implements NetworkLayer {
     // Plain beneath: the keep-alive filter reads the decrypted stream (crlf.tls below).
     Socket plain = connect(new Socket(), remote, from);
     SSLSocket socket = null;
+    SipTrust.ClientAuth auth = SipTrust.watch();
     try {
-      socket = (SSLSocket) trust.context().getSocketFactory()
-          .createSocket(plain, domain, remote.getPort(), true);
+      socket = (SSLSocket) trust.context(certificate.isEmpty() ? null : certificate)
+          .getSocketFactory().createSocket(plain, domain, remote.getPort(), true);
       SSLParameters params = socket.getSSLParameters();
       params.setProtocols(TlsSettings.PROTOCOLS);
       if (!Rfc5922Names.isIpLiteral(domain)) {
@@ -332,15 +367,23 @@ public final class TlsNetworkLayer implements NetworkLayer {
       socket.setSSLParameters(params);
       connections.incrementAndGet();
       socket.setSoTimeout((int) settings.handshakeTimeout().toMillis());
-      socket.startHandshake();
+      try {
+        socket.startHandshake();
+      } catch (IOException e) {
+        throw ClientAuthVerdict.refusedOrAsIs(e, auth, domain, certificate);
+      }
+      int first = ClientAuthVerdict.await(socket, auth, domain, certificate,
+          System.currentTimeMillis() - started, settings.handshakeTimeout());
       socket.setSoTimeout(0);
       if (socket.getSession().getCreationTime() < started) {
         resumed.incrementAndGet();
       }
-      return crlf.tls(new HandshakenSocket(socket), plain);
+      return crlf.tls(socket, plain, first);
     } catch (IOException | RuntimeException e) {
       (socket != null ? socket : plain).close();
       throw e;
+    } finally {
+      SipTrust.unwatch();
     }
   }
 

@@ -3,6 +3,8 @@ package io.sipalr.sip;
 import com.typesafe.config.Config;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * How the agent speaks TLS (the {@code sip.tls} block): whom it trusts, which client
@@ -23,6 +25,8 @@ import java.time.Duration;
  *     an earlier one (the default; a move then skips the certificate exchange). Off makes every
  *     handshake a full one: for a registrar that mishandles resumption, and for measuring what
  *     resumption saves (TlsHandoverBench)
+ * @param clientCertificates the key stores a profile may name ({@code tlsClientCertificate})
+ *     instead of {@code keyStore}, by name ({@code sip.tls.client-certificates})
  */
 public record TlsSettings(
     Path trustStore,
@@ -31,14 +35,34 @@ public record TlsSettings(
     char[] keyStorePassword,
     Duration connectTimeout,
     Duration handshakeTimeout,
-    boolean sessionResumption) {
+    boolean sessionResumption,
+    Map<String, ClientCertificate> clientCertificates) {
+
+  /**
+   * A client certificate and key a profile names: its key store (PKCS#12 or JKS) and that
+   * store's (and key's) password, a secret that {@link #toString()} hides.
+   */
+  public record ClientCertificate(Path keyStore, char[] password) {
+    public ClientCertificate {
+      java.util.Objects.requireNonNull(keyStore, "keyStore");
+      java.util.Objects.requireNonNull(password, "password");
+    }
+
+    @Override
+    public String toString() {
+      return "ClientCertificate[keyStore=" + keyStore + ", password=(hidden)]";
+    }
+  }
 
   /**
    * The JVM's trust store, no client certificate, 5 s to connect and 5 s to shake hands,
    * sessions resumed.
    */
   public static final TlsSettings DEFAULTS = new TlsSettings(null, null, null, null,
-      Duration.ofSeconds(5), Duration.ofSeconds(5), true);
+      Duration.ofSeconds(5), Duration.ofSeconds(5), true, Map.of());
+
+  /** What a client certificate may be called (a config key, a profile's value). */
+  static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   /** The protocols every TLS connection is limited to. */
   static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
@@ -54,13 +78,15 @@ public record TlsSettings(
       throw new IllegalArgumentException("sip.tls.key-store-password: must be set with "
           + "sip.tls.key-store");
     }
+    clientCertificates = clientCertificates == null ? Map.of()
+        : java.util.Collections.unmodifiableMap(new TreeMap<>(clientCertificates));
   }
 
   /** With sessions resumed (the default). */
   public TlsSettings(Path trustStore, char[] trustStorePassword, Path keyStore,
       char[] keyStorePassword, Duration connectTimeout, Duration handshakeTimeout) {
     this(trustStore, trustStorePassword, keyStore, keyStorePassword, connectTimeout,
-        handshakeTimeout, true);
+        handshakeTimeout, true, Map.of());
   }
 
   /** Trust only the CAs in {@code trustStore} (PKCS#12 or JKS), e.g. a test CA. */
@@ -72,13 +98,21 @@ public record TlsSettings(
   /** The same with this client certificate. */
   public TlsSettings withKeyStore(Path store, char[] password) {
     return new TlsSettings(trustStore, trustStorePassword, store, password, connectTimeout,
-        handshakeTimeout, sessionResumption);
+        handshakeTimeout, sessionResumption, clientCertificates);
+  }
+
+  /** The same with client certificate {@code name} too, for the profiles that name it. */
+  public TlsSettings withClientCertificate(String name, Path store, char[] password) {
+    Map<String, ClientCertificate> all = new TreeMap<>(clientCertificates);
+    all.put(name, new ClientCertificate(store, password));
+    return new TlsSettings(trustStore, trustStorePassword, keyStore, keyStorePassword,
+        connectTimeout, handshakeTimeout, sessionResumption, all);
   }
 
   /** The same with session resumption on or off ({@code sip.tls.session-resumption}). */
   public TlsSettings withSessionResumption(boolean on) {
     return new TlsSettings(trustStore, trustStorePassword, keyStore, keyStorePassword,
-        connectTimeout, handshakeTimeout, on);
+        connectTimeout, handshakeTimeout, on, clientCertificates);
   }
 
   /** Reads {@code sip.tls}; empty paths mean "not set". */
@@ -93,7 +127,36 @@ public record TlsSettings(
         secret(c, "sip.tls.key-store-password"),
         c.getDuration("sip.tls.connect-timeout"),
         c.getDuration("sip.tls.handshake-timeout"),
-        !c.hasPath("sip.tls.session-resumption") || c.getBoolean("sip.tls.session-resumption"));
+        !c.hasPath("sip.tls.session-resumption") || c.getBoolean("sip.tls.session-resumption"),
+        clientCertificates(c));
+  }
+
+  /**
+   * {@code sip.tls.client-certificates { NAME { key-store, key-store-password } }}: both set
+   * for each name, the names as a profile's {@code tlsClientCertificate} gives them.
+   */
+  private static Map<String, ClientCertificate> clientCertificates(Config c) {
+    String block = "sip.tls.client-certificates";
+    if (!c.hasPath(block)) {
+      return Map.of();
+    }
+    Map<String, ClientCertificate> all = new TreeMap<>();
+    for (String name : c.getObject(block).keySet()) {
+      String key = block + "." + com.typesafe.config.ConfigUtil.joinPath(name);
+      if (!NAME.matcher(name).matches()) {
+        throw new IllegalArgumentException(key + ": a name of letters, digits, '.', '_' or '-'");
+      }
+      Path store = path(c, key + ".key-store");
+      char[] password = secret(c, key + ".key-store-password");
+      if (store == null) {
+        throw new IllegalArgumentException(key + ".key-store: must be set");
+      }
+      if (password == null) {
+        throw new IllegalArgumentException(key + ".key-store-password: must be set");
+      }
+      all.put(name, new ClientCertificate(store, password));
+    }
+    return all;
   }
 
   private static Path path(Config c, String key) {
@@ -110,6 +173,7 @@ public record TlsSettings(
   public String toString() {
     return "TlsSettings[trustStore=" + (trustStore == null ? "JVM default" : trustStore)
         + ", keyStore=" + (keyStore == null ? "none" : keyStore)
+        + ", clientCertificates=" + clientCertificates.keySet()
         + ", passwords=(hidden), connectTimeout=" + connectTimeout
         + ", handshakeTimeout=" + handshakeTimeout
         + ", sessionResumption=" + sessionResumption + "]";

@@ -83,6 +83,16 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void clientCertificatesAreNamedByTheUserAndCheckedByTheirReader() throws Exception {
+    Config c = ConfigLoader.load(write("sip.tls.client-certificates {\n"
+        + "  alice-device { key-store = \"/k/a.p12\", key-store-password = pw }\n}\n"),
+        Map.of());
+    assertEquals("/k/a.p12", c.getString("sip.tls.client-certificates.alice-device.key-store"));
+    String message = refused(write("sip.tls.client-certificate { }\n")).getMessage();
+    assertTrue(message.contains("did you mean 'sip.tls.client-certificates'?"), message);
+  }
+
+  @Test
   void anUnknownKeyInASystemPropertyIsRefused() throws Exception {
     Path file = write("sip.port = 5080\n");
     System.setProperty("sip.prot", "5090");

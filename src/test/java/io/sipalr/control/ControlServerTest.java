@@ -189,6 +189,30 @@ class ControlServerTest {
   // ------------------------------------------------------------ paths
 
   @Test
+  void aClientCertificateTheAgentDoesNotDefineIs400NamingTheField() throws Exception {
+    start(256, Duration.ofSeconds(60), 2, 64);
+    String profile = "{\"id\": \"tia\", \"aor\": \"sip:tia@sipalr.test\","
+        + " \"registrar\": \"sip:127.0.0.1:5061\", \"transport\": \"tls\","
+        + " \"password\": \"secret\", \"autoRegister\": false,"
+        + " \"tlsClientCertificate\": \"tia-device\"}";
+    String answer = request("POST", "/v1/profiles", profile);
+    assertEquals(400, status(answer), answer);
+    assertTrue(answer.contains("invalid_field"), answer);
+    assertTrue(answer.contains("profile \\\"tia\\\": tlsClientCertificate: names"
+        + " \\\"tia-device\\\", which the agent's sip.tls.client-certificates does not define"
+        + " (it defines none)"), answer);
+    assertTrue(registry.profile("tia").isEmpty());
+
+    String created = request("POST", "/v1/profiles", profile.replace(
+        ", \"tlsClientCertificate\": \"tia-device\"", ""));
+    assertEquals(201, status(created), created);
+    assertTrue(created.contains("\"tlsClientCertificate\":null"), created);
+    String changed = request("PUT", "/v1/profiles/tia", "{\"tlsClientCertificate\": \"x\"}");
+    assertEquals(400, status(changed), changed);
+    assertTrue(changed.contains("tlsClientCertificate: names"), changed);
+  }
+
+  @Test
   void aPercentEscapeThatDoesNotDecodeIs400NamingIt() throws Exception {
     start(256, Duration.ofSeconds(60), 2, 64);
     String answer = request("GET", "/v1/profiles/al%zzice", null);

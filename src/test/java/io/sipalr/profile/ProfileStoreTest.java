@@ -334,7 +334,7 @@ class ProfileStoreTest {
     JsonNode file = JSON.readTree(profileFile("alice").toFile());
     assertEquals(List.of("formatVersion", "id", "aor", "registrar", "outboundProxy", "authUser",
         "password", "realm", "transport", "expires", "autoRegister", "snapId", "iapId",
-        "bearerFilter", "instanceId", "regId"), fieldNames(file));
+        "bearerFilter", "instanceId", "regId", "tlsClientCertificate"), fieldNames(file));
     assertEquals(1, file.get("formatVersion").asInt());
     assertEquals(PASSWORD, file.get("password").asText());
     assertEquals(alice.instanceId(), file.get("instanceId").asText());
@@ -342,6 +342,21 @@ class ProfileStoreTest {
     assertEquals(4, file.get("snapId").asInt());
     assertTrue(file.get("iapId").isNull());
     assertEquals("AUTO", file.get("transport").asText(), "no transport given: RFC 3263 chooses");
+  }
+
+  @Test
+  void aFileWrittenBeforeProfilesHadAClientCertificateReadsAsWithoutOne() throws IOException {
+    writeProfileFileWith("alice", node -> node.remove("tlsClientCertificate"));
+    try (ProfileStore store = ProfileStore.open(dataDir())) {
+      assertEquals(null, store.get("alice").orElseThrow().tlsClientCertificate());
+      store.update(SipProfileBuilder.copyOf(store.get("alice").orElseThrow())
+          .transport(Transport.TLS).tlsClientCertificate("alice-device").build());
+    }
+    try (ProfileStore store = ProfileStore.open(dataDir())) {
+      assertEquals("alice-device", store.get("alice").orElseThrow().tlsClientCertificate());
+    }
+    assertEquals("alice-device",
+        JSON.readTree(profileFile("alice").toFile()).get("tlsClientCertificate").asText());
   }
 
   @Test

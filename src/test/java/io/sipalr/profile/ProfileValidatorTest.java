@@ -66,6 +66,14 @@ class ProfileValidatorTest {
 
   /** Without a transport, a sips: registrar makes RFC 3263 choose TLS: sips: URIs are fine. */
   @Test
+  void aTlsOrAutoProfileMayNameAClientCertificate() {
+    ProfileValidator.validate(alice().transport(Transport.TLS)
+        .tlsClientCertificate("alice-device.2").build());
+    ProfileValidator.validate(alice().registrar("sips:registrar.sipalr.test")
+        .aor("sips:alice@sipalr.test").tlsClientCertificate("alice_device").build());
+  }
+
+  @Test
   void aSipsRegistrarWithoutATransportIsValid() {
     ProfileValidator.validate(alice().aor("sips:alice@sipalr.test")
         .registrar("sips:registrar.sipalr.test").build());
@@ -136,7 +144,11 @@ class ProfileValidatorTest {
         bad("instanceId", b -> b.instanceId("urn:uuid:0000-0000").regId(1), "urn:uuid:"),
         bad("regId", b -> b.instanceId("urn:uuid:00000000-0000-4000-8000-000000000001"),
             "at least 1 when instanceId is set"),
-        bad("regId", b -> b.regId(-1), "must not be negative"));
+        bad("regId", b -> b.regId(-1), "must not be negative"),
+        bad("tlsClientCertificate", b -> b.transport(Transport.TLS)
+            .tlsClientCertificate("alice device"), "1 to 64 letters, digits"),
+        bad("tlsClientCertificate", b -> b.transport(Transport.UDP)
+            .tlsClientCertificate("alice-device"), "is shown over TLS only"));
   }
 
   private static Arguments bad(String field, UnaryOperator<SipProfileBuilder> change, String problem) {

@@ -198,7 +198,8 @@ final class ScriptedRegistrar implements SipWire {
 
   @Override
   public java.util.concurrent.CompletableFuture<Void> connect(SipEngine.Endpoint from,
-      String transport, String host, int port, String domain) {
+      String transport, String host, int port, String domain, String profileId,
+      String certificate) {
     if ("udp".equalsIgnoreCase(transport)) {
       return java.util.concurrent.CompletableFuture.completedFuture(null);
     }

@@ -99,6 +99,21 @@ public final class TestPki {
     return ca.certificate();
   }
 
+  /** This CA's certificate, PEM (a TLS server's list of CAs for client certificates). */
+  public Path writeCaPem(Path file) throws IOException {
+    StringWriter text = new StringWriter();
+    try (JcaPEMWriter pem = new JcaPEMWriter(text)) {
+      pem.writeObject(ca.certificate());
+    }
+    Files.writeString(file, text.toString());
+    return file;
+  }
+
+  /** A client certificate named {@code cn}, valid from an hour ago for a day. */
+  public Issued client(String cn) throws Exception {
+    return server(Names.cnOnly(cn));
+  }
+
   /** A PKCS#12 trust store holding only this CA. */
   public Path writeTrustStore(Path file, char[] password) throws Exception {
     KeyStore store = KeyStore.getInstance("PKCS12");
