@@ -145,12 +145,9 @@ final class CrlfConnections {
     return new FramedSocket(this);
   }
 
-  /**
-   * {@code tls} (over {@code tcp}, its handshake done, {@code first} a byte read from it
-   * already or -1) read through the filter.
-   */
-  SSLSocket tls(SSLSocket tls, Socket tcp, int first) {
-    FramedSslSocket framed = new FramedSslSocket(tls, first);
+  /** {@code tls} (over {@code tcp}, its handshake still to come) read through the filter. */
+  SSLSocket tls(SSLSocket tls, Socket tcp) {
+    FramedSslSocket framed = new FramedSslSocket(tls);
     framed.connection = add(tls, tcp, "TLS");
     return framed;
   }

@@ -1,76 +1,35 @@
 package io.sipalr.sip;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.SocketAddress;
-import java.io.SequenceInputStream;
 import java.net.SocketException;
 import java.nio.channels.SocketChannel;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BiFunction;
-import javax.net.ssl.HandshakeCompletedEvent;
 import javax.net.ssl.HandshakeCompletedListener;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
 
 /**
- * A TLS connection as JAIN-SIP's blocking TLS transport gets it: its handshake already done
- * (on the connector pool), read through the keep-alive filter ({@link CrlfConnections}). JSSE's
- * sockets cannot be subclassed, so this one hands every call to the real one, but for two:
- *
- * <ul>
- *   <li>the input stream (decrypted) goes through a {@link CrlfKeepAliveStream}, after the
- *       byte read before the stack got the socket, if any ({@link ClientAuthVerdict});
- *   <li>the stack starts the handshake itself right after it is handed a socket, under a
- *       watchdog that closes the socket unless a handshake-completed listener hears of it.
- *       Here starting it only tells the listeners: JSSE would instead send a TLS 1.3 KeyUpdate
- *       (and tell no listener, so the watchdog would close the connection) or renegotiate TLS
- *       1.2, which registrars commonly refuse.
- * </ul>
+ * A TLS socket that the stack reads through the keep-alive filter ({@link CrlfConnections}):
+ * JSSE's sockets cannot be subclassed, so this one hands every call to the real one, only the
+ * input stream (decrypted) goes through a {@link CrlfKeepAliveStream}. Nothing else differs.
  */
 final class FramedSslSocket extends SSLSocket {
   private final SSLSocket tls;
-  /** A byte read before the stack got the socket, or -1. */
-  private final int first;
-  private final List<HandshakeCompletedListener> listeners = new CopyOnWriteArrayList<>();
   /** Set right after construction by {@link CrlfConnections#tls}. */
   volatile CrlfConnections.Connection connection;
 
-  /** {@code tls}, its handshake done; {@code first}: a byte read from it already, or -1. */
-  FramedSslSocket(SSLSocket tls, int first) {
+  FramedSslSocket(SSLSocket tls) {
     this.tls = tls;
-    this.first = first;
   }
 
   @Override
   public InputStream getInputStream() throws IOException {
-    InputStream decrypted = tls.getInputStream();
-    return connection.input(first < 0 ? decrypted : new SequenceInputStream(
-        new ByteArrayInputStream(new byte[] {(byte) first}), decrypted));
-  }
-
-  @Override
-  public void startHandshake() throws IOException {
-    if (tls.isClosed()) {
-      throw new SocketException("closed before the stack took it");
-    }
-    HandshakeCompletedEvent done = new HandshakeCompletedEvent(this, tls.getSession());
-    listeners.forEach(l -> l.handshakeCompleted(done));
-  }
-
-  @Override
-  public void addHandshakeCompletedListener(HandshakeCompletedListener l) {
-    listeners.add(l);
-  }
-
-  @Override
-  public void removeHandshakeCompletedListener(HandshakeCompletedListener l) {
-    listeners.remove(l);
+    return connection.input(tls.getInputStream());
   }
 
   @Override
@@ -98,6 +57,17 @@ final class FramedSslSocket extends SSLSocket {
   @Override public SSLSession getSession() { return tls.getSession(); }
   @Override public SSLSession getHandshakeSession() { return tls.getHandshakeSession(); }
 
+  @Override
+  public void addHandshakeCompletedListener(HandshakeCompletedListener l) {
+    tls.addHandshakeCompletedListener(l);
+  }
+
+  @Override
+  public void removeHandshakeCompletedListener(HandshakeCompletedListener l) {
+    tls.removeHandshakeCompletedListener(l);
+  }
+
+  @Override public void startHandshake() throws IOException { tls.startHandshake(); }
   @Override public void setUseClientMode(boolean mode) { tls.setUseClientMode(mode); }
   @Override public boolean getUseClientMode() { return tls.getUseClientMode(); }
   @Override public void setNeedClientAuth(boolean need) { tls.setNeedClientAuth(need); }

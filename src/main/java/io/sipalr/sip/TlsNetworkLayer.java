@@ -378,7 +378,7 @@ public final class TlsNetworkLayer implements NetworkLayer {
       if (socket.getSession().getCreationTime() < started) {
         resumed.incrementAndGet();
       }
-      return crlf.tls(socket, plain, first);
+      return crlf.tls(new HandshakenSocket(socket, first), plain);
     } catch (IOException | RuntimeException e) {
       (socket != null ? socket : plain).close();
       throw e;
