@@ -125,7 +125,7 @@ class CallsIT {
     MobilityConfig mobility = new MobilityConfig(MobilityConfig.Provider.SCRIPTED,
         Duration.ofSeconds(5), all, List.of(new Snap(1, "wlan-cell", List.of(1, 2))));
     iaps = new ScriptedIapProvider(all);
-    agent = SipAlrAgent.builder()
+    SipAlrAgent.Builder builder = SipAlrAgent.builder()
         .sip(new SipConfig("127.0.0.1", 0, "sip-alr-agent-it", Duration.ofSeconds(2),
             new SipConfig.Backoff(Duration.ofMillis(300), Duration.ofMillis(300),
                 Duration.ofSeconds(2)), Duration.ofSeconds(30), 4, 2, Duration.ofSeconds(60)))
@@ -134,7 +134,11 @@ class CallsIT {
             AlrConfig.DEFAULT_REGISTER_WINDOW, Duration.ofSeconds(2)))
         .calls(CallsConfig.from(ConfigFactory.parseString(callsBlock)
             .withFallback(ConfigFactory.defaultReference()).resolve()))
-        .policy(policy).dataDir(Files.createTempDirectory("sipalr-calls-it")).build();
+        .dataDir(Files.createTempDirectory("sipalr-calls-it"));
+    if (policy != null) {
+      builder.policy(policy);
+    }
+    agent = builder.build();
     agent.calls().addListener(events::add);
     agent.start();
     if (wlan) {
