@@ -7,10 +7,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -74,7 +71,6 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   private static final int MAX_MIN_EXPIRES = 86_400;
 
   private final SipWire engine;
-  private final FlowKeepAlive keepAlive;
   private final SipConfig config;
   private final ScheduledExecutorService timers;
   private final Clock clock;
@@ -92,7 +88,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   /** The move in progress, or {@code null}. */
   private Migration migration;
   /** A move waiting for the REGISTER in flight to be answered, or {@code null}. */
-  private PendingMove pendingMove;
+  private Migration.Pending pendingMove;
   /** A profile change that arrived during a migration, applied after it (rule 9). */
   private SipProfile pendingUpdate;
   /** Answers the registrar's 401 (Authorization) and a proxy's 407 (Proxy-Authorization). */
@@ -123,23 +119,12 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   private ScheduledFuture<?> nextAttempt;
   private int failures;
 
-  private String contact;
-  /**
-   * Where the registrar last saw our REGISTERs come from (host:port) when that is not our
-   * local address (a NAT), and the endpoint that was learned on; the Contact uses it when
-   * {@code sip.nat.contact-rewrite} is on and the registrar did not negotiate outbound.
-   */
-  private String seenAt;
-  private SipEngine.Endpoint seenOn;
-  private boolean rewriteContact;
-  private final Set<String> staleContacts = new LinkedHashSet<>();
-  /** Stale contacts whose removal was asked for again once already: the next time, give up. */
-  private final Set<String> staleRetried = new LinkedHashSet<>();
+  /** The bound Contact, the stale ones to remove, the public address learned. */
+  private final RegistrationContacts contacts;
   private Boolean outbound;
-  /** The flow the last REGISTER went over, and whether we are a member of its keep-alive. */
+  /** The flow the last REGISTER went over. */
   private FlowKeepAlive.Flow flow;
-  private FlowKeepAlive.Flow keptAlive;
-  private FlowKeepAlive.Flow natPinged;
+  private final RegistrationKeepAlives keepAlives;
   private int grantedExpires;
   private Instant expiresAt;
   private RegistrationError lastError;
@@ -148,27 +133,6 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   private final List<CompletableFuture<Void>> exchangeWaiters = new ArrayList<>();
 
   private volatile RegistrationInfo info;
-
-  /** One move to a new endpoint: where to, where from, and who waits for the outcome. */
-  private static final class Migration {
-    final SipEngine.Endpoint target;
-    final SipEngine.Endpoint fallback;
-    final String fallbackContact;
-    final MigrationOrder order;
-    final Runnable registerSent;
-    final CompletableFuture<MigrationOutcome> outcome;
-    boolean announced;
-
-    Migration(SipEngine.Endpoint target, SipEngine.Endpoint fallback, String fallbackContact,
-        MigrationOrder order, Runnable registerSent, CompletableFuture<MigrationOutcome> outcome) {
-      this.target = target;
-      this.fallback = fallback;
-      this.fallbackContact = fallbackContact;
-      this.order = order;
-      this.registerSent = registerSent;
-      this.outcome = outcome;
-    }
-  }
 
   /**
    * @param endpoint where to register from, or {@code null} to wait for {@link #rebind} (a
@@ -188,7 +152,8 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     this.targets = targets;
     this.profile = profile;
     this.engine = engine;
-    this.keepAlive = keepAlive;
+    this.contacts = new RegistrationContacts(profile.id());
+    this.keepAlives = new RegistrationKeepAlives(keepAlive, this, config.nat());
     this.endpoint = endpoint;
     this.config = config;
     this.timers = timers;
@@ -311,15 +276,11 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       Runnable registerSent) {
     CompletableFuture<MigrationOutcome> outcome = new CompletableFuture<>();
     executor.executeHere(
-        () -> beginMigration(new PendingMove(target, order, registerSent, outcome)));
+        () -> beginMigration(new Migration.Pending(target, order, registerSent, outcome)));
     return outcome;
   }
 
-  /** A move asked for while a REGISTER was in flight; it starts once that one is answered. */
-  private record PendingMove(SipEngine.Endpoint target, MigrationOrder order,
-      Runnable registerSent, CompletableFuture<MigrationOutcome> outcome) {}
-
-  private void beginMigration(PendingMove move) {
+  private void beginMigration(Migration.Pending move) {
     if (pendingMove != null && pendingMove != move) {
       refuseMove(move, "a migration is already waiting");
       return;
@@ -343,8 +304,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     }
     cancelTimers();
     abandonInFlight();
-    migration = new Migration(target, endpoint, contact, move.order(), move.registerSent(),
-        move.outcome());
+    migration = new Migration(move, endpoint, contacts.current());
     if (move.order() == MigrationOrder.MAKE_BEFORE_BREAK) {
       endpoint = target;
       transition(State.MIGRATING);
@@ -355,7 +315,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   }
 
   /** Ends a move that will not happen: its endpoint given back, its outcome a failure. */
-  private void refuseMove(PendingMove move, String why) {
+  private void refuseMove(Migration.Pending move, String why) {
     engine.release(move.target());
     move.outcome().complete(MigrationOutcome.failed(
         new RegistrationError(RegistrationError.Kind.TRANSPORT, 0, why, null)));
@@ -370,7 +330,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
 
   /** A waiting move that can no longer happen (disable, carrier change). */
   private void dropPendingMove(String why) {
-    PendingMove move = pendingMove;
+    Migration.Pending move = pendingMove;
     if (move != null) {
       pendingMove = null;
       refuseMove(move, why);
@@ -461,11 +421,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       return;
     }
     abandonInFlight();
-    if (contact != null && !contact.equals(m.fallbackContact)) {
-      staleContacts.add(contact);
-    }
-    staleContacts.remove(m.fallbackContact);
-    contact = m.fallbackContact;
+    contacts.backTo(m.fallbackContact);
     endpoint = m.fallback;
     migration = null;
     engine.release(m.target);
@@ -484,7 +440,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     if (endpoint == m.target) {
       // Registered (or registering) through the new address already: the old one is done with.
       if (state == State.MIGRATING && m.fallbackContact != null) {
-        staleContacts.add(m.fallbackContact);
+        contacts.markStale(m.fallbackContact);
       }
       engine.release(m.fallback);
     } else {
@@ -515,15 +471,10 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     Migration m = migration;
     migration = null;
     abandonInFlight();
-    String failedContact = contact;
     endpoint = m.fallback;
     engine.release(m.target);
     if (m.order == MigrationOrder.MAKE_BEFORE_BREAK) {
-      if (failedContact != null && !failedContact.equals(m.fallbackContact)) {
-        staleContacts.remove(m.fallbackContact);
-        staleContacts.add(failedContact);
-      }
-      contact = m.fallbackContact;
+      contacts.backTo(m.fallbackContact);
       transition(State.REFRESHING);
     } else {
       transition(State.REGISTERING); // the old binding was removed first: register it again
@@ -590,9 +541,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   @Override
   public void flowFailed(FlowKeepAlive.Flow failed, String why) {
     executor.execute(() -> {
-      if (failed.equals(keptAlive)) {
-        keptAlive = null;
-      }
+      keepAlives.failed(failed);
       if ((state == State.REGISTERED || state == State.REFRESHING) && failed.equals(flow)
           && wanted) {
         lastError = new RegistrationError(RegistrationError.Kind.TRANSPORT, 0,
@@ -609,9 +558,9 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   @Override
   public void natRebound(FlowKeepAlive.Flow on, String mapped, String why) {
     executor.execute(() -> {
-      if (on.equals(flow) && seenOn == endpoint) {
-        seenAt = mapped; // the contact-rewrite path: this REGISTER binds it, removes the old
-        rewriteContact = config.nat().contactRewrite();
+      if (on.equals(flow)) {
+        // The contact-rewrite path: the REGISTER below binds it and removes the old one.
+        contacts.rebound(endpoint, mapped, config.nat().contactRewrite());
       }
     });
     flowFailed(on, why);
@@ -694,8 +643,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     if (state == State.DEREGISTERING) {
       endAttempt();
       failures = 0;
-      staleContacts.clear();
-      staleRetried.clear();
+      contacts.clearStale();
       if (migration != null) {
         breakDone(true);
       } else {
@@ -703,7 +651,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       }
       return;
     }
-    int granted = requests.grantedExpires(response, contact, requestedExpires);
+    int granted = requests.grantedExpires(response, contacts.current(), requestedExpires);
     if (granted < config.limits().minGrantedExpires().toSeconds()) {
       // Refreshing at once would be a storm (a refresh every 100 ms for expires=0): this is
       // the registrar's error, and it gets the backoff of any other error.
@@ -719,17 +667,17 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     // Never more than we asked for: a registrar granting 68 years would stop our refreshes.
     grantedExpires = Math.min(granted, requestedExpires);
     expiresAt = clock.instant().plusSeconds(grantedExpires);
-    boolean refreshNow = !outbound && removeStaleOnceMore(response);
+    boolean refreshNow = !outbound
+        && contacts.removeStaleOnceMore(requests.listed(response, contacts.stale()));
     refreshNow |= learnPublicAddress(response);
     if (outbound) {
-      staleContacts.clear(); // replaced atomically by instance and reg-id
-      staleRetried.clear();
-      keepAlive(flow, RegisterRequests.flowTimer(response), RegisterRequests.seenAt(response),
-          null);
+      contacts.clearStale(); // replaced atomically by instance and reg-id
+      keepAlives.keep(flow, RegisterRequests.flowTimer(response),
+          RegisterRequests.seenAt(response), null);
     } else {
       // No flow the registrar routes over: keep the NAT's mapping open, or a request to the
       // user finds it closed (30 s on many NATs) long before the next refresh.
-      keepAlive(null, 0, RegisterRequests.seenAt(response),
+      keepAlives.keep(null, 0, RegisterRequests.seenAt(response),
           config.nat().keepAlive() != SipConfig.NatKeepAlive.OFF ? flow : null);
     }
     lastError = null;
@@ -750,28 +698,6 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   }
 
   /**
-   * Without outbound the registrar adds a new contact beside the old one, which the REGISTER
-   * asked to remove (expires=0). A registrar still listing one is asked once more; one that
-   * lists it after that keeps it whatever we send, and is left to let it expire.
-   *
-   * @return whether to send a REGISTER now to remove some again
-   */
-  private boolean removeStaleOnceMore(Response response) {
-    staleContacts.retainAll(requests.listed(response, staleContacts));
-    staleRetried.retainAll(staleContacts);
-    for (Iterator<String> it = staleContacts.iterator(); it.hasNext(); ) {
-      String stale = it.next();
-      if (staleRetried.remove(stale)) {
-        log.warn("{}: the registrar keeps listing {} after two removals; left to expire",
-            profile.id(), stale);
-        it.remove();
-      }
-    }
-    staleRetried.addAll(staleContacts);
-    return !staleContacts.isEmpty();
-  }
-
-  /**
    * Reads where the registrar saw this REGISTER come from. Behind a NAT, and without outbound
    * (whose flow the registrar routes over), a Contact with the local address is unreachable:
    * re-register with the address seen, as pjsip's contact rewrite does; the old contact is
@@ -781,32 +707,18 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
    */
   private boolean learnPublicAddress(Response response) {
     ListeningPoint lp = endpoint == null ? null : endpoint.listeningPoint(requests.transport());
-    String seen = RegisterRequests.seenAt(response);
     String local = lp == null ? null : RegisterRequests.hostPort(lp.getIPAddress(), lp.getPort());
-    String learned = seen == null || seen.equals(local) ? null : seen;
-    boolean changed = !java.util.Objects.equals(learned, seenAt);
-    seenAt = learned;
-    seenOn = endpoint;
-    boolean rewrite = config.nat().contactRewrite() && !outbound && learned != null;
-    if (rewrite == rewriteContact && !(rewrite && changed)) {
-      publishInfo();
-      return false;
-    }
-    rewriteContact = rewrite;
-    log.info("{}: the registrar sees us at {}; registering {}", profile.id(), seen,
-        rewrite ? "that address as the Contact" : "the local address as the Contact");
+    boolean reRegister = contacts.learn(endpoint, RegisterRequests.seenAt(response), local,
+        config.nat().contactRewrite() && !outbound);
     publishInfo();
-    return true;
+    return reRegister;
   }
 
   /** Break-before-make: the old binding is gone (or given up on); register through the new. */
   private void breakDone(boolean oldRemoved) {
-    if (!oldRemoved && contact != null) {
-      // Its removal failed: ask again in the REGISTER through the new address (without
-      // outbound; with it, instance and reg-id replace it there anyway).
-      staleContacts.add(contact);
-    }
-    contact = null;
+    // A removal that failed is asked again in the REGISTER through the new address (without
+    // outbound; with it, instance and reg-id replace it there anyway).
+    contacts.unbound(oldRemoved);
     expiresAt = null;
     grantedExpires = 0;
     stopKeepAlives();
@@ -965,7 +877,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
 
   private void finishStop() {
     stopKeepAlives();
-    contact = null;
+    contacts.unbound(true);
     expiresAt = null;
     grantedExpires = 0;
     transition(State.IDLE);
@@ -1147,65 +1059,22 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       cseq = 0;
     }
     flow = requests.flow(endpoint, target);
-    if (seenOn != endpoint) {
-      seenAt = null; // learned through another uplink (another NAT): learn again
-      rewriteContact = false;
-    }
-    String current = rewriteContact && seenAt != null ? requests.contactUri(seenAt)
-        : requests.contactUri(lp);
-    if (contact != null && !contact.equals(current) && !removing) {
-      staleContacts.add(contact);
-    }
-    contact = current;
-    if (!removing) {
-      staleContacts.remove(current); // binding it again, not removing it (a move back)
-      staleRetried.remove(current);
-    }
+    String current = contacts.next(endpoint, lp, requests, removing);
     int expires = removing ? 0 : requestedExpires;
     // The registrar without outbound keeps old contacts beside the new one: remove ours. Only
     // when it has said so (outbound == false): with outbound, instance and reg-id replace them.
     boolean removeStale = Boolean.FALSE.equals(outbound) || removing;
     Request request = requests.register(lp, callId, ++cseq, current, expires,
-        removeStale ? staleContacts : List.of());
+        removeStale ? contacts.stale() : List.of());
     publishInfo();
     return request;
   }
 
   // ---------------------------------------------------------------- helpers
 
-  /** Makes {@code target} (or none) the one flow this registration pings for its NAT. */
-  private void pingNat(FlowKeepAlive.Flow target, String seenAt) {
-    if (natPinged != null && !natPinged.equals(target)) {
-      keepAlive.leaveNatPing(natPinged, this);
-      natPinged = null;
-    }
-    if (target != null) {
-      keepAlive.joinNatPing(target, this, config.nat(), seenAt); // again: the latest mapping
-      natPinged = target;
-    }
-  }
-
   /** Not bound any more: nothing to keep alive (a 200 starts the keep-alives again). */
   private void stopKeepAlives() {
-    keepAlive(null, 0, null, null);
-  }
-
-  /**
-   * The keep-alives of this registration: the outbound flow it is kept alive on (and where the
-   * registrar saw the REGISTER come from, its Via), and the flow it pings for a NAT; either or
-   * both {@code null}. What stays the same is left running, timers included.
-   */
-  private void keepAlive(FlowKeepAlive.Flow target, int flowTimer, String seenAt,
-      FlowKeepAlive.Flow natPing) {
-    pingNat(natPing, seenAt);
-    if (keptAlive != null && !keptAlive.equals(target)) {
-      keepAlive.leave(keptAlive, this);
-      keptAlive = null;
-    }
-    if (target != null) {
-      keepAlive.join(target, this, flowTimer, seenAt);
-      keptAlive = target;
-    }
+    keepAlives.stop();
   }
 
   private void abandonInFlight() {
@@ -1240,9 +1109,9 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
 
   private void publishInfo() {
     info = new RegistrationInfo(profile.id(), status(state),
-        endpoint == null ? null : endpoint.address, contact,
+        endpoint == null ? null : endpoint.address, contacts.current(),
         isBound() ? expiresAt : null, isBound() ? grantedExpires : 0,
-        Boolean.TRUE.equals(outbound), lastError, seenOn == endpoint ? seenAt : null,
+        Boolean.TRUE.equals(outbound), lastError, contacts.seenAt(endpoint),
         targets == null ? null : targets.sentTo());
   }
 }
