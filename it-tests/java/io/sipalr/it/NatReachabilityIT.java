@@ -522,24 +522,96 @@ class NatReachabilityIT {
     }
   }
 
-  // ---- (8) and (9) TCP, without and with outbound, and a move ----------------------------
+  // ---- (8) and (9) TCP and UDP, without and with outbound: moves in both orders -----------
 
   /**
    * Over TCP at a registrar without outbound: through the wlan NAT, the one binding is the NAT's
    * public address and was received over TCP from it, and a MESSAGE reaches the agent over that
-   * connection; after wlan0 goes down, the same through the cell NAT.
+   * connection; after wlan0 goes down, the same through the cell NAT; after it comes back up,
+   * through the wlan NAT again.
    */
   @Test
   void overTcpWithoutOutboundTheAgentIsReachedThroughEachNat(@TempDir Path dir, TestInfo test)
       throws Exception {
-    tcpThroughEachNat(dir, test, false);
+    movesThroughEachNat(dir, test, "tcp", false, false);
   }
 
-  /** The same at a registrar with outbound: the flow is the TCP connection through the NAT. */
+  /**
+   * The other order at a registrar with outbound: wlan0 down before the agent starts, so it
+   * registers through the cell NAT (the flow is the TCP connection through it); wlan0 up (an
+   * upgrade) moves it to the wlan NAT, wlan0 down again back to the cell NAT; after each, one
+   * binding received over TCP from that NAT and a MESSAGE reaches the agent over the new flow.
+   */
   @Test
   void overTcpWithOutboundTheAgentIsReachedThroughEachNat(@TempDir Path dir, TestInfo test)
       throws Exception {
-    tcpThroughEachNat(dir, test, true);
+    movesThroughEachNat(dir, test, "tcp", true, true);
+  }
+
+  /**
+   * UDP in that order too (the other order is test (2)), at a registrar with outbound: cell NAT
+   * first, up to the wlan NAT, down to the cell NAT; one binding from each, and reachable.
+   */
+  @Test
+  void overUdpWithOutboundAnUpgradeAndADowngradeKeepTheAgentReachable(@TempDir Path dir,
+      TestInfo test) throws Exception {
+    movesThroughEachNat(dir, test, "udp", true, true);
+  }
+
+  /**
+   * Registers over {@code transport} (at a registrar with or without outbound) and moves:
+   * wlan NAT, wlan0 down to the cell NAT, up to the wlan NAT; or, {@code cellFirst}, wlan0 down
+   * before the agent starts: cell NAT, up to the wlan NAT, down to the cell NAT. After each step,
+   * exactly one binding received over {@code transport} from that NAT (without outbound its
+   * contact is the NAT's public address too) and a MESSAGE to the AOR reaches the agent.
+   */
+  private void movesThroughEachNat(Path dir, TestInfo test, String transport, boolean outbound,
+      boolean cellFirst) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    KamailioRegistrar.Builder builder = KamailioRegistrar.builder().routing()
+        .listenAddress(REGISTRAR_ADDRESS);
+    if (!outbound) {
+      builder.noOutbound();
+    }
+    boolean tcp = transport.equals("tcp");
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = builder.start()) {
+      kamailio.addUser(USER, PASSWORD);
+      if (cellFirst) {
+        net.wlanDown();
+      }
+      AgentProcess agent = tcp ? startTcpAgent(dir, kamailio) : startAgent(dir, kamailio);
+      try (agent) {
+        Checks checks = new Checks(net, kamailio, agent, dir);
+        boolean onWlan = !cellFirst;
+        String step = "first registration";
+        for (int move = 0; move < 3; move++) {
+          if (move > 0) {
+            onWlan = !onWlan;
+            if (onWlan) {
+              net.wlanUp();
+              step = "after wlan0 came up";
+            } else {
+              net.wlanDown();
+              step = "after wlan0 went down";
+            }
+          }
+          String nat = onWlan ? WLAN_PUBLIC : CELL_PUBLIC;
+          String when = step + ", over " + transport + " through the "
+              + (onWlan ? "wlan" : "cell") + " NAT";
+          Duration bound = move == 0 ? FIRST_REGISTRATION : HANDOVER;
+          Binding binding = outbound ? checks.awaitOneReceivedFrom(nat, bound, when)
+              : checks.awaitOneBindingAt(nat, bound, when);
+          if (tcp) {
+            assertTrue(binding.received().endsWith(";transport=tcp"), binding.toString());
+          }
+          checks.assertMessageReachesTheAgent(when);
+        }
+      } finally {
+        copyLog(agent, test);
+      }
+    }
   }
 
   /**
@@ -764,38 +836,6 @@ class NatReachabilityIT {
         events.destroyForcibly().waitFor();
       }
     });
-  }
-
-  private void tcpThroughEachNat(Path dir, TestInfo test, boolean outbound) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    KamailioRegistrar.Builder builder = KamailioRegistrar.builder().routing()
-        .listenAddress(REGISTRAR_ADDRESS);
-    if (!outbound) {
-      builder.noOutbound();
-    }
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = builder.start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startTcpAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding wlan = outbound
-            ? checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan")
-            : checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan");
-        assertTrue(wlan.received().endsWith(";transport=tcp"), wlan.toString());
-        checks.assertMessageReachesTheAgent("over TCP through the wlan NAT");
-
-        net.wlanDown();
-        Binding cell = outbound
-            ? checks.awaitOneReceivedFrom(CELL_PUBLIC, HANDOVER, "over TCP after wlan0 down")
-            : checks.awaitOneBindingAt(CELL_PUBLIC, HANDOVER, "over TCP after wlan0 down");
-        assertTrue(cell.received().endsWith(";transport=tcp"), cell.toString());
-        checks.assertMessageReachesTheAgent("over TCP through the cell NAT");
-      } finally {
-        copyLog(agent, test);
-      }
-    }
   }
 
   // ---- (10) MESSAGE delivered once, retransmissions absorbed ------------------------------
