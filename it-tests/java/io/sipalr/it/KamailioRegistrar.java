@@ -111,6 +111,7 @@ public final class KamailioRegistrar implements AutoCloseable {
     private final URI rpcUri;
     private final AtomicLong rpcIds = new AtomicLong();
     private int tlsPort;
+    private volatile boolean paused;
 
     private KamailioRegistrar(GenericContainer<?> container, String host, int port, String realm) {
         this.container = container;
@@ -745,8 +746,35 @@ public final class KamailioRegistrar implements AutoCloseable {
         return body.path("result");
     }
 
+    /**
+     * Freezes every Kamailio process ({@code docker pause}: the cgroup freezer): a dead server as
+     * a client sees one. Its sockets stay bound, so nothing answers, not even an ICMP port
+     * unreachable; what arrives meanwhile waits in the socket buffers and is handled after
+     * {@link #unpause()} (a server that was unreachable for a while, not one that restarted).
+     * No RPC until then: it would wait out its timeout.
+     */
+    public void pause() {
+        DockerClientFactory.instance().client().pauseContainerCmd(container.getContainerId())
+                .exec();
+        paused = true;
+    }
+
+    /** Thaws a {@link #pause()}d Kamailio: it goes on where it stopped. */
+    public void unpause() {
+        DockerClientFactory.instance().client().unpauseContainerCmd(container.getContainerId())
+                .exec();
+        paused = false;
+    }
+
     @Override
     public void close() {
+        if (paused) {
+            try {
+                unpause(); // the engine refuses to kill a paused container
+            } catch (RuntimeException e) {
+                LoggerFactory.getLogger(KamailioRegistrar.class).warn("unpause before stop", e);
+            }
+        }
         container.stop();
     }
 

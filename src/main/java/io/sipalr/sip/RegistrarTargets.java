@@ -97,10 +97,15 @@ final class RegistrarTargets {
     return sentTo;
   }
 
-  /** Takes a new answer, keeping the server in use when it is still among the targets. */
+  /**
+   * Takes a new answer, keeping the server in use when it is still among the targets: after a
+   * failover that is the one failed over to, not {@link #sentTo} (the one that just failed),
+   * when the answer ran out while its REGISTER waited for the timeout.
+   */
   private void adopt(TargetQuery q, TargetResolver.Resolved resolved) {
     List<SipTarget> fresh = resolved.targets();
-    int keep = sentTo == null ? -1 : fresh.indexOf(sentTo);
+    SipTarget inUse = sentTo == null || targets == null ? sentTo : targets.get(index);
+    int keep = inUse == null ? -1 : fresh.indexOf(inUse);
     query = q;
     targets = fresh;
     expires = resolved.expires();

@@ -103,6 +103,33 @@ class RegistrarFailoverTest {
     failsOverOn(Answer.UNAVAILABLE_503_HUGE_RETRY);
   }
 
+  /**
+   * The answer's TTL runs out while the REGISTER to the first server waits for its timeout (a
+   * short TTL, or a long-registered profile): the failover's new resolution must not put the
+   * registration back on the server that just failed (DnsFailoverBench saw a second timeout).
+   */
+  @Test
+  void anAnswerExpiringDuringTheTimeoutStillMovesTheRegisterToTheSecondServer() {
+    RegistrationRig[] rig = new RegistrationRig[1];
+    TargetResolver oneSecondTtl = q -> {
+      queries.add(q);
+      return CompletableFuture.completedFuture(new TargetResolver.Resolved(
+          resolved().targets(), rig[0].clock.clock.instant().plusSeconds(1)));
+    };
+    rig[0] = rig(oneSecondTtl);
+    rig[0].start();
+    assertEquals(FIRST, rig[0].answer(Answer.DROP).host);
+    rig[0].clock.advance(RegistrationRig.CONFIG.registerTimeout()); // 5 s: past the TTL
+    rig[0].clock.runDue();
+
+    assertEquals(2, queries.size(), "resolved again: the answer had run out");
+    assertEquals(SECOND, rig[0].registrar.nextPending().host, "the next server, not the"
+        + " one that just failed");
+    registeredCorrectly(rig[0]);
+    assertEquals(SECOND, rig[0].registration.info().server().host());
+    assertEquals(List.of(), rig[0].errors, "one server down is not a failed registration");
+  }
+
   @Test
   void aTransportErrorTowardsTheFirstServerRegistersOnTheSecond() {
     RegistrationRig rig = rig(twoServers);
