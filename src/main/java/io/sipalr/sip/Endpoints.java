@@ -27,10 +27,10 @@ import org.slf4j.LoggerFactory;
  * counted, and, but for the anchor, closed once idle for {@code sip.endpoint-linger}; and which
  * endpoint last sent over TCP or TLS to each remote.
  *
- * <p>One lock, this object's: it guards the endpoint table, {@link #tcpSenders}, every
- * endpoint's {@code users} and {@code closing}, and the listening points added to or removed
- * from a provider (a TLS point added while its endpoint closes). Nothing here calls out to
- * other code under it but JAIN-SIP's listening point and provider calls.
+ * <p>One lock, this object's (the engine's before the split): it guards the endpoint table,
+ * {@link #tcpSenders}, every endpoint's {@code users} and {@code closing}, and the listening
+ * points added to or removed from a provider (a TLS point is not added while its endpoint
+ * closes). A close runs under it, on the closer thread, never the shared timer's.
  */
 final class Endpoints {
   private static final Logger log = LoggerFactory.getLogger(Endpoints.class);
