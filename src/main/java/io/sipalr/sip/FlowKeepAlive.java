@@ -1,5 +1,7 @@
 package io.sipalr.sip;
 
+import static io.sipalr.sip.KeepAliveTimers.cancel;
+
 import java.text.ParseException;
 import java.time.Duration;
 import java.util.HashMap;
@@ -9,7 +11,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import javax.sip.ListeningPoint;
 import javax.sip.SipException;
@@ -258,9 +259,8 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
   }
 
   private void scheduleProbe(Flow flow, FlowState state) {
-    long interval = state.interval.toMillis();
-    long delay = (long) (interval * (0.8 + 0.2 * ThreadLocalRandom.current().nextDouble()));
-    state.next = timers.schedule(() -> probe(flow), delay, TimeUnit.MILLISECONDS);
+    state.next = timers.schedule(() -> probe(flow),
+        KeepAliveTimers.jitteredMillis(state.interval), TimeUnit.MILLISECONDS);
   }
 
   /** One keep-alive in flight; compared by identity so that a late answer is ignored. */
@@ -584,12 +584,6 @@ final class FlowKeepAlive implements SipWire.KeepAliveAnswers {
     state.members.forEach(m -> memberFlows.remove(m, flow));
     // Members re-register on their own executors; they join again when that succeeds.
     List.copyOf(state.members).forEach(m -> m.flowFailed(flow, why));
-  }
-
-  private static void cancel(ScheduledFuture<?> timer) {
-    if (timer != null) {
-      timer.cancel(false);
-    }
   }
 
   private static void terminate(SipWire.Exchange transaction) {

@@ -1,5 +1,7 @@
 package io.sipalr.sip;
 
+import static io.sipalr.sip.KeepAliveTimers.cancel;
+
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -10,7 +12,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import javax.sip.ListeningPoint;
 import org.slf4j.Logger;
@@ -126,9 +127,8 @@ final class NatConnectionPings {
   }
 
   private void schedule(FlowKeepAlive.Flow flow, Ping p) {
-    long millis = p.interval.toMillis();
-    long delay = (long) (millis * (0.8 + 0.2 * ThreadLocalRandom.current().nextDouble()));
-    p.next = timers.schedule(() -> ping(flow, p), delay, TimeUnit.MILLISECONDS);
+    p.next = timers.schedule(() -> ping(flow, p), KeepAliveTimers.jitteredMillis(p.interval),
+        TimeUnit.MILLISECONDS);
   }
 
   private void ping(FlowKeepAlive.Flow flow, Ping p) {
@@ -231,11 +231,5 @@ final class NatConnectionPings {
     // must form a new one, which the registrar then routes over.
     engine.closeConnection(flow.endpoint(), flow.transport(), flow.host(), flow.port());
     members.forEach(m -> m.flowFailed(flow, why));
-  }
-
-  private static void cancel(ScheduledFuture<?> timer) {
-    if (timer != null) {
-      timer.cancel(false);
-    }
   }
 }

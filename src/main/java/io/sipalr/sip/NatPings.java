@@ -1,5 +1,7 @@
 package io.sipalr.sip;
 
+import static io.sipalr.sip.KeepAliveTimers.cancel;
+
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -11,7 +13,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import javax.sip.ListeningPoint;
 import org.slf4j.Logger;
@@ -157,9 +158,8 @@ final class NatPings {
   }
 
   private void schedule(FlowKeepAlive.Flow flow, NatPing p) {
-    long millis = p.interval.toMillis();
-    long delay = (long) (millis * (0.8 + 0.2 * ThreadLocalRandom.current().nextDouble()));
-    p.next = timers.schedule(() -> ping(flow, p), delay, TimeUnit.MILLISECONDS);
+    p.next = timers.schedule(() -> ping(flow, p), KeepAliveTimers.jitteredMillis(p.interval),
+        TimeUnit.MILLISECONDS);
   }
 
   private void ping(FlowKeepAlive.Flow flow, NatPing p) {
@@ -288,12 +288,6 @@ final class NatPings {
       log.info("registrar {}:{} ({}) answers no STUN NAT ping ({}): registrations without "
           + "outbound keep its NAT open with double-CRLF pings, which detect no rebinding",
           flow.host(), flow.port(), flow.transport(), why);
-    }
-  }
-
-  private static void cancel(ScheduledFuture<?> timer) {
-    if (timer != null) {
-      timer.cancel(false);
     }
   }
 }

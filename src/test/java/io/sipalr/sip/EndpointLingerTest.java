@@ -122,7 +122,7 @@ class EndpointLingerTest {
     CountDownLatch closing = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
     AtomicReference<String> closedOn = new AtomicReference<>();
-    engine.beforeClose = () -> {
+    engine.endpoints.beforeClose = () -> {
       closedOn.set(Thread.currentThread().getName());
       closing.countDown();
       try {
