@@ -1,5 +1,7 @@
 package io.sipalr.it;
 
+import static io.sipalr.it.BenchMath.sleep;
+import static io.sipalr.it.BenchMath.percentile;
 import ch.qos.logback.classic.Level;
 import io.sipalr.dns.DnsConfig;
 import io.sipalr.dns.SipTarget;
@@ -512,23 +514,7 @@ class DnsFailoverBench {
     }
   }
 
-  private static void sleep(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
-  }
-
   // ---- report -----------------------------------------------------------------------------
-
-  /** p-th percentile, nearest rank (as the other benchmarks): below 100 values p99 is the max. */
-  private static double percentile(List<Double> values, double p) {
-    double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-    int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
-    return sorted[Math.max(0, Math.min(index, sorted.length - 1))];
-  }
 
   private void report() throws IOException {
     StringBuilder md = new StringBuilder();

@@ -1,5 +1,6 @@
 package io.sipalr.it;
 
+import static io.sipalr.it.BenchMath.percentile;
 import static io.sipalr.it.AlrHarness.CELL;
 import static io.sipalr.it.AlrHarness.CELL_ADDRESS;
 import static io.sipalr.it.AlrHarness.SNAP_WLAN_CELL;
@@ -25,7 +26,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDate;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
@@ -192,13 +192,6 @@ class HandoverBench {
       }
     }
     return times;
-  }
-
-  private static double percentile(long[] nanos, double p) {
-    long[] sorted = nanos.clone();
-    Arrays.sort(sorted);
-    int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
-    return sorted[Math.max(0, Math.min(index, sorted.length - 1))] / 1e6;
   }
 
   private static void report(long[] baseline, List<Result> results) throws IOException {

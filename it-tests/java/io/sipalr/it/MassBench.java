@@ -1,5 +1,6 @@
 package io.sipalr.it;
 
+import static io.sipalr.it.BenchMath.percentile;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
@@ -704,14 +705,6 @@ class MassBench {
   }
 
   // ---------------------------------------------------------------- report
-
-  private static double percentile(double[] sorted, double p) {
-    if (sorted.length == 0) {
-      return Double.NaN;
-    }
-    int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
-    return sorted[Math.max(0, Math.min(index, sorted.length - 1))];
-  }
 
   private static String f(double v, int decimals) {
     return Double.isNaN(v) ? "–" : String.format(Locale.ROOT, "%." + decimals + "f", v);

@@ -1,5 +1,6 @@
 package io.sipalr.it;
 
+import static io.sipalr.it.BenchMath.percentile;
 import static io.sipalr.it.NetnsTopology.CELL_ADDRESS;
 import static io.sipalr.it.NetnsTopology.REGISTRAR_ADDRESS;
 import static io.sipalr.it.NetnsTopology.WLAN_ADDRESS;
@@ -260,13 +261,6 @@ class MediaGapBench {
 
   private static long micros(Instant t) {
     return ChronoUnit.MICROS.between(Instant.EPOCH, t);
-  }
-
-  /** p-th percentile, nearest rank (as the other benchmarks): below 100 values p99 is the max. */
-  private static double percentile(List<Double> values, double p) {
-    double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-    int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
-    return sorted[Math.max(0, Math.min(index, sorted.length - 1))];
   }
 
   private void report() throws Exception {

@@ -1,5 +1,7 @@
 package io.sipalr.it;
 
+import static io.sipalr.it.BenchMath.sleep;
+import static io.sipalr.it.BenchMath.percentile;
 import static io.sipalr.it.NetnsTopology.CELL_ADDRESS;
 import static io.sipalr.it.NetnsTopology.NAMESPACE;
 import static io.sipalr.it.NetnsTopology.REGISTRAR_ADDRESS;
@@ -740,23 +742,7 @@ class RealHandoverBench {
     return now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
   }
 
-  private static void sleep(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
-  }
-
   // ---- report ------------------------------------------------------------------------------
-
-  /** p-th percentile, nearest rank (as HandoverBench): with 50 values p99 is the maximum. */
-  private static double percentile(List<Double> values, double p) {
-    double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-    int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
-    return sorted[Math.max(0, Math.min(index, sorted.length - 1))];
-  }
 
   private void report(int runs) throws IOException {
     StringBuilder md = new StringBuilder();
