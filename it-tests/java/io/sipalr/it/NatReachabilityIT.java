@@ -76,24 +76,15 @@ class NatReachabilityIT {
   @Test
   void throughTheWlanNatWithoutOutboundTheOneBindingIsThePublicAddressAndAMessageReachesTheAgent(
       @TempDir Path dir, TestInfo test) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding binding = checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the wlan NAT");
-        assertFalse(binding.address().contains(WLAN_ADDRESS), binding.toString());
-        checks.assertAgentShowsPublicAddress(binding);
-        checks.assertMessageDelivered("through the wlan NAT");
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+    behindTheNats(dir, test, KamailioRegistrar.builder().noOutbound(), false,
+        kamailio -> startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          Binding binding = checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the wlan NAT");
+          assertFalse(binding.address().contains(WLAN_ADDRESS), binding.toString());
+          checks.assertAgentShowsPublicAddress(binding);
+          checks.assertMessageDelivered("through the wlan NAT");
+        });
   }
 
   // ---- (2) wlan0 down: through the cell NAT -----------------------------------------------
@@ -107,33 +98,24 @@ class NatReachabilityIT {
   @Test
   void wlan0DownTheOneBindingIsTheCellNatsPublicAddressAndAMessageReachesTheAgent(
       @TempDir Path dir, TestInfo test) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the wlan NAT");
-        checks.assertMessageReachesTheAgent("through the wlan NAT");
+    behindTheNats(dir, test, KamailioRegistrar.builder().noOutbound(), false,
+        kamailio -> startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the wlan NAT");
+          checks.assertMessageReachesTheAgent("through the wlan NAT");
 
-        net.wlanDown();
-        Binding binding = checks.awaitOneBindingAt(CELL_PUBLIC, HANDOVER,
-            "after `ip link set wlan0 down`");
-        assertFalse(binding.address().contains(CELL_ADDRESS), binding.toString());
-        checks.assertAgentShowsPublicAddress(binding);
-        checks.assertMessageDelivered("through the cell NAT after wlan0 went down");
+          net.wlanDown();
+          Binding binding = checks.awaitOneBindingAt(CELL_PUBLIC, HANDOVER,
+              "after `ip link set wlan0 down`");
+          assertFalse(binding.address().contains(CELL_ADDRESS), binding.toString());
+          checks.assertAgentShowsPublicAddress(binding);
+          checks.assertMessageDelivered("through the cell NAT after wlan0 went down");
 
-        net.wlanUp();
-        checks.awaitOneBindingAt(WLAN_PUBLIC, HANDOVER, "after wlan0 came back up");
-        checks.assertMessageReachesTheAgent("through the wlan NAT after wlan0 came back");
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+          net.wlanUp();
+          checks.awaitOneBindingAt(WLAN_PUBLIC, HANDOVER, "after wlan0 came back up");
+          checks.assertMessageReachesTheAgent("through the wlan NAT after wlan0 came back");
+        });
   }
 
   // ---- (3) idle longer than the NAT's UDP timeout -----------------------------------------
@@ -147,35 +129,26 @@ class NatReachabilityIT {
   @Test
   void idleLongerThanTheNatsUdpTimeoutKeepAlivesKeepTheAgentReachable(@TempDir Path dir,
       TestInfo test) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding before = checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the wlan NAT");
-        long sentBefore = net.natForwarded(WLAN_NAT)[0];
+    behindTheNats(dir, test, KamailioRegistrar.builder().noOutbound(), false,
+        kamailio -> startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          Binding before = checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the wlan NAT");
+          long sentBefore = net.natForwarded(WLAN_NAT)[0];
 
-        checks.idle(IDLE);
+          checks.idle(IDLE);
 
-        long keepAlives = net.natForwarded(WLAN_NAT)[0] - sentBefore;
-        // One every 15 s (jittered or not): at least two in 45 s.
-        assertTrue(keepAlives >= IDLE.toSeconds() / NAT_KEEPALIVE.toSeconds() - 1,
-            () -> "the wlan NAT forwarded " + keepAlives + " datagrams from the agent while it"
-                + " was idle for " + IDLE.toSeconds() + " s" + checks.diagnostics());
-        Binding after = checks.awaitOneBindingAt(WLAN_PUBLIC, Duration.ZERO, "after idling");
-        assertEquals(before.address(), after.address(), "the same binding after idling");
-        // The view shows the NAT ping without outbound: STUN, answered by Kamailio's stun module.
-        checks.awaitKeepAlive("STUN", VIEW_READ);
-        checks.assertMessageReachesTheAgent("after idling " + IDLE.toSeconds() + " s");
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+          long keepAlives = net.natForwarded(WLAN_NAT)[0] - sentBefore;
+          // One every 15 s (jittered or not): at least two in 45 s.
+          assertTrue(keepAlives >= IDLE.toSeconds() / NAT_KEEPALIVE.toSeconds() - 1,
+              () -> "the wlan NAT forwarded " + keepAlives + " datagrams from the agent while it"
+                  + " was idle for " + IDLE.toSeconds() + " s" + checks.diagnostics());
+          Binding after = checks.awaitOneBindingAt(WLAN_PUBLIC, Duration.ZERO, "after idling");
+          assertEquals(before.address(), after.address(), "the same binding after idling");
+          // The view shows the NAT ping without outbound: STUN, answered by Kamailio's stun module.
+          checks.awaitKeepAlive("STUN", VIEW_READ);
+          checks.assertMessageReachesTheAgent("after idling " + IDLE.toSeconds() + " s");
+        });
   }
 
   /**
@@ -187,35 +160,26 @@ class NatReachabilityIT {
   @Test
   void idleLongerThanTheNatsUdpTimeoutWithoutKeepAlivesTheAgentIsNoLongerReachable(
       @TempDir Path dir, TestInfo test) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = NetnsTopology.startAgent(dir,
-          NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
-              Duration.ofSeconds(2), 600, CONTROL_PORT) + "sip.nat.keepalive = OFF\n",
-          NetnsTopology.TRACE_LOGBACK,
-          List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the wlan NAT");
-        long sentBefore = net.natForwarded(WLAN_NAT)[0];
+    behindTheNats(dir, test, KamailioRegistrar.builder().noOutbound(), false,
+        kamailio -> NetnsTopology.startAgent(dir,
+            NetnsTopology.agentConfig(dir.resolve("data"), kamailio, List.of(USER), PASSWORD,
+                Duration.ofSeconds(2), 600, CONTROL_PORT) + "sip.nat.keepalive = OFF\n",
+            NetnsTopology.TRACE_LOGBACK,
+            List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")),
+        (net, kamailio, agent, checks) -> {
+          checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the wlan NAT");
+          long sentBefore = net.natForwarded(WLAN_NAT)[0];
 
-        checks.idle(IDLE);
+          checks.idle(IDLE);
 
-        assertEquals(sentBefore, net.natForwarded(WLAN_NAT)[0],
-            "no keep-alive crossed the NAT while idle");
-        checks.awaitOneBindingAt(WLAN_PUBLIC, Duration.ZERO, "after idling");
-        String answer = messageToAor(kamailio, USER, "anyone?");
-        assertFalse(answer.startsWith("SIP/2.0 200 "), () -> "without keep-alives the NAT"
-            + " forgot the mapping, yet the MESSAGE was answered: " + answer);
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+          assertEquals(sentBefore, net.natForwarded(WLAN_NAT)[0],
+              "no keep-alive crossed the NAT while idle");
+          checks.awaitOneBindingAt(WLAN_PUBLIC, Duration.ZERO, "after idling");
+          String answer = messageToAor(kamailio, USER, "anyone?");
+          assertFalse(answer.startsWith("SIP/2.0 200 "), () -> "without keep-alives the NAT"
+              + " forgot the mapping, yet the MESSAGE was answered: " + answer);
+        });
   }
 
   // ---- (4) with outbound ------------------------------------------------------------------
@@ -228,24 +192,15 @@ class NatReachabilityIT {
   @Test
   void withOutboundTheFlowThroughTheWlanNatReachesTheAgent(@TempDir Path dir, TestInfo test)
       throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing()
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding binding = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the wlan NAT");
-        assertNotNull(binding.instance(), "an outbound binding has the instance: " + binding);
-        assertTrue(binding.regId() > 0, "an outbound binding has a reg-id: " + binding);
-        checks.assertMessageReachesTheAgent("over the outbound flow through the wlan NAT");
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+    behindTheNats(dir, test, KamailioRegistrar.builder(), false,
+        kamailio -> startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          Binding binding = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the wlan NAT");
+          assertNotNull(binding.instance(), "an outbound binding has the instance: " + binding);
+          assertTrue(binding.regId() > 0, "an outbound binding has a reg-id: " + binding);
+          checks.assertMessageReachesTheAgent("over the outbound flow through the wlan NAT");
+        });
   }
 
   // ---- (5) with outbound, idle longer than the NAT's UDP timeout --------------------------
@@ -260,36 +215,27 @@ class NatReachabilityIT {
   @Test
   void withOutboundIdleLongerThanTheNatsUdpTimeoutTheFlowStillReachesTheAgent(@TempDir Path dir,
       TestInfo test) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(FLOW_TIMER)
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the wlan NAT");
-        long[] forwardedBefore = net.natForwarded(WLAN_NAT);
+    behindTheNats(dir, test, KamailioRegistrar.builder().flowTimer(FLOW_TIMER), false,
+        kamailio -> startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the wlan NAT");
+          long[] forwardedBefore = net.natForwarded(WLAN_NAT);
 
-        checks.idle(IDLE);
+          checks.idle(IDLE);
 
-        long[] forwarded = net.natForwarded(WLAN_NAT);
-        long out = forwarded[0] - forwardedBefore[0];
-        long in = forwarded[1] - forwardedBefore[1];
-        // One OPTIONS every 12-15 s and its 200: at least two each way in 45 s.
-        assertTrue(out >= 2 && in >= 2, () -> "the wlan NAT forwarded " + out + " datagrams"
-            + " from the agent and " + in + " to it while idle for " + IDLE.toSeconds() + " s"
-            + checks.diagnostics());
-        Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after idling");
-        assertEquals(before.received(), after.received(), "the same flow after idling");
-        checks.assertMessageReachesTheAgent("over the outbound flow after idling "
-            + IDLE.toSeconds() + " s");
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+          long[] forwarded = net.natForwarded(WLAN_NAT);
+          long out = forwarded[0] - forwardedBefore[0];
+          long in = forwarded[1] - forwardedBefore[1];
+          // One OPTIONS every 12-15 s and its 200: at least two each way in 45 s.
+          assertTrue(out >= 2 && in >= 2, () -> "the wlan NAT forwarded " + out + " datagrams"
+              + " from the agent and " + in + " to it while idle for " + IDLE.toSeconds() + " s"
+              + checks.diagnostics());
+          Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after idling");
+          assertEquals(before.received(), after.received(), "the same flow after idling");
+          checks.assertMessageReachesTheAgent("over the outbound flow after idling "
+              + IDLE.toSeconds() + " s");
+        });
   }
 
   // ---- (6) NAT rebinding on the port-randomising NAT, with outbound -----------------------
@@ -299,52 +245,42 @@ class NatReachabilityIT {
 
   /**
    * Registered through the cell NAT (wlan0 down) with outbound and {@code Flow-Timer: 15}, one
-   * keep-alive answered over the flow; the NAT forgets its mappings ({@code conntrack -F}): the agent's next keep-alive leaves with a
-   * new random public port, its answer's Via shows it, and the agent registers again over the
-   * new mapping, within {@link #REBINDING}: exactly one binding, received from the new port, and
+   * keep-alive answered over the flow; the NAT forgets its mappings ({@code conntrack -F}): the
+   * agent's next keep-alive leaves with a new random public port, its answer's Via shows it, and
+   * the agent registers again over the new mapping, within {@link #REBINDING}: exactly one binding, received from the new port, and
    * a MESSAGE reaches the agent through it.
    */
   @Test
   void natRebindingOnTheCellNatTheAgentIsReachableAgainThroughTheNewMapping(@TempDir Path dir,
       TestInfo test) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
     NetnsTopology.assumeConntrack();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(FLOW_TIMER)
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      net.wlanDown();
-      AgentProcess agent = startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding before = checks.awaitOneReceivedFrom(CELL_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the cell NAT");
-        checks.assertMessageReachesTheAgent("through the cell NAT");
-        // Kamailio answers the agent's STUN keep-alives (RFC 5626 §4.4.2): the agent's view
-        // shows STUN and a keep-alive answered; the NAT forgets once one has crossed it.
-        long[] afterMessage = net.natForwarded(NetnsTopology.CELL_NAT);
-        checks.awaitKeepAlive("STUN", Duration.ofSeconds(FLOW_TIMER + 5));
-        await("a first keep-alive and its answer through the cell NAT")
-            .atMost(Duration.ofSeconds(FLOW_TIMER + 5)).pollInterval(POLL)
-            .until(() -> {
-              long[] now = net.natForwarded(NetnsTopology.CELL_NAT);
-              return now[0] > afterMessage[0] && now[1] > afterMessage[1];
-            });
+    behindTheNats(dir, test, KamailioRegistrar.builder().flowTimer(FLOW_TIMER), true,
+        kamailio -> startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          Binding before = checks.awaitOneReceivedFrom(CELL_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the cell NAT");
+          checks.assertMessageReachesTheAgent("through the cell NAT");
+          // Kamailio answers the agent's STUN keep-alives (RFC 5626 §4.4.2): the agent's view
+          // shows STUN and a keep-alive answered; the NAT forgets once one has crossed it.
+          long[] afterMessage = net.natForwarded(NetnsTopology.CELL_NAT);
+          checks.awaitKeepAlive("STUN", Duration.ofSeconds(FLOW_TIMER + 5));
+          await("a first keep-alive and its answer through the cell NAT")
+              .atMost(Duration.ofSeconds(FLOW_TIMER + 5)).pollInterval(POLL)
+              .until(() -> {
+                long[] now = net.natForwarded(NetnsTopology.CELL_NAT);
+                return now[0] > afterMessage[0] && now[1] > afterMessage[1];
+              });
 
-        long flushed = System.nanoTime();
-        net.flushNatMappings(NetnsTopology.CELL_NAT);
-        Binding after = checks.awaitOne(REBINDING, "after the cell NAT lost its mappings",
-            "source " + CELL_PUBLIC + " at another port than " + before.received(),
-            b -> isFrom(b, CELL_PUBLIC) && !b.received().equals(before.received()));
-        System.out.printf("NatReachabilityIT: cell NAT flushed -> registered again through the"
-            + " new mapping (%s -> %s) after %d ms%n", before.received(), after.received(),
-            java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - flushed));
-        checks.assertMessageReachesTheAgent("through the new mapping of the cell NAT");
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+          long flushed = System.nanoTime();
+          net.flushNatMappings(NetnsTopology.CELL_NAT);
+          Binding after = checks.awaitOne(REBINDING, "after the cell NAT lost its mappings",
+              "source " + CELL_PUBLIC + " at another port than " + before.received(),
+              b -> isFrom(b, CELL_PUBLIC) && !b.received().equals(before.received()));
+          System.out.printf("NatReachabilityIT: cell NAT flushed -> registered again through the"
+              + " new mapping (%s -> %s) after %d ms%n", before.received(), after.received(),
+              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - flushed));
+          checks.assertMessageReachesTheAgent("through the new mapping of the cell NAT");
+        });
   }
 
   // ---- (6c) NAT rebinding on the port-randomising NAT, WITHOUT outbound -------------------
@@ -367,48 +303,38 @@ class NatReachabilityIT {
   @Test
   void natRebindingWithoutOutboundTheStunNatPingReRegistersAtTheNewMapping(@TempDir Path dir,
       TestInfo test) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
     NetnsTopology.assumeConntrack();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      net.wlanDown();
-      AgentProcess agent = startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding before = checks.awaitOneBindingAt(CELL_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the cell NAT");
-        checks.assertMessageReachesTheAgent("through the cell NAT");
-        // A NAT ping and its answer crossed the NAT: STUN (a CRLF ping has no answer).
-        long[] afterMessage = net.natForwarded(NetnsTopology.CELL_NAT);
-        await("a STUN NAT ping and its answer through the cell NAT")
-            .atMost(NAT_KEEPALIVE.plusSeconds(5)).pollInterval(POLL)
-            .until(() -> {
-              long[] now = net.natForwarded(NetnsTopology.CELL_NAT);
-              return now[0] > afterMessage[0] && now[1] > afterMessage[1];
-            });
+    behindTheNats(dir, test, KamailioRegistrar.builder().noOutbound(), true,
+        kamailio -> startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          Binding before = checks.awaitOneBindingAt(CELL_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the cell NAT");
+          checks.assertMessageReachesTheAgent("through the cell NAT");
+          // A NAT ping and its answer crossed the NAT: STUN (a CRLF ping has no answer).
+          long[] afterMessage = net.natForwarded(NetnsTopology.CELL_NAT);
+          await("a STUN NAT ping and its answer through the cell NAT")
+              .atMost(NAT_KEEPALIVE.plusSeconds(5)).pollInterval(POLL)
+              .until(() -> {
+                long[] now = net.natForwarded(NetnsTopology.CELL_NAT);
+                return now[0] > afterMessage[0] && now[1] > afterMessage[1];
+              });
 
-        long flushed = System.nanoTime();
-        net.flushNatMappings(NetnsTopology.CELL_NAT);
-        Binding after = checks.awaitOne(REBINDING_WITHOUT_OUTBOUND,
-            "after the cell NAT lost its mappings", "contact and source " + CELL_PUBLIC
-                + " at another port than " + before.received(),
-            b -> isFrom(b, CELL_PUBLIC) && !b.received().equals(before.received())
-                && b.address() != null && b.address().contains("@" + CELL_PUBLIC + ":"
-                    + port(b.received())));
-        System.out.printf("NatReachabilityIT: cell NAT flushed, no outbound -> registered again"
-            + " at the new mapping (%s -> %s) after %d ms%n", before.received(),
-            after.received(),
-            java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - flushed));
-        assertTrue(Files.readString(agent.outputFile()).contains("(STUN NAT ping)"),
-            () -> "the rebinding is logged: " + agent.outputTail(100));
-        checks.assertMessageReachesTheAgent("through the new mapping of the cell NAT");
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+          long flushed = System.nanoTime();
+          net.flushNatMappings(NetnsTopology.CELL_NAT);
+          Binding after = checks.awaitOne(REBINDING_WITHOUT_OUTBOUND,
+              "after the cell NAT lost its mappings", "contact and source " + CELL_PUBLIC
+                  + " at another port than " + before.received(),
+              b -> isFrom(b, CELL_PUBLIC) && !b.received().equals(before.received())
+                  && b.address() != null && b.address().contains("@" + CELL_PUBLIC + ":"
+                      + port(b.received())));
+          System.out.printf("NatReachabilityIT: cell NAT flushed, no outbound -> registered again"
+              + " at the new mapping (%s -> %s) after %d ms%n", before.received(),
+              after.received(),
+              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - flushed));
+          assertTrue(Files.readString(agent.outputFile()).contains("(STUN NAT ping)"),
+              () -> "the rebinding is logged: " + agent.outputTail(100));
+          checks.assertMessageReachesTheAgent("through the new mapping of the cell NAT");
+        });
   }
 
   /** The port of a {@code sip:host:port} source. */
@@ -431,28 +357,20 @@ class NatReachabilityIT {
   @Test
   void aRegistrarWithoutStunIsKeptAliveWithOptionsAndTheViewSaysSo(@TempDir Path dir,
       TestInfo test) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().noStun()
-            .flowTimer(5).listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the wlan NAT");
-        checks.awaitKeepAlive("OPTIONS", FALLBACK);
-        assertEquals("REGISTERED", checks.agentStatus(), "the flow works: " + agent.outputTail(40));
-        assertTrue(agent.outputTail(400).contains("answers no STUN keep-alive"),
-            () -> "the fallback is logged: " + agent.outputTail(100));
-        Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after it");
-        assertEquals(before.received(), after.received(), "the same flow, never re-registered");
-        checks.assertMessageReachesTheAgent("over the flow kept alive with OPTIONS");
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+    behindTheNats(dir, test, KamailioRegistrar.builder().noStun().flowTimer(5), false,
+        kamailio -> startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          Binding before = checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the wlan NAT");
+          checks.awaitKeepAlive("OPTIONS", FALLBACK);
+          assertEquals("REGISTERED", checks.agentStatus(),
+              "the flow works: " + agent.outputTail(40));
+          assertTrue(agent.outputTail(400).contains("answers no STUN keep-alive"),
+              () -> "the fallback is logged: " + agent.outputTail(100));
+          Binding after = checks.awaitOneReceivedFrom(WLAN_PUBLIC, Duration.ZERO, "after it");
+          assertEquals(before.received(), after.received(), "the same flow, never re-registered");
+          checks.assertMessageReachesTheAgent("over the flow kept alive with OPTIONS");
+        });
   }
 
   // ---- (7) keep-alives dropped at the NAT, with outbound ---------------------------------
@@ -468,58 +386,48 @@ class NatReachabilityIT {
   /**
    * Registered through the cell NAT only (wlan0 down) with outbound and {@code Flow-Timer: 15};
    * the NAT then drops every UDP datagram: within {@link #FLOW_FAILURE} the agent's own status
-   * leaves REGISTERED and its event stream says so for the profile, and why (the keep-alive). Once the NAT forwards again,
-   * without any hand on the agent, it is REGISTERED again within {@link #HEALED}, with exactly
+   * leaves REGISTERED and its event stream says so for the profile, and why (the keep-alive).
+   * Once the NAT forwards again, without any hand on the agent, it is REGISTERED again within {@link #HEALED}, with exactly
    * one binding through the cell NAT, and a MESSAGE reaches it.
    */
   @Test
   void keepAlivesDroppedAtTheNatTheStatusSaysSoAndTheAgentHealsByItself(@TempDir Path dir,
       TestInfo test) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().routing().flowTimer(FLOW_TIMER)
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      net.wlanDown();
-      AgentProcess agent = startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        checks.awaitOneReceivedFrom(CELL_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the cell NAT");
-        checks.awaitAgentStatus("REGISTERED"::equals, "REGISTERED", Duration.ofSeconds(30));
+    behindTheNats(dir, test, KamailioRegistrar.builder().flowTimer(FLOW_TIMER), true,
+        kamailio -> startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          checks.awaitOneReceivedFrom(CELL_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the cell NAT");
+          checks.awaitAgentStatus("REGISTERED"::equals, "REGISTERED", Duration.ofSeconds(30));
 
-        Process events = checks.openEvents();
-        try {
-          long blocked = System.nanoTime();
-          net.blockNat(NetnsTopology.CELL_NAT);
-          checks.awaitAgentStatus(st -> !st.isEmpty() && !"REGISTERED".equals(st),
-              "other than REGISTERED after the cell NAT dropped everything", FLOW_FAILURE);
-          long detected = System.nanoTime();
-          String stream = Files.readString(dir.resolve("events.out"));
-          assertTrue(stream.lines().anyMatch(l -> l.contains("\"source\":\"registry\"")
-                  && l.contains("\"profile\":\"" + USER + "\"")
-                  && !l.contains("\"status\":\"REGISTERED\"") && l.contains("keep-alive")),
-              () -> "a registry event for " + USER + " leaving REGISTERED, saying the"
-                  + " keep-alive failed: " + stream);
+          Process events = checks.openEvents();
+          try {
+            long blocked = System.nanoTime();
+            net.blockNat(NetnsTopology.CELL_NAT);
+            checks.awaitAgentStatus(st -> !st.isEmpty() && !"REGISTERED".equals(st),
+                "other than REGISTERED after the cell NAT dropped everything", FLOW_FAILURE);
+            long detected = System.nanoTime();
+            String stream = Files.readString(dir.resolve("events.out"));
+            assertTrue(stream.lines().anyMatch(l -> l.contains("\"source\":\"registry\"")
+                    && l.contains("\"profile\":\"" + USER + "\"")
+                    && !l.contains("\"status\":\"REGISTERED\"") && l.contains("keep-alive")),
+                () -> "a registry event for " + USER + " leaving REGISTERED, saying the"
+                    + " keep-alive failed: " + stream);
 
-          net.unblockNat(NetnsTopology.CELL_NAT);
-          checks.awaitAgentStatus("REGISTERED"::equals, "REGISTERED again", HEALED);
-          long healed = System.nanoTime();
-          checks.awaitOneReceivedFrom(CELL_PUBLIC, Duration.ofSeconds(5),
-              "after the cell NAT forwards again");
-          checks.assertMessageReachesTheAgent("after the cell NAT forwards again");
-          System.out.printf("NatReachabilityIT: cell NAT dropping -> status left REGISTERED"
-              + " after %d ms; forwarding again -> REGISTERED after %d ms%n",
-              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(detected - blocked),
-              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(healed - detected));
-        } finally {
-          events.destroyForcibly().waitFor();
-        }
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+            net.unblockNat(NetnsTopology.CELL_NAT);
+            checks.awaitAgentStatus("REGISTERED"::equals, "REGISTERED again", HEALED);
+            long healed = System.nanoTime();
+            checks.awaitOneReceivedFrom(CELL_PUBLIC, Duration.ofSeconds(5),
+                "after the cell NAT forwards again");
+            checks.assertMessageReachesTheAgent("after the cell NAT forwards again");
+            System.out.printf("NatReachabilityIT: cell NAT dropping -> status left REGISTERED"
+                + " after %d ms; forwarding again -> REGISTERED after %d ms%n",
+                java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(detected - blocked),
+                java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(healed - detected));
+          } finally {
+            events.destroyForcibly().waitFor();
+          }
+        });
   }
 
   // ---- (8) and (9) TCP and UDP, without and with outbound: moves in both orders -----------
@@ -567,51 +475,39 @@ class NatReachabilityIT {
    */
   private void movesThroughEachNat(Path dir, TestInfo test, String transport, boolean outbound,
       boolean cellFirst) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    KamailioRegistrar.Builder builder = KamailioRegistrar.builder().routing()
-        .listenAddress(REGISTRAR_ADDRESS);
+    KamailioRegistrar.Builder registrar = KamailioRegistrar.builder();
     if (!outbound) {
-      builder.noOutbound();
+      registrar.noOutbound();
     }
     boolean tcp = transport.equals("tcp");
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = builder.start()) {
-      kamailio.addUser(USER, PASSWORD);
-      if (cellFirst) {
-        net.wlanDown();
-      }
-      AgentProcess agent = tcp ? startTcpAgent(dir, kamailio) : startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        boolean onWlan = !cellFirst;
-        String step = "first registration";
-        for (int move = 0; move < 3; move++) {
-          if (move > 0) {
-            onWlan = !onWlan;
-            if (onWlan) {
-              net.wlanUp();
-              step = "after wlan0 came up";
-            } else {
-              net.wlanDown();
-              step = "after wlan0 went down";
+    behindTheNats(dir, test, registrar, cellFirst,
+        kamailio -> tcp ? startTcpAgent(dir, kamailio) : startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          boolean onWlan = !cellFirst;
+          String step = "first registration";
+          for (int move = 0; move < 3; move++) {
+            if (move > 0) {
+              onWlan = !onWlan;
+              if (onWlan) {
+                net.wlanUp();
+                step = "after wlan0 came up";
+              } else {
+                net.wlanDown();
+                step = "after wlan0 went down";
+              }
             }
+            String nat = onWlan ? WLAN_PUBLIC : CELL_PUBLIC;
+            String when = step + ", over " + transport + " through the "
+                + (onWlan ? "wlan" : "cell") + " NAT";
+            Duration bound = move == 0 ? FIRST_REGISTRATION : HANDOVER;
+            Binding binding = outbound ? checks.awaitOneReceivedFrom(nat, bound, when)
+                : checks.awaitOneBindingAt(nat, bound, when);
+            if (tcp) {
+              assertTrue(binding.received().endsWith(";transport=tcp"), binding.toString());
+            }
+            checks.assertMessageReachesTheAgent(when);
           }
-          String nat = onWlan ? WLAN_PUBLIC : CELL_PUBLIC;
-          String when = step + ", over " + transport + " through the "
-              + (onWlan ? "wlan" : "cell") + " NAT";
-          Duration bound = move == 0 ? FIRST_REGISTRATION : HANDOVER;
-          Binding binding = outbound ? checks.awaitOneReceivedFrom(nat, bound, when)
-              : checks.awaitOneBindingAt(nat, bound, when);
-          if (tcp) {
-            assertTrue(binding.received().endsWith(";transport=tcp"), binding.toString());
-          }
-          checks.assertMessageReachesTheAgent(when);
-        }
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+        });
   }
 
   /**
@@ -661,32 +557,23 @@ class NatReachabilityIT {
    */
   private void onTcpThroughTheWlanNat(Path dir, TestInfo test, boolean outbound,
       OnTcpFlow body) throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    KamailioRegistrar.Builder builder = KamailioRegistrar.builder().routing()
-        .listenAddress(REGISTRAR_ADDRESS);
+    KamailioRegistrar.Builder registrar = KamailioRegistrar.builder();
     if (outbound) {
-      builder.flowTimer(5);
+      registrar.flowTimer(5);
     } else {
-      builder.noOutbound();
+      registrar.noOutbound();
     }
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = builder.start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startTcpAgent(dir, kamailio, outbound ? ""
-          : "sip.nat.connection-keepalive-interval = " + NAT_CONNECTION_PING.toSeconds()
-              + "s\n");
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        Binding registered = outbound
-            ? checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan")
-            : checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan");
-        String first = checks.awaitKeepAlive("CRLF", Duration.ofSeconds(5 + 5));
-        body.run(net, kamailio, agent, checks, registered, first);
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+    behindTheNats(dir, test, registrar, false,
+        kamailio -> startTcpAgent(dir, kamailio, outbound ? ""
+            : "sip.nat.connection-keepalive-interval = " + NAT_CONNECTION_PING.toSeconds()
+                + "s\n"),
+        (net, kamailio, agent, checks) -> {
+          Binding registered = outbound
+              ? checks.awaitOneReceivedFrom(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan")
+              : checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION, "over TCP via wlan");
+          String first = checks.awaitKeepAlive("CRLF", Duration.ofSeconds(5 + 5));
+          body.run(net, kamailio, agent, checks, registered, first);
+        });
   }
 
   /** One read of the agent's view (a `status` process in its namespace). */
@@ -849,47 +736,38 @@ class NatReachabilityIT {
   @Test
   void aMessageWhoseAnswerIsLostIsDeliveredOnceWithItsBody(@TempDir Path dir, TestInfo test)
       throws Exception {
-    NetnsTopology.assumeUsable();
-    NetnsTopology.assumeNftables();
-    try (NetnsTopology net = NetnsTopology.createWithNat();
-        KamailioRegistrar kamailio = KamailioRegistrar.builder().noOutbound().routing()
-            .listenAddress(REGISTRAR_ADDRESS).start()) {
-      kamailio.addUser(USER, PASSWORD);
-      AgentProcess agent = startAgent(dir, kamailio);
-      try (agent) {
-        Checks checks = new Checks(net, kamailio, agent, dir);
-        checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
-            "first registration through the wlan NAT");
-        Process events = checks.openEvents();
-        try {
-          net.dropFirstAnswer(WLAN_NAT);
-          String first = "once only " + System.nanoTime();
-          checks.assertMessageReachesTheAgent("with its first answer lost", first);
-          assertEquals(1, net.firstAnswersDropped(WLAN_NAT),
-              "the NAT dropped the agent's first answer, and only that one");
-          String second = "and then " + System.nanoTime();
-          checks.assertMessageReachesTheAgent("after the retransmitted one", second);
-          Path out = dir.resolve("events.out");
+    behindTheNats(dir, test, KamailioRegistrar.builder().noOutbound(), false,
+        kamailio -> startAgent(dir, kamailio),
+        (net, kamailio, agent, checks) -> {
+          checks.awaitOneBindingAt(WLAN_PUBLIC, FIRST_REGISTRATION,
+              "first registration through the wlan NAT");
+          Process events = checks.openEvents();
           try {
-            await("the second MESSAGE delivered").atMost(Duration.ofSeconds(5))
-                .pollInterval(POLL)
-                .until(() -> Files.readString(out).contains(second));
-          } catch (ConditionTimeoutException e) {
-            throw new AssertionError("the second MESSAGE was not delivered; the stream said:\n"
-                + Files.readString(out) + checks.diagnostics(), e);
+            net.dropFirstAnswer(WLAN_NAT);
+            String first = "once only " + System.nanoTime();
+            checks.assertMessageReachesTheAgent("with its first answer lost", first);
+            assertEquals(1, net.firstAnswersDropped(WLAN_NAT),
+                "the NAT dropped the agent's first answer, and only that one");
+            String second = "and then " + System.nanoTime();
+            checks.assertMessageReachesTheAgent("after the retransmitted one", second);
+            Path out = dir.resolve("events.out");
+            try {
+              await("the second MESSAGE delivered").atMost(Duration.ofSeconds(5))
+                  .pollInterval(POLL)
+                  .until(() -> Files.readString(out).contains(second));
+            } catch (ConditionTimeoutException e) {
+              throw new AssertionError("the second MESSAGE was not delivered; the stream said:\n"
+                  + Files.readString(out) + checks.diagnostics(), e);
+            }
+            List<String> delivered = Files.readString(out).lines()
+                .filter(l -> l.contains("\"MESSAGE_RECEIVED\"") && l.contains(first)).toList();
+            assertEquals(1, delivered.size(),
+                () -> "the retransmitted MESSAGE delivered exactly once: " + delivered);
+            assertTrue(delivered.get(0).contains("\"body\":\"" + first + "\""), delivered.get(0));
+          } finally {
+            events.destroyForcibly().waitFor();
           }
-          List<String> delivered = Files.readString(out).lines()
-              .filter(l -> l.contains("\"MESSAGE_RECEIVED\"") && l.contains(first)).toList();
-          assertEquals(1, delivered.size(),
-              () -> "the retransmitted MESSAGE delivered exactly once: " + delivered);
-          assertTrue(delivered.get(0).contains("\"body\":\"" + first + "\""), delivered.get(0));
-        } finally {
-          events.destroyForcibly().waitFor();
-        }
-      } finally {
-        copyLog(agent, test);
-      }
-    }
+        });
   }
 
   // ---- helpers ----------------------------------------------------------------------------
@@ -1129,7 +1007,7 @@ class NatReachabilityIT {
       return lines.get(1).substring(m.start()).split("\\s+")[0];
     }
 
-    /** The agent's own profile view ({@code Main status} in its namespace) shows the NAT's address. */
+    /** The agent's own view ({@code Main status} in its namespace) shows the NAT's address. */
     void assertAgentShowsPublicAddress(Binding binding) throws Exception {
       // The binding's received is sip:IP:PORT; the agent shows IP:PORT.
       String expected = binding.received().substring("sip:".length());
@@ -1201,6 +1079,43 @@ class NatReachabilityIT {
    * The agent in the ue namespace ({@link NetnsTopology#agentConfig}: REGISTER timeout 2 s,
    * expires 600 s, the control API on {@link #CONTROL_PORT}).
    */
+  /** Starts the agent against the registrar {@link #behindTheNats} started. */
+  private interface AgentStarter {
+    AgentProcess start(KamailioRegistrar kamailio) throws IOException;
+  }
+
+  /** What a test does with the agent running behind the NATs. */
+  private interface BehindTheNats {
+    void run(NetnsTopology net, KamailioRegistrar kamailio, AgentProcess agent, Checks checks)
+        throws Exception;
+  }
+
+  /**
+   * The set-up every test here shares: the NAT topology, {@code registrar} routing on
+   * {@link #REGISTRAR_ADDRESS} with the test user, wlan0 down first when {@code cellOnly}, the
+   * agent started by {@code starter}; then {@code body}, and the agent's log kept whatever
+   * happened.
+   */
+  private static void behindTheNats(Path dir, TestInfo test, KamailioRegistrar.Builder registrar,
+      boolean cellOnly, AgentStarter starter, BehindTheNats body) throws Exception {
+    NetnsTopology.assumeUsable();
+    NetnsTopology.assumeNftables();
+    try (NetnsTopology net = NetnsTopology.createWithNat();
+        KamailioRegistrar kamailio = registrar.routing().listenAddress(REGISTRAR_ADDRESS)
+            .start()) {
+      kamailio.addUser(USER, PASSWORD);
+      if (cellOnly) {
+        net.wlanDown();
+      }
+      AgentProcess agent = starter.start(kamailio);
+      try (agent) {
+        body.run(net, kamailio, agent, new Checks(net, kamailio, agent, dir));
+      } finally {
+        copyLog(agent, test);
+      }
+    }
+  }
+
   private static AgentProcess startAgent(Path dir, KamailioRegistrar kamailio)
       throws IOException {
     return NetnsTopology.startAgent(dir,
