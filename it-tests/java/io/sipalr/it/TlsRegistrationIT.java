@@ -433,6 +433,12 @@ class TlsRegistrationIT {
       // And back: wlan up again, a new TLS connection from wlan, the one from cell closed.
       agent.iaps.up(AlrHarness.WLAN);
       agent.awaitRegisteredFrom("toby", AlrHarness.WLAN_ADDRESS);
+      // Make-before-break: the view names wlan as soon as the REGISTER through it is on its
+      // way (still REGISTERED through cell); the binding moves with its 200.
+      await("toby's binding received from wlan").atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(50))
+          .until(() -> kamailio.lookup("toby").stream().anyMatch(
+              binding -> binding.received().startsWith("sip:" + AlrHarness.WLAN_ADDRESS + ":")));
       List<KamailioRegistrar.Binding> back = kamailio.lookup("toby");
       assertEquals(1, back.size(), back.toString());
       assertTrue(back.get(0).received().startsWith("sip:" + AlrHarness.WLAN_ADDRESS + ":"),
