@@ -39,6 +39,8 @@ import javax.net.ssl.SSLSocket;
  * the trust of the engine being built, on the building thread.
  */
 public final class TlsNetworkLayer implements NetworkLayer {
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(TlsNetworkLayer.class);
   private static final ThreadLocal<Setup> PENDING = new ThreadLocal<>();
 
   /** What the engine under construction gives the layer the stack is about to create. */
@@ -304,12 +306,25 @@ public final class TlsNetworkLayer implements NetworkLayer {
     }
   }
 
-  /** The connection set up ahead to {@code remote} from {@code from}, now the stack's. */
+  /**
+   * The connection set up ahead to {@code remote} from {@code from}, now the stack's; else the
+   * stack's own connection from there, still open, which it lost track of: JAIN-SIP 1.3.0-91
+   * keeps one socket table for the whole stack keyed by the remote only, and a channel that
+   * closes removes its key whatever socket is there by then. After a move, the old uplink's
+   * channel, closed by the move, can so drop the new uplink's entry, and the stack's next send
+   * on the new connection (the answer to a request that came over it) asks for a new one.
+   */
   private Socket take(InetSocketAddress remote, InetAddress from) throws IOException {
     Ready taken = from == null ? null : ready.remove(new Link(remote, from));
     if (taken == null || !taken.usable()) {
       if (taken != null) {
         taken.socket().close();
+      }
+      Socket live = from == null ? null : openFrom(remote, from);
+      if (live != null) {
+        log.debug("the stack lost its connection to {} from {}; handed back", remote,
+            from.getHostAddress());
+        return live;
       }
       throw new IOException("no connection to " + remote + " from "
           + (from == null ? "any address" : from.getHostAddress()) + " was set up ahead");
@@ -319,6 +334,17 @@ public final class TlsNetworkLayer implements NetworkLayer {
     sockets.keySet().removeIf(Socket::isClosed); // bounded by the live connections there
     sockets.put(socket, taken.certificate());
     return socket;
+  }
+
+  /** The stack's connection to {@code remote} from {@code from} that is still open, or null. */
+  private Socket openFrom(InetSocketAddress remote, InetAddress from) {
+    Map<Socket, String> sockets = open.get(remote);
+    if (sockets == null) {
+      return null;
+    }
+    return sockets.keySet().stream()
+        .filter(s -> !s.isClosed() && from.equals(s.getLocalAddress()))
+        .findFirst().orElse(null);
   }
 
   private Socket connect(Socket socket, InetSocketAddress remote, InetAddress from)

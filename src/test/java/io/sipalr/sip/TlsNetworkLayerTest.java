@@ -3,6 +3,7 @@ package io.sipalr.sip;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -119,6 +120,29 @@ class TlsNetworkLayerTest {
     assertTrue(layer.connected(LOOPBACK, port, LOOPBACK), "the stack's, open");
     socket.close();
     assertFalse(layer.connected(LOOPBACK, port, LOOPBACK));
+  }
+
+  /**
+   * JAIN-SIP's one socket table, keyed by the remote only, loses the new uplink's connection
+   * when the old uplink's channel closes after a move: the stack then asks for a connection
+   * from the same address again, and gets back the one it has, still open, rather than a
+   * refusal (the answer to a request that came over it would be lost); once that one is
+   * closed, it is refused as before.
+   */
+  @Test
+  void theStackGetsBackItsOpenConnectionFromTheSameAddressWhenItLostTrackOfIt()
+      throws Exception {
+    int port = server.getLocalPort();
+    layer.connectAhead(LOOPBACK, port, LOOPBACK, true, "sipalr.test");
+    SSLSocket socket = layer.createSSLSocket(LOOPBACK, port, LOOPBACK);
+
+    assertSame(socket, layer.createSSLSocket(LOOPBACK, port, LOOPBACK));
+    assertEquals(1, layer.connections(), "no second connection");
+
+    socket.close();
+    IOException e = assertThrows(IOException.class,
+        () -> layer.createSSLSocket(LOOPBACK, port, LOOPBACK));
+    assertTrue(e.getMessage().contains("set up ahead"), e.getMessage());
   }
 
   @Test
