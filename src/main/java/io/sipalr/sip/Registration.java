@@ -293,8 +293,15 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     }
     pendingMove = null;
     SipEngine.Endpoint target = move.target();
-    if (migration != null || target == endpoint) {
-      refuseMove(move, migration != null ? "a migration is already in progress" : "already there");
+    if (migration != null) {
+      refuseMove(move, "a migration is already in progress");
+      return;
+    }
+    if (target == endpoint) {
+      // Already there (a flapping IAP: this move was asked for again after the registration
+      // had got there by another path). Refusing would make the SNAP reject the IAP it is on.
+      engine.release(target); // the caller's reference; this registration holds one already
+      move.outcome().complete(isBound() ? MigrationOutcome.MOVED : MigrationOutcome.FOLLOWED);
       return;
     }
     if (!isBound() || !wanted) {

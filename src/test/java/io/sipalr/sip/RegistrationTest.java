@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.sipalr.sip.ScriptedRegistrar.Answer;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -174,6 +176,27 @@ class RegistrationTest {
     assertNotNull(third.request.getHeader("Authorization"));
     rig.answer(Answer.CORRECT);
     assertEquals(ProfileStatus.REGISTERED, rig.status());
+  }
+
+  /**
+   * A move to the endpoint the registration is already bound through (an IAP flapping faster
+   * than the SNAP's decisions, CI's AlrIT once) is a move done, not a failure that would make
+   * the SNAP reject the IAP it is on; nothing is sent.
+   */
+  @Test
+  void aMoveToWhereTheRegistrationAlreadyIsEndsMovedWithoutAnyRegister() {
+    registerFirst();
+    assertEquals(rig.wlan.address, rig.registration.info().localAddress());
+    long before = rig.registersSent();
+
+    CompletableFuture<MigrationOutcome> outcome = rig.registration.migrate(rig.wlan,
+        MigrationOrder.MAKE_BEFORE_BREAK, () -> fail("no REGISTER for a move already done"));
+    rig.clock.runDue();
+
+    assertTrue(outcome.isDone());
+    assertEquals(MigrationOutcome.Result.MOVED, outcome.join().result());
+    assertEquals(ProfileStatus.REGISTERED, rig.status());
+    assertEquals(before, rig.registersSent());
   }
 
   @Test
