@@ -1,9 +1,15 @@
 package io.sipalr.it;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
-/** What every benchmark computes the same way: nearest-rank percentiles, and a plain pause. */
+/**
+ * What every benchmark does the same way: nearest-rank percentiles, a plain pause, and its
+ * report printed and written to target/bench/.
+ */
 final class BenchMath {
   private BenchMath() {}
 
@@ -42,5 +48,22 @@ final class BenchMath {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted", e);
     }
+  }
+
+  /**
+   * Ends {@code md} with the {@code failures} (if any), prints it, and writes it and {@code csv}
+   * as target/bench/{@code name}.md and .csv.
+   */
+  static void publish(String name, StringBuilder md, CharSequence csv, List<String> failures)
+      throws IOException {
+    if (!failures.isEmpty()) {
+      md.append("\nFailures\n\n");
+      failures.forEach(f -> md.append("- ").append(f).append('\n'));
+    }
+    System.out.println("\n" + md);
+    Path out = Path.of("target", "bench");
+    Files.createDirectories(out);
+    Files.writeString(out.resolve(name + ".md"), md);
+    Files.writeString(out.resolve(name + ".csv"), csv);
   }
 }

@@ -2,6 +2,7 @@ package io.sipalr.it;
 
 import static io.sipalr.it.BenchMath.sleep;
 import static io.sipalr.it.BenchMath.percentile;
+import static io.sipalr.it.BenchMath.publish;
 import ch.qos.logback.classic.Level;
 import io.sipalr.dns.DnsConfig;
 import io.sipalr.dns.SipTarget;
@@ -559,14 +560,7 @@ class DnsFailoverBench {
     for (String note : notes) {
       md.append("- ").append(note).append(".\n");
     }
-    if (!failures.isEmpty()) {
-      md.append("\nFailures\n\n");
-      failures.forEach(f -> md.append("- ").append(f).append('\n'));
-    }
-    System.out.println("\n" + md);
-    Files.createDirectories(OUT);
-    Files.writeString(OUT.resolve("dns-failover.md"), md);
-    Files.writeString(OUT.resolve("dns-failover.csv"), csv);
+    publish("dns-failover", md, csv, failures);
   }
 
   private static void row(StringBuilder md, StringBuilder csv, Series s) {

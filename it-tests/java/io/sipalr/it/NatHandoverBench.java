@@ -2,6 +2,7 @@ package io.sipalr.it;
 
 import static io.sipalr.it.BenchMath.sleep;
 import static io.sipalr.it.BenchMath.percentile;
+import static io.sipalr.it.BenchMath.publish;
 import static io.sipalr.it.NetnsTopology.CELL_NAT;
 import static io.sipalr.it.NetnsTopology.CELL_PUBLIC;
 import static io.sipalr.it.NetnsTopology.REGISTRAR_ADDRESS;
@@ -511,14 +512,7 @@ class NatHandoverBench {
     for (String note : notes) {
       md.append("- ").append(note).append(".\n");
     }
-    if (!failures.isEmpty()) {
-      md.append("\nFailures\n\n");
-      failures.forEach(f -> md.append("- ").append(f).append('\n'));
-    }
-    System.out.println("\n" + md);
-    Files.createDirectories(OUT);
-    Files.writeString(OUT.resolve("nat-handover.md"), md);
-    Files.writeString(OUT.resolve("nat-handover.csv"), csv);
+    publish("nat-handover", md, csv, failures);
   }
 
   private static void row(StringBuilder md, StringBuilder csv, String variant, Series s) {

@@ -2,6 +2,7 @@ package io.sipalr.it;
 
 import static io.sipalr.it.BenchMath.sleep;
 import static io.sipalr.it.BenchMath.percentile;
+import static io.sipalr.it.BenchMath.publish;
 import static io.sipalr.it.NetnsTopology.CELL_ADDRESS;
 import static io.sipalr.it.NetnsTopology.NAMESPACE;
 import static io.sipalr.it.NetnsTopology.REGISTRAR_ADDRESS;
@@ -817,14 +818,7 @@ class RealHandoverBench {
     if (stoppedEarly != null) {
       md.append("- Stopped early: ").append(stoppedEarly).append(".\n");
     }
-    if (!failures.isEmpty()) {
-      md.append("\nFailures\n\n");
-      failures.forEach(f -> md.append("- ").append(f).append('\n'));
-    }
-    System.out.println("\n" + md);
-    Files.createDirectories(OUT);
-    Files.writeString(OUT.resolve("real-handover.md"), md);
-    Files.writeString(OUT.resolve("real-handover.csv"), csv);
+    publish("real-handover", md, csv, failures);
   }
 
   private static void row(StringBuilder md, StringBuilder csv, String variant, Series s,
