@@ -390,7 +390,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     if (old != null) {
       engine.release(old); // also when old == target: the caller's reference is a second one
     }
-    stopKeepAlives();
+    keepAlives.stop(); // not bound any more: a 200 starts them again
     publishInfo();
     switch (state) {
       case IDLE, AUTH_FAILED -> { }
@@ -728,7 +728,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     contacts.unbound(oldRemoved);
     expiresAt = null;
     grantedExpires = 0;
-    stopKeepAlives();
+    keepAlives.stop();
     endpoint = migration.target;
     transition(State.REGISTERING);
     sendRegister();
@@ -800,7 +800,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       migrationFailed(new RegistrationError(kind, code, reason, null));
       return;
     }
-    stopKeepAlives();
+    keepAlives.stop();
     resendWhenAnswered = false;
     // Long, but never for ever: the registrar may have been the one in the wrong (rule 16).
     long retry = config.limits().authRetry().toMillis();
@@ -837,7 +837,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
     if (failOver(error)) {
       return;
     }
-    stopKeepAlives();
+    keepAlives.stop();
     resendWhenAnswered = false; // the retry carries the current profile anyway
     failures++;
     Duration wait = retryAfter != null ? retryAfter : backoff(failures);
@@ -866,7 +866,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
       return false;
     }
     log.info("{}: {} from {}; trying {}", profile.id(), error.kind(), failed, targets.next());
-    stopKeepAlives();
+    keepAlives.stop();
     resendWhenAnswered = false;
     expiresAt = null;
     lastError = new RegistrationError(error.kind(), error.sipStatus(), error.reason() + " (from "
@@ -883,7 +883,7 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   }
 
   private void finishStop() {
-    stopKeepAlives();
+    keepAlives.stop();
     contacts.unbound(true);
     expiresAt = null;
     grantedExpires = 0;
@@ -1078,11 +1078,6 @@ final class Registration implements SipWire.Handler, FlowKeepAlive.Member {
   }
 
   // ---------------------------------------------------------------- helpers
-
-  /** Not bound any more: nothing to keep alive (a 200 starts the keep-alives again). */
-  private void stopKeepAlives() {
-    keepAlives.stop();
-  }
 
   private void abandonInFlight() {
     attemptSeq++;

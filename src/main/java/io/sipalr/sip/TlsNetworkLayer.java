@@ -17,6 +17,8 @@ import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * JAIN-SIP's sockets, made here (the stack property {@code gov.nist.javax.sip.NETWORK_LAYER}):
@@ -39,8 +41,7 @@ import javax.net.ssl.SSLSocket;
  * the trust of the engine being built, on the building thread.
  */
 public final class TlsNetworkLayer implements NetworkLayer {
-  private static final org.slf4j.Logger log =
-      org.slf4j.LoggerFactory.getLogger(TlsNetworkLayer.class);
+  private static final Logger log = LoggerFactory.getLogger(TlsNetworkLayer.class);
   private static final ThreadLocal<Setup> PENDING = new ThreadLocal<>();
 
   /** What the engine under construction gives the layer the stack is about to create. */
@@ -266,10 +267,7 @@ public final class TlsNetworkLayer implements NetworkLayer {
     if (waiting != null && waiting.usable() && waiting.certificate().equals(certificate)) {
       return true;
     }
-    Map<Socket, String> sockets = open.get(remote);
-    return sockets != null && sockets.entrySet().stream()
-        .anyMatch(e -> !e.getKey().isClosed() && from.equals(e.getKey().getLocalAddress())
-            && e.getValue().equals(certificate));
+    return openFrom(remote, from, certificate) != null;
   }
 
   /**
@@ -320,7 +318,7 @@ public final class TlsNetworkLayer implements NetworkLayer {
       if (taken != null) {
         taken.socket().close();
       }
-      Socket live = from == null ? null : openFrom(remote, from);
+      Socket live = from == null ? null : openFrom(remote, from, null);
       if (live != null) {
         log.debug("the stack lost its connection to {} from {}; handed back", remote,
             from.getHostAddress());
@@ -336,15 +334,19 @@ public final class TlsNetworkLayer implements NetworkLayer {
     return socket;
   }
 
-  /** The stack's connection to {@code remote} from {@code from} that is still open, or null. */
-  private Socket openFrom(InetSocketAddress remote, InetAddress from) {
+  /**
+   * The stack's connection to {@code remote} from {@code from} that is still open, showing
+   * client certificate {@code certificate} (any, when null); or null.
+   */
+  private Socket openFrom(InetSocketAddress remote, InetAddress from, String certificate) {
     Map<Socket, String> sockets = open.get(remote);
     if (sockets == null) {
       return null;
     }
-    return sockets.keySet().stream()
-        .filter(s -> !s.isClosed() && from.equals(s.getLocalAddress()))
-        .findFirst().orElse(null);
+    return sockets.entrySet().stream()
+        .filter(e -> !e.getKey().isClosed() && from.equals(e.getKey().getLocalAddress())
+            && (certificate == null || e.getValue().equals(certificate)))
+        .map(Map.Entry::getKey).findFirst().orElse(null);
   }
 
   private Socket connect(Socket socket, InetSocketAddress remote, InetAddress from)
